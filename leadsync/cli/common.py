@@ -1,0 +1,84 @@
+"""What every command shares: the context object, reusable options, output helpers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from ..config import Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _remember_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    # --config is accepted before or after the command name.
+    if value is not None:
+        ctx.meta["leadsync.config"] = value
+    return value
+
+
+def config_option(f: F) -> F:
+    return click.option(
+        "--config",
+        "config",
+        type=click.Path(dir_okay=False),
+        default=None,
+        expose_value=True,
+        callback=_remember_config,
+        help="TOML config file (else $LEADSYNC_CONFIG, else ./leadsync.toml).",
+    )(f)
+
+
+def command_config_option(f: F) -> F:
+    """--config on a subcommand (so `leadsync sync --config f.toml` works too)."""
+    return click.option(
+        "--config",
+        "command_config",
+        type=click.Path(dir_okay=False),
+        default=None,
+        callback=_remember_config,
+        help="TOML config file (same as the global --config).",
+    )(f)
+
+
+@dataclass
+class CliContext:
+    """Built once per invocation; holds what commands need to build Settings."""
+
+    config: str | None
+    verbose: int
+    quiet: bool
+    log_format: str
+    environ: Mapping[str, str] = field(default_factory=dict)
+    console: Console = field(default_factory=lambda: Console(stderr=False))
+    err_console: Console = field(default_factory=lambda: Console(stderr=True))
+
+    @classmethod
+    def create(cls, *, config: str | None, verbose: int, quiet: bool, log_format: str) -> CliContext:
+        return cls(
+            config=config,
+            verbose=verbose,
+            quiet=quiet,
+            log_format=log_format,
+            environ=dict(os.environ),
+        )
+
+    def settings(self, overrides: Mapping[str, Any] | None = None) -> Settings:
+        """Settings from --config / env / file plus this command's flag ``overrides``."""
+        ctx = click.get_current_context()
+        config = ctx.meta.get("leadsync.config", self.config)
+        return load_settings(
+            Path(config) if config else None,
+            environ=self.environ,
+            cwd=Path.cwd(),
+            overrides=overrides,
+        )
+
+
+pass_cli = click.make_pass_decorator(CliContext)
