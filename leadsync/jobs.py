@@ -1,0 +1,315 @@
+"""Configured jobs on disk: where their files are, their report folders, their archive.
+
+What an unattended ``leadsync sync --job NAME`` run needs around the sync itself:
+
+- :func:`job_paths` — the job's report root, lock file and archive folder, with relative paths
+  of the config resolved against the config file's folder;
+- :func:`resolve_sources` — the job's ``source`` patterns → the files to read;
+- :func:`new_report_folder` — this run's report folder ``<report root>/<UTC time>_<job>``;
+- :func:`prune_reports` — keep the job's last N report folders;
+- :func:`archive_sources` — after a run that exited 0, move the files read into the archive;
+- :func:`last_run` — the newest ``summary.json`` of a job (``leadsync jobs``).
+
+Report folders are named ``20261129T235900Z_nightly`` (UTC, to the second); when two runs
+start in the same second the later one is ``20261129T235900Z-2_nightly``. Pruning only ever
+deletes folders matching exactly that pattern for exactly that job.
+"""
+
+from __future__ import annotations
+
+import errno
+import glob
+import json
+import logging
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .config import JobSettings, Settings
+from .errors import ConfigError, ExitCode, InputError
+
+log = logging.getLogger(__name__)
+
+#: What each exit code means to a scheduler (PRODUCT.md §6), for tables and notifications.
+EXIT_MEANINGS: dict[int, str] = {
+    ExitCode.OK: "done, nothing failed",
+    ExitCode.FAILED: "finished with failed operations or residual differences",
+    ExitCode.BAD_INPUT: "bad input, config or usage",
+    ExitCode.REFUSED: "refused by a safety guard, nothing written",
+    ExitCode.UNREACHABLE: "API unreachable or login refused",
+    ExitCode.LOCKED: "another run of the job held the lock",
+}
+
+#: UTC time at the head of report folder names and in archived file names.
+STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
+_STAMP_RE = r"\d{8}T\d{6}Z"
+#: ``<stamp>[-n]_<name>``: the only folders :func:`prune_reports` may delete.
+REPORT_FOLDER_RE = re.compile(rf"^(?P<stamp>{_STAMP_RE})(?:-(?P<n>[0-9]+))?_(?P<name>.+)$")
+#: How many same-second names to try before giving up (a report folder or an archived file).
+MAX_NAME_TRIES = 1000
+SUMMARY_FILE = "summary.json"
+#: Folder, under a job's report root, that holds lock files (never matches REPORT_FOLDER_RE).
+LOCK_DIR_NAME = ".locks"
+LOCK_SUFFIX = ".lock"
+_UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+_GLOB_MAGIC = re.compile(r"[*?[]")
+
+
+def safe_job_name(name: str) -> str:
+    """``name`` made safe as part of a file name: runs of other than ``A-Za-z0-9._-`` → ``_``."""
+    safe = _UNSAFE_CHARS.sub("_", name).lstrip(".")
+    return safe or "job"
+
+
+def stamp(now: datetime) -> str:
+    """``20261129T235900Z``: ``now`` (an aware datetime) in UTC. ValueError if naive."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"an aware datetime is needed, got naive {now!r}")
+    return now.astimezone(UTC).strftime(STAMP_FORMAT)
+
+
+def lock_path(report_root: Path, job: str) -> Path:
+    """The lock file of ``job``: ``<report_root>/.locks/<job>.lock``.
+
+    The report root is already writable and kept between runs (reports and :func:`last_run`
+    live there), so the lock needs no setting of its own.
+    """
+    return report_root / LOCK_DIR_NAME / f"{safe_job_name(job)}{LOCK_SUFFIX}"
+
+
+@dataclass(frozen=True, slots=True)
+class JobPaths:
+    """Where one job's files are, every path absolute."""
+
+    base_dir: Path  # the config file's folder: relative paths in the config start here
+    report_root: Path  # the job's report_dir (else [sync] report_dir)
+    lock_file: Path
+    archive_dir: Path | None
+
+
+def config_base_dir(settings: Settings, cwd: Path) -> Path:
+    """The folder relative paths of the config are resolved against: the config file's folder,
+    or ``cwd`` when the settings came from no file."""
+    if settings.config_path is None:
+        return cwd
+    return (cwd / settings.config_path).parent
+
+
+def _absolute(path: Path, base_dir: Path) -> Path:
+    path = path.expanduser()
+    return path if path.is_absolute() else base_dir / path
+
+
+def job_paths(settings: Settings, name: str, *, cwd: Path) -> JobPaths:
+    """The paths of job ``name``. Raises ConfigError (exit 2) for an unknown job."""
+    job = settings.job(name)
+    base = config_base_dir(settings, cwd)
+    root = _absolute(settings.for_job(name).sync.report_dir, base)
+    return JobPaths(
+        base_dir=base,
+        report_root=root,
+        lock_file=lock_path(root, name),
+        archive_dir=_absolute(job.archive_dir, base) if job.archive_dir is not None else None,
+    )
+
+
+def resolve_sources(job: JobSettings, base_dir: Path) -> list[Path]:
+    """The files job ``job`` reads: every match of its ``source`` paths and globs.
+
+    Relative patterns start at ``base_dir`` (the config file's folder); ``~`` is expanded; ``**``
+    matches folders recursively; names starting with a dot are not matched by wildcards. Matches
+    of each pattern are sorted by name, patterns keep their configured order (which matters for
+    ``duplicate_policy``), and a file matched twice is read once. Only regular files count.
+
+    A pattern matching nothing is logged as a warning; raises InputError (exit 2) when no
+    pattern matches any file, or when a literal path names a folder.
+    """
+    found: dict[str, Path] = {}
+    for pattern in job.source:
+        matches = _matches(job.name, pattern, base_dir)
+        if not matches:
+            log.warning("job %r: source %r matches no file", job.name, pattern)
+        for match in matches:
+            found.setdefault(os.path.normpath(match), Path(os.path.normpath(match)))
+    if not found:
+        patterns = ", ".join(job.source)
+        raise InputError(f"job {job.name}: no files match {patterns} (looked in {base_dir})")
+    return list(found.values())
+
+
+def _matches(job: str, pattern: str, base_dir: Path) -> list[str]:
+    raw = os.path.expanduser(pattern)
+    if _GLOB_MAGIC.search(raw) is None:
+        path = os.path.join(base_dir, raw)  # an absolute ``raw`` stays as it is
+        if os.path.isdir(path):
+            raise InputError(
+                f"job {job}: source {pattern!r} is a folder; name files or use a glob "
+                f"such as {os.path.join(pattern, '*.csv')!r}",
+                path=path,
+            )
+        return [path] if os.path.isfile(path) else []
+    full = raw if os.path.isabs(raw) else os.path.join(glob.escape(str(base_dir)), raw)
+    return sorted(m for m in glob.glob(full, recursive=True) if os.path.isfile(m))
+
+
+def new_report_folder(report_root: Path, name: str, now: datetime) -> Path:
+    """Create and return this run's report folder ``<report_root>/<UTC stamp>_<name>``.
+
+    ``name`` is the job (or the source file's stem); a second folder in the same second gets
+    ``-2``, ``-3``… after the stamp. Creates ``report_root`` when missing.
+    """
+    head, tail = stamp(now), safe_job_name(name)
+    report_root.mkdir(parents=True, exist_ok=True)
+    for n in range(1, MAX_NAME_TRIES + 1):
+        folder = report_root / (f"{head}_{tail}" if n == 1 else f"{head}-{n}_{tail}")
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+    raise ConfigError(f"{report_root}: {MAX_NAME_TRIES} report folders named {head}_{tail}")
+
+
+def _report_folders(report_root: Path, job: str) -> list[Path]:
+    """The job's report folders, newest first (real folders only, never symlinks)."""
+    want = safe_job_name(job)
+    keyed: list[tuple[str, int, Path]] = []
+    try:
+        entries = list(os.scandir(report_root))
+    except FileNotFoundError:
+        return []
+    for entry in entries:
+        m = REPORT_FOLDER_RE.match(entry.name)
+        if m and m["name"] == want and entry.is_dir(follow_symlinks=False):
+            keyed.append((m["stamp"], int(m["n"] or 1), Path(entry.path)))
+    keyed.sort(key=lambda k: (k[0], k[1]), reverse=True)
+    return [path for _, _, path in keyed]
+
+
+def prune_reports(report_root: Path, job: str, keep: int) -> list[Path]:
+    """Delete all but the ``keep`` newest report folders of ``job``; return those deleted.
+
+    Only folders named ``<UTC stamp>[-n]_<job>`` directly under ``report_root`` are considered;
+    anything else (other jobs, files, symlinks, ``.locks``, folders people made) is never
+    touched. A folder that cannot be deleted is logged as a warning and skipped: pruning is
+    housekeeping and never fails a run. Raises ValueError when ``keep`` < 1.
+    """
+    if keep < 1:
+        raise ValueError(f"keep must be at least 1, got {keep}")
+    deleted = []
+    for folder in reversed(_report_folders(report_root, job)[keep:]):
+        try:
+            shutil.rmtree(folder)
+        except OSError as err:
+            log.warning("job %r: could not prune report folder %s: %s", job, folder, err)
+            continue
+        deleted.append(folder)
+    if deleted:
+        log.info("job %r: pruned %d old report folder(s), kept %d", job, len(deleted), keep)
+    return deleted
+
+
+def last_run(report_root: Path, job: str) -> dict[str, Any] | None:
+    """The newest finished run of ``job``: its ``summary.json`` read; ``None`` if none.
+
+    Returns ``{"folder", "time", "started_at", "finished_at", "exit_code", "meaning",
+    "dry_run", "mode", "totals", "unfinished_newer"}``: ``time`` is ``finished_at`` (else
+    ``started_at``, else the folder's stamp); ``unfinished_newer`` counts newer report folders
+    without a readable summary (a run in progress, or one that was killed).
+    """
+    unfinished = 0
+    for folder in _report_folders(report_root, job):
+        try:
+            summary = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
+            exit_code = int(summary["exit_code"])
+        except (OSError, ValueError, KeyError, TypeError):
+            unfinished += 1
+            continue
+        match = REPORT_FOLDER_RE.match(folder.name)
+        folder_time = (
+            datetime.strptime(match["stamp"], STAMP_FORMAT).replace(tzinfo=UTC).isoformat()
+            if match
+            else None
+        )
+        return {
+            "folder": folder,
+            "time": summary.get("finished_at") or summary.get("started_at") or folder_time,
+            "started_at": summary.get("started_at"),
+            "finished_at": summary.get("finished_at"),
+            "exit_code": exit_code,
+            "meaning": EXIT_MEANINGS.get(exit_code, "unknown exit code"),
+            "dry_run": summary.get("dry_run"),
+            "mode": summary.get("mode"),
+            "totals": summary.get("totals") or {},
+            "unfinished_newer": unfinished,
+        }
+    return None
+
+
+def archive_sources(paths: list[Path], archive_dir: Path, now: datetime) -> list[Path]:
+    """Move the files a run read into ``archive_dir``; return their new paths, in order.
+
+    Call only after a run that exited 0. ``leads.csv`` becomes ``leads.20261129T235900Z.csv``
+    (``now`` in UTC; an aware datetime, else ValueError); an existing name is never overwritten
+    (``leads.20261129T235900Z-2.csv`` instead). ``archive_dir`` is created when missing. A
+    move within one filesystem is a hard link then an unlink (atomic, never overwrites); across
+    filesystems it is an exclusive copy, then the source is removed.
+
+    Raises ConfigError (exit 2) naming the file and how many were archived before it when one
+    cannot be moved (permissions, a full disk); files already moved stay moved.
+    """
+    head = stamp(now)
+    moved: list[Path] = []
+    try:
+        archive_dir.mkdir(parents=True, exist_ok=True)
+        for src in paths:
+            moved.append(_archive_one(Path(src), archive_dir, head))
+            log.info("archived %s as %s", src, moved[-1])
+    except OSError as err:
+        raise ConfigError(
+            f"cannot archive {err.filename or archive_dir} into {archive_dir}: "
+            f"{err.strerror or err} ({len(moved)} of {len(paths)} file(s) archived before it)"
+        ) from None
+    return moved
+
+
+def _archive_one(src: Path, archive_dir: Path, head: str) -> Path:
+    for n in range(1, MAX_NAME_TRIES + 1):
+        tag = head if n == 1 else f"{head}-{n}"
+        dst = archive_dir / f"{src.stem}.{tag}{src.suffix}"
+        try:
+            _place(src, dst)
+        except FileExistsError:
+            continue
+        src.unlink()
+        return dst
+    raise FileExistsError(errno.EEXIST, f"{MAX_NAME_TRIES} archived copies exist", str(src))
+
+
+#: link() failures that mean "this filesystem cannot hard-link here": copy instead.
+_NO_LINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
+
+
+def _place(src: Path, dst: Path) -> None:
+    """Make ``dst`` a copy of ``src`` without ever replacing an existing ``dst``."""
+    try:
+        os.link(src, dst)
+        return
+    except FileExistsError:
+        raise
+    except OSError as err:
+        if err.errno not in _NO_LINK:
+            raise
+    with src.open("rb") as fin, dst.open("xb") as fout:
+        try:
+            shutil.copyfileobj(fin, fout)
+            fout.flush()
+            os.fsync(fout.fileno())
+        except BaseException:
+            dst.unlink(missing_ok=True)
+            raise
+    shutil.copystat(src, dst)

@@ -1,0 +1,308 @@
+"""One run per job at a time: a lock file held with ``flock`` (PRODUCT.md §3).
+
+The lock file is created atomically (``O_CREAT | O_EXCL``) and an exclusive ``fcntl.flock`` is
+held on it for the whole run. The *flock* is what decides who owns the job: the kernel drops it
+when the holder exits, however it exits (SIGKILL, OOM kill, power loss of the process), so a
+crashed run never blocks the next one. The file's JSON content ``{pid, hostname, started_at,
+job}`` is for people and for error messages.
+
+Acquiring, in order:
+
+1. ``O_CREAT | O_EXCL`` creates the file: nobody held the job. Lock it, write who we are.
+2. The file already exists: open it and try ``flock(LOCK_EX | LOCK_NB)``.
+   - refused: a live process holds the job → :class:`~leadsync.errors.LockedError` (exit 5)
+     at once, naming the holder's pid, host and start time;
+   - granted: the holder is gone (its pid is dead, or it never got or lost its flock): the
+     lock is *stale* and we take it over by rewriting the content in place.
+3. After any flock is granted, check that the path still names the file we locked (same
+   inode). If not, the previous holder released (unlinked) it in between; start again.
+
+Why two takers of one stale lock cannot both win: taking over needs the flock on the file the
+path names, the kernel grants it to one open file at a time, and the path is only ever
+changed (unlinked on release) by the process holding that flock. Whoever loses the flock race
+gets ``LockedError``; whoever locks a file that was unlinked meanwhile sees the inode check
+fail and retries.
+
+The lock directory must be on a filesystem where ``flock`` works between every host that runs
+the job: a local disk, or NFSv4. Release unlinks the file *before* dropping the flock. Where a
+job's lock file lives is decided by :func:`leadsync.jobs.lock_path`.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+from .errors import LockedError
+
+log = logging.getLogger(__name__)
+
+#: Permission bits of a new lock file (owner writes; everyone may read who holds it).
+LOCK_FILE_MODE = 0o644
+#: How many times acquiring starts again after losing an unlink race (each retry means
+#: another process released or took the lock in between; more than a few means churn).
+MAX_ACQUIRE_ATTEMPTS = 20
+#: Reading a holder's content may catch it mid-write; read again this many times.
+HOLDER_READ_ATTEMPTS = 5
+HOLDER_READ_PAUSE_S = 0.02
+#: Never read more than this from a lock file (it holds a few hundred bytes of JSON).
+MAX_LOCK_FILE_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class LockInfo:
+    """Who holds (or held) a lock: the lock file's content."""
+
+    pid: int
+    hostname: str
+    started_at: str  # ISO 8601 UTC, e.g. 2026-11-29T23:59:00Z
+    job: str
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "pid": self.pid,
+                "hostname": self.hostname,
+                "started_at": self.started_at,
+                "job": self.job,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> LockInfo | None:
+        """Parse lock file content; ``None`` when empty, partial or not ours."""
+        try:
+            data = json.loads(text)
+            return cls(
+                pid=int(data["pid"]),
+                hostname=str(data["hostname"]),
+                started_at=str(data["started_at"]),
+                job=str(data["job"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def describe(self) -> str:
+        """``pid 4242 on host web1 since 2026-11-29T23:59:00Z``."""
+        return f"pid {self.pid} on host {self.hostname} since {self.started_at}"
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this host (signal 0; EPERM means it exists)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_lock(path: Path) -> LockInfo | None:
+    """The content of the lock file at ``path`` without locking anything (for status tables).
+
+    ``None`` when there is no lock file or its content is unreadable. A file being present does
+    not prove a run is going on: see :func:`holder_state`.
+    """
+    try:
+        with path.open("rb") as fh:
+            return LockInfo.from_json(fh.read(MAX_LOCK_FILE_BYTES).decode("utf-8", "replace"))
+    except OSError:
+        return None
+
+
+def holder_state(info: LockInfo, hostname: str | None = None) -> str:
+    """``running``, ``stale`` (its pid is dead on this host) or ``unknown`` (another host)."""
+    here = hostname or socket.gethostname()
+    if info.hostname != here:
+        return "unknown"
+    return "running" if pid_alive(info.pid) else "stale"
+
+
+def _utc_iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _try_flock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
+        if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            return False
+        raise
+    return True
+
+
+def _names_same_file(fd: int, path: Path) -> bool:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
+
+
+def _read_fd(fd: int) -> str:
+    return os.pread(fd, MAX_LOCK_FILE_BYTES, 0).decode("utf-8", "replace")
+
+
+def _write_fd(fd: int, text: str) -> None:
+    # Write first, then cut to length: a reader never sees an empty file, only old or new
+    # content (or, at worst, a mix it cannot parse and reads again).
+    data = text.encode("utf-8")
+    os.pwrite(fd, data, 0)
+    os.ftruncate(fd, len(data))
+    os.fsync(fd)
+
+
+class JobLock:
+    """Hold the lock of one job for the duration of a ``with`` block.
+
+    ``with JobLock(jobs.lock_path(root, "nightly"), job="nightly"):`` — raises
+    :class:`~leadsync.errors.LockedError` (exit 5) at once when another live run holds it; takes
+    over a stale lock (logging a warning naming the dead holder); removes the file on exit.
+
+    ``clock`` gives the start time written to the file (an aware datetime); ``hostname`` and
+    ``pid`` default to this process's. Not re-entrant: a second ``JobLock`` on the same path in
+    the same process is refused like any other holder.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        job: str | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        hostname: str | None = None,
+        pid: int | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.job = job if job is not None else self.path.stem
+        self._clock = clock
+        self._hostname = hostname or socket.gethostname()
+        self._pid = pid if pid is not None else os.getpid()
+        self._fd: int | None = None
+        self.info: LockInfo | None = None
+        #: The dead holder's content when this lock was taken over from a stale one.
+        self.took_over: LockInfo | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> JobLock:
+        """Take the lock; return ``self``. Raises LockedError when a live run holds it."""
+        if self._fd is not None:
+            raise RuntimeError(f"{self.path} is already held by this JobLock")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(MAX_ACQUIRE_ATTEMPTS):
+            fd, created = self._open()
+            if fd is None:
+                continue  # released between our EXCL attempt and our open: start again
+            try:
+                claimed = self._claim(fd, created)
+            except BaseException:
+                os.close(fd)
+                raise
+            if claimed:
+                return self
+            os.close(fd)  # we locked a file its holder had just unlinked: start again
+        raise LockedError(
+            f"job {self.job!r}: could not take the lock {self.path} after "
+            f"{MAX_ACQUIRE_ATTEMPTS} attempts (other runs keep taking and releasing it)"
+        )
+
+    def _claim(self, fd: int, created: bool) -> bool:
+        """Lock ``fd`` and write our content; False when the path no longer names it."""
+        if not _try_flock(fd):
+            raise self._locked_error()
+        if not _names_same_file(fd, self.path):
+            return False
+        previous = None if created else LockInfo.from_json(_read_fd(fd))
+        info = LockInfo(
+            pid=self._pid,
+            hostname=self._hostname,
+            started_at=_utc_iso(self._clock()),
+            job=self.job,
+        )
+        _write_fd(fd, info.to_json())
+        self._fd, self.info = fd, info
+        if not created:
+            self._log_takeover(previous)
+        return True
+
+    def _open(self) -> tuple[int | None, bool]:
+        flags = os.O_RDWR | os.O_CLOEXEC
+        try:
+            return os.open(self.path, flags | os.O_CREAT | os.O_EXCL, LOCK_FILE_MODE), True
+        except FileExistsError:
+            pass
+        try:
+            return os.open(self.path, flags), False
+        except FileNotFoundError:
+            return None, False
+
+    def _locked_error(self) -> LockedError:
+        holder = None
+        for attempt in range(HOLDER_READ_ATTEMPTS):
+            holder = read_lock(self.path)
+            # A taker rewriting a stale file may still show the dead holder for an instant.
+            if holder is not None and holder_state(holder, self._hostname) != "stale":
+                break
+            if attempt + 1 < HOLDER_READ_ATTEMPTS:
+                time.sleep(HOLDER_READ_PAUSE_S)
+        who = holder.describe() if holder else "another process (its details are not written yet)"
+        return LockedError(
+            f"job {self.job!r} is already running: {who} holds the lock {self.path}. "
+            "This run did nothing; try again when that run has finished."
+        )
+
+    def _log_takeover(self, previous: LockInfo | None) -> None:
+        self.took_over = previous
+        who = previous.describe() if previous else "an unknown process"
+        log.warning(
+            "job %r: took over a stale lock %s left by %s (it no longer holds it)",
+            self.job,
+            self.path,
+            who,
+        )
+
+    def release(self) -> None:
+        """Remove the lock file and drop the flock. Safe to call twice."""
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            # Unlink while still holding the flock, and only the file we hold: whoever opened
+            # the old file meanwhile sees the inode check fail and starts again.
+            if _names_same_file(fd, self.path):
+                self.path.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
+
+    def __enter__(self) -> JobLock:
+        return self.acquire()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+    def __repr__(self) -> str:
+        state = "held" if self.held else "not held"
+        return f"JobLock({str(self.path)!r}, job={self.job!r}, {state})"

@@ -1,0 +1,266 @@
+"""Logging: human text or JSON lines, with every registered secret redacted.
+
+:func:`setup_logging` installs one handler on the root logger (called once, by the CLI).
+Records carry the run's context — ``job`` and ``stage`` — from :func:`log_context`, and any
+``extra={...}`` the caller passes (counts, ids). A JSON line looks like::
+
+    {"time": "2026-11-29T23:59:00.123Z", "level": "INFO", "logger": "leadsync.apply",
+     "job": "nightly", "stage": "apply", "message": "applied 120 operations",
+     "added": 100, "failed": 0}
+
+Secrets: whoever learns one (the password and API key from the settings, a bearer token from
+the login answer) calls :func:`register_secret`. :class:`RedactFilter`, attached to the handler,
+replaces every registered secret with ``***`` in the message, its arguments, the extras and the
+traceback text of ``exc_info`` before any formatter sees the record, and the formatters redact
+their finished line once more.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any, TextIO
+from urllib.parse import quote, quote_plus
+
+MASK = "***"
+#: Verbosity → level of leadsync's own loggers (-q, default, -v); -vv also opens libraries.
+QUIET_LEVEL = logging.WARNING
+DEFAULT_LEVEL = logging.INFO
+VERBOSE_LEVEL = logging.DEBUG
+#: From this many -v, third-party loggers (urllib3…) log at DEBUG too.
+LIBRARY_DEBUG_VERBOSITY = 2
+PACKAGE_LOGGER = "leadsync"
+#: Context keys every JSON line carries (null when unset).
+CONTEXT_KEYS: tuple[str, ...] = ("job", "stage")
+
+# Attributes every LogRecord has; anything else on a record came from ``extra=``.
+_RECORD_ATTRS = frozenset(
+    logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()
+    | {"message", "asctime", "taskName", *CONTEXT_KEYS}
+)
+
+# --- secrets -------------------------------------------------------------------------------
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+_secret_re: re.Pattern[str] | None = None
+
+
+def _forms(value: str) -> set[str]:
+    """The secret as it may appear in a log: raw, URL-encoded, JSON-escaped."""
+    return {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]}
+
+
+def register_secret(value: Any) -> None:
+    """Redact ``value`` (a str or a pydantic ``SecretStr``) from every log line from now on.
+
+    Its URL-encoded and JSON-escaped forms are redacted too. ``None`` and empty or blank
+    values are ignored. Thread-safe; call it as soon as a secret is known (e.g. a new token).
+    """
+    global _secret_re
+    if value is None:
+        return
+    if hasattr(value, "get_secret_value"):
+        value = value.get_secret_value()
+    text = str(value)
+    if not text.strip():
+        return
+    with _secrets_lock:
+        if text in _secrets:
+            return
+        _secrets.add(text)
+        forms = {form for secret in _secrets for form in _forms(secret) if form}
+        # Longest first, so a secret containing another is masked whole.
+        alternation = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+        _secret_re = re.compile(alternation)
+
+
+def clear_secrets() -> None:
+    """Forget every registered secret (for tests)."""
+    global _secret_re
+    with _secrets_lock:
+        _secrets.clear()
+        _secret_re = None
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered secret replaced by ``***``."""
+    pattern = _secret_re
+    return pattern.sub(MASK, text) if pattern is not None and text else text
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {k: _redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_redact_value(v) for v in value)
+    if isinstance(value, int | float | bool) or value is None:
+        return value
+    return redact(str(value))
+
+
+class RedactFilter(logging.Filter):
+    """Masks registered secrets in a record: message and args (rendered into one string),
+    extras, and the text of ``exc_info`` / ``stack_info``. Never drops a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _secret_re is None:
+            return True
+        try:
+            record.msg = redact(record.getMessage())
+            record.args = None
+        except (TypeError, ValueError):
+            record.msg = redact(str(record.msg))  # bad %-args: keep the raw text
+            record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        for key, value in list(record.__dict__.items()):
+            if key not in _RECORD_ATTRS:
+                setattr(record, key, _redact_value(value))
+        return True
+
+
+# --- context -------------------------------------------------------------------------------
+_context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
+    "leadsync_log_context", default=MappingProxyType({})
+)
+
+
+@contextmanager
+def log_context(**values: Any) -> Iterator[None]:
+    """Within the block, every record carries ``values`` (e.g. ``job=``, ``stage=``).
+
+    Nested blocks add to (and may override) the outer ones. Context variables do not flow into
+    new threads by themselves: worker pools should copy the context (``contextvars.copy_context``)
+    or set the stage again.
+    """
+    token = _context.set({**_context.get(), **values})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+class ContextFilter(logging.Filter):
+    """Adds the :func:`log_context` values (and the handler's fixed ``context``) to records."""
+
+    def __init__(self, context: Mapping[str, Any] | None = None) -> None:
+        super().__init__()
+        self.context = dict(context or {})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        values: dict[str, Any] = {**dict.fromkeys(CONTEXT_KEYS), **self.context, **_context.get()}
+        for key, value in values.items():
+            if getattr(record, key, None) is None:  # an explicit ``extra=`` value wins
+                setattr(record, key, value)
+        return True
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in record.__dict__.items() if k not in _RECORD_ATTRS}
+
+
+def _utc_time(record: logging.LogRecord) -> str:
+    moment = datetime.fromtimestamp(record.created, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (ISO UTC), level, logger, job, stage, message, extras,
+    and ``exc`` (the traceback text) when the record has one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "time": _utc_time(record),
+            "level": record.levelname,
+            "logger": record.name,
+            **{key: getattr(record, key, None) for key in CONTEXT_KEYS},
+            "message": record.getMessage(),
+        }
+        for key, value in _extras(record).items():
+            data.setdefault(key, value)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            data["exc"] = record.exc_text
+        if record.stack_info:
+            data["stack"] = record.stack_info
+        return redact(json.dumps(data, default=str, ensure_ascii=False))
+
+
+class TextFormatter(logging.Formatter):
+    """``2026-11-29T23:59:00.123Z INFO    leadsync.apply [nightly/apply] message key=value``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        where = "/".join(str(getattr(record, k)) for k in CONTEXT_KEYS if getattr(record, k, None))
+        parts = [_utc_time(record), f"{record.levelname:<7}", record.name]
+        if where:
+            parts.append(f"[{where}]")
+        parts.append(record.getMessage())
+        parts.extend(f"{k}={v}" for k, v in _extras(record).items())
+        line = " ".join(parts)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line = f"{line}\n{record.exc_text}"
+        if record.stack_info:
+            line = f"{line}\n{self.formatStack(record.stack_info)}"
+        return redact(line)
+
+
+# --- setup ---------------------------------------------------------------------------------
+_HANDLER_MARK = "_leadsync_handler"
+
+
+def level_for(verbosity: int, quiet: bool) -> int:
+    """The level of leadsync's loggers: -q → WARNING, default INFO, -v → DEBUG."""
+    if quiet:
+        return QUIET_LEVEL
+    return VERBOSE_LEVEL if verbosity > 0 else DEFAULT_LEVEL
+
+
+def setup_logging(
+    fmt: str = "text",
+    verbosity: int = 0,
+    quiet: bool = False,
+    stream: TextIO | None = None,
+    context: Mapping[str, Any] | None = None,
+) -> logging.Handler:
+    """Send log records to ``stream`` (default ``sys.stderr``) as ``text`` or ``json`` lines.
+
+    Levels: ``quiet`` → warnings and errors only; default INFO; ``verbosity`` ≥ 1 → DEBUG for
+    leadsync; ≥ 2 also DEBUG for libraries (urllib3…), which otherwise log warnings only.
+    ``context`` is added to every record (``{"job": "nightly"}``). Calling it again replaces the
+    handler it installed before. Returns the handler. Raises ValueError for an unknown ``fmt``.
+    """
+    formatters: dict[str, type[logging.Formatter]] = {"text": TextFormatter, "json": JsonFormatter}
+    if fmt not in formatters:
+        raise ValueError(f"log format must be one of {', '.join(formatters)}, got {fmt!r}")
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
+        root.removeHandler(old)
+        old.close()
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    setattr(handler, _HANDLER_MARK, True)
+    # Context first, so that redaction also covers context values.
+    handler.addFilter(ContextFilter(context))
+    handler.addFilter(RedactFilter())
+    handler.setFormatter(formatters[fmt]())
+    root.addHandler(handler)
+    library_debug = verbosity >= LIBRARY_DEBUG_VERBOSITY and not quiet
+    root.setLevel(logging.DEBUG if library_debug else logging.WARNING)
+    logging.getLogger(PACKAGE_LOGGER).setLevel(level_for(verbosity, quiet))
+    return handler
