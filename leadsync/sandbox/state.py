@@ -1,0 +1,622 @@
+"""SandboxState: accounts, campaigns and leads held in memory, thread-safe, saved as JSON.
+
+Leads of a campaign live in insertion order in two parallel lists (sequence numbers and lead
+records, ``None`` where a lead was deleted) so that a page is found by bisecting the sequence
+list and read in O(page); deleted slots are compacted away once they outnumber the live ones.
+Page keys are the sequence number of the next lead masked with a per-campaign value and
+written as 32 hex digits: opaque to clients, and still valid when that lead is deleted
+meanwhile (the page simply starts at the next lead).
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import os
+import random
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Fields of a lead as the listing endpoint returns them, in the document's order.
+LISTED_KEYS: tuple[str, ...] = (
+    "created",
+    "campaign_id",
+    "number",
+    "status",
+    "retries",
+    "first_name",
+    "last_name",
+    "priority",
+    "id",
+)
+#: Fields the add call stores but the listing does not return.
+HIDDEN_KEYS: tuple[str, ...] = ("type", "ticket_id", "note", "cool_off")
+#: Add-body fields that are integers / strings on the wire.
+INT_KEYS: tuple[str, ...] = ("retries", "priority", "cool_off")
+STR_KEYS: tuple[str, ...] = ("first_name", "last_name", "type", "ticket_id", "note")
+#: What the server stores when an add leaves a listed field out.
+DEFAULT_RETRIES = 3
+DEFAULT_PRIORITY = 1
+NEW_STATUS = "new"
+DEFAULT_CAMPAIGN_STATUS = "stopped"
+#: Deleted slots tolerated before a campaign's lists are compacted.
+COMPACT_MIN_DEAD = 1024
+#: State file format marker and version.
+STATE_FORMAT = "leadsync-sandbox-state"
+STATE_VERSION = 1
+_HEX_ID_BITS = 128
+
+
+@dataclass(slots=True)
+class _Lead:
+    id: str
+    campaign_id: str
+    number: str
+    status: str
+    retries: int
+    first_name: str
+    last_name: str
+    priority: int
+    created: int
+    seq: int
+    type: str | None = None
+    ticket_id: str | None = None
+    note: str | None = None
+    cool_off: int | None = None
+
+    def listed(self) -> dict[str, Any]:
+        return {
+            "created": self.created,
+            "campaign_id": self.campaign_id,
+            "number": self.number,
+            "status": self.status,
+            "retries": self.retries,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "priority": self.priority,
+            "id": self.id,
+        }
+
+    def record(self) -> dict[str, Any]:
+        out = self.listed()
+        out.update(type=self.type, ticket_id=self.ticket_id, note=self.note, cool_off=self.cool_off)
+        return out
+
+
+@dataclass(slots=True)
+class _Campaign:
+    id: str
+    account_id: str
+    name: str
+    status: str
+    created: int
+    key_mask: int
+    next_seq: int = 0
+    seqs: list[int] = field(default_factory=list)
+    slots: list[_Lead | None] = field(default_factory=list)
+    dead: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def live(self) -> int:
+        return len(self.slots) - self.dead
+
+    def index_of(self, seq: int) -> int:
+        return bisect.bisect_left(self.seqs, seq)
+
+    def compact(self) -> None:
+        pairs = [(s, lead) for s, lead in zip(self.seqs, self.slots, strict=True) if lead]
+        self.seqs = [s for s, _ in pairs]
+        self.slots = [lead for _, lead in pairs]
+        self.dead = 0
+
+    def encode_key(self, seq: int) -> str:
+        return f"{seq ^ self.key_mask:032x}"
+
+    def decode_key(self, key: str) -> int | None:
+        try:
+            seq = int(key, 16) ^ self.key_mask
+        except ValueError:
+            return None
+        if len(key) != 32 or seq > self.next_seq:
+            return None
+        return seq
+
+
+@dataclass(slots=True)
+class Account:
+    """A tenant: who may log in to it and with which API key."""
+
+    account_id: str
+    name: str
+    username: str | None = None
+    password: str | None = None
+    domain: str | None = None
+    api_key: str | None = None
+
+
+def _mask_for(campaign_id: str) -> int:
+    digest = hashlib.blake2b(campaign_id.encode(), digest_size=16).digest()
+    return int.from_bytes(digest, "big")
+
+
+def _check_lead_fields(fields: Mapping[str, Any], where: str) -> None:
+    number = fields.get("number")
+    if not isinstance(number, str) or not number.strip():
+        raise ValueError(f"{where}: number must be a non-empty string")
+    for key in INT_KEYS:
+        value = fields.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ValueError(f"{where}: {key} must be an integer, got {value!r}")
+    for key in (*STR_KEYS, "status"):
+        value = fields.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{where}: {key} must be a string, got {value!r}")
+
+
+class SandboxState:
+    """All data of a sandbox. Every method is thread-safe.
+
+    ``default_account_id`` is used when a method is not told an account. Ids come from a
+    ``random.Random(seed)`` so that a seeded run repeats; ``clock`` gives ``created`` times.
+    """
+
+    def __init__(
+        self,
+        default_account_id: str = "acct-demo",
+        *,
+        seed: int = 0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.default_account_id = default_account_id
+        self.seed = seed
+        self._clock = clock
+        self._rng = random.Random(seed)
+        self._lock = threading.RLock()
+        self._accounts: dict[str, Account] = {}
+        self._campaigns: dict[str, _Campaign] = {}
+        self._leads: dict[str, _Lead] = {}
+        self._voicemails: dict[str, set[str]] = {}
+        self._queues: dict[str, list[dict[str, Any]]] = {}
+        self._version = 0
+        self._saved_version = 0
+        self._derived_cache: dict[tuple[str, str], tuple[int, Any]] = {}
+
+    # --- bookkeeping ---------------------------------------------------------------------
+    @property
+    def lock(self) -> threading.RLock:
+        """The state's lock (reentrant), for callers that combine several calls."""
+        return self._lock
+
+    @property
+    def version(self) -> int:
+        """Increases on every change."""
+        return self._version
+
+    @property
+    def dirty(self) -> bool:
+        """True when something changed since the last save or load."""
+        return self._version != self._saved_version
+
+    def _changed(self) -> None:
+        self._version += 1
+
+    def new_id(self) -> str:
+        """A fresh 32-hex id (seeded), unique among leads and campaigns."""
+        with self._lock:
+            while True:
+                candidate = f"{self._rng.getrandbits(_HEX_ID_BITS):032x}"
+                if candidate not in self._leads and candidate not in self._campaigns:
+                    return candidate
+
+    # --- accounts ------------------------------------------------------------------------
+    def add_account(
+        self,
+        account_id: str,
+        *,
+        name: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        domain: str | None = None,
+        api_key: str | None = None,
+    ) -> Account:
+        """Register (or update the credentials of) an account; returns it."""
+        with self._lock:
+            account = self._accounts.get(account_id)
+            if account is None:
+                account = Account(account_id, name or account_id)
+                self._accounts[account_id] = account
+                self._changed()
+            if name is not None:
+                account.name = name
+            for attr, value in (
+                ("username", username),
+                ("password", password),
+                ("domain", domain),
+                ("api_key", api_key),
+            ):
+                if value is not None:
+                    setattr(account, attr, value)
+            return account
+
+    def account(self, account_id: str) -> Account | None:
+        """The account called ``account_id``, or None."""
+        with self._lock:
+            return self._accounts.get(account_id)
+
+    def account_for_login(self, username: str, password: str, domain: str) -> Account | None:
+        """The account these credentials open, or None."""
+        with self._lock:
+            for account in self._accounts.values():
+                if (
+                    account.username is not None
+                    and account.username == username
+                    and account.password == password
+                    and account.domain == domain
+                ):
+                    return account
+            return None
+
+    def account_for_api_key(self, api_key: str) -> Account | None:
+        """The account this API key opens, or None."""
+        with self._lock:
+            for account in self._accounts.values():
+                if account.api_key is not None and account.api_key == api_key:
+                    return account
+            return None
+
+    # --- campaigns -----------------------------------------------------------------------
+    def add_campaign(
+        self,
+        name: str,
+        *,
+        account_id: str | None = None,
+        status: str = DEFAULT_CAMPAIGN_STATUS,
+        campaign_id: str | None = None,
+    ) -> str:
+        """Create a campaign and return its id (32 hex unless ``campaign_id`` is given).
+
+        Raises ValueError when ``campaign_id`` is taken.
+        """
+        with self._lock:
+            account_id = account_id or self.default_account_id
+            self.add_account(account_id)
+            cid = campaign_id or self.new_id()
+            if cid in self._campaigns:
+                raise ValueError(f"campaign id {cid} already exists")
+            self._campaigns[cid] = _Campaign(
+                id=cid,
+                account_id=account_id,
+                name=name,
+                status=status,
+                created=int(self._clock()),
+                key_mask=_mask_for(cid),
+            )
+            self._changed()
+            return cid
+
+    def campaign_account(self, campaign_id: str) -> str | None:
+        """The account owning ``campaign_id``, or None when there is no such campaign."""
+        with self._lock:
+            campaign = self._campaigns.get(campaign_id)
+            return campaign.account_id if campaign else None
+
+    def campaigns(self, account_id: str | None = None) -> dict[str, dict[str, Any]]:
+        """The counts endpoint's answer for one account: id -> name, status, counts."""
+        with self._lock:
+            account_id = account_id or self.default_account_id
+            return {
+                c.id: {
+                    "name": c.name,
+                    "status": c.status,
+                    "total_leads": c.live,
+                    "leads_by_status": {s: n for s, n in c.counts.items() if n > 0},
+                }
+                for c in self._campaigns.values()
+                if c.account_id == account_id
+            }
+
+    def find_campaign(self, name: str, account_id: str | None = None) -> str | None:
+        """The id of the (first) campaign called ``name`` in the account, or None."""
+        with self._lock:
+            account_id = account_id or self.default_account_id
+            for c in self._campaigns.values():
+                if c.account_id == account_id and c.name == name:
+                    return c.id
+            return None
+
+    # --- leads ---------------------------------------------------------------------------
+    def add_leads(self, campaign_id: str, leads: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Add leads to a campaign in one go; returns their ids in order.
+
+        Each mapping holds add-body fields (``number`` required) and optionally ``status``
+        (default ``new``), ``created`` (epoch seconds) and ``id`` (to pin an id). Statuses are
+        not checked here, so tests can load statuses the tenant does not know.
+        Raises KeyError for an unknown campaign, ValueError naming the lead's index and field.
+        """
+        with self._lock:
+            campaign = self._campaigns.get(campaign_id)
+            if campaign is None:
+                raise KeyError(f"unknown campaign {campaign_id}")
+            batch = list(leads)
+            pinned: set[str] = set()
+            for i, fields in enumerate(batch):  # check all first: a bad lead adds nothing
+                _check_lead_fields(fields, f"lead #{i}")
+                pin = fields.get("id")
+                if pin is not None:
+                    if pin in self._leads or pin in pinned:
+                        raise ValueError(f"lead #{i}: id {pin} already exists")
+                    pinned.add(pin)
+            now = int(self._clock())
+            ids: list[str] = []
+            for fields in batch:
+                lead_id = fields.get("id") or self.new_id()
+                self._insert(campaign, lead_id, fields, now)
+                ids.append(lead_id)
+            if ids:
+                self._changed()
+            return ids
+
+    def add_lead(self, campaign_id: str, fields: Mapping[str, Any]) -> str:
+        """Add one lead (see :meth:`add_leads`); returns its id."""
+        return self.add_leads(campaign_id, [fields])[0]
+
+    def _insert(self, campaign: _Campaign, lead_id: str, f: Mapping[str, Any], now: int) -> None:
+        status = f.get("status") or NEW_STATUS
+        retries = f.get("retries")
+        priority = f.get("priority")
+        created = f.get("created")
+        lead = _Lead(
+            id=lead_id,
+            campaign_id=campaign.id,
+            number=f["number"],
+            status=status,
+            retries=DEFAULT_RETRIES if retries is None else retries,
+            first_name=f.get("first_name") or "",
+            last_name=f.get("last_name") or "",
+            priority=DEFAULT_PRIORITY if priority is None else priority,
+            created=now if created is None else int(created),
+            seq=campaign.next_seq,
+            type=f.get("type"),
+            ticket_id=f.get("ticket_id"),
+            note=f.get("note"),
+            cool_off=f.get("cool_off"),
+        )
+        campaign.next_seq += 1
+        campaign.seqs.append(lead.seq)
+        campaign.slots.append(lead)
+        campaign.counts[status] += 1
+        self._leads[lead_id] = lead
+
+    def leads(self, campaign_id: str) -> list[dict[str, Any]]:
+        """Every lead of a campaign as the listing returns it (copies), in listing order.
+
+        Raises KeyError for an unknown campaign.
+        """
+        with self._lock:
+            campaign = self._campaigns[campaign_id]
+            return [lead.listed() for lead in campaign.slots if lead is not None]
+
+    def lead(self, lead_id: str) -> dict[str, Any] | None:
+        """The full stored record of a lead (listed fields plus type, ticket_id, note,
+        cool_off; None where not given), or None when there is no such lead."""
+        with self._lock:
+            lead = self._leads.get(lead_id)
+            return lead.record() if lead else None
+
+    def lead_account(self, lead_id: str) -> str | None:
+        """The account owning the lead, or None when there is no such lead."""
+        with self._lock:
+            lead = self._leads.get(lead_id)
+            return self._campaigns[lead.campaign_id].account_id if lead else None
+
+    def page(
+        self, campaign_id: str, key: str | None, size: int
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a campaign's leads starting at page ``key`` (None: the first page).
+
+        Returns the leads and the key of the next page (None on the last page).
+        Raises KeyError for an unknown campaign, ValueError for a key that is not one of
+        this campaign's.
+        """
+        with self._lock:
+            campaign = self._campaigns[campaign_id]
+            start = 0
+            if key is not None:
+                seq = campaign.decode_key(key)
+                if seq is None:
+                    raise ValueError("invalid page key")
+                start = campaign.index_of(seq)
+            out: list[dict[str, Any]] = []
+            slots = campaign.slots
+            i = start
+            end = len(slots)
+            while i < end and len(out) < size:
+                lead = slots[i]
+                if lead is not None:
+                    out.append(lead.listed())
+                i += 1
+            while i < end and slots[i] is None:
+                i += 1
+            next_key = campaign.encode_key(campaign.seqs[i]) if i < end else None
+            return out, next_key
+
+    def set_status(self, lead_id: str, status: str) -> bool:
+        """Set a lead's status; False when there is no such lead."""
+        with self._lock:
+            lead = self._leads.get(lead_id)
+            if lead is None:
+                return False
+            if lead.status != status:
+                counts = self._campaigns[lead.campaign_id].counts
+                counts[lead.status] -= 1
+                counts[status] += 1
+                lead.status = status
+                self._changed()
+            return True
+
+    def delete_lead(self, lead_id: str) -> bool:
+        """Delete a lead; False when there is no such lead."""
+        with self._lock:
+            lead = self._leads.pop(lead_id, None)
+            if lead is None:
+                return False
+            campaign = self._campaigns[lead.campaign_id]
+            i = campaign.index_of(lead.seq)
+            campaign.slots[i] = None
+            campaign.dead += 1
+            campaign.counts[lead.status] -= 1
+            if campaign.dead > max(COMPACT_MIN_DEAD, campaign.live):
+                campaign.compact()
+            self._changed()
+            return True
+
+    # --- queues, calls, voicemail ----------------------------------------------------------
+    def queues(self, account_id: str | None = None) -> list[dict[str, Any]]:
+        """The account's call queues (the queues endpoint's answer)."""
+        from .activity import default_queues
+
+        with self._lock:
+            account_id = account_id or self.default_account_id
+            if account_id not in self._queues:
+                self._queues[account_id] = default_queues(account_id, self.seed)
+            return json.loads(json.dumps(self._queues[account_id]))
+
+    def set_queues(self, queues: list[dict[str, Any]], account_id: str | None = None) -> None:
+        """Replace the account's queues (the queues endpoint's answer)."""
+        with self._lock:
+            self._queues[account_id or self.default_account_id] = json.loads(json.dumps(queues))
+            self._changed()
+
+    def events(self, account_id: str | None = None) -> list[dict[str, Any]]:
+        """The account's activity events, oldest first (derived from leads and seed)."""
+        from .activity import build_events
+
+        with self._lock:
+            account_id = account_id or self.default_account_id
+            cache_key = ("events", account_id)
+            cached = self._derived_cache.get(cache_key)
+            if cached is not None and cached[0] == self._version:
+                return list(cached[1])
+            agents = [a for q in self.queues(account_id) for a in q.get("agents", [])]
+            campaigns = {c.id: c for c in self._campaigns.values() if c.account_id == account_id}
+            dialed = [
+                (campaigns[lead.campaign_id].name, lead)
+                for c in campaigns.values()
+                for lead in c.slots
+                if lead is not None and lead.status != NEW_STATUS
+            ]
+            events = build_events(dialed, agents, self.seed)
+            self._derived_cache[cache_key] = (self._version, events)
+            return list(events)
+
+    def set_voicemail(self, cdr_id: str, account_id: str | None = None) -> bool:
+        """Mark a call of the account as voicemail; False when the account has no such call."""
+        with self._lock:
+            account_id = account_id or self.default_account_id
+            known = {e["lead_history"][0]["uuid"] for e in self.events(account_id)}
+            if cdr_id not in known:
+                return False
+            marked = self._voicemails.setdefault(account_id, set())
+            if cdr_id not in marked:
+                marked.add(cdr_id)
+                self._changed()
+            return True
+
+    def voicemails(self, account_id: str | None = None) -> set[str]:
+        """Call ids the account has marked as voicemail."""
+        with self._lock:
+            return set(self._voicemails.get(account_id or self.default_account_id, set()))
+
+    # --- persistence ---------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Everything but credentials, as plain JSON-ready data."""
+        with self._lock:
+            return {
+                "format": STATE_FORMAT,
+                "version": STATE_VERSION,
+                "accounts": {a.account_id: {"name": a.name} for a in self._accounts.values()},
+                "campaigns": [
+                    {
+                        "id": c.id,
+                        "account_id": c.account_id,
+                        "name": c.name,
+                        "status": c.status,
+                        "created": c.created,
+                        "next_seq": c.next_seq,
+                        "leads": [lead.record() for lead in c.slots if lead is not None],
+                    }
+                    for c in self._campaigns.values()
+                ],
+                "queues": self._queues,
+                "voicemails": {a: sorted(v) for a, v in self._voicemails.items()},
+            }
+
+    def load_dict(self, data: Mapping[str, Any], *, source: str = "state") -> None:
+        """Replace campaigns, leads, queues and voicemails with ``data`` (from
+        :meth:`to_dict`); accounts are added. Raises ValueError naming ``source``."""
+        if data.get("format") != STATE_FORMAT or data.get("version") != STATE_VERSION:
+            raise ValueError(f"{source}: not a leadsync sandbox state file (version 1)")
+        with self._lock:
+            self._campaigns.clear()
+            self._leads.clear()
+            for account_id, info in data.get("accounts", {}).items():
+                self.add_account(account_id, name=info.get("name"))
+            for n, c in enumerate(data.get("campaigns", [])):
+                try:
+                    cid = self.add_campaign(
+                        c["name"],
+                        account_id=c["account_id"],
+                        status=c["status"],
+                        campaign_id=c["id"],
+                    )
+                    campaign = self._campaigns[cid]
+                    campaign.created = int(c["created"])
+                    self.add_leads(cid, c["leads"])
+                    campaign.next_seq = max(campaign.next_seq, int(c.get("next_seq", 0)))
+                except (KeyError, TypeError, ValueError) as err:
+                    raise ValueError(f"{source}: campaign #{n}: {err}") from None
+            self._queues = {a: list(q) for a, q in data.get("queues", {}).items()}
+            self._voicemails = {a: set(v) for a, v in data.get("voicemails", {}).items()}
+            self._changed()
+            self._saved_version = self._version
+
+    def save(self, path: Path) -> None:
+        """Write the state to ``path`` atomically (temporary file, then rename)."""
+        with self._lock:
+            version = self._version
+            text = json.dumps(self.to_dict(), separators=(",", ":"))
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        with self._lock:
+            self._saved_version = max(self._saved_version, version)
+
+    def load(self, path: Path) -> None:
+        """Load the state saved at ``path`` (see :meth:`load_dict`).
+
+        Raises ValueError naming the file when it is not a valid state file.
+        """
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not valid JSON ({err})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: not a leadsync sandbox state file")
+        self.load_dict(data, source=str(path))

@@ -1,0 +1,71 @@
+"""SandboxStats: what the sandbox was asked and what it did, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+#: Routes that change state.
+WRITE_ROUTES: frozenset[str] = frozenset({"add", "status", "delete", "voicemail"})
+
+
+class SandboxStats:
+    """Counters, updated by the server threads; read them at any time.
+
+    ``by_route``: requests by (method, route), e.g. ``("PUT", "add")``; unknown paths count
+    as route ``"unknown"``. ``by_status``: answers by HTTP status. ``writes``: write calls
+    received (add/status/delete/voicemail, whatever their outcome). ``committed``: writes that
+    changed the state. ``faults``: injected faults by kind (``fail``, ``ambiguous``,
+    ``rate_limited``, ``repeat_key``). ``requests``: every request.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.by_route: Counter[tuple[str, str]] = Counter()
+        self.by_status: Counter[int] = Counter()
+        self.faults: Counter[str] = Counter()
+        self.writes = 0
+        self.committed = 0
+        self.requests = 0
+
+    def record_request(self, method: str, route: str) -> None:
+        with self._lock:
+            self.requests += 1
+            self.by_route[(method, route)] += 1
+            if route in WRITE_ROUTES:
+                self.writes += 1
+
+    def record_status(self, status: int) -> None:
+        with self._lock:
+            self.by_status[status] += 1
+
+    def record_fault(self, kind: str) -> None:
+        with self._lock:
+            self.faults[kind] += 1
+
+    def record_commit(self) -> None:
+        with self._lock:
+            self.committed += 1
+
+    def reset(self) -> None:
+        """Set every counter back to zero."""
+        with self._lock:
+            self.by_route.clear()
+            self.by_status.clear()
+            self.faults.clear()
+            self.writes = 0
+            self.committed = 0
+            self.requests = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """A snapshot as plain data (route keys written ``"METHOD route"``)."""
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "writes": self.writes,
+                "committed": self.committed,
+                "faults": dict(self.faults),
+                "by_status": dict(self.by_status),
+                "by_route": {f"{m} {r}": n for (m, r), n in sorted(self.by_route.items())},
+            }
