@@ -1,0 +1,456 @@
+"""Pure: the leads a campaign should hold vs the leads it holds → their differences.
+
+:func:`diff_campaign` compares ONE campaign's desired leads (``models.DESIRED_COLUMNS``, one row
+per E.164 ``number``) with its remote leads (``models.REMOTE_COLUMNS``, ``key`` already
+normalized by the caller) and returns a :class:`CampaignDiff`: plain DataFrames saying what is
+missing, what differs and what is extra. It decides nothing (that is ``plan.py``) and does no
+I/O. Everything is vectorized: keys are turned into integer codes (an E.164 number *is* an
+integer after its ``+``), so a million desired rows against a million remote leads is a few
+hash-table passes over int64 arrays rather than a loop over Python strings.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .models import DESIRED_COLUMNS, INT_FIELDS, LISTED_FIELDS, REMOTE_COLUMNS, SOURCE_COLUMNS
+
+#: A key that is an integer once its "+" is dropped: E.164 (at most 15 digits) and anything up
+#: to 18 digits, which still fits in an int64. A leading 0 is excluded so "+012" and "+12"
+#: never share a code.
+_INT_KEY_PATTERN = r"^\+[1-9][0-9]{0,17}$"
+#: Where a remote lead's ``created`` is unknown it sorts as the newest, so it never survives
+#: over a lead whose age is known.
+_CREATED_UNKNOWN = np.iinfo(np.int64).max
+#: The label counted for a remote lead that carries no status at all.
+MISSING_STATUS = "(missing)"
+
+# --- the documented columns of each table of a CampaignDiff --------------------------------
+#: ``matched``: one row per desired row that has a remote lead (index = the desired row's label).
+MATCHED_COLUMNS: tuple[str, ...] = (
+    "key",  # the E.164 number
+    "lead_id",  # the remote lead it matched (the survivor when the key is duplicated remotely)
+    "remote_status",  # that lead's status
+    "to_status",  # the status the file asks for (NA: not given)
+    "status_differs",  # bool: the file gives a status and it is not the remote one
+    "drift",  # bool: a listed field the file gives differs from the remote value
+    "file",
+    "sheet",
+    "row",
+)
+#: ``status_changes``: matched rows whose status differs (index = the desired row's label).
+STATUS_CHANGE_COLUMNS: tuple[str, ...] = (
+    "key",
+    "lead_id",
+    "from_status",
+    "to_status",
+    "file",
+    "sheet",
+    "row",
+)
+#: ``unchanged``: matched rows with neither a status change nor drift.
+UNCHANGED_COLUMNS: tuple[str, ...] = ("key", "lead_id", "status", "file", "sheet", "row")
+#: ``drift``: one row per (lead, listed field) that differs; index = the desired row's label
+#: (repeated when several fields of one lead differ). Values are text; NA = absent remotely.
+DRIFT_COLUMNS: tuple[str, ...] = (
+    "key",
+    "lead_id",
+    "remote_status",
+    "field",
+    "file_value",
+    "remote_value",
+    "file",
+    "sheet",
+    "row",
+)
+#: ``remote_duplicates``: every remote lead that is NOT the survivor of its duplicated key.
+DUPLICATE_COLUMNS: tuple[str, ...] = (*REMOTE_COLUMNS, "survivor_id", "copies", "in_file")
+#: ``to_remove``: remote leads (every copy) whose key the file does not list.
+REMOVE_COLUMNS: tuple[str, ...] = REMOTE_COLUMNS
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignDiff:
+    """The differences between one campaign's desired leads and its remote leads.
+
+    Frames derived from desired rows keep the desired frame's index labels; frames derived from
+    remote leads keep the remote frame's labels. Columns are documented by the ``*_COLUMNS``
+    constants of this module.
+
+    - ``desired``: the desired input itself (for building add bodies; not copied).
+    - ``to_add``: desired rows (``DESIRED_COLUMNS``) with no remote lead.
+    - ``matched``: desired row → remote lead id (``MATCHED_COLUMNS``), for every matched row.
+    - ``status_changes``: matched rows where the file gives a status that differs.
+    - ``unchanged``: matched rows with no status change and no drift.
+    - ``drift``: long format, one row per differing listed field (NA in the file is never drift).
+    - ``to_remove``: ALL remote leads whose key is not in the file (the plan decides which go).
+    - ``remote_duplicates``: remote leads sharing a key with an older lead (the survivor, the
+      oldest by ``created`` then ``id``), each with ``survivor_id``, ``copies`` (how many leads
+      hold the key) and ``in_file``. Desired rows are matched against the survivor.
+    - ``remote_count``: how many remote leads the campaign held.
+    - ``status_counts`` / ``unknown_statuses``: remote leads per status, and the subset whose
+      status is not in ``statuses`` (kept and counted, never an error).
+    """
+
+    desired: pd.DataFrame
+    to_add: pd.DataFrame
+    matched: pd.DataFrame
+    status_changes: pd.DataFrame
+    unchanged: pd.DataFrame
+    drift: pd.DataFrame
+    to_remove: pd.DataFrame
+    remote_duplicates: pd.DataFrame
+    remote_count: int
+    status_counts: dict[str, int]
+    unknown_statuses: dict[str, int]
+
+    def counts(self) -> dict[str, int]:
+        """How many rows each table holds (``drift_leads`` counts leads, ``drift`` fields)."""
+        return {
+            "desired": len(self.desired),
+            "remote": self.remote_count,
+            "to_add": len(self.to_add),
+            "matched": len(self.matched),
+            "status_changes": len(self.status_changes),
+            "unchanged": len(self.unchanged),
+            "drift_leads": int(self.matched["drift"].sum()),
+            "drift": len(self.drift),
+            "to_remove": len(self.to_remove),
+            "remote_duplicates": len(self.remote_duplicates),
+            "unknown_status": sum(self.unknown_statuses.values()),
+        }
+
+
+# --- the diff --------------------------------------------------------------------------------
+def diff_campaign(
+    desired: pd.DataFrame, remote: pd.DataFrame, *, statuses: Collection[str]
+) -> CampaignDiff:
+    """Compare one campaign's desired leads with its remote leads.
+
+    ``desired`` has ``models.DESIRED_COLUMNS`` with unique, non-missing E.164 ``number``s (the
+    reader guarantees it); ``remote`` has ``models.REMOTE_COLUMNS`` with ``key`` normalized like
+    the file's numbers (NA keys never match anything). ``statuses`` are the tenant's known
+    statuses; others are counted in ``unknown_statuses``.
+
+    Returns a :class:`CampaignDiff`. Raises ValueError when a required column is missing or
+    the desired numbers are missing or not unique (a caller bug, not bad user input).
+    """
+    _require_columns(desired, DESIRED_COLUMNS, "desired")
+    _require_columns(remote, REMOTE_COLUMNS, "remote")
+    n_desired, n_remote = len(desired), len(remote)
+
+    d_keys = _arrow_text(desired["number"])
+    r_keys = _arrow_text(remote["key"])
+    if d_keys.null_count:
+        raise ValueError("desired leads must all have a number (found missing numbers)")
+    d_codes, r_codes, r_valid = _dense_key_codes(d_keys, r_keys)
+    n_codes = int(max(d_codes.max(initial=-1), r_codes.max(initial=-1))) + 1
+
+    d_seen = np.bincount(d_codes, minlength=n_codes)
+    if n_desired and d_seen.max() > 1:
+        first = desired["number"].iloc[int(np.flatnonzero(d_seen[d_codes] > 1)[0])]
+        raise ValueError(f"desired numbers must be unique within a campaign ({first} repeats)")
+    in_desired = d_seen > 0
+
+    # Survivors: every remote lead of a unique key, plus the oldest of each duplicated key.
+    r_copies = np.bincount(r_codes[r_valid], minlength=n_codes)
+    r_dup = r_valid & (r_copies[r_codes] > 1)
+    survivor_pos = np.full(n_codes, -1, dtype=np.int64)
+    unique_rows = np.flatnonzero(r_valid & ~r_dup)
+    survivor_pos[r_codes[unique_rows]] = unique_rows
+    duplicates = _remote_duplicates(remote, r_codes, r_dup, r_copies, survivor_pos, in_desired)
+
+    # Match every desired row against the survivor of its key.
+    d_pos = survivor_pos[d_codes]
+    is_matched = d_pos >= 0
+    m_pos = d_pos[is_matched]
+    to_add = desired.loc[~is_matched]
+    matched, drift = _compare_matched(desired, remote, is_matched, m_pos)
+
+    remove_mask = ~r_valid | ~in_desired[r_codes]
+    to_remove = remote.loc[remove_mask, list(REMOVE_COLUMNS)]
+
+    differs = matched["status_differs"].to_numpy()
+    status_changes = matched.loc[
+        differs, ["key", "lead_id", "remote_status", "to_status", *SOURCE_COLUMNS]
+    ].rename(columns={"remote_status": "from_status"})
+    unchanged = matched.loc[
+        ~(differs | matched["drift"].to_numpy()),
+        ["key", "lead_id", "remote_status", *SOURCE_COLUMNS],
+    ].rename(columns={"remote_status": "status"})
+
+    status_counts, unknown = _status_counts(remote["status"], statuses)
+    return CampaignDiff(
+        desired=desired,
+        to_add=to_add,
+        matched=matched,
+        status_changes=status_changes[list(STATUS_CHANGE_COLUMNS)],
+        unchanged=unchanged,
+        drift=drift,
+        to_remove=to_remove,
+        remote_duplicates=duplicates,
+        remote_count=n_remote,
+        status_counts=status_counts,
+        unknown_statuses=unknown,
+    )
+
+
+# --- keys ------------------------------------------------------------------------------------
+def _require_columns(frame: pd.DataFrame, columns: Collection[str], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} leads lack column(s) {', '.join(missing)}")
+
+
+def _arrow_text(series: pd.Series) -> pa.Array:
+    """The series as one contiguous Arrow string array (zero-copy when already Arrow-backed)."""
+    if not (isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow"):
+        series = series.astype(pd.StringDtype("pyarrow"))
+    arr = pa.array(series.array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr
+
+
+def _int_codes(keys: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, is_int): the integer after "+" where the key is int-like, 0 elsewhere."""
+    is_int = pc.fill_null(pc.match_substring_regex(keys, _INT_KEY_PATTERN), False)
+    is_int_np = is_int.to_numpy(zero_copy_only=False)
+    if is_int_np.all():
+        digits = pc.utf8_slice_codeunits(keys, 1)
+        return pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False), is_int_np
+    codes = np.zeros(len(keys), dtype=np.int64)
+    subset = pc.filter(keys, is_int)
+    if len(subset):
+        digits = pc.utf8_slice_codeunits(subset, 1)
+        codes[is_int_np] = pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False)
+    return codes, is_int_np
+
+
+def _dense_key_codes(
+    d_keys: pa.Array, r_keys: pa.Array
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Dense codes 0..K-1 shared by both sides (equal keys ↔ equal codes), and the mask of
+    remote keys that are present. Int-like keys are hashed as int64; the rare others (remote
+    digits-only fallbacks) as text, in a disjoint range."""
+    d_int, d_is_int = _int_codes(d_keys)
+    r_int, r_is_int = _int_codes(r_keys)
+    r_valid = ~r_keys.is_null().to_numpy(zero_copy_only=False)
+    d_other = ~d_is_int
+    r_other = ~r_is_int & r_valid
+    if d_other.any() or r_other.any():
+        # Text keys get negative codes (int-like keys are >= 1, missing keys stay 0).
+        texts = pa.concat_arrays(
+            [pc.filter(d_keys, pa.array(d_other)), pc.filter(r_keys, pa.array(r_other))]
+        )
+        text_codes = -1 - np.asarray(pd.factorize(texts.to_numpy(zero_copy_only=False))[0])
+        n_d_other = int(d_other.sum())
+        d_int, r_int = d_int.copy(), r_int.copy()  # Arrow hands out read-only views
+        d_int[d_other] = text_codes[:n_d_other]
+        r_int[r_other] = text_codes[n_d_other:]
+    dense, _ = pd.factorize(np.concatenate([d_int, r_int]))
+    dense = np.asarray(dense, dtype=np.int64)
+    return dense[: len(d_int)], dense[len(d_int) :], r_valid
+
+
+# --- remote duplicates -----------------------------------------------------------------------
+def _remote_duplicates(
+    remote: pd.DataFrame,
+    r_codes: np.ndarray,
+    r_dup: np.ndarray,
+    r_copies: np.ndarray,
+    survivor_pos: np.ndarray,
+    in_desired: np.ndarray,
+) -> pd.DataFrame:
+    """Pick the survivor of each duplicated key (oldest ``created``, then smallest ``id``),
+    record it in ``survivor_pos``, and return the other copies (``DUPLICATE_COLUMNS``)."""
+    rows = np.flatnonzero(r_dup)
+    if not len(rows):
+        return _empty_like(remote, REMOTE_COLUMNS).assign(
+            survivor_id=pd.Series(dtype="string"),
+            copies=pd.Series(dtype="int64"),
+            in_file=pd.Series(dtype="bool"),
+        )
+    sub = pd.DataFrame(
+        {
+            "pos": rows,
+            "code": r_codes[rows],
+            "created": pd.to_numeric(remote["created"].iloc[rows], errors="coerce")
+            .astype("Float64")
+            .fillna(float(_CREATED_UNKNOWN))
+            .to_numpy(dtype="float64"),
+            "id": remote["id"].iloc[rows].astype("string").fillna("").to_numpy(dtype=object),
+        }
+    ).sort_values(["code", "created", "id"], kind="stable")
+    first = ~sub["code"].duplicated().to_numpy()
+    survivors = sub.loc[first]
+    survivor_pos[survivors["code"].to_numpy()] = survivors["pos"].to_numpy()
+    others = sub.loc[~first]
+    o_pos = others["pos"].to_numpy()
+    o_codes = others["code"].to_numpy()
+    out = remote.iloc[o_pos][list(REMOTE_COLUMNS)]
+    survivor_ids = remote["id"].iloc[survivor_pos[o_codes]].astype("string").to_numpy()
+    return out.assign(
+        survivor_id=pd.array(survivor_ids, dtype="string"),
+        copies=r_copies[o_codes].astype(np.int64),
+        in_file=in_desired[o_codes],
+    )
+
+
+# --- matched leads: status and drift ---------------------------------------------------------
+def _compare_matched(
+    desired: pd.DataFrame, remote: pd.DataFrame, is_matched: np.ndarray, m_pos: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``matched`` table and the long ``drift`` table for the matched desired rows."""
+    m_index = desired.index[is_matched]
+    m_mask = pa.array(is_matched)
+    take = pa.array(m_pos)
+    to_status = pc.filter(_arrow_text(desired["status"]), m_mask)
+    remote_status = pc.take(_arrow_text(remote["status"]), take)
+    status_differs = _given_and_differs(to_status, remote_status)
+
+    any_drift = np.zeros(len(m_pos), dtype=bool)
+    pieces: list[pd.DataFrame] = []
+    for field in LISTED_FIELDS:
+        if field in INT_FIELDS:
+            at, file_vals, remote_vals = _int_drift(
+                desired[field], remote[field], is_matched, m_pos
+            )
+        else:
+            at, file_vals, remote_vals = _text_drift(desired[field], remote[field], m_mask, take)
+        if len(at):
+            any_drift[at] = True
+            pieces.append(
+                pd.DataFrame(
+                    {
+                        "field": field,
+                        "file_value": pd.array(file_vals, dtype="string"),
+                        "remote_value": pd.array(remote_vals, dtype="string"),
+                        "_at": at,
+                    }
+                )
+            )
+
+    lead_ids = pc.take(_arrow_text(remote["id"]), take)
+    matched = pd.DataFrame(
+        {
+            "key": _string_series(pc.filter(_arrow_text(desired["number"]), m_mask), m_index),
+            "lead_id": _string_series(lead_ids, m_index),
+            "remote_status": _string_series(remote_status, m_index),
+            "to_status": _string_series(to_status, m_index),
+            "status_differs": status_differs,
+            "drift": any_drift,
+        },
+        index=m_index,
+    )
+    m_rows = np.flatnonzero(is_matched)
+    for col in SOURCE_COLUMNS:  # positional: the desired index need not be unique
+        matched[col] = desired[col].iloc[m_rows].array
+    return matched, _drift_table(matched, pieces)
+
+
+def _drift_table(matched: pd.DataFrame, pieces: list[pd.DataFrame]) -> pd.DataFrame:
+    if not pieces:
+        empty = {c: pd.Series(dtype="string") for c in DRIFT_COLUMNS}
+        empty["row"] = pd.Series(dtype=matched["row"].dtype)
+        return pd.DataFrame(empty, index=matched.index[:0])
+    long = pd.concat(pieces, ignore_index=True).sort_values(["_at", "field"], kind="stable")
+    at = long["_at"].to_numpy()
+    base = matched.iloc[at]
+    out = pd.DataFrame(
+        {
+            "key": base["key"].to_numpy(),
+            "lead_id": base["lead_id"].to_numpy(),
+            "remote_status": base["remote_status"].to_numpy(),
+            "field": pd.array(long["field"].to_numpy(), dtype="string"),
+            "file_value": long["file_value"].to_numpy(),
+            "remote_value": long["remote_value"].to_numpy(),
+            "file": base["file"].to_numpy(),
+            "sheet": base["sheet"].to_numpy(),
+            "row": base["row"].array,
+        },
+        index=base.index,
+    )
+    for col in ("key", "lead_id", "remote_status", "file_value", "remote_value", "file", "sheet"):
+        out[col] = out[col].astype("string")
+    return out
+
+
+def _given_and_differs(file_vals: pa.Array, remote_vals: pa.Array) -> np.ndarray:
+    """File value given (not null) and the remote one missing or different."""
+    given = file_vals.is_valid().to_numpy(zero_copy_only=False)
+    differs = pc.fill_null(pc.not_equal(file_vals, remote_vals), True)
+    return given & differs.to_numpy(zero_copy_only=False)
+
+
+def _text_drift(
+    file_col: pd.Series, remote_col: pd.Series, m_mask: pa.Array, take: pa.Array
+) -> tuple[np.ndarray, list[str | None], list[str | None]]:
+    """(positions among matched rows, file values, remote values) where a text field drifts."""
+    file_vals = pc.filter(_arrow_text(file_col), m_mask)
+    remote_vals = pc.take(_arrow_text(remote_col), take)
+    at = np.flatnonzero(_given_and_differs(file_vals, remote_vals))
+    f_list = pc.take(file_vals, pa.array(at)).to_pylist()
+    r_list = pc.take(remote_vals, pa.array(at)).to_pylist()
+    # The reader trims and NFC-normalizes the file; give the remote value the same treatment
+    # before calling it drift, so " Ann" vs "Ann" does not churn (only raw mismatches, a few,
+    # are normalized).
+    keep = [
+        r is None or unicodedata.normalize("NFC", r.strip()) != f
+        for f, r in zip(f_list, r_list, strict=True)
+    ]
+    if all(keep):
+        return at, f_list, r_list
+    return (
+        at[np.asarray(keep, dtype=bool)],
+        [f for f, k in zip(f_list, keep, strict=True) if k],
+        [r for r, k in zip(r_list, keep, strict=True) if k],
+    )
+
+
+def _int_drift(
+    file_col: pd.Series, remote_col: pd.Series, is_matched: np.ndarray, m_pos: np.ndarray
+) -> tuple[np.ndarray, list[str | None], list[str | None]]:
+    """(positions among matched rows, file values, remote values) where an int field drifts."""
+    f = _as_int64(file_col)
+    r = _as_int64(remote_col)
+    f_na = f.isna().to_numpy()[is_matched]
+    r_na = r.isna().to_numpy()[m_pos]
+    f_v = f.to_numpy(dtype="int64", na_value=0)[is_matched]
+    r_v = r.to_numpy(dtype="int64", na_value=0)[m_pos]
+    at = np.flatnonzero(~f_na & (r_na | (f_v != r_v)))
+    f_list: list[str | None] = [str(v) for v in f_v[at].tolist()]
+    r_list = [None if na else str(v) for v, na in zip(r_v[at].tolist(), r_na[at], strict=True)]
+    return at, f_list, r_list
+
+
+def _as_int64(col: pd.Series) -> pd.Series:
+    if isinstance(col.dtype, pd.Int64Dtype):
+        return col
+    return pd.to_numeric(col, errors="coerce").astype("Int64")
+
+
+def _string_series(arr: pa.Array, index: pd.Index) -> pd.Series:
+    return pd.Series(pd.array(arr, dtype=pd.StringDtype("pyarrow")), index=index)
+
+
+def _empty_like(frame: pd.DataFrame, columns: Collection[str]) -> pd.DataFrame:
+    return frame.iloc[:0][list(columns)]
+
+
+def _status_counts(
+    status: pd.Series, statuses: Collection[str]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Remote leads per status (missing ones as ``MISSING_STATUS``), and the unknown subset."""
+    counts = status.astype("string").fillna(MISSING_STATUS).value_counts(sort=False)
+    known = set(statuses)
+    all_counts = {str(k): int(v) for k, v in sorted(counts.items())}
+    unknown = {k: v for k, v in all_counts.items() if k not in known}
+    return all_counts, unknown
