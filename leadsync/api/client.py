@@ -1,0 +1,644 @@
+"""CampaignsClient: the nine endpoints of the Campaigns API, safe to share between threads.
+
+How a call is made, innermost first::
+
+    Transport.send        one HTTP request → response, or the error type for what happened
+    _exchange             + the shared rate limiter and the counters
+    _send_authed          + auth headers (lazy login); a 401 → one shared re-login, one resend
+    _call                 + tenacity retries for the error types the call may repeat,
+                            the run's retry budget; connection errors exhausted → Unreachable
+
+Reads, set-status, delete and voicemail are idempotent and retry on every transient error.
+An add is not idempotent (NOTES.md decision 2): it is repeated only when the request certainly
+never reached the server (ConnectError) or the server explicitly refused it (ThrottledError);
+any other failure after sending raises UncertainAddError and is never repeated here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+
+from ..config import ApiSettings
+from ..errors import (
+    ApiError,
+    AuthError,
+    BadRequestError,
+    ConfigError,
+    ConnectError,
+    NotFoundError,
+    PaginationError,
+    ServerError,
+    TerminalError,
+    ThrottledError,
+    TimeoutError_,
+    TransientError,
+    UncertainAddError,
+    UnreachableError,
+    UsageError,
+)
+from ..models import Campaign
+from .auth import Auth, Credentials
+from .ratelimit import RateLimiter
+from .retry import Backoff, Counters, RetryBudget, build_retrying
+from .transport import Redactor, Transport, build_session, tls_verify
+from .wire import (
+    ACTIVITY_PATH,
+    ADD_LEAD_PATH,
+    CAMPAIGNS_STATUS_PATH,
+    DELETE_LEAD_PATH,
+    LEADS_PATH,
+    LOGIN_PATH,
+    QUEUES_PATH,
+    SET_STATUS_PATH,
+    VOICEMAIL_PATH,
+    WireFormatError,
+    lead_ids,
+    loads,
+    parse_campaigns,
+    parse_leads_page,
+    parse_list,
+    quote_segment,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Errors an idempotent call (read, set status, delete, voicemail) is retried on.
+IDEMPOTENT_RETRY: tuple[type[ApiError], ...] = (
+    ConnectError,
+    TimeoutError_,
+    ThrottledError,
+    ServerError,
+)
+#: Errors an add is retried on: the request never arrived, or the server explicitly refused.
+ADD_RETRY: tuple[type[ApiError], ...] = (ConnectError, ThrottledError)
+#: Failures after which a write may or may not have been applied.
+AMBIGUOUS: tuple[type[ApiError], ...] = (TimeoutError_, ServerError)
+#: Consecutive empty lead pages that still carry a next key before we call it a loop.
+MAX_EMPTY_PAGES_WITH_KEY = 3
+#: Default events per activity page (the document's example).
+ACTIVITY_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class AddResult:
+    """How an add went: the verb that worked, the HTTP status, and the body when it was JSON
+    (the document leaves it undocumented: never depend on it)."""
+
+    method: str
+    status: int
+    body: Any | None = None
+
+
+class CampaignsClient:
+    """Client of the Campaigns API (``api/NOTES.md``), shared by all worker threads.
+
+    ``session`` (default: a new pooled requests Session), ``sleep`` and ``clock`` are
+    injectable so tests can observe every wait; ``rng`` drives the backoff jitter.
+    Raises ConfigError at once when the settings cannot work (no base_url, no credentials,
+    an API key without account id, a missing CA bundle).
+    """
+
+    def __init__(
+        self,
+        settings: ApiSettings,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        base_url = _check_base_url(settings.base_url)
+        self._sleep = sleep
+        self.counters = Counters()
+        self._budget = RetryBudget(settings.retry_budget, self.counters)
+        self._backoff = Backoff(settings.backoff_max_s, rng=rng)
+        self._limiter = RateLimiter(settings.max_rps, sleep=sleep, clock=clock)
+        self._redact = Redactor()
+        credentials = Credentials.from_settings(settings)
+        self._owns_session = session is None
+        verify = tls_verify(settings)  # logs the warning when verification is off
+        if session is None:
+            session = build_session(settings, verify)
+        self._transport = Transport(
+            base_url,
+            session,
+            timeout_s=settings.timeout_s,
+            redact=self._redact,
+            clock=clock,
+            verify=verify,
+        )
+        self._auth = Auth(
+            credentials,
+            settings.account_id,
+            self._redact,
+            login_call=self._login_call,
+            on_relogin=self._count_relogin,
+        )
+        self._add_lock = threading.Lock()
+        self._add_method: str | None = (
+            settings.add_lead_method if settings.add_lead_method != "auto" else None
+        )
+
+    # --- plumbing ------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        mode = "api_key" if self._auth.uses_api_key else f"user={self.settings.username!r}"
+        return f"CampaignsClient({self._transport.base_url!r}, {mode})"
+
+    def __enter__(self) -> CampaignsClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the HTTP session when this client created it."""
+        if self._owns_session:
+            self._transport.session.close()
+
+    @property
+    def add_method(self) -> str | None:
+        """The add verb this deployment takes, once known (``PUT``, or ``POST`` after a
+        fallback); pinned by ``api.add_lead_method``."""
+        with self._add_lock:
+            return self._add_method
+
+    @property
+    def account_id(self) -> str | None:
+        """The X-Account-ID in use (None until a login told it, when not configured)."""
+        return self._auth.account_id
+
+    def _count_relogin(self) -> None:
+        self.counters.add("relogins")
+
+    @property
+    def rate_limiter(self) -> RateLimiter:
+        return self._limiter
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+    ) -> requests.Response:
+        self._limiter.acquire()
+        self.counters.add("requests")
+        try:
+            response = self._transport.send(
+                method, path, headers=headers, params=params, json=json_body
+            )
+        except ThrottledError as err:
+            self.counters.add("throttled")
+            self._limiter.on_throttled(err.retry_after)
+            raise
+        if response.status_code != 401:
+            self._limiter.on_success()
+        return response
+
+    def _login_call(self, body: dict[str, str]) -> requests.Response:
+        try:
+            return self._call(
+                lambda: self._exchange("POST", LOGIN_PATH, json_body=body),
+                retry_on=IDEMPOTENT_RETRY,
+                what=f"POST {LOGIN_PATH}",
+            )
+        except TransientError as err:
+            # Attempts exhausted on a transient error: do not let the caller's own retry
+            # policy log in again and again.
+            raise UnreachableError(
+                f"could not log in: {err}",
+                method="POST",
+                endpoint=LOGIN_PATH,
+                status=err.status,
+                server_message=err.server_message,
+            ) from err
+
+    def _send_authed(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+    ) -> requests.Response:
+        headers, generation = self._auth.headers()
+        response = self._exchange(method, path, headers=headers, params=params, json_body=json_body)
+        if response.status_code != 401:
+            return response
+        if not self._auth.can_relogin():
+            raise self._unauthorized(method, path, response, "the API key was refused")
+        self._auth.relogin(generation)
+        headers, _ = self._auth.headers()
+        response = self._exchange(method, path, headers=headers, params=params, json_body=json_body)
+        if response.status_code == 401:
+            raise self._unauthorized(
+                method, path, response, "refused again right after a fresh login"
+            )
+        return response
+
+    def _unauthorized(
+        self, method: str, path: str, response: requests.Response, why: str
+    ) -> AuthError:
+        err = self._transport.error_for(method, path, response)
+        return AuthError(
+            f"not authorized ({why}): {err.server_message or 'HTTP 401'}",
+            method=method,
+            endpoint=path,
+            status=401,
+            server_message=err.server_message,
+        )
+
+    def _call(
+        self,
+        attempt: Callable[[], T],
+        *,
+        retry_on: tuple[type[ApiError], ...],
+        what: str,
+    ) -> T:
+        """Run ``attempt`` under the retry policy for ``retry_on``; count errors; turn
+        connection errors that outlived every attempt into UnreachableError."""
+        retrying = build_retrying(
+            retry_on=retry_on,
+            attempts=self.settings.retry_attempts,
+            backoff=self._backoff,
+            budget=self._budget,
+            counters=self.counters,
+            sleep=self._sleep,
+            what=what,
+        )
+        try:
+            try:
+                return retrying(attempt)
+            except ConnectError as err:
+                raise UnreachableError(
+                    f"API unreachable after {self.settings.retry_attempts} attempt(s): "
+                    f"{Exception.__str__(err)}",
+                    method=err.method,
+                    endpoint=err.endpoint,
+                ) from err
+        except ApiError as err:
+            # Count each failed call once, though login runs inside another call's attempt.
+            if not getattr(err, "_leadsync_counted", False):
+                err._leadsync_counted = True  # type: ignore[attr-defined]
+                self.counters.add("errors")
+            raise
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+    ) -> requests.Response:
+        """An idempotent authenticated call, retried on every transient error."""
+        return self._call(
+            lambda: self._send_authed(method, path, params=params),
+            retry_on=IDEMPOTENT_RETRY,
+            what=f"{method} {path}",
+        )
+
+    def _json(self, method: str, path: str, response: requests.Response) -> Any:
+        try:
+            return loads(response.text)
+        except WireFormatError as err:
+            raise self._not_understood(method, path, response, err) from None
+
+    def _not_understood(
+        self, method: str, path: str, response: requests.Response, err: Exception
+    ) -> TerminalError:
+        self.counters.add("errors")
+        return TerminalError(
+            f"answer not understood: {self._redact(str(err))}",
+            method=method,
+            endpoint=path,
+            status=response.status_code,
+        )
+
+    # --- campaigns ------------------------------------------------------------------------
+    def campaigns(self) -> list[Campaign]:
+        """Every campaign with its counts (endpoint 2), in the answer's order.
+
+        Raises the API error types (UnreachableError, AuthError, …); TerminalError when the
+        answer cannot be understood."""
+        response = self._request("GET", CAMPAIGNS_STATUS_PATH)
+        try:
+            return parse_campaigns(response.text)
+        except WireFormatError as err:
+            raise self._not_understood("GET", CAMPAIGNS_STATUS_PATH, response, err) from None
+
+    def resolve_campaign(self, ref: str, campaigns: Sequence[Campaign] | None = None) -> Campaign:
+        """The campaign ``ref`` names: by id, else exact name, else case-insensitive name.
+
+        ``campaigns`` defaults to a fresh :meth:`campaigns` call. Raises UsageError (exit 2)
+        listing the known campaigns (name and id) when ``ref`` is unknown or ambiguous."""
+        known = list(campaigns) if campaigns is not None else self.campaigns()
+        return resolve_campaign(ref, known)
+
+    # --- leads ----------------------------------------------------------------------------
+    def iter_lead_pages(
+        self, campaign_id: str, page_size: int | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The campaign's leads, one page (a list of raw lead dicts) at a time.
+
+        Follows ``next_start_key`` (sent under ``api.page_key_param``) until it is absent,
+        null or empty; a short page is not the end. Raises PaginationError naming the
+        campaign and key when the server repeats a key or a page (it would loop forever),
+        and the API error types of :meth:`_request`."""
+        _require("campaign_id", campaign_id)
+        size = page_size or self.settings.page_size
+        path = LEADS_PATH.format(campaign_id=quote_segment(campaign_id))
+        key: str | None = None
+        seen_keys: set[str] = set()
+        previous_ids: tuple[Any, ...] | None = None
+        empty_streak = 0
+        pages = 0
+        while True:
+            params: dict[str, Any] = {"page_size": size}
+            if key is not None:
+                params[self.settings.page_key_param] = key
+            response = self._request("GET", path, params=params)
+            try:
+                leads, next_key = parse_leads_page(self._json("GET", path, response))
+            except WireFormatError as err:
+                raise self._not_understood("GET", path, response, err) from None
+            pages += 1
+            ids = lead_ids(leads)
+            if leads and ids == previous_ids:
+                raise self._pagination_error(
+                    path,
+                    campaign_id,
+                    key,
+                    f"page {pages} repeats page {pages - 1} exactly: the server ignores "
+                    f"the page key parameter {self.settings.page_key_param!r}",
+                )
+            if next_key is not None and next_key in seen_keys:
+                raise self._pagination_error(
+                    path,
+                    campaign_id,
+                    next_key,
+                    f"page {pages} hands back a page key it already gave: the server "
+                    f"ignores the page key parameter {self.settings.page_key_param!r}",
+                )
+            empty_streak = empty_streak + 1 if (not leads and next_key is not None) else 0
+            if empty_streak >= MAX_EMPTY_PAGES_WITH_KEY:
+                raise self._pagination_error(
+                    path,
+                    campaign_id,
+                    next_key,
+                    f"{empty_streak} empty pages in a row that still carry a next key",
+                )
+            previous_ids = ids
+            if len(leads) > size:
+                log.debug(
+                    "campaign %s: server sent %d leads for page_size %d",
+                    campaign_id,
+                    len(leads),
+                    size,
+                )
+            yield leads
+            if next_key is None:
+                return
+            seen_keys.add(next_key)
+            key = next_key
+
+    def _pagination_error(
+        self, path: str, campaign_id: str, key: str | None, why: str
+    ) -> PaginationError:
+        self.counters.add("errors")
+        hint = (
+            '; stock Kazoo expects start_key: try api.page_key_param = "start_key"'
+            if self.settings.page_key_param != "start_key"
+            else ""
+        )
+        return PaginationError(
+            f"campaign {campaign_id}: {why} (key {key!r}); stopped instead of looping{hint}",
+            method="GET",
+            endpoint=path,
+        )
+
+    def add_lead(self, campaign_id: str, body: dict[str, Any]) -> AddResult:
+        """Add one lead (endpoint 6; not idempotent).
+
+        PUT by default; on 404/405 (with ``add_lead_method = "auto"``) POST once, and that
+        verb is used from then on. Retried only on ConnectError and ThrottledError.
+        Raises UncertainAddError when the request was sent and the outcome is unknown (read
+        timeout, connection lost, 500/502/503/504 without Retry-After): never repeated here.
+        Raises BadRequestError (400, the server's message), NotFoundError (neither verb
+        accepted), ThrottledError (still throttled after every attempt), UnreachableError."""
+        _require("campaign_id", campaign_id)
+        path = ADD_LEAD_PATH.format(campaign_id=quote_segment(campaign_id))
+        with self._add_lock:
+            learned = self._add_method
+        method = learned or "PUT"
+        try:
+            response = self._add_once(method, path, body)
+        except NotFoundError as err:
+            if learned is not None or method != "PUT":
+                raise
+            log.warning(
+                "PUT %s answered %s: this deployment may take POST for add lead; trying POST "
+                "once (set api.add_lead_method to pin the verb)",
+                path,
+                err.status,
+            )
+            method = "POST"
+            try:
+                response = self._add_once(method, path, body)
+            except NotFoundError as post_err:
+                raise NotFoundError(
+                    f"add lead refused with both verbs: PUT → {err.status}, POST → "
+                    f"{post_err.status} ({post_err.server_message or 'no message'}); check "
+                    "api.base_url and the campaign id",
+                    method="POST",
+                    endpoint=path,
+                    status=post_err.status,
+                    server_message=post_err.server_message,
+                ) from None
+        if learned is None:
+            with self._add_lock:
+                if self._add_method is None:
+                    self._add_method = method
+                    log.info("add lead: this deployment takes %s", method)
+        return AddResult(method=method, status=response.status_code, body=_json_or_none(response))
+
+    def _add_once(self, method: str, path: str, body: dict[str, Any]) -> requests.Response:
+        def attempt() -> requests.Response:
+            try:
+                return self._send_authed(method, path, json_body=body)
+            except AMBIGUOUS as err:
+                raise UncertainAddError(
+                    f"outcome unknown ({Exception.__str__(err)}); not retried: the lead may "
+                    "or may not have been added",
+                    method=err.method,
+                    endpoint=err.endpoint,
+                    status=err.status,
+                    server_message=err.server_message,
+                ) from err
+
+        return self._call(attempt, retry_on=ADD_RETRY, what=f"{method} {path}")
+
+    def set_status(self, lead_id: str, status: str) -> None:
+        """Set a lead's status (endpoint 7; idempotent, retried). Raises BadRequestError
+        (400 with the server's message) and the API error types."""
+        _require("lead_id", lead_id)
+        _require("status", status)
+        path = SET_STATUS_PATH.format(lead_id=quote_segment(lead_id), status=quote_segment(status))
+        self._call(
+            lambda: self._send_authed("POST", path),
+            retry_on=IDEMPOTENT_RETRY,
+            what=f"POST {path}",
+        )
+
+    def delete_lead(self, lead_id: str) -> None:
+        """Delete a lead (endpoint 8; idempotent in effect, retried).
+
+        A 400 on a retry that follows an ambiguous attempt (timeout, connection lost, 5xx)
+        means the first attempt deleted it: success. A 400 otherwise raises BadRequestError."""
+        _require("lead_id", lead_id)
+        path = DELETE_LEAD_PATH.format(lead_id=quote_segment(lead_id))
+        ambiguous = False  # set once an attempt may have reached the server and been applied
+
+        def attempt() -> None:
+            nonlocal ambiguous
+            try:
+                self._send_authed("DELETE", path)
+            except BadRequestError as err:
+                if not ambiguous:
+                    raise
+                log.info(
+                    "DELETE %s → 400 (%s) after an ambiguous attempt: already deleted",
+                    path,
+                    err.server_message,
+                )
+            except AMBIGUOUS:
+                ambiguous = True
+                raise
+
+        self._call(attempt, retry_on=IDEMPOTENT_RETRY, what=f"DELETE {path}")
+
+    def set_voicemail(self, cdr_id: str) -> None:
+        """Set a call's disposition to voicemail (endpoint 9; idempotent, retried)."""
+        _require("cdr_id", cdr_id)
+        path = VOICEMAIL_PATH.format(cdr_id=quote_segment(cdr_id))
+        self._call(
+            lambda: self._send_authed("PUT", path),
+            retry_on=IDEMPOTENT_RETRY,
+            what=f"PUT {path}",
+        )
+
+    # --- queues and activity --------------------------------------------------------------
+    def queues(self) -> list[dict[str, Any]]:
+        """The call-center queues with agents and counters (endpoint 4)."""
+        response = self._request("GET", QUEUES_PATH)
+        try:
+            return parse_list(self._json("GET", QUEUES_PATH, response), "queues")
+        except WireFormatError as err:
+            raise self._not_understood("GET", QUEUES_PATH, response, err) from None
+
+    def iter_activity(
+        self, since: int, until: int, page_size: int = ACTIVITY_PAGE_SIZE
+    ) -> Iterator[dict[str, Any]]:
+        """Lead activity events between Unix seconds ``since`` and ``until`` (endpoint 5).
+
+        Pages with ``startKey`` as an offset and stops on a short page (the answer carries
+        no cursor). Raises UsageError for an empty range, PaginationError when a page repeats
+        the previous one exactly (a server ignoring ``startKey``)."""
+        if until < since:
+            raise UsageError(f"the activity range ends before it starts ({since} > {until})")
+        if page_size < 1:
+            raise UsageError("activity page size must be at least 1")
+        offset = 0
+        previous: list[dict[str, Any]] | None = None
+        while True:
+            params: dict[str, Any] = {"startDate": since, "endDate": until, "pageSize": page_size}
+            if offset:
+                params["startKey"] = offset
+            response = self._request("GET", ACTIVITY_PATH, params=params)
+            try:
+                events = parse_list(self._json("GET", ACTIVITY_PATH, response), "activity")
+            except WireFormatError as err:
+                raise self._not_understood("GET", ACTIVITY_PATH, response, err) from None
+            if events and events == previous:
+                self.counters.add("errors")
+                raise PaginationError(
+                    f"activity page at startKey={offset} repeats the previous page: the "
+                    "server ignores startKey; stopped instead of looping",
+                    method="GET",
+                    endpoint=ACTIVITY_PATH,
+                )
+            yield from events
+            if len(events) < page_size:
+                return
+            previous = events
+            offset += len(events)
+
+
+# --- helpers -------------------------------------------------------------------------------
+def resolve_campaign(ref: str, campaigns: Sequence[Campaign]) -> Campaign:
+    """The campaign ``ref`` names among ``campaigns``: id, then exact name, then
+    case-insensitive name. UsageError listing the known campaigns otherwise."""
+    wanted = (ref or "").strip()
+    if wanted:
+        for matches in (
+            [c for c in campaigns if c.id == wanted],
+            [c for c in campaigns if c.name == wanted],
+            [c for c in campaigns if c.name.casefold() == wanted.casefold()],
+        ):
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                raise UsageError(
+                    f"campaign {ref!r} is ambiguous: {len(matches)} campaigns match "
+                    f"({_list_campaigns(matches)}); give the id instead"
+                )
+    raise UsageError(
+        f"unknown campaign {ref!r}; known campaigns: {_list_campaigns(campaigns) or 'none'}"
+    )
+
+
+def _list_campaigns(campaigns: Sequence[Campaign]) -> str:
+    return ", ".join(
+        f"{c.name} ({c.id})" for c in sorted(campaigns, key=lambda c: c.name.casefold())
+    )
+
+
+def _require(name: str, value: str) -> None:
+    # An empty id would address a different endpoint (…/leads/ instead of …/leads/{id}).
+    if not isinstance(value, str) or not value.strip():
+        raise UsageError(f"{name} must be a non-empty string, got {value!r}")
+
+
+def _json_or_none(response: requests.Response) -> Any | None:
+    if not response.content:
+        return None
+    try:
+        return json.loads(response.text)
+    except ValueError:
+        return None
+
+
+def _check_base_url(base_url: str | None) -> str:
+    if not base_url:
+        raise ConfigError(
+            "[api] base_url is not set (e.g. https://portal.example.com:9443, or LEADSYNC_BASE_URL)"
+        )
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"[api] base_url {base_url!r} is not an http(s) URL")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"[api] base_url {base_url!r} must not carry a query or fragment")
+    return base_url

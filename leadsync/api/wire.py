@@ -1,0 +1,312 @@
+"""The Campaigns API wire format: paths, and pure parsers for every answer (no I/O).
+
+The parsers are tolerant in the ways ``api/NOTES.md`` asks for: the counts endpoint is an
+object keyed by campaign id (never read by position) whose example repeats a status key and
+misspells ``campaing_id``; unknown statuses are kept; pages may or may not carry Kazoo's
+``{"data": …}`` envelope. What cannot be understood raises :class:`WireFormatError` with a
+sentence naming the endpoint's field, which the client turns into a typed API error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote
+
+from ..models import Campaign
+
+log = logging.getLogger(__name__)
+
+# --- paths (NOTES.md "Endpoints") -------------------------------------------------------------
+LOGIN_PATH = "/api/v2/login"
+CAMPAIGNS_STATUS_PATH = "/api/v2/reports/campaigns/leads/status"
+LEADS_PATH = "/api/v2/config/campaigns/{campaign_id}/leads"
+QUEUES_PATH = "/callcenter/queues/status"  # no /api/v2 prefix, as documented
+ACTIVITY_PATH = "/api/v2/reports/campaigns/leads/history"
+ADD_LEAD_PATH = "/api/v2/config/campaigns/{campaign_id}/lead"
+SET_STATUS_PATH = "/api/v2/config/campaigns/leads/{lead_id}/status/{status}"
+DELETE_LEAD_PATH = "/api/v2/config/campaigns/leads/{lead_id}"
+VOICEMAIL_PATH = "/api/v2/config/campaigns/call/{cdr_id}/disposition/voicemail"
+
+#: Longest server message quoted in an error (a whole HTML error page helps nobody).
+MAX_SERVER_MESSAGE_CHARS = 300
+#: Keys of Kazoo's response envelope; a top-level object made only of these plus ``data`` is
+#: unwrapped. A campaign id is 32 hex characters, so it can never collide with these.
+ENVELOPE_KEYS = frozenset(
+    {"data", "status", "request_id", "auth_token", "revision", "timestamp", "version", "node"}
+)
+#: Field names a campaign entry may carry its id under (the document misspells it).
+CAMPAIGN_ID_FIELDS = ("id", "campaign_id", "campaing_id")
+
+
+class WireFormatError(ValueError):
+    """An answer whose shape the parser cannot understand; the message names the field."""
+
+
+def quote_segment(value: str) -> str:
+    """``value`` safe as one path segment (``/`` and ``?`` escaped)."""
+    return quote(value, safe="")
+
+
+# --- JSON ------------------------------------------------------------------------------------
+Pairs = list[tuple[str, Any]]
+
+
+def loads_pairs(text: str) -> Any:
+    """Parse JSON keeping every object as a list of ``(key, value)`` pairs.
+
+    Repeated keys survive (``json.loads`` would keep only the last), so the caller decides what
+    a repeat means.
+    """
+    return json.loads(text, object_pairs_hook=list)
+
+
+def loads(text: str) -> Any:
+    """Parse a JSON answer; WireFormatError when it is not JSON."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise WireFormatError(f"answer is not JSON ({err.msg} at char {err.pos})") from None
+
+
+def unwrap(body: Any) -> Any:
+    """The payload of a Kazoo-style ``{"data": …, "status": …}`` envelope, else ``body``."""
+    if isinstance(body, Mapping) and "data" in body and set(body) <= ENVELOPE_KEYS:
+        return body["data"]
+    return body
+
+
+# --- login -----------------------------------------------------------------------------------
+def parse_login(body: Any) -> tuple[str, str | None, str | None]:
+    """``(access_token, refresh_token, account_id)`` from a login answer.
+
+    ``account_id`` is ``user.account_id`` when the answer carries it (NOTES.md decision 7).
+    Raises WireFormatError when there is no access token.
+    """
+    if not isinstance(body, Mapping):
+        raise WireFormatError("login answer is not a JSON object")
+    raw_data = body.get("data")
+    data: Mapping[str, Any] = raw_data if isinstance(raw_data, Mapping) else {}
+    token = body.get("access_token") or body.get("auth_token") or data.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise WireFormatError("login answer carries no access_token")
+    refresh = body.get("refresh_token")
+    raw_user = body.get("user")
+    user: Mapping[str, Any] = raw_user if isinstance(raw_user, Mapping) else {}
+    account = user.get("account_id") or body.get("account_id") or data.get("account_id")
+    return (
+        token,
+        refresh if isinstance(refresh, str) else None,
+        str(account) if account else None,
+    )
+
+
+# --- campaigns with counts -------------------------------------------------------------------
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
+
+def _status_counts(pairs: Any, campaign_id: str) -> dict[str, int]:
+    """Counts by status. A repeated status is summed: the document's example repeats
+    ``success`` and its ``total_leads`` (44 = 4 + 10 + 5 + 25) is the sum of every entry."""
+    counts: dict[str, int] = {}
+    items = [p for p in pairs if isinstance(p, tuple)] if isinstance(pairs, list) else []
+    for status, raw in items:
+        n = _as_int(raw)
+        if n is None:
+            log.warning(
+                "campaign %s: count for status %r is not a number: %r", campaign_id, status, raw
+            )
+            continue
+        if status in counts:
+            log.warning(
+                "campaign %s: the counts answer repeats status %r; the counts are added",
+                campaign_id,
+                status,
+            )
+        counts[status] = counts.get(status, 0) + n
+    return counts
+
+
+def _campaign_from_pairs(key: str | None, entry: Any) -> Campaign | None:
+    if not isinstance(entry, list) or not all(isinstance(p, tuple) for p in entry):
+        log.warning("campaigns answer: entry %r is not an object; skipped", key)
+        return None
+    fields = dict(entry)  # last repeat wins for plain fields
+    ident: str | None = key
+    for id_field in CAMPAIGN_ID_FIELDS:
+        if not ident and isinstance(fields.get(id_field), str | int):
+            ident = str(fields[id_field])
+    if not ident:
+        log.warning("campaigns answer: an entry without an id was skipped")
+        return None
+    name = fields.get("name")
+    status = fields.get("status")
+    by_status_pairs: Any = []
+    for p_key, p_value in entry:
+        if p_key == "leads_by_status":
+            by_status_pairs = p_value  # a repeated leads_by_status: the last one wins
+    return Campaign(
+        id=ident,
+        name=str(name) if name is not None else ident,
+        status=str(status) if status is not None else None,
+        total_leads=_as_int(fields.get("total_leads")),
+        leads_by_status=_status_counts(by_status_pairs, ident),
+    )
+
+
+def parse_campaigns(text: str) -> list[Campaign]:
+    """Campaigns from the counts endpoint's raw JSON text, in the answer's order.
+
+    Accepts the documented object keyed by campaign id, a Kazoo envelope around it, or a list
+    of entries carrying ``id`` / ``campaign_id`` / ``campaing_id``. Raises WireFormatError.
+    """
+    try:
+        body = loads_pairs(text)
+    except ValueError as err:
+        raise WireFormatError(f"answer is not JSON: {err}") from None
+    if isinstance(body, list) and body and all(isinstance(p, tuple) for p in body):
+        keys = {k for k, _ in body}
+        if "data" in keys and keys <= ENVELOPE_KEYS:
+            body = dict(body)["data"]
+    out: list[Campaign] = []
+    seen: dict[str, int] = {}
+    if isinstance(body, list) and all(isinstance(p, tuple) for p in body):
+        entries: list[tuple[str | None, Any]] = [(str(k), v) for k, v in body]
+    elif isinstance(body, list):
+        entries = [(None, v) for v in body]
+    else:
+        raise WireFormatError("campaigns answer is neither an object keyed by id nor a list")
+    for key, entry in entries:
+        campaign = _campaign_from_pairs(key, entry)
+        if campaign is None:
+            continue
+        if campaign.id in seen:
+            log.warning("campaigns answer repeats campaign id %s; the last entry wins", campaign.id)
+            out[seen[campaign.id]] = campaign
+            continue
+        seen[campaign.id] = len(out)
+        out.append(campaign)
+    return out
+
+
+# --- pages -----------------------------------------------------------------------------------
+def page_key_text(key: Any) -> str | None:
+    """The page key as the text to send back, or None when it marks the last page.
+
+    Absent, null, ``""`` (and an empty list/object) mean "last page". Kazoo keys may be JSON
+    arrays or numbers; those are sent back as compact JSON / decimal text.
+    """
+    if key is None or key == "" or key == [] or key == {}:
+        return None
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bool):
+        raise WireFormatError(f"next_start_key is a boolean ({key!r})")
+    if isinstance(key, int | float):
+        return str(key)
+    return json.dumps(key, separators=(",", ":"), sort_keys=True)
+
+
+def parse_leads_page(body: Any) -> tuple[list[dict[str, Any]], str | None]:
+    """``(leads, next_key)`` of one leads page (``{data: [...], next_start_key}``)."""
+    if isinstance(body, list):
+        data, key = body, None
+    elif isinstance(body, Mapping):
+        data = body.get("data", [])
+        key = page_key_text(body.get("next_start_key"))
+    else:
+        raise WireFormatError("leads page is neither an object nor a list")
+    if data is None:
+        data = []
+    if not isinstance(data, list):
+        raise WireFormatError("leads page field 'data' is not a list")
+    leads = [lead for lead in data if isinstance(lead, dict)]
+    if len(leads) != len(data):
+        log.warning(
+            "leads page: %d entries that are not objects were skipped", len(data) - len(leads)
+        )
+    return leads, key
+
+
+def parse_list(body: Any, what: str) -> list[dict[str, Any]]:
+    """A list of objects (queues, activity events), with or without a ``data`` envelope."""
+    body = unwrap(body)
+    if body is None:
+        return []
+    if not isinstance(body, list):
+        raise WireFormatError(f"{what} answer is not a list")
+    return [item for item in body if isinstance(item, dict)]
+
+
+# --- errors ----------------------------------------------------------------------------------
+def server_message(text: str, reason: str = "") -> str:
+    """The server's own words from an error answer: its JSON ``message``/``error`` field, else
+    its text (shortened), else the HTTP reason phrase."""
+    text = (text or "").strip()
+    message = ""
+    if text:
+        try:
+            body = json.loads(text)
+        except ValueError:
+            message = text
+        else:
+            message = _message_from_json(body) or text
+    message = " ".join(message.split())
+    if len(message) > MAX_SERVER_MESSAGE_CHARS:
+        message = message[: MAX_SERVER_MESSAGE_CHARS - 1] + "…"
+    return message or reason
+
+
+def _message_from_json(body: Any) -> str:
+    if isinstance(body, str):
+        return body
+    if isinstance(body, Mapping):
+        for key in ("message", "error_message", "error", "detail", "description"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value
+        data = body.get("data")
+        if isinstance(data, Mapping | str):
+            return _message_from_json(data)
+    return ""
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if seconds == seconds else None  # NaN → None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def lead_ids(leads: Sequence[Mapping[str, Any]]) -> tuple[Any, ...]:
+    """What identifies a page's content, to notice a server repeating a page."""
+    return tuple(lead.get("id", json.dumps(lead, sort_keys=True, default=str)) for lead in leads)
