@@ -180,6 +180,11 @@ class Operation:
     status: str | None = None  # set_status target
     body: dict[str, Any] | None = None  # add body (only given fields)
     source: tuple[str, str | None, int] | None = None  # (file, sheet, row) of the input row
+    # Dependency: the op_id (always smaller) that must have succeeded before this op starts;
+    # if it did not, this op is skipped. Used for drift-replace (DELETE, then ADD) and for the
+    # status an added lead must get (ADD, then SET_STATUS with lead_id None: the id is learned
+    # by re-reading the campaign and finding ``key``). See plan.py.
+    after: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
