@@ -44,6 +44,7 @@ MATCHED_COLUMNS: tuple[str, ...] = (
     "file",
     "sheet",
     "row",
+    "pos",  # the desired row's position in ``desired`` (int)
 )
 #: ``status_changes``: matched rows whose status differs (index = the desired row's label).
 STATUS_CHANGE_COLUMNS: tuple[str, ...] = (
@@ -353,6 +354,7 @@ def _compare_matched(
     m_rows = np.flatnonzero(is_matched)
     for col in SOURCE_COLUMNS:  # positional: the desired index need not be unique
         matched[col] = desired[col].iloc[m_rows].array
+    matched["pos"] = m_rows
     return matched, _drift_table(matched, pieces)
 
 
