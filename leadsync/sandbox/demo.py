@@ -13,8 +13,9 @@ DEMO_CAMPAIGNS: dict[str, tuple[int, int, int]] = {
 }
 _FIRST = ("Ann", "Bo", "Chen", "Dana", "Eli", "Fatima", "Gus", "Hana", "Ivan", "Jo", "Kai", "Lea")
 _LAST = ("Ortiz", "Nguyen", "Smith", "Okafor", "Rossi", "Kim", "Novak", "Silva")
-#: 555-01xx numbers are reserved for fiction: the demo dials no one.
-_NUMBER = "+1213555{:04d}"
+#: 555-01xx numbers are reserved for fiction: the demo dials no one. Area code 202 on
+#: purpose: sample_data/ uses others, so what a demo sync adds is told apart from these.
+_NUMBER = "+1202555{:04d}"
 
 
 def seed_demo(state: SandboxState, *, account_id: str | None = None) -> dict[str, str]:

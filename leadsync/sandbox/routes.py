@@ -46,7 +46,7 @@ _TOKEN_BYTES = 24
 
 @dataclass(slots=True)
 class Request:
-    """One HTTP request. ``headers`` must look names up case-insensitively."""
+    """One HTTP request. ``headers`` are keyed by lower-case names."""
 
     method: str
     path: str
@@ -225,7 +225,7 @@ class SandboxApp:
 
     def _authenticate(self, req: Request) -> tuple[Account | None, Response | None]:
         account: Account | None = None
-        auth = req.headers.get("Authorization")
+        auth = req.headers.get("authorization")
         if auth:
             scheme, _, token = auth.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
@@ -235,11 +235,11 @@ class SandboxApp:
             if held is None or held[1] <= self._clock():
                 return None, _error(401, UNAUTHORIZED)
             account = self.state.account(held[0])
-        elif req.headers.get("X-API-Key"):
-            account = self.state.account_for_api_key(req.headers["X-API-Key"])
+        elif req.headers.get("x-api-key"):
+            account = self.state.account_for_api_key(req.headers["x-api-key"])
         if account is None:
             return None, _error(401, UNAUTHORIZED)
-        asked = req.headers.get("X-Account-ID")
+        asked = req.headers.get("x-account-id")
         if not asked:
             return None, _error(400, INVALID, "the X-Account-ID header is required")
         if asked != account.account_id:

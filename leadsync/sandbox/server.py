@@ -33,9 +33,15 @@ POLL_INTERVAL_S = 0.05
 #: Pending connections the listening socket queues.
 LISTEN_BACKLOG = 128
 SERVER_NAME = "leadsync-sandbox"
+#: Longest request or header line, and most headers, accepted.
+MAX_LINE = 65536
+MAX_HEADERS = 100
 
 
 class _Handler(BaseHTTPRequestHandler):
+    """Keep-alive request loop with a lean parser (the stdlib's email-based header parser
+    costs more than the whole API call)."""
+
     protocol_version = "HTTP/1.1"
     server_version = SERVER_NAME
     server: _Server
@@ -52,21 +58,54 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.server.untrack(self.request)
 
-    def _serve(self) -> None:
-        te = self.headers.get("Transfer-Encoding", "")
+    def handle_one_request(self) -> None:
+        line = self.rfile.readline(MAX_LINE + 1)
+        if not line:
+            self.close_connection = True
+            return
+        if line in (b"\r\n", b"\n"):  # tolerate a stray empty line between requests
+            return
+        parts = line.decode("latin-1").split()
+        if len(line) > MAX_LINE or len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+            self._bad_request("malformed request line")
+            return
+        self.command, self.path, self.request_version = parts
+        headers: dict[str, str] = {}
+        for _ in range(MAX_HEADERS + 1):
+            raw = self.rfile.readline(MAX_LINE + 1)
+            if raw in (b"\r\n", b"\n", b""):
+                break
+            name, sep, value = raw.decode("latin-1").partition(":")
+            if not sep or len(raw) > MAX_LINE:
+                self._bad_request("malformed header")
+                return
+            headers[name.strip().lower()] = value.strip()
+        else:
+            self._bad_request("too many headers")
+            return
+        connection = headers.get("connection", "").lower()
+        self.close_connection = connection == "close" or (
+            self.request_version == "HTTP/1.0" and connection != "keep-alive"
+        )
+        self._serve(headers)
+
+    def _bad_request(self, detail: str) -> None:
+        self.close_connection = True
+        self._write(Response(400, {"message": INVALID, "detail": detail}))
+
+    def _serve(self, headers: dict[str, str]) -> None:
         try:
-            length = int(self.headers.get("Content-Length") or 0)
+            length = int(headers.get("content-length") or 0)
         except ValueError:
             length = -1
-        if length < 0 or "chunked" in te.lower():
+        if length < 0 or "chunked" in headers.get("transfer-encoding", "").lower():
             # Cannot find the end of the body: answer and drop the connection.
-            self.close_connection = True
-            self._write(Response(400, {"message": INVALID, "detail": "need Content-Length"}))
+            self._bad_request("a body needs a Content-Length")
             return
         body = self.rfile.read(length) if length else b""
         parts = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        request = Request(self.command, unquote(parts.path), query, self.headers, body)  # type: ignore[arg-type]
+        request = Request(self.command, unquote(parts.path), query, headers, body)
         response = self.server.app.handle(request)
         self._write(response)
         if self.server.verbose:
@@ -81,7 +120,7 @@ class _Handler(BaseHTTPRequestHandler):
             f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
             "Content-Type: application/json",
             f"Content-Length: {len(body)}",
-            f"Date: {formatdate(usegmt=True)}",
+            f"Date: {_http_date()}",
             f"Server: {SERVER_NAME}",
         ]
         lines += [f"{k}: {v}" for k, v in response.headers.items()]
@@ -90,11 +129,21 @@ class _Handler(BaseHTTPRequestHandler):
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         self.wfile.write(head + body)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
-
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:
             self.server.log(format % args)
+
+
+_date_cache: tuple[int, str] = (0, "")
+
+
+def _http_date() -> str:
+    # Formatting the Date header once a second, not once a request.
+    global _date_cache
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache = (now, formatdate(now, usegmt=True))
+    return _date_cache[1]
 
 
 class _Server(ThreadingHTTPServer):
