@@ -1,0 +1,50 @@
+"""The run report: :class:`RunReport` and the writers of its folder (PRODUCT.md §5).
+
+```python
+from leadsync.report import RunReport, write_report, write_before_csv
+paths = write_report(report, folder)      # summary.json, rows.csv, rejected.csv,
+                                          # operations.jsonl, report.xlsx, report.html
+write_before_csv(remote_leads, folder)    # before any delete
+print_summary(report, console, folder)    # the table a person sees
+progress = make_progress(console)         # progress(stage, done, total)
+```
+CSV and XLSX cells are escaped against formula injection (see :mod:`leadsync.report.safe`).
+"""
+
+from .console import StageProgress, make_progress, print_summary, summary_table
+from .files import atomic_path, rejected_frame, write_before_csv
+from .model import (
+    EXIT_MEANINGS,
+    NO_CAMPAIGN,
+    ROW_COLUMNS,
+    ROW_OUTCOMES,
+    RunReport,
+    empty_rows,
+    iso_utc,
+)
+from .rows import read_counts, read_rows
+from .safe import safe_cell, safe_frame, safe_series
+from .writer import write_report
+
+__all__ = [
+    "EXIT_MEANINGS",
+    "NO_CAMPAIGN",
+    "ROW_COLUMNS",
+    "ROW_OUTCOMES",
+    "RunReport",
+    "StageProgress",
+    "atomic_path",
+    "empty_rows",
+    "iso_utc",
+    "make_progress",
+    "print_summary",
+    "read_counts",
+    "read_rows",
+    "rejected_frame",
+    "safe_cell",
+    "safe_frame",
+    "safe_series",
+    "summary_table",
+    "write_before_csv",
+    "write_report",
+]

@@ -1,0 +1,164 @@
+"""The text files of a report folder: summary.json, rows.csv, rejected.csv, operations.jsonl,
+before.csv. Every file is written atomically (a temp file, then ``os.replace``), so a reader
+never sees half a file, and every CSV cell goes through :mod:`leadsync.report.safe`.
+
+CSV files are UTF-8 with a byte-order mark (so Excel shows accents right; pandas and
+leadsync's reader skip it), comma-separated, quoted only when needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import asdict
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..models import OpResult, RowIssue
+from .model import ROW_COLUMNS, RunReport
+from .safe import safe_frame
+
+CSV_ENCODING = "utf-8-sig"
+SUMMARY_NAME = "summary.json"
+ROWS_NAME = "rows.csv"
+REJECTED_NAME = "rejected.csv"
+OPERATIONS_NAME = "operations.jsonl"
+BEFORE_NAME = "before.csv"
+#: Columns rejected.csv adds after the file's own columns (``error`` last).
+REJECTED_EXTRA_COLUMNS: tuple[str, ...] = ("source_file", "source_sheet", "source_row", "error")
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temp path beside ``target``; on success it replaces ``target`` in one step.
+
+    On error the temp file is removed and ``target`` is left as it was.
+    """
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def write_summary(report: RunReport, folder: Path) -> Path:
+    """``summary.json`` (:meth:`RunReport.summary_dict`, indented, UTF-8)."""
+    path = folder / SUMMARY_NAME
+    text = json.dumps(report.summary_dict(), indent=2, ensure_ascii=False, default=_json_default)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text + "\n", encoding="utf-8")
+    return path
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        safe_frame(frame).to_csv(tmp, index=False, encoding=CSV_ENCODING, lineterminator="\n")
+    return path
+
+
+def rows_frame(report: RunReport) -> pd.DataFrame:
+    """``report.rows`` with exactly :data:`ROW_COLUMNS` (missing columns empty)."""
+    rows = report.rows
+    missing = [c for c in ROW_COLUMNS if c not in rows.columns]
+    if missing:
+        rows = rows.assign(**{c: pd.NA for c in missing})
+    return rows.loc[:, list(ROW_COLUMNS)]
+
+
+def write_rows(report: RunReport, folder: Path) -> Path:
+    """``rows.csv``: one line per input row, :data:`ROW_COLUMNS`."""
+    return _write_csv(rows_frame(report), folder / ROWS_NAME)
+
+
+def rejected_frame(issues: list[RowIssue]) -> pd.DataFrame:
+    """The rejected rows with their original columns (union of headers, in the order first
+    seen), then :data:`REJECTED_EXTRA_COLUMNS`.
+
+    Columns of an earlier rejected.csv that was fixed and loaded again (``error``,
+    ``source_*``) are replaced, not repeated. ``error`` reads ``codes: sentence``.
+    """
+    extra = set(REJECTED_EXTRA_COLUMNS)
+    headers: dict[str, None] = {}
+    for issue in issues:
+        for header in issue.values:
+            if header not in extra:
+                headers.setdefault(header, None)
+    columns = [*headers, *REJECTED_EXTRA_COLUMNS]
+    records = [
+        {
+            **{h: v for h, v in issue.values.items() if h not in extra},
+            "source_file": issue.file,
+            "source_sheet": issue.sheet,
+            "source_row": issue.row,
+            "error": f"{';'.join(issue.codes)}: {issue.message}",
+        }
+        for issue in issues
+    ]
+    frame = pd.DataFrame.from_records(records, columns=columns)
+    frame["source_row"] = frame["source_row"].astype("Int64")
+    return frame
+
+
+def write_rejected(report: RunReport, folder: Path) -> Path:
+    """``rejected.csv``: see :func:`rejected_frame` (header only when nothing was rejected)."""
+    return _write_csv(rejected_frame(report.rejected_issues()), folder / REJECTED_NAME)
+
+
+def op_result_record(result: OpResult) -> dict[str, Any]:
+    """One ``operations.jsonl`` object: the OpResult's fields, enums as their text."""
+    return json.loads(json.dumps(asdict(result), default=_json_default))
+
+
+def write_operations(report: RunReport, folder: Path) -> Path:
+    """``operations.jsonl`` from ``report.operations`` — only when the apply stage has not
+    already written it live (that journal is the exact record and is never overwritten)."""
+    path = folder / OPERATIONS_NAME
+    if path.exists():
+        return path
+    lines = [
+        json.dumps(op_result_record(op), ensure_ascii=False, default=_json_default)
+        for op in report.operations
+    ]
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def write_before_csv(remote: pd.DataFrame, folder: Path) -> Path:
+    """Save a campaign's current leads to ``before.csv`` in ``folder`` (created if needed).
+
+    Call it BEFORE any delete. Called again in the same run (another campaign), the new rows
+    are appended below the earlier ones. Returns the path. Raises OSError when the folder
+    cannot be written.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / BEFORE_NAME
+    frame = remote
+    if path.exists():
+        earlier = pd.read_csv(
+            path, dtype="str", keep_default_na=False, na_values=[""], encoding=CSV_ENCODING
+        )
+        frame = pd.concat([earlier, remote.astype("str")], ignore_index=True)
+    return _write_csv(frame, path)
