@@ -1,0 +1,33 @@
+"""Apply a plan: concurrent calls, ordering, journal, settlement of uncertain adds.
+
+Public surface::
+
+    from leadsync.apply import apply_plan, ApplyResult, Journal, read_journal
+    from leadsync.apply import install_signal_handlers, latest_results
+
+See :func:`apply_plan` for the phases and guarantees (a run never creates a duplicate lead).
+"""
+
+from __future__ import annotations
+
+from .deps import Dependencies, find_dependencies
+from .engine import DEFAULT_CONCURRENCY, DEFAULT_SETTLE_ROUNDS, apply_plan
+from .journal import JOURNAL_NAME, Journal, latest_results, read_journal
+from .signals import install_signal_handlers
+from .state import COUNT_NAMES, NEW_LEAD_STATUS, ApplyResult
+
+__all__ = [
+    "COUNT_NAMES",
+    "DEFAULT_CONCURRENCY",
+    "DEFAULT_SETTLE_ROUNDS",
+    "JOURNAL_NAME",
+    "NEW_LEAD_STATUS",
+    "ApplyResult",
+    "Dependencies",
+    "Journal",
+    "apply_plan",
+    "find_dependencies",
+    "install_signal_handlers",
+    "latest_results",
+    "read_journal",
+]

@@ -1,0 +1,403 @@
+"""Run a plan's operations: worker threads, ordering, journal; then settlement (:mod:`.settle`).
+
+``apply_plan`` works in two phases on one pool of worker threads sharing one client:
+
+1. **main pass** — every operation whose prerequisites succeeded (see :mod:`.deps`) runs;
+   each finished operation is journaled at once (one write + fsync per batch of completions);
+2. **settle** — uncertain adds are settled by re-reading their campaigns, and new leads that
+   must end with a status get it (see :mod:`.settle`).
+
+The coordinating thread (the caller's) alone owns the bookkeeping; worker tasks only make one
+call and return how it ended, so no lock is held while a worker waits on HTTP.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+
+from ..errors import ApiError
+from ..models import Operation, OpKind, OpOutcome, OpResult
+from .calls import FATAL_ERRORS, CallOutcome, LeadWriter, perform
+from .deps import find_dependencies
+from .journal import Journal
+from .pool import Completion, WorkerPool
+from .state import ApplyResult, OpState, count_outcomes
+
+logger = logging.getLogger(__name__)
+
+#: Worker threads by default (config ``api.concurrency``).
+DEFAULT_CONCURRENCY = 8
+#: Re-add rounds for uncertain adds before a still-missing lead is given up as failed.
+DEFAULT_SETTLE_ROUNDS = 3
+#: How often (s) the coordinator looks at the stop event while waiting for workers.
+POLL_INTERVAL_S = 0.05
+#: Tasks queued per worker, so that a worker rarely waits for the coordinator to refill.
+QUEUE_DEPTH_PER_WORKER = 2
+
+FetchRemote = Callable[[str], pd.DataFrame]
+Progress = Callable[[int, int], None]
+#: A unit of work for the pool: (operation index, call returning CallOutcome|None, prefix).
+Task = tuple[int, Callable[[], CallOutcome | None], str]
+
+
+class Engine:
+    """One apply run's state and phases. Use :func:`apply_plan`."""
+
+    def __init__(
+        self,
+        operations: Sequence[Operation],
+        client: LeadWriter,
+        *,
+        concurrency: int,
+        journal: Journal,
+        stop: threading.Event,
+        progress: Progress | None,
+        fetch_remote: FetchRemote | None,
+        settle_rounds: int,
+        learn_lead_ids: bool,
+        clock: Callable[[], float],
+    ) -> None:
+        self.client = client
+        self.journal = journal
+        self.stop = stop
+        self.progress = progress
+        self.fetch_remote = fetch_remote
+        self.settle_rounds = settle_rounds
+        self.learn_lead_ids = learn_lead_ids
+        self.clock = clock
+        self.concurrency = concurrency
+        self.window = concurrency * QUEUE_DEPTH_PER_WORKER
+        self.halt = threading.Event()  # stop or fatal: no new call starts
+        self.fatal: ApiError | None = None
+        self.rounds_used = 0
+        self.lead_ids: dict[tuple[str, str], str] = {}
+
+        deps = find_dependencies(operations)
+        self.states = [
+            OpState(op, list(p)) for op, p in zip(operations, deps.prerequisites, strict=True)
+        ]
+        self.post_status_of = deps.post_status_of
+        self.refused = deps.refused
+        for i, add_index in deps.post_status_of.items():
+            self.states[i].prerequisites = []  # they run in the settle phase
+            self.states[add_index].followers.append(i)
+        for i, st in enumerate(self.states):
+            for j in st.prerequisites:
+                self.states[j].dependents.append(i)
+            st.waiting = len(st.prerequisites)
+        self.total = len(self.states)
+        self.finished = 0
+
+    # --- bookkeeping ------------------------------------------------------------------------
+    def halted(self) -> bool:
+        """True once the stop event was set or a fatal error happened."""
+        if self.stop.is_set():
+            self.halt.set()
+        return self.halt.is_set()
+
+    def set_fatal(self, error: ApiError) -> None:
+        if self.fatal is None:
+            self.fatal = error
+            logger.error("stopping the apply: %s", error)
+        self.halt.set()
+
+    def skip_message(self) -> str:
+        if self.fatal is not None:
+            return f"not started: the apply stopped on {type(self.fatal).__name__}"
+        return "not started: the run was interrupted"
+
+    def report_progress(self) -> None:
+        if self.progress is not None:
+            self.progress(self.finished, self.total)
+
+    def finish(
+        self, i: int, outcome: OpOutcome, message: str, out: list[OpResult], **fields: Any
+    ) -> None:
+        """Record operation i's (new) outcome; its journal line is queued in ``out``."""
+        st = self.states[i]
+        if st.outcome is None:
+            self.finished += 1
+        st.outcome = outcome
+        st.message = message
+        for name, value in fields.items():
+            setattr(st, name, value)
+        if not st.started_at:
+            st.started_at = st.finished_at = self.clock()
+        out.append(st.result())
+
+    def record_call(self, i: int, call: CallOutcome, out: list[OpResult], prefix: str) -> None:
+        """Record how a call for operation i ended (``prefix`` leads its message)."""
+        st = self.states[i]
+        if call.fatal is not None:
+            self.set_fatal(call.fatal)
+        if call.outcome is OpOutcome.UNCERTAIN and not st.was_uncertain:
+            st.was_uncertain = True
+            st.uncertain_reason = call.message
+        if st.op.kind is OpKind.ADD and call.outcome is OpOutcome.DONE:
+            st.lead_created = True
+        message = "; ".join(m for m in (prefix, call.message) if m)
+        self.finish(
+            i,
+            call.outcome,
+            message,
+            out,
+            attempts=st.attempts + call.attempts,
+            http_status=call.http_status,
+            method=call.method or st.method,
+            started_at=st.started_at or call.started_at,
+            finished_at=call.finished_at,
+        )
+
+    def complete(self, completion: Completion, out: list[OpResult], prefix: str = "") -> None:
+        """The default handling of a finished task of operation ``completion.tag``."""
+        i = completion.tag
+        if completion.error is not None:  # only a BaseException escapes perform()
+            self.finish(i, OpOutcome.FAILED, f"worker error: {completion.error!r}", out)
+            return
+        if completion.value is None:  # not started: the run was halted meanwhile
+            if self.states[i].outcome is None:
+                self.finish(i, OpOutcome.SKIPPED, self.skip_message(), out)
+            return
+        self.record_call(i, completion.value, out, prefix)
+
+    # --- tasks ------------------------------------------------------------------------------
+    def task(self, call: Callable[[], Any], *, is_add: bool) -> Callable[[], CallOutcome | None]:
+        """A worker task making ``call``; it returns None (not started) once the run halted."""
+        halt, clock = self.halt, self.clock
+
+        def run() -> CallOutcome | None:
+            if halt.is_set():
+                return None
+            return perform(call, is_add=is_add, clock=clock)
+
+        return run
+
+    def op_task(self, op: Operation) -> Callable[[], CallOutcome | None]:
+        """The worker task carrying out ``op``."""
+        client = self.client
+        if op.kind is OpKind.ADD:
+            body = dict(op.body or {})
+            body.setdefault("number", op.key)
+            return self.task(lambda: client.add_lead(op.campaign_id, body), is_add=True)
+        lead_id = str(op.lead_id)
+        if op.kind is OpKind.SET_STATUS:
+            status = str(op.status)
+            return self.task(lambda: client.set_status(lead_id, status), is_add=False)
+        return self.task(lambda: client.delete_lead(lead_id), is_add=False)
+
+    def drive(
+        self,
+        pool: WorkerPool,
+        tasks: Iterable[Task],
+        on_complete: Callable[[Completion, list[OpResult]], Iterable[Task]] | None = None,
+    ) -> None:
+        """Run ``tasks`` on the pool, at most ``window`` queued at once, until all finished or
+        the run halted. Completions are journaled batch by batch; ``on_complete`` (default:
+        :meth:`complete`) may return follow-up tasks, which join the queue."""
+        fresh = iter(tasks)  # consumed lazily: a million operations are not queued at once
+        follow_ups: deque[Task] = deque()
+        prefixes: dict[int, str] = {}
+
+        def default(c: Completion, out: list[OpResult]) -> Iterable[Task]:
+            self.complete(c, out, prefixes.pop(c.tag, ""))
+            return ()
+
+        handle = on_complete or default
+        exhausted = False
+        while True:
+            halted = self.halted()
+            while not halted and pool.in_flight < self.window:
+                if follow_ups:
+                    i, fn, prefix = follow_ups.popleft()
+                elif not exhausted:
+                    nxt = next(fresh, None)
+                    if nxt is None:
+                        exhausted = True
+                        continue
+                    i, fn, prefix = nxt
+                else:
+                    break
+                if prefix:
+                    prefixes[i] = prefix
+                pool.submit(i, fn)
+            if pool.in_flight == 0:
+                return
+            batch = pool.collect(POLL_INTERVAL_S)
+            if not batch:
+                continue
+            out: list[OpResult] = []
+            for completion in batch:
+                follow_ups.extend(handle(completion, out))
+            self.journal.append(out)
+            self.report_progress()
+
+    # --- phase 1 ----------------------------------------------------------------------------
+    def release_dependents(self, i: int, out: list[OpResult]) -> list[int]:
+        """Operation i is final: return the operations it unblocked; skip (recursively) those
+        that may no longer run because i did not succeed."""
+        ready: list[int] = []
+        pending = [i]
+        while pending:
+            done = self.states[pending.pop()]
+            for d in done.dependents:
+                dep = self.states[d]
+                dep.waiting -= 1
+                if done.outcome is not OpOutcome.DONE and dep.blocked is None:
+                    dep.blocked = (
+                        f"skipped: {done.op.kind} of {done.op.key} (op {done.op.op_id}) "
+                        f"ended {done.outcome}"
+                    )
+                if dep.waiting == 0 and dep.outcome is None:
+                    if dep.blocked is not None:
+                        self.finish(d, OpOutcome.SKIPPED, dep.blocked, out)
+                        pending.append(d)
+                    else:
+                        ready.append(d)
+        return ready
+
+    def main_pass(self, pool: WorkerPool) -> None:
+        out: list[OpResult] = []
+        for i, reason in self.refused.items():
+            self.finish(i, OpOutcome.FAILED, f"refused: {reason}", out)
+        for i in self.refused:
+            self.release_dependents(i, out)  # a refused op never unblocks anything
+        self.journal.append(out)
+
+        def on_complete(c: Completion, out: list[OpResult]) -> Iterable[Task]:
+            self.complete(c, out)
+            return [
+                (d, self.op_task(self.states[d].op), "")
+                for d in self.release_dependents(c.tag, out)
+            ]
+
+        # Chosen now, not lazily: an operation released later by its prerequisite must be
+        # dispatched once, by release_dependents only.
+        first = [
+            i
+            for i, st in enumerate(self.states)
+            if st.outcome is None and st.waiting == 0 and i not in self.post_status_of
+        ]
+        self.drive(pool, ((i, self.op_task(self.states[i].op), "") for i in first), on_complete)
+
+        # What never ran: interrupted, fatal, or waiting on something that never ran.
+        out = []
+        message = self.skip_message() if self.halted() else "skipped: its prerequisite never ran"
+        for i, st in enumerate(self.states):
+            if st.outcome is None and i not in self.post_status_of:
+                self.finish(i, OpOutcome.SKIPPED, message, out)
+        self.journal.append(out)
+        self.report_progress()
+
+    # --- re-reads ---------------------------------------------------------------------------
+    def fetch_all(self, pool: WorkerPool, campaign_ids: list[str]) -> dict[str, pd.DataFrame | str]:
+        """Re-read each campaign (concurrently on the pool): its table, or why it failed."""
+        assert self.fetch_remote is not None
+        fetch = self.fetch_remote
+        remotes: dict[str, pd.DataFrame | str] = {}
+        for cid in campaign_ids:
+            pool.submit(cid, functools.partial(fetch, cid))
+        while pool.in_flight:
+            for c in pool.collect(POLL_INTERVAL_S):
+                if c.error is None:
+                    remotes[c.tag] = c.value
+                    continue
+                if not isinstance(c.error, Exception):
+                    raise c.error
+                if isinstance(c.error, FATAL_ERRORS):
+                    self.set_fatal(c.error)
+                else:
+                    logger.warning("re-reading campaign %s failed: %s", c.tag, c.error)
+                remotes[c.tag] = f"could not re-read the campaign: {c.error}"
+        self.rounds_used += 1
+        return remotes
+
+    def run(self) -> None:
+        from .settle import set_post_statuses, settle_adds
+
+        pool = WorkerPool(self.concurrency)
+        try:
+            self.main_pass(pool)
+            settle_adds(self, pool)
+            set_post_statuses(self, pool)
+        finally:
+            self.halt.set()
+            pool.close()
+
+
+def apply_plan(
+    operations: Sequence[Operation],
+    client: LeadWriter,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    journal: Journal,
+    stop: threading.Event | None = None,
+    progress: Progress | None = None,
+    fetch_remote: FetchRemote | None = None,
+    settle_rounds: int = DEFAULT_SETTLE_ROUNDS,
+    learn_lead_ids: bool = False,
+    raise_fatal: bool = True,
+    clock: Callable[[], float] = time.time,
+    timer: Callable[[], float] = time.monotonic,
+) -> ApplyResult:
+    """Run ``operations`` on ``concurrency`` worker threads sharing ``client``.
+
+    Order: what :mod:`leadsync.apply.deps` reads from the plan (an add waits for the deletes of
+    its key; a post-add status waits for its add to be settled). Every finished operation is
+    appended to ``journal`` at once. Uncertain adds are never repeated blindly: each campaign
+    holding one is re-read with ``fetch_remote(campaign_id)`` (a ``REMOTE_COLUMNS`` table with
+    ``key``); present keys are ``settled_present``, absent ones are added again, for at most
+    ``settle_rounds`` rounds, then ``failed``. Without ``fetch_remote`` uncertain adds stay
+    ``uncertain``. New leads' ids come from those re-reads; ``learn_lead_ids=True`` re-reads
+    every campaign that received adds so that all of them are known.
+
+    ``stop`` set (e.g. by :func:`install_signal_handlers`): no new call starts, calls in flight
+    finish, the rest are ``skipped``, settlement is not started, ``interrupted=True``.
+    ``progress(done, total)`` is called from the caller's thread as operations finish.
+    ``clock`` stamps ``started_at``/``finished_at`` (epoch s); ``timer`` measures ``elapsed_s``.
+
+    Returns an :class:`ApplyResult`. Raises the client's ``UnreachableError``/``AuthError``
+    after journaling every result and marking the rest skipped (the partial result is attached
+    as the exception's ``apply_result``), unless ``raise_fatal=False``: then it is returned as
+    ``ApplyResult.fatal``. Raises ``ValueError`` for ``concurrency < 1`` or
+    ``settle_rounds < 0``.
+    """
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+    if settle_rounds < 0:
+        raise ValueError(f"settle_rounds must be 0 or more, got {settle_rounds}")
+    started = timer()
+    stop = stop if stop is not None else threading.Event()
+    engine = Engine(
+        operations,
+        client,
+        concurrency=concurrency,
+        journal=journal,
+        stop=stop,
+        progress=progress,
+        fetch_remote=fetch_remote,
+        settle_rounds=settle_rounds,
+        learn_lead_ids=learn_lead_ids,
+        clock=clock,
+    )
+    engine.run()
+    result = ApplyResult(
+        results=[st.result() for st in engine.states],
+        counts=count_outcomes(engine.states),
+        lead_ids=dict(engine.lead_ids),
+        interrupted=stop.is_set(),
+        fatal=engine.fatal,
+        elapsed_s=timer() - started,
+        settle_rounds=engine.rounds_used,
+    )
+    if engine.fatal is not None and raise_fatal:
+        engine.fatal.apply_result = result  # type: ignore[attr-defined]
+        raise engine.fatal
+    return result

@@ -1,0 +1,102 @@
+"""A fixed pool of daemon worker threads pulling tasks from one queue.
+
+Only the coordinating thread (the one calling :func:`leadsync.apply.apply_plan`) submits tasks
+and collects completions; tasks are pure calls that return a value and touch no shared state,
+so no lock is held while a worker waits on HTTP. Workers are daemon threads so that a second
+Ctrl-C (``KeyboardInterrupt`` in the main thread) can end the process without waiting for calls
+in flight.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+#: Seconds (in all) a closing pool waits for its workers to notice the end; busy workers are
+#: daemon threads and are not waited for longer.
+_JOIN_TIMEOUT_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """One finished task: ``value`` when it returned, ``error`` when it raised."""
+
+    tag: Any
+    value: Any = None
+    error: BaseException | None = None
+
+
+class WorkerPool:
+    """``size`` daemon threads running submitted callables.
+
+    ``submit(tag, fn)`` queues ``fn``; ``collect(timeout)`` returns the completions available
+    (waiting up to ``timeout`` seconds for the first one). ``in_flight`` counts tasks submitted
+    and not yet collected. Not itself thread-safe: one coordinating thread drives it.
+    """
+
+    def __init__(self, size: int, *, name: str = "leadsync-apply") -> None:
+        if size < 1:
+            raise ValueError(f"worker pool size must be at least 1, got {size}")
+        self.size = size
+        self._tasks: queue.SimpleQueue[tuple[Any, Callable[[], Any]] | None] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[Completion] = queue.SimpleQueue()
+        self.in_flight = 0
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
+            for i in range(size)
+        ]
+        for t in self._threads:
+            t.start()
+
+    def _work(self) -> None:
+        while True:
+            task = self._tasks.get()
+            if task is None:
+                return
+            tag, fn = task
+            try:
+                value = fn()
+            except BaseException as exc:  # reported to the coordinator, never swallowed
+                self._done.put(Completion(tag, error=exc))
+            else:
+                self._done.put(Completion(tag, value=value))
+
+    def submit(self, tag: Any, fn: Callable[[], Any]) -> None:
+        """Queue ``fn`` to run on a worker; its completion carries ``tag``."""
+        self.in_flight += 1
+        self._tasks.put((tag, fn))
+
+    def collect(self, timeout: float) -> list[Completion]:
+        """Completions available now, waiting up to ``timeout`` s for the first; [] if none."""
+        if self.in_flight == 0:
+            return []
+        try:
+            first = self._done.get(timeout=timeout)
+        except queue.Empty:
+            return []
+        batch = [first]
+        while True:
+            try:
+                batch.append(self._done.get_nowait())
+            except queue.Empty:
+                break
+        self.in_flight -= len(batch)
+        return batch
+
+    def close(self) -> None:
+        """Ask every worker to end once its current task is done; waits briefly for them."""
+        for _ in self._threads:
+            self._tasks.put(None)
+        deadline = time.monotonic() + _JOIN_TIMEOUT_S
+        for t in self._threads:
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
