@@ -274,10 +274,19 @@ def _message_from_json(body: Any) -> str:
     if isinstance(body, str):
         return body
     if isinstance(body, Mapping):
-        for key in ("message", "error_message", "error", "detail", "description"):
-            value = body.get(key)
-            if isinstance(value, str) and value:
-                return value
+        message = next(
+            (
+                body[key]
+                for key in ("message", "error_message", "error", "description")
+                if isinstance(body.get(key), str) and body[key]
+            ),
+            "",
+        )
+        detail = body.get("detail")
+        if isinstance(detail, str) and detail and detail != message:
+            return f"{message} ({detail})" if message else detail
+        if message:
+            return message
         data = body.get("data")
         if isinstance(data, Mapping | str):
             return _message_from_json(data)

@@ -144,9 +144,12 @@ def test_set_status_delete_voicemail_examples(doc_vcr: vcr.VCR) -> None:
 
 
 def test_login_refused_is_auth_error(doc_vcr: vcr.VCR) -> None:
-    with doc_vcr.use_cassette("doc_login_refused.yaml"), CampaignsClient(doc_settings()) as c:
-        with pytest.raises(AuthError) as info:
-            c.campaigns()
+    with (
+        doc_vcr.use_cassette("doc_login_refused.yaml"),
+        CampaignsClient(doc_settings()) as c,
+        pytest.raises(AuthError) as info,
+    ):
+        c.campaigns()
     assert info.value.exit_code == ExitCode.UNREACHABLE
     assert "login refused" in str(info.value)
     assert "The information sent is invalid." in str(info.value)
