@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from leadsync.sandbox import Sandbox, SandboxConfig
-
-MakeSandbox = Callable[..., Sandbox]
+from tests.helpers import MakeSandbox
 
 
 @pytest.fixture

@@ -51,6 +51,7 @@ class _Handler(BaseHTTPRequestHandler):
         # Small answers must not wait for a delayed ACK (Nagle + keep-alive = 40 ms stalls).
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.track(self.request)
+        self.server.app.stats.record_connection()
 
     def finish(self) -> None:
         try:

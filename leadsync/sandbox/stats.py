@@ -17,7 +17,8 @@ class SandboxStats:
     as route ``"unknown"``. ``by_status``: answers by HTTP status. ``writes``: write calls
     received (add/status/delete/voicemail, whatever their outcome). ``committed``: writes that
     changed the state. ``faults``: injected faults by kind (``fail``, ``ambiguous``,
-    ``rate_limited``, ``repeat_key``). ``requests``: every request.
+    ``rate_limited``, ``repeat_key``). ``requests``: every request. ``connections``: TCP
+    connections accepted (keep-alive clients open few).
     """
 
     def __init__(self) -> None:
@@ -28,6 +29,11 @@ class SandboxStats:
         self.writes = 0
         self.committed = 0
         self.requests = 0
+        self.connections = 0
+
+    def record_connection(self) -> None:
+        with self._lock:
+            self.connections += 1
 
     def record_request(self, method: str, route: str) -> None:
         with self._lock:
@@ -57,12 +63,14 @@ class SandboxStats:
             self.writes = 0
             self.committed = 0
             self.requests = 0
+            self.connections = 0
 
     def as_dict(self) -> dict[str, Any]:
         """A snapshot as plain data (route keys written ``"METHOD route"``)."""
         with self._lock:
             return {
                 "requests": self.requests,
+                "connections": self.connections,
                 "writes": self.writes,
                 "committed": self.committed,
                 "faults": dict(self.faults),
