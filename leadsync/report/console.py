@@ -24,7 +24,7 @@ from ..errors import ExitCode
 from ..models import COUNT_KEYS
 from .html import chart_keys
 from .model import RunReport
-from .words import COUNT_LABELS
+from .words import COUNT_SHORT
 
 #: Seconds between two plain progress lines of one stage (when not on a terminal).
 PLAIN_PROGRESS_INTERVAL_S = 5.0
@@ -40,7 +40,7 @@ def summary_table(report: RunReport) -> Table:
     table = Table(title=f"leadsync {report.command}", title_justify="left")
     table.add_column("campaign", style="bold")
     for key in ordered:
-        table.add_column(COUNT_LABELS[key], justify="right")
+        table.add_column(COUNT_SHORT[key], justify="right")
     counts = report.campaign_counts()
     for name, row in counts.items():
         table.add_row(name, *(f"{row[k]:,}" for k in ordered))

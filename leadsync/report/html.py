@@ -6,6 +6,7 @@ to fix, and the run's details. Every value from the run is HTML-escaped.
 
 from __future__ import annotations
 
+from datetime import UTC
 from html import escape
 from importlib import resources
 from pathlib import Path
@@ -20,12 +21,14 @@ from ..models import COUNT_KEYS, OpOutcome
 from .files import atomic_path, rows_frame
 from .model import RunReport
 from .svg import COLORS, DEFAULT_COLOR, stacked_bars
-from .words import COUNT_LABELS, REASON_HELP
+from .words import COUNT_LABELS, COUNT_SHORT, REASON_HELP
 
 #: Problem rows shown in the page at most (rows.csv and rejected.csv have them all).
 MAX_PROBLEM_ROWS = 5_000
 #: Failed operations listed at most (operations.jsonl has them all).
 MAX_FAILED_OPS = 1_000
+#: Up to this many campaigns, the per-campaign table has a column per campaign.
+MAX_CAMPAIGN_COLUMNS = 5
 #: Rejection reasons listed.
 TOP_REASONS = 10
 PROBLEM_OUTCOMES = ("rejected", "failed")
@@ -98,24 +101,43 @@ def _cards(report: RunReport) -> str:
 
 
 def _campaign_table(report: RunReport) -> str:
+    """Counts per campaign: one column per campaign (and Total) when there are few campaigns,
+    which reads top-down like a sentence; one row per campaign when there are many."""
     counts = report.campaign_counts()
     totals = report.totals()
-    keys = [k for k in COUNT_KEYS if k == "rows_read" or totals[k]]
-    head = "".join(
-        f'<th class="n" title="{escape(k)}">{escape(COUNT_LABELS[k])}</th>' for k in keys
-    )
-    body = []
-    for name, row in counts.items():
-        cells = "".join(f'<td class="n">{row[k]:,}</td>' for k in keys)
-        body.append(f"<tr><td>{escape(name)}</td>{cells}</tr>")
-    if len(counts) > 1:
-        cells = "".join(f'<td class="n">{totals[k]:,}</td>' for k in keys)
-        body.append(f'<tr class="total"><td>Total</td>{cells}</tr>')
     if not counts:
         return '<p class="muted">No campaign was involved.</p>'
+    keys = [k for k in COUNT_KEYS if k == "rows_read" or totals[k]]
+    columns = [(name, c, False) for name, c in counts.items()]
+    if len(counts) > 1:
+        columns.append(("Total", totals, True))
+    if len(counts) <= MAX_CAMPAIGN_COLUMNS:
+        head = "".join(f'<th class="n">{escape(name)}</th>' for name, _, _ in columns)
+        body = "".join(
+            f'<tr><td title="{escape(k)}">{escape(COUNT_LABELS[k])}</td>'
+            + "".join(
+                f'<td class="n{" total" if is_total else ""}" data-key="{k}">{c[k]:,}</td>'
+                for _, c, is_total in columns
+            )
+            + "</tr>"
+            for k in keys
+        )
+        return (
+            f'<table id="campaigns" class="by-count"><thead><tr><th>count</th>{head}</tr>'
+            f"</thead><tbody>{body}</tbody></table>"
+        )
+    head = "".join(
+        f'<th class="n" title="{escape(COUNT_LABELS[k])}">{escape(COUNT_SHORT[k])}</th>'
+        for k in keys
+    )
+    rows = []
+    for name, row, is_total in columns:
+        cls = ' class="total"' if is_total else ""
+        cells = "".join(f'<td class="n" data-key="{k}">{row[k]:,}</td>' for k in keys)
+        rows.append(f"<tr{cls}><td>{escape(name)}</td>{cells}</tr>")
     return (
-        f'<table id="campaigns"><thead><tr><th>campaign</th>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table>"
+        f'<table id="campaigns" class="by-campaign"><thead><tr><th>campaign</th>{head}</tr>'
+        f"</thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
 
@@ -324,9 +346,9 @@ def render_html(report: RunReport, files: list[str] | None = None) -> str:
     if report.dry_run:
         badges.append('<span class="badge">dry run</span>')
     badges.append(f'<span class="badge">{escape(report.command)}</span>')
+    started = report.started_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     subtitle = escape(
-        f"mode {report.mode} · started {report.summary_dict()['started_at']}"
-        + (f" · job {report.job}" if report.job else "")
+        f"mode {report.mode} · started {started}" + (f" · job {report.job}" if report.job else "")
     )
     values = {
         "version": escape(__version__),

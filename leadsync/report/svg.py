@@ -29,7 +29,7 @@ LABEL_WIDTH = 210
 VALUE_WIDTH = 90
 BAR_HEIGHT = 22
 ROW_GAP = 12
-LEGEND_HEIGHT = 34
+LEGEND_HEIGHT = 8
 #: Bars drawn at most; more campaigns are summarized in a note below the chart.
 MAX_BARS = 40
 #: A segment narrower than this (px) carries no number label.
@@ -38,6 +38,16 @@ MIN_LABELLED_WIDTH = 34
 
 def _short(text: str, limit: int = 28) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def legend(keys: list[str], labels: dict[str, str]) -> str:
+    """An HTML legend (it wraps on narrow screens, unlike SVG text)."""
+    items = "".join(
+        f'<li><span class="swatch" style="background:{COLORS.get(k, DEFAULT_COLOR)}"></span>'
+        f"{escape(labels.get(k, k))}</li>"
+        for k in keys
+    )
+    return f'<ul class="legend">{items}</ul>'
 
 
 def stacked_bars(
@@ -57,16 +67,6 @@ def stacked_bars(
         f'role="img" aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
     ]
-    # Legend
-    x = LABEL_WIDTH
-    for key in keys:
-        color = COLORS.get(key, DEFAULT_COLOR)
-        label = labels.get(key, key)
-        out.append(
-            f'<rect x="{x}" y="8" width="14" height="14" rx="3" fill="{color}"/>'
-            f'<text x="{x + 20}" y="20" class="legend">{escape(label)}</text>'
-        )
-        x += 20 + 7 * len(label) + 22
     y = LEGEND_HEIGHT
     for name in names:
         counts = series[name]
@@ -102,6 +102,7 @@ def stacked_bars(
         )
         y += BAR_HEIGHT + ROW_GAP
     out.append("</svg>")
+    out.append(legend(keys, labels))
     if len(series) > MAX_BARS:
         out.append(
             f'<p class="muted">The {len(series) - MAX_BARS:,} other campaigns are in the '

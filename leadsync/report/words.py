@@ -130,3 +130,24 @@ REASON_HELP: dict[str, str] = {
     "duplicate": "The same number appears earlier in the same campaign; the first row wins.",
     "dnc": "The number is on a do-not-call list.",
 }
+
+#: Column headers for tables (console and HTML), where space is short.
+COUNT_SHORT: dict[str, str] = {
+    "rows_read": "read",
+    "rows_valid": "valid",
+    "rows_rejected": "rejected",
+    "rows_duplicate": "duplicate",
+    "planned_add": "to add",
+    "planned_delete": "to remove",
+    "planned_status": "to set status",
+    "unchanged": "unchanged",
+    "drift": "drift",
+    "kept": "kept",
+    "added": "added",
+    "deleted": "removed",
+    "status_set": "status set",
+    "failed": "failed",
+    "residual": "residual",
+    "remote_before": "leads before",
+    "remote_after": "leads after",
+}

@@ -6,7 +6,7 @@
   if (!input || !table) { return; }
   var rows = Array.prototype.slice.call(table.tBodies[0].rows);
   var texts = rows.map(function (tr) { return tr.textContent.toLowerCase(); });
-  input.addEventListener("input", function () {
+  function apply() {
     var query = input.value.trim().toLowerCase();
     var shown = 0;
     for (var i = 0; i < rows.length; i++) {
@@ -15,5 +15,9 @@
       if (match) { shown++; }
     }
     counter.textContent = shown.toLocaleString() + " of " + rows.length.toLocaleString() + " shown";
-  });
+  }
+  input.addEventListener("input", apply);
+  // report.html#filter=phone-invalid opens the page with that filter applied.
+  var match = /^#filter=(.*)$/.exec(window.location.hash);
+  if (match) { input.value = decodeURIComponent(match[1]); apply(); }
 })();
