@@ -32,6 +32,7 @@ from ..errors import (
     ThrottledError,
     TimeoutError_,
 )
+from ..logs import register_secret
 from .wire import parse_retry_after, server_message
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,10 @@ MASK = "***"
 
 
 class Redactor:
-    """Masks every secret it was told about (password, API key, tokens) in a text."""
+    """Masks every secret it was told about (password, API key, tokens) in a text.
+
+    Each secret is also registered with :mod:`leadsync.logs`, whose log filter masks it in
+    every record, whichever library logs it."""
 
     def __init__(self) -> None:
         self._secrets: set[str] = set()
@@ -52,6 +56,7 @@ class Redactor:
 
     def add(self, secret: str | None) -> None:
         if secret:
+            register_secret(secret)
             with self._lock:
                 self._secrets.add(secret)
 

@@ -337,10 +337,10 @@ def settings_for_url(url: str, **api: Any) -> Any:
 
     values: dict[str, Any] = {
         "base_url": url,
-        "username": "u",
-        "password": "p",
-        "domain": "d",
-        "account_id": "a",
+        "username": "nobody",
+        "password": "unused-password-31f9",
+        "domain": "nowhere",
+        "account_id": "acct-none",
     }
     values.update(api)
     return ApiSettings(**values)
