@@ -147,8 +147,8 @@ def diff_campaign(
     _require_columns(remote, REMOTE_COLUMNS, "remote")
     n_desired, n_remote = len(desired), len(remote)
 
-    d_keys = _arrow_text(desired["number"])
-    r_keys = _arrow_text(remote["key"])
+    d_keys = arrow_text(desired["number"])
+    r_keys = arrow_text(remote["key"])
     if d_keys.null_count:
         raise ValueError("desired leads must all have a number (found missing numbers)")
     d_codes, r_codes, r_valid = _dense_key_codes(d_keys, r_keys)
@@ -210,8 +210,9 @@ def _require_columns(frame: pd.DataFrame, columns: Collection[str], what: str) -
         raise ValueError(f"{what} leads lack column(s) {', '.join(missing)}")
 
 
-def _arrow_text(series: pd.Series) -> pa.Array:
-    """The series as one contiguous Arrow string array (zero-copy when already Arrow-backed)."""
+def arrow_text(series: pd.Series) -> pa.Array:
+    """The series as one contiguous Arrow string array (zero-copy when already Arrow-backed;
+    other dtypes are converted to ``string``)."""
     if not (isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow"):
         series = series.astype(pd.StringDtype("pyarrow"))
     arr = pa.array(series.array)
@@ -313,8 +314,8 @@ def _compare_matched(
     m_index = desired.index[is_matched]
     m_mask = pa.array(is_matched)
     take = pa.array(m_pos)
-    to_status = pc.filter(_arrow_text(desired["status"]), m_mask)
-    remote_status = pc.take(_arrow_text(remote["status"]), take)
+    to_status = pc.filter(arrow_text(desired["status"]), m_mask)
+    remote_status = pc.take(arrow_text(remote["status"]), take)
     status_differs = _given_and_differs(to_status, remote_status)
 
     any_drift = np.zeros(len(m_pos), dtype=bool)
@@ -339,10 +340,10 @@ def _compare_matched(
                 )
             )
 
-    lead_ids = pc.take(_arrow_text(remote["id"]), take)
+    lead_ids = pc.take(arrow_text(remote["id"]), take)
     matched = pd.DataFrame(
         {
-            "key": _string_series(pc.filter(_arrow_text(desired["number"]), m_mask), m_index),
+            "key": _string_series(pc.filter(arrow_text(desired["number"]), m_mask), m_index),
             "lead_id": _string_series(lead_ids, m_index),
             "remote_status": _string_series(remote_status, m_index),
             "to_status": _string_series(to_status, m_index),
@@ -396,8 +397,8 @@ def _text_drift(
     file_col: pd.Series, remote_col: pd.Series, m_mask: pa.Array, take: pa.Array
 ) -> tuple[np.ndarray, list[str | None], list[str | None]]:
     """(positions among matched rows, file values, remote values) where a text field drifts."""
-    file_vals = pc.filter(_arrow_text(file_col), m_mask)
-    remote_vals = pc.take(_arrow_text(remote_col), take)
+    file_vals = pc.filter(arrow_text(file_col), m_mask)
+    remote_vals = pc.take(arrow_text(remote_col), take)
     at = np.flatnonzero(_given_and_differs(file_vals, remote_vals))
     f_list = pc.take(file_vals, pa.array(at)).to_pylist()
     r_list = pc.take(remote_vals, pa.array(at)).to_pylist()
