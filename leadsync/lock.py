@@ -52,9 +52,10 @@ LOCK_FILE_MODE = 0o644
 #: How many times acquiring starts again after losing an unlink race (each retry means
 #: another process released or took the lock in between; more than a few means churn).
 MAX_ACQUIRE_ATTEMPTS = 20
-#: Reading a holder's content may catch it mid-write; read again this many times.
-HOLDER_READ_ATTEMPTS = 5
-HOLDER_READ_PAUSE_S = 0.02
+#: A refused run reads the holder's content for its message; while that content may be a
+#: dead holder's (a taker is mid-takeover), it reads again every pause, at most this long.
+HOLDER_SETTLE_S = 0.5
+HOLDER_READ_PAUSE_S = 0.01
 #: Never read more than this from a lock file (it holds a few hundred bytes of JSON).
 MAX_LOCK_FILE_BYTES = 64 * 1024
 
@@ -255,14 +256,17 @@ class JobLock:
             return None, False
 
     def _locked_error(self) -> LockedError:
-        holder = None
-        for attempt in range(HOLDER_READ_ATTEMPTS):
+        # A process taking over a stale lock holds the flock an instant before it rewrites the
+        # content, so the content may still name the dead holder: read it again until it names
+        # a live process on this host, or changes, or HOLDER_SETTLE_S has passed.
+        first = holder = read_lock(self.path)
+        deadline = time.monotonic() + HOLDER_SETTLE_S
+        while time.monotonic() < deadline and (
+            holder is None
+            or (holder == first and holder_state(holder, self._hostname) != "running")
+        ):
+            time.sleep(HOLDER_READ_PAUSE_S)
             holder = read_lock(self.path)
-            # A taker rewriting a stale file may still show the dead holder for an instant.
-            if holder is not None and holder_state(holder, self._hostname) != "stale":
-                break
-            if attempt + 1 < HOLDER_READ_ATTEMPTS:
-                time.sleep(HOLDER_READ_PAUSE_S)
         who = holder.describe() if holder else "another process (its details are not written yet)"
         return LockedError(
             f"job {self.job!r} is already running: {who} holds the lock {self.path}. "
