@@ -217,7 +217,8 @@ class Plan:
     - ``drift``: differing listed fields and what the plan does about them
       (``PLAN_DRIFT_COLUMNS``); empty when ``on_drift = "ignore"``.
     - ``skipped``: adds skipped by ``dedupe_scope = "account"`` (``SKIPPED_COLUMNS``).
-    - ``campaigns``: campaign id → name; ``status_before`` / ``unknown_statuses``: campaign id →
+    - ``campaigns``: campaign id → name; ``policy``: what it was built with;
+      ``status_before`` / ``unknown_statuses``: campaign id →
       {status: leads}; ``remote_duplicates``: campaign id → extra copies found; ``messages``:
       sentences for the report.
     - ``fingerprints``: campaign id → :func:`fingerprint_remote`, filled in by the caller.
@@ -229,12 +230,17 @@ class Plan:
     drift: pd.DataFrame
     skipped: pd.DataFrame
     campaigns: dict[str, str]
-    mode: Mode
+    policy: PlanPolicy
     status_before: dict[str, dict[str, int]] = field(default_factory=dict)
     unknown_statuses: dict[str, dict[str, int]] = field(default_factory=dict)
     remote_duplicates: dict[str, int] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)
     fingerprints: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def mode(self) -> Mode:
+        """The sync mode the plan was built for."""
+        return self.policy.mode
 
     def removals(self, campaign_id: str | None = None) -> list[Operation]:
         """The operations that remove a lead (hard or soft), optionally for one campaign."""
@@ -629,7 +635,7 @@ class _Builder:
             drift=_concat(self.drift, PLAN_DRIFT_COLUMNS),
             skipped=_concat(self.skipped, SKIPPED_COLUMNS),
             campaigns=self.names,
-            mode=self.policy.mode,
+            policy=self.policy,
             status_before=self.status_before,
             unknown_statuses=self.unknown,
             remote_duplicates=self.duplicates,
