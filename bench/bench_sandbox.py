@@ -1,0 +1,294 @@
+"""Sandbox benchmark: keep-alive throughput, and paging through a million-lead campaign.
+
+Usage: python bench/bench_sandbox.py [--quick]
+
+The sandbox runs in its own process (as `leadsync sandbox` does) so that the client's
+interpreter does not share a GIL with it; one in-process figure shows what tests see.
+Clients are requests.Session objects with ``trust_env = False`` (reading proxy variables from
+the environment on every request is client overhead, not the server's).
+Prints ``metric | measured | target or baseline`` and exits 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psutil
+import requests
+
+from leadsync.sandbox import Sandbox, SandboxConfig
+
+TARGET_RPS = 1000.0
+THREADS = 8
+PAGE = 1000
+FULL = {"requests": 5000, "leads": 1_000_000}
+QUICK = {"requests": 500, "leads": 50_000}
+#: Listing the whole big campaign must take at most this long (seconds per million leads,
+#: and never less than the floor, which covers fixed costs at --quick sizes).
+TARGET_LIST_S_PER_MILLION = 30.0
+TARGET_LIST_FLOOR_S = 5.0
+#: Late pages may cost at most this many times the early ones (paging is O(page), not O(n)).
+TARGET_PAGE_COST_RATIO = 2.0
+#: Pages at each end of the walk whose median times are compared.
+EDGE_PAGES = 20
+CAMPAIGNS = "/api/v2/reports/campaigns/leads/status"
+START_TIMEOUT_S = 600
+
+
+@dataclass
+class Row:
+    metric: str
+    measured: str
+    target: str
+    ok: bool = True
+
+
+def session() -> requests.Session:
+    s = requests.Session()
+    s.trust_env = False
+    return s
+
+
+# --- the server process ----------------------------------------------------------------------
+def serve(leads: int) -> None:
+    """Child process: a sandbox with one big campaign; prints READY and waits for stdin EOF."""
+    with Sandbox(SandboxConfig(page_cap=PAGE)) as sb:
+        cid = sb.state.add_campaign("Big")
+        t0 = time.perf_counter()
+        batch = 100_000
+        for start in range(0, leads, batch):
+            sb.state.add_leads(
+                cid,
+                [
+                    {"number": f"+1{2_000_000_000 + i}", "first_name": "F", "last_name": "L"}
+                    for i in range(start, min(leads, start + batch))
+                ],
+            )
+        load_s = time.perf_counter() - t0
+        rss_mb = psutil.Process().memory_info().rss / 1e6
+        token = sb.issue_token()
+        print(f"READY {sb.port} {token} {cid} {load_s:.3f} {rss_mb:.0f}", flush=True)
+        sys.stdin.read()  # until the parent closes our stdin
+
+
+def start_server(leads: int) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(leads)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline().split()
+    if not line or line[0] != "READY":
+        proc.kill()
+        raise SystemExit(f"the sandbox process did not start: {line}")
+    _, port, token, cid, load_s, rss = line
+    info = {
+        "base": f"http://127.0.0.1:{port}",
+        "headers": {"Authorization": f"Bearer {token}", "X-Account-ID": "acct-demo"},
+        "cid": cid,
+        "load_s": float(load_s),
+        "rss_mb": float(rss),
+    }
+    return proc, info
+
+
+# --- measurements ----------------------------------------------------------------------------
+def rps_sequential(call: Callable[[], requests.Response], n: int) -> float:
+    call()  # warm up: connect, first allocations
+    t0 = time.perf_counter()
+    for _ in range(n):
+        answer = call()
+        if answer.status_code != 200:
+            raise SystemExit(f"unexpected {answer.status_code}: {answer.text[:200]}")
+    return n / (time.perf_counter() - t0)
+
+
+def rps_threads(url: str, headers: dict[str, str], n: int, threads: int) -> float:
+    per = n // threads
+    errors: list[str] = []
+    barrier = threading.Barrier(threads + 1)
+
+    def work() -> None:
+        with session() as s:
+            s.get(url, headers=headers)
+            barrier.wait()
+            for _ in range(per):
+                answer = s.get(url, headers=headers)
+                if answer.status_code != 200:
+                    errors.append(str(answer.status_code))
+
+    pool = [threading.Thread(target=work) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for t in pool:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    if errors:
+        raise SystemExit(f"unexpected answers: {errors[:5]}")
+    return per * threads / elapsed
+
+
+def list_all(base: str, headers: dict[str, str], cid: str) -> tuple[int, float, list[float]]:
+    """Walk every page; (leads seen, seconds, seconds per page)."""
+    url = f"{base}/api/v2/config/campaigns/{cid}/leads"
+    seen = 0
+    page_times: list[float] = []
+    key = None
+    with session() as s:
+        t0 = time.perf_counter()
+        while True:
+            params: dict[str, Any] = {"page_size": PAGE}
+            if key:
+                params["next_start_key"] = key
+            p0 = time.perf_counter()
+            body = s.get(url, params=params, headers=headers).json()
+            page_times.append(time.perf_counter() - p0)
+            seen += len(body["data"])
+            key = body.get("next_start_key")
+            if not key:
+                return seen, time.perf_counter() - t0, page_times
+
+
+def cpu_seconds(proc: psutil.Process) -> float:
+    times = proc.cpu_times()
+    return float(times.user + times.system)
+
+
+def raw_client_rps(base: str, headers: dict[str, str], n: int) -> float:
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port))
+
+    def call() -> Any:
+        conn.request("GET", CAMPAIGNS, headers=headers)
+        answer = conn.getresponse()
+        answer.read()
+        answer.status_code = answer.status
+        return answer
+
+    try:
+        return rps_sequential(call, n)
+    finally:
+        conn.close()
+
+
+def in_process_rps(n: int) -> float:
+    with Sandbox() as sb, session() as s:
+        url, headers = sb.url(CAMPAIGNS), sb.auth_headers()
+        return rps_sequential(lambda: s.get(url, headers=headers), n)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    ap.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve is not None:
+        serve(args.serve)
+        return 0
+    sizes = QUICK if args.quick else FULL
+    n, leads = sizes["requests"], sizes["leads"]
+    rows: list[Row] = []
+    proc, info = start_server(leads)
+    try:
+        base, headers = info["base"], info["headers"]
+        url = base + CAMPAIGNS
+        server = psutil.Process(proc.pid)
+        with session() as s:
+            cpu0 = cpu_seconds(server)
+            keep = rps_sequential(lambda: s.get(url, headers=headers), n)
+            cpu_us = (cpu_seconds(server) - cpu0) / (n + 1) * 1e6
+        fresh = rps_sequential(lambda: requests.get(url, headers=headers), max(n // 5, 50))
+        rows.append(
+            Row(
+                "keep-alive, 1 requests.Session (req/s)",
+                f"{keep:,.0f}",
+                f">= {TARGET_RPS:,.0f} (baseline: new connection each: {fresh:,.0f})",
+                keep >= TARGET_RPS,
+            )
+        )
+        rows.append(
+            Row(
+                "server CPU per request (keep-alive)",
+                f"{cpu_us:,.0f} us (~{1e6 / cpu_us:,.0f} req/s per core)",
+                f"<= {1e6 / TARGET_RPS:,.0f} us",
+                cpu_us <= 1e6 / TARGET_RPS,
+            )
+        )
+        rows.append(
+            Row(
+                "keep-alive, 1 http.client connection (req/s)",
+                f"{raw_client_rps(base, headers, n):,.0f}",
+                "info: a lean client, closer to the server's own rate",
+            )
+        )
+        threaded = rps_threads(url, headers, n, THREADS)
+        rows.append(
+            Row(
+                f"keep-alive, {THREADS} threads x requests.Session (req/s)",
+                f"{threaded:,.0f}",
+                f">= {TARGET_RPS:,.0f}",
+                threaded >= TARGET_RPS,
+            )
+        )
+        rows.append(
+            Row(
+                "keep-alive, 1 requests.Session, server in-process (req/s)",
+                f"{in_process_rps(n):,.0f}",
+                "info: client and server share one GIL (as in tests)",
+            )
+        )
+        rows.append(Row(f"load {leads:,} leads (add_leads)", f"{info['load_s']:.1f} s", "info"))
+        rows.append(Row(f"server RSS with {leads:,} leads", f"{info['rss_mb']:,.0f} MB", "info"))
+        seen, list_s, page_times = list_all(base, headers, info["cid"])
+        budget = max(TARGET_LIST_FLOOR_S, TARGET_LIST_S_PER_MILLION * leads / 1_000_000)
+        rows.append(
+            Row(
+                f"list {leads:,} leads, pages of {PAGE:,}",
+                f"{list_s:.1f} s ({seen / list_s:,.0f} leads/s)",
+                f"<= {budget:.1f} s",
+                seen == leads and list_s <= budget,
+            )
+        )
+        early = statistics.median(page_times[1 : EDGE_PAGES + 1])
+        late = statistics.median(page_times[-EDGE_PAGES - 1 : -1])
+        ratio = late / early
+        rows.append(
+            Row(
+                "late page / early page time (medians)",
+                f"{ratio:.2f} ({late * 1000:.1f} ms vs {early * 1000:.1f} ms)",
+                f"<= {TARGET_PAGE_COST_RATIO:.1f} (O(page) lookup)",
+                ratio <= TARGET_PAGE_COST_RATIO,
+            )
+        )
+    finally:
+        if proc.stdin:
+            proc.stdin.close()
+        proc.wait(timeout=START_TIMEOUT_S)
+    width = max(len(r.metric) for r in rows)
+    mwidth = max(len(r.measured) for r in rows)
+    print(f"{'metric':<{width}} | {'measured':<{mwidth}} | target or baseline")
+    print(f"{'-' * width}-|-{'-' * mwidth}-|-{'-' * 30}")
+    for r in rows:
+        flag = "" if r.ok else "   <-- MISSED"
+        print(f"{r.metric:<{width}} | {r.measured:<{mwidth}} | {r.target}{flag}")
+    missed = [r.metric for r in rows if not r.ok]
+    if missed:
+        print(f"missed: {', '.join(missed)}")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
