@@ -402,9 +402,11 @@ class CampaignsClient:
                     f"{empty_streak} empty pages in a row that still carry a next key",
                 )
             previous_ids = ids
-            if len(leads) > size:
-                log.debug(
-                    "campaign %s: server sent %d leads for page_size %d",
+            if pages == 1 and next_key is not None and len(leads) != size:
+                # Not an error (only the key ends a listing), but worth telling.
+                log.info(
+                    "campaign %s: the server sent %d leads on a page where %d were asked; "
+                    "following next_start_key",
                     campaign_id,
                     len(leads),
                     size,
