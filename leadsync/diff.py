@@ -14,6 +14,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -332,7 +333,7 @@ def _compare_matched(
             pieces.append(
                 pd.DataFrame(
                     {
-                        "field": field,
+                        "field": pd.array([field] * len(at), dtype="string"),
                         "file_value": pd.array(file_vals, dtype="string"),
                         "remote_value": pd.array(remote_vals, dtype="string"),
                         "_at": at,
@@ -360,30 +361,17 @@ def _compare_matched(
 
 
 def _drift_table(matched: pd.DataFrame, pieces: list[pd.DataFrame]) -> pd.DataFrame:
+    """Long drift table: per lead (in matched order), its fields in LISTED_FIELDS order."""
     if not pieces:
         empty = {c: pd.Series(dtype="string") for c in DRIFT_COLUMNS}
         empty["row"] = pd.Series(dtype=matched["row"].dtype)
         return pd.DataFrame(empty, index=matched.index[:0])
-    long = pd.concat(pieces, ignore_index=True).sort_values(["_at", "field"], kind="stable")
-    at = long["_at"].to_numpy()
-    base = matched.iloc[at]
-    out = pd.DataFrame(
-        {
-            "key": base["key"].to_numpy(),
-            "lead_id": base["lead_id"].to_numpy(),
-            "remote_status": base["remote_status"].to_numpy(),
-            "field": pd.array(long["field"].to_numpy(), dtype="string"),
-            "file_value": long["file_value"].to_numpy(),
-            "remote_value": long["remote_value"].to_numpy(),
-            "file": base["file"].to_numpy(),
-            "sheet": base["sheet"].to_numpy(),
-            "row": base["row"].array,
-        },
-        index=base.index,
-    )
-    for col in ("key", "lead_id", "remote_status", "file_value", "remote_value", "file", "sheet"):
-        out[col] = out[col].astype("string")
-    return out
+    long = pd.concat(pieces, ignore_index=True).sort_values("_at", kind="stable")
+    base = matched.iloc[long["_at"].to_numpy()]
+    columns: dict[str, Any] = {c: base[c].array for c in ("key", "lead_id", "remote_status")}
+    columns |= {c: long[c].array for c in ("field", "file_value", "remote_value")}
+    columns |= {c: base[c].array for c in SOURCE_COLUMNS}
+    return pd.DataFrame(columns, index=base.index)
 
 
 def _given_and_differs(file_vals: pa.Array, remote_vals: pa.Array) -> np.ndarray:
