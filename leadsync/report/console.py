@@ -22,30 +22,44 @@ from rich.text import Text
 
 from ..errors import ExitCode
 from ..models import COUNT_KEYS
-from .html import chart_keys
+from .html import MAX_CAMPAIGN_COLUMNS, chart_keys
 from .model import RunReport
-from .words import COUNT_SHORT
+from .words import COUNT_LABELS, COUNT_SHORT
 
 #: Seconds between two plain progress lines of one stage (when not on a terminal).
 PLAIN_PROGRESS_INTERVAL_S = 5.0
 
 
 def summary_table(report: RunReport) -> Table:
-    """A rich table: one line per campaign plus the totals, columns that matter for the run."""
+    """A rich table of the counts that matter for this run, with the totals.
+
+    With few campaigns, one line per count and a column per campaign (fits an 80-column
+    terminal); with many, one line per campaign.
+    """
     totals = report.totals()
     keys = ["rows_read", *chart_keys(report)]
     keys += [k for k in ("drift", "kept", "residual") if totals[k] and k not in keys]
     keys += [k for k in ("remote_before", "remote_after") if totals[k]]
     ordered = [k for k in COUNT_KEYS if k in keys]
+    counts = report.campaign_counts()
+    columns = list(counts.items())
+    if len(counts) != 1:
+        columns.append(("total", totals))
     table = Table(title=f"leadsync {report.command}", title_justify="left")
+    if len(counts) <= MAX_CAMPAIGN_COLUMNS:
+        table.add_column("")
+        for name, _ in columns:
+            table.add_column(Text(name), justify="right", style="bold" if name == "total" else None)
+        for key in ordered:
+            table.add_row(COUNT_LABELS[key], *(f"{c[key]:,}" for _, c in columns))
+        return table
     table.add_column("campaign", style="bold")
     for key in ordered:
         table.add_column(COUNT_SHORT[key], justify="right")
-    counts = report.campaign_counts()
-    for name, row in counts.items():
-        table.add_row(name, *(f"{row[k]:,}" for k in ordered))
-    if len(counts) != 1:
-        table.add_row("total", *(f"{totals[k]:,}" for k in ordered), style="bold", end_section=True)
+    for name, row in columns:
+        table.add_row(
+            name, *(f"{row[k]:,}" for k in ordered), style="bold" if name == "total" else None
+        )
     return table
 
 
