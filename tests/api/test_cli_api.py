@@ -26,6 +26,7 @@ def env(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Sa
     monkeypatch.setenv("LEADSYNC_PASSWORD", cfg.password)
     monkeypatch.setenv("LEADSYNC_DOMAIN", cfg.domain)
     monkeypatch.setenv("LEADSYNC_ACCOUNT_ID", cfg.account_id)
+    monkeypatch.setenv("COLUMNS", "250")  # rich tables: no wrapped ids
     monkeypatch.chdir(tmp_path)
     cid = sandbox.state.add_campaign("Spring Promo")
     sandbox.state.add_leads(
