@@ -20,6 +20,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from ..api import CampaignsClient, to_epoch_seconds
 from ..api.export import export_leads
@@ -55,6 +56,7 @@ QUEUE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("Registered", "agents_registered"),
     ("Misconfigured", "misconfigured_agents"),
 )
+TEXT_QUEUE_FIELDS = frozenset({"name", "extension", "strategy"})
 _SLUG = re.compile(r"[^A-Za-z0-9]+")
 
 
@@ -86,7 +88,7 @@ def campaigns_table(
     for c in sorted(campaigns, key=lambda c: c.name.casefold()):
         total = "" if c.total_leads is None else f"{c.total_leads:,}"
         counts = [f"{c.leads_by_status[s]:,}" if s in c.leads_by_status else "" for s in columns]
-        table.add_row(c.name, c.id, c.status or "", total, *counts)
+        table.add_row(*_cells(c.name, c.id, c.status or "", total, *counts))
     return table
 
 
@@ -234,7 +236,7 @@ def activity_table(events: Sequence[dict[str, Any]]) -> Table:
         table.add_column(header)
     for e in events:
         row = activity_row(e)
-        table.add_row(*(str(v) for v in (row[0], row[2], row[3], row[4], row[5], row[6], row[7])))
+        table.add_row(*_cells(row[0], row[2], row[3], row[4], row[5], row[6], row[7]))
     return table
 
 
@@ -311,6 +313,11 @@ def voicemail_command(cli: CliContext, cdr_ids: tuple[str, ...], command_config:
         _say(cli.err_console, f"{failed} of {len(cdr_ids)} call(s) not set")
         return int(ExitCode.FAILED)
     return int(ExitCode.OK)
+
+
+def _cells(*values: Any) -> list[Text]:
+    # Text, not str: names from the API must never be read as rich markup ("[bold]…").
+    return [Text("" if v is None else str(v)) for v in values]
 
 
 def _say(console: Console, text: str) -> None:

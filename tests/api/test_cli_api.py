@@ -133,3 +133,9 @@ def test_every_command_has_help() -> None:
 
     assert {c.name for c in COMMANDS} == {"campaigns", "queues", "export", "activity", "voicemail"}
     assert all(c.help and c.help.strip() for c in COMMANDS)
+
+
+def test_names_are_printed_literally(env: Sandbox, capsys: pytest.CaptureFixture[str]) -> None:
+    env.state.add_campaign("[red]Promo[/red]")
+    assert run("campaigns") == 0
+    assert "[red]Promo[/red]" in capsys.readouterr().out  # not taken as rich markup
