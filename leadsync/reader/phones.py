@@ -289,6 +289,7 @@ def _valid_for_cc(cc: int, national: pa.Array) -> np.ndarray:
 def _length_results(cc: int, lengths: np.ndarray) -> np.ndarray:
     """Per length: phonenumbers' ``_test_number_length`` for the main region of ``cc``."""
     md = PhoneMetadata.metadata_for_region(phonenumbers.region_code_for_country_code(cc))
+    assert md is not None and md.general_desc is not None  # geographic codes only
     general = md.general_desc
     possible = list(general.possible_length)
     local = list(general.possible_length_local_only)
@@ -331,6 +332,7 @@ def _national_fast_region(region: str) -> bool:
     return (
         md is not None
         and md.country_code == NANP_CC
+        and md.general_desc is not None
         and max(md.general_desc.possible_length) == 10
         and _rewrites_00(region)
     )

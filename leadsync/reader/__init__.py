@@ -1,0 +1,27 @@
+"""Files → leads: the only part of leadsync that knows spreadsheets.
+
+``read_sources(paths, settings, *, campaign=None, progress=None) -> ReadResult`` reads CSV/TSV/
+TXT, XLSX/XLSM, XLS and ODS files into validated leads (``models.DESIRED_COLUMNS``) and one
+``RowIssue`` per rejected or duplicate row. ``normalize_numbers`` and ``normalize_remote_keys``
+give the same E.164 normalization to the rest of the pipeline (remote leads are keyed with it).
+
+Modules: ``read`` (the orchestration), ``textfile`` and ``workbook`` (bytes → text grids),
+``columns`` (header row and synonyms), ``phones`` (E.164, vectorized), ``fields`` (the other
+fields), ``limits`` (bounds against hostile files).
+"""
+
+from __future__ import annotations
+
+from .limits import DEFAULT_LIMITS, Limits
+from .phones import normalize_numbers, normalize_one, normalize_remote_keys
+from .read import read_dnc, read_sources
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Limits",
+    "normalize_numbers",
+    "normalize_one",
+    "normalize_remote_keys",
+    "read_dnc",
+    "read_sources",
+]
