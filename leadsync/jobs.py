@@ -8,7 +8,8 @@ What an unattended ``leadsync sync --job NAME`` run needs around the sync itself
 - :func:`new_report_folder` — this run's report folder ``<report root>/<UTC time>_<job>``;
 - :func:`prune_reports` — keep the job's last N report folders;
 - :func:`archive_sources` — after a run that exited 0, move the files read into the archive;
-- :func:`last_run` — the newest ``summary.json`` of a job (``leadsync jobs``).
+- :func:`last_run` — the newest ``summary.json`` of a job; :func:`job_status` — one line of
+  ``leadsync jobs``.
 
 Report folders are named ``20261129T235900Z_nightly`` (UTC, to the second); when two runs
 start in the same second the later one is ``20261129T235900Z-2_nightly``. Pruning only ever
@@ -24,13 +25,15 @@ import logging
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .config import JobSettings, Settings
 from .errors import ConfigError, ExitCode, InputError
+from .lock import holder_state, read_lock
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,19 @@ EXIT_MEANINGS: dict[int, str] = {
     ExitCode.UNREACHABLE: "API unreachable or login refused",
     ExitCode.LOCKED: "another run of the job held the lock",
 }
+
+#: Totals shown in one-line summaries (``leadsync jobs``, notifications), in this order, when
+#: non-zero; ``failed`` and ``residual`` are shown even at zero (zero there is news too).
+TOTALS_SHOWN: tuple[str, ...] = (
+    "rows_read",
+    "rows_rejected",
+    "added",
+    "status_set",
+    "deleted",
+    "failed",
+    "residual",
+)
+TOTALS_ALWAYS_SHOWN: frozenset[str] = frozenset({"failed", "residual"})
 
 #: UTC time at the head of report folder names and in archived file names.
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -63,6 +79,15 @@ def safe_job_name(name: str) -> str:
     """``name`` made safe as part of a file name: runs of other than ``A-Za-z0-9._-`` → ``_``."""
     safe = _UNSAFE_CHARS.sub("_", name).lstrip(".")
     return safe or "job"
+
+
+def format_totals(totals: Mapping[str, Any]) -> str:
+    """``rows_read 1200, added 40, failed 2, residual 0``: the totals that say most."""
+    return ", ".join(
+        f"{key} {totals[key]}"
+        for key in TOTALS_SHOWN
+        if key in totals and (totals[key] or key in TOTALS_ALWAYS_SHOWN)
+    )
 
 
 def stamp(now: datetime) -> str:
@@ -248,6 +273,29 @@ def last_run(report_root: Path, job: str) -> dict[str, Any] | None:
             "unfinished_newer": unfinished,
         }
     return None
+
+
+def job_status(settings: Settings, name: str, *, cwd: Path) -> dict[str, Any]:
+    """What ``leadsync jobs`` shows for job ``name``: ``{"name", "sources", "campaign",
+    "mode", "report_root", "last_run"`` (:func:`last_run` or None)``, "lock"}``; ``lock`` is
+    None, or the lock file's content plus ``state``: ``running`` / ``stale`` (its pid is dead
+    on this host; the next run takes it over) / ``unknown`` (held from another host).
+    Raises ConfigError for an unknown job."""
+    job = settings.job(name)
+    paths = job_paths(settings, name, cwd=cwd)
+    holder = read_lock(paths.lock_file)
+    lock = None
+    if holder is not None:
+        lock = {**asdict(holder), "state": holder_state(holder)}
+    return {
+        "name": job.name,
+        "sources": list(job.source),
+        "campaign": job.campaign,
+        "mode": settings.for_job(name).sync.mode,
+        "report_root": paths.report_root,
+        "last_run": last_run(paths.report_root, name),
+        "lock": lock,
+    }
 
 
 def archive_sources(paths: list[Path], archive_dir: Path, now: datetime) -> list[Path]:

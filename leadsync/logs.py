@@ -225,6 +225,23 @@ class TextFormatter(logging.Formatter):
 _HANDLER_MARK = "_leadsync_handler"
 
 
+class _StderrHandler(logging.StreamHandler[TextIO]):
+    """Writes to whatever ``sys.stderr`` is when a record is emitted (like logging's
+    last-resort handler), so a replaced stderr (test runners, click's CliRunner) is followed
+    instead of writing to a stream that has since been closed."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
 def level_for(verbosity: int, quiet: bool) -> int:
     """The level of leadsync's loggers: -q → WARNING, default INFO, -v → DEBUG."""
     if quiet:
@@ -239,7 +256,8 @@ def setup_logging(
     stream: TextIO | None = None,
     context: Mapping[str, Any] | None = None,
 ) -> logging.Handler:
-    """Send log records to ``stream`` (default ``sys.stderr``) as ``text`` or ``json`` lines.
+    """Send log records to ``stream`` (default: ``sys.stderr`` as it is at each record) as
+    ``text`` or ``json`` lines.
 
     Levels: ``quiet`` → warnings and errors only; default INFO; ``verbosity`` ≥ 1 → DEBUG for
     leadsync; ≥ 2 also DEBUG for libraries (urllib3…), which otherwise log warnings only.
@@ -253,7 +271,7 @@ def setup_logging(
     for old in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
         root.removeHandler(old)
         old.close()
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     setattr(handler, _HANDLER_MARK, True)
     # Context first, so that redaction also covers context values.
     handler.addFilter(ContextFilter(context))

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import requests
 
 from . import __version__
-from .jobs import EXIT_MEANINGS
+from .jobs import EXIT_MEANINGS, format_totals
 
 log = logging.getLogger(__name__)
 
@@ -28,18 +28,6 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_S = 10.0
 #: How much of a failed answer's body goes into the warning.
 ERROR_BODY_CHARS = 200
-#: Totals shown in the one-line text, in this order, when present and non-zero
-#: (``failed`` and ``residual`` are always shown: zero there is news too).
-TEXT_TOTALS: tuple[str, ...] = (
-    "rows_read",
-    "rows_rejected",
-    "added",
-    "status_set",
-    "deleted",
-    "failed",
-    "residual",
-)
-ALWAYS_SHOWN: frozenset[str] = frozenset({"failed", "residual"})
 
 
 def safe_url(url: str) -> str:
@@ -75,15 +63,10 @@ def format_notification(
     head = f"leadsync job {job}: exit {code} ({meaning})"
     if summary.get("dry_run"):
         head += " [dry run]"
-    totals = summary.get("totals") or {}
-    shown = [
-        f"{key} {totals[key]}"
-        for key in TEXT_TOTALS
-        if key in totals and (totals[key] or key in ALWAYS_SHOWN)
-    ]
     parts = [head]
-    if shown:
-        parts.append(", ".join(shown))
+    totals = format_totals(summary.get("totals") or {})
+    if totals:
+        parts.append(totals)
     if report_folder:
         parts.append(f"report: {report_folder}")
     return " — ".join(parts)

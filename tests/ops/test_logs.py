@@ -178,3 +178,9 @@ def test_register_secret_ignores_nothing_values_and_redact_masks_longest_first()
     register_secret("abc")
     register_secret("abcdef")
     assert redact("x abcdef y abc") == "x *** y ***"
+
+
+def test_default_stream_follows_a_replaced_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    setup_logging("text")
+    log.warning("to whatever stderr is now")
+    assert "to whatever stderr is now" in capsys.readouterr().err
