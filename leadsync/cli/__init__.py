@@ -12,6 +12,7 @@ import click
 
 from .. import __version__
 from ..errors import ExitCode, LeadsyncError
+from ..logs import setup_logging
 from . import api_commands, jobs, sandbox, sync, validate
 from .common import CliContext, config_option
 
@@ -32,6 +33,7 @@ from .common import CliContext, config_option
 def cli(ctx: click.Context, config: str | None, verbose: int, quiet: bool, log_format: str) -> None:
     """Keep dialer campaigns in step with CSV and Excel files."""
     ctx.obj = CliContext.create(config=config, verbose=verbose, quiet=quiet, log_format=log_format)
+    setup_logging(log_format, verbosity=verbose, quiet=quiet)
 
 
 for module in (sync, validate, api_commands, sandbox, jobs):
