@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import unicodedata
 from dataclasses import dataclass
 
 import pandas as pd
@@ -115,9 +114,8 @@ def decode(path: str, data: bytes, encoding: str | None, limits: Limits) -> tupl
     if text.startswith("\ufeff"):
         text = text[1:]
     sample = text[: limits.sniff_bytes]
-    controls = sum(
-        1 for ch in sample if unicodedata.category(ch) == "Cc" and ch not in _TEXT_CONTROLS
-    )
+    # C0 controls only: C1 (U+0080-U+009F) is what cp1252 punctuation becomes as latin-1.
+    controls = sum(1 for ch in sample if (ch < " " or ch == "\x7f") and ch not in _TEXT_CONTROLS)
     if controls / max(len(sample), 1) > limits.max_control_share:
         raise _not_text(path, "binary data")
     if "\x00" in text:
