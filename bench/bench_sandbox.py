@@ -36,6 +36,8 @@ QUICK = {"requests": 500, "leads": 50_000}
 #: and never less than the floor, which covers fixed costs at --quick sizes).
 TARGET_LIST_S_PER_MILLION = 30.0
 TARGET_LIST_FLOOR_S = 5.0
+#: Server CPU for one page of PAGE leads (lookup, dicts, JSON), whatever the machine's load.
+TARGET_PAGE_CPU_MS = 20.0
 #: Late pages may cost at most this many times the early ones (paging is O(page), not O(n)).
 TARGET_PAGE_COST_RATIO = 2.0
 #: Pages at each end of the walk whose median times are compared.
@@ -258,7 +260,9 @@ def main() -> int:
         )
         rows.append(Row(f"load {leads:,} leads (add_leads)", f"{info['load_s']:.1f} s", "info"))
         rows.append(Row(f"server RSS with {leads:,} leads", f"{info['rss_mb']:,.0f} MB", "info"))
+        cpu0 = cpu_seconds(server)
         seen, list_s, page_times = list_all(base, headers, info["cid"])
+        page_cpu_ms = (cpu_seconds(server) - cpu0) / len(page_times) * 1000
         budget = max(TARGET_LIST_FLOOR_S, TARGET_LIST_S_PER_MILLION * leads / 1_000_000)
         rows.append(
             Row(
@@ -266,6 +270,14 @@ def main() -> int:
                 f"{list_s:.1f} s ({seen / list_s:,.0f} leads/s)",
                 f"<= {budget:.1f} s",
                 seen == leads and list_s <= budget,
+            )
+        )
+        rows.append(
+            Row(
+                f"server CPU per page of {PAGE:,} leads",
+                f"{page_cpu_ms:.1f} ms",
+                f"<= {TARGET_PAGE_CPU_MS:.0f} ms",
+                page_cpu_ms <= TARGET_PAGE_CPU_MS,
             )
         )
         early = statistics.median(page_times[1 : EDGE_PAGES + 1])

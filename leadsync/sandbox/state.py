@@ -356,10 +356,41 @@ class SandboxState:
                     pinned.add(pin)
             now = int(self._clock())
             ids: list[str] = []
-            for fields in batch:
-                lead_id = fields.get("id") or self.new_id()
-                self._insert(campaign, lead_id, fields, now)
+            # The loop below runs a million times for big tests: locals, no method calls.
+            index, campaigns, bits = self._leads, self._campaigns, self._rng.getrandbits
+            seqs, slots, counts, cid = campaign.seqs, campaign.slots, campaign.counts, campaign.id
+            seq = campaign.next_seq
+            for f in batch:
+                lead_id = f.get("id")
+                if lead_id is None:
+                    lead_id = f"{bits(_HEX_ID_BITS):032x}"
+                    while lead_id in index or lead_id in campaigns or lead_id in pinned:
+                        lead_id = f"{bits(_HEX_ID_BITS):032x}"
+                status = f.get("status") or NEW_STATUS
+                retries, priority, created = f.get("retries"), f.get("priority"), f.get("created")
+                lead = _Lead(
+                    lead_id,
+                    cid,
+                    f["number"],
+                    status,
+                    DEFAULT_RETRIES if retries is None else retries,
+                    f.get("first_name") or "",
+                    f.get("last_name") or "",
+                    DEFAULT_PRIORITY if priority is None else priority,
+                    now if created is None else int(created),
+                    seq,
+                    f.get("type"),
+                    f.get("ticket_id"),
+                    f.get("note"),
+                    f.get("cool_off"),
+                )
+                seq += 1
+                seqs.append(lead.seq)
+                slots.append(lead)
+                counts[status] += 1
+                index[lead_id] = lead
                 ids.append(lead_id)
+            campaign.next_seq = seq
             if ids:
                 self._changed()
             return ids
@@ -367,33 +398,6 @@ class SandboxState:
     def add_lead(self, campaign_id: str, fields: Mapping[str, Any]) -> str:
         """Add one lead (see :meth:`add_leads`); returns its id."""
         return self.add_leads(campaign_id, [fields])[0]
-
-    def _insert(self, campaign: _Campaign, lead_id: str, f: Mapping[str, Any], now: int) -> None:
-        status = f.get("status") or NEW_STATUS
-        retries = f.get("retries")
-        priority = f.get("priority")
-        created = f.get("created")
-        lead = _Lead(
-            id=lead_id,
-            campaign_id=campaign.id,
-            number=f["number"],
-            status=status,
-            retries=DEFAULT_RETRIES if retries is None else retries,
-            first_name=f.get("first_name") or "",
-            last_name=f.get("last_name") or "",
-            priority=DEFAULT_PRIORITY if priority is None else priority,
-            created=now if created is None else int(created),
-            seq=campaign.next_seq,
-            type=f.get("type"),
-            ticket_id=f.get("ticket_id"),
-            note=f.get("note"),
-            cool_off=f.get("cool_off"),
-        )
-        campaign.next_seq += 1
-        campaign.seqs.append(lead.seq)
-        campaign.slots.append(lead)
-        campaign.counts[status] += 1
-        self._leads[lead_id] = lead
 
     def leads(self, campaign_id: str) -> list[dict[str, Any]]:
         """Every lead of a campaign as the listing returns it (copies), in listing order.
