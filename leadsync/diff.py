@@ -281,23 +281,18 @@ def _remote_duplicates(
             copies=pd.Series(dtype="int64"),
             in_file=pd.Series(dtype="bool"),
         )
-    sub = pd.DataFrame(
-        {
-            "pos": rows,
-            "code": r_codes[rows],
-            "created": pd.to_numeric(remote["created"].iloc[rows], errors="coerce")
-            .astype("Float64")
-            .fillna(float(_CREATED_UNKNOWN))
-            .to_numpy(dtype="float64"),
-            "id": remote["id"].iloc[rows].astype("string").fillna("").to_numpy(dtype=object),
-        }
-    ).sort_values(["code", "created", "id"], kind="stable")
-    first = ~sub["code"].duplicated().to_numpy()
-    survivors = sub.loc[first]
-    survivor_pos[survivors["code"].to_numpy()] = survivors["pos"].to_numpy()
-    others = sub.loc[~first]
-    o_pos = others["pos"].to_numpy()
-    o_codes = others["code"].to_numpy()
+    codes = r_codes[rows]
+    created = pd.to_numeric(remote["created"].iloc[rows], errors="coerce").astype("Int64")
+    created_np = created.to_numpy(dtype="int64", na_value=_CREATED_UNKNOWN)
+    ids = remote["id"].iloc[rows].astype("string").fillna("").to_numpy(dtype=object)
+    id_rank = np.unique(ids.astype(str), return_inverse=True)[1]
+    order = np.lexsort((id_rank, created_np, codes))  # by key, then created, then id
+    sorted_codes = codes[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = sorted_codes[1:] != sorted_codes[:-1]
+    survivor_pos[sorted_codes[first]] = rows[order[first]]
+    o_pos = rows[order[~first]]
+    o_codes = sorted_codes[~first]
     out = remote.iloc[o_pos][list(REMOTE_COLUMNS)]
     survivor_ids = remote["id"].iloc[survivor_pos[o_codes]].astype("string").to_numpy()
     return out.assign(
@@ -342,21 +337,19 @@ def _compare_matched(
             )
 
     lead_ids = pc.take(arrow_text(remote["id"]), take)
-    matched = pd.DataFrame(
-        {
-            "key": _string_series(pc.filter(arrow_text(desired["number"]), m_mask), m_index),
-            "lead_id": _string_series(lead_ids, m_index),
-            "remote_status": _string_series(remote_status, m_index),
-            "to_status": _string_series(to_status, m_index),
-            "status_differs": status_differs,
-            "drift": any_drift,
-        },
-        index=m_index,
-    )
     m_rows = np.flatnonzero(is_matched)
+    columns: dict[str, Any] = {
+        "key": _string_array(pc.filter(arrow_text(desired["number"]), m_mask)),
+        "lead_id": _string_array(lead_ids),
+        "remote_status": _string_array(remote_status),
+        "to_status": _string_array(to_status),
+        "status_differs": status_differs,
+        "drift": any_drift,
+    }
     for col in SOURCE_COLUMNS:  # positional: the desired index need not be unique
-        matched[col] = desired[col].iloc[m_rows].array
-    matched["pos"] = m_rows
+        columns[col] = desired[col].iloc[m_rows].array
+    columns["pos"] = m_rows
+    matched = pd.DataFrame(columns, index=m_index)
     return matched, _drift_table(matched, pieces)
 
 
@@ -428,8 +421,8 @@ def _as_int64(col: pd.Series) -> pd.Series:
     return pd.to_numeric(col, errors="coerce").astype("Int64")
 
 
-def _string_series(arr: pa.Array, index: pd.Index) -> pd.Series:
-    return pd.Series(pd.array(arr, dtype=pd.StringDtype("pyarrow")), index=index)
+def _string_array(arr: pa.Array) -> pd.api.extensions.ExtensionArray:
+    return pd.array(arr, dtype=pd.StringDtype("pyarrow"))
 
 
 def _empty_like(frame: pd.DataFrame, columns: Collection[str]) -> pd.DataFrame:

@@ -27,6 +27,7 @@ Removals (``DELETE`` ops, and ``SET_STATUS`` ops with reason ``absent-from-file`
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
@@ -508,21 +509,29 @@ class _Builder:
     ) -> None:
         """Remove the leads whose status is deletable; keep the others with ``kept_reason``
         (or ``already-soft-removed`` when they already carry the soft-removal status)."""
+        if not len(leads):
+            return
         deletable = _status_in(leads, self.policy.delete_statuses)
         already = _status_is(leads, self.policy.soft_remove_status)
-        self._kept(cid, name, leads.loc[already], KEPT_ALREADY_REMOVED)
-        self._removals(cid, name, leads.loc[deletable & ~already], reason)
-        self._kept(cid, name, leads.loc[~deletable & ~already], kept_reason)
+        if already.any():
+            self._kept(cid, name, leads.loc[already], KEPT_ALREADY_REMOVED)
+        if (deletable & ~already).any():
+            self._removals(cid, name, leads.loc[deletable & ~already], reason)
+        if (~deletable & ~already).any():
+            self._kept(cid, name, leads.loc[~deletable & ~already], kept_reason)
 
     def _removals(self, cid: str, name: str, leads: pd.DataFrame, reason: str) -> None:
+        if not len(leads):
+            return
         soft = self.policy.soft_remove_status
-        ordered = leads.sort_values(["key", "id"], kind="stable")
-        for lead_id, key in zip(ordered["id"].tolist(), ordered["key"].tolist(), strict=True):
+        keys = leads["key"].astype("string").fillna("").tolist()
+        ids = leads["id"].astype("string").fillna("").tolist()
+        for key, lead_id in sorted(zip(keys, ids, strict=True)):  # by key, then id
             self._op(
                 OpKind.DELETE if soft is None else OpKind.SET_STATUS,
                 cid,
                 name,
-                "" if key is pd.NA or key is None else key,
+                key,
                 reason,
                 lead_id=lead_id,
                 status=soft,
@@ -683,11 +692,16 @@ def _status_is(leads: pd.DataFrame, status: str | None) -> Any:
 def _concat(frames: list[pd.DataFrame], columns: tuple[str, ...]) -> pd.DataFrame:
     if frames:
         return pd.concat(frames, ignore_index=True)[list(columns)]
-    empty = {c: pd.Series(dtype="string") for c in columns}
-    for c in ("priority", "retries", "created", "row"):
-        if c in empty:
-            empty[c] = pd.Series(dtype="Int64")
-    return pd.DataFrame(empty)
+    return _empty_table(columns).copy()
+
+
+@functools.cache
+def _empty_table(columns: tuple[str, ...]) -> pd.DataFrame:
+    """An empty table (cached: callers get a copy), integer columns as Int64, others text."""
+    ints = {"priority", "retries", "created", "row"}
+    return pd.DataFrame(
+        {c: pd.array([], dtype="Int64" if c in ints else "string") for c in columns}
+    )
 
 
 # --- guards ----------------------------------------------------------------------------------
