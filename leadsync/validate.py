@@ -84,7 +84,6 @@ def build_validate_report(
     if refusal:
         report.exit_code = int(ExitCode.BAD_INPUT)
         report.refusal = refusal
-        report.messages.append(refusal)
     elif totals["rows_read"] == 0:
         report.messages.append("The files hold no data rows.")
     return report

@@ -1,7 +1,58 @@
-"""Commands of this family (placeholder until its issue lands)."""
+"""``leadsync validate``: check files offline (no API call) and write the report folder."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-COMMANDS: list[click.Command] = []
+from ..errors import UsageError
+from ..report import make_progress, print_summary
+from ..validate import run_validate
+from .common import CliContext, command_config_option, pass_cli
+
+
+@click.command("validate")
+@click.argument("sources", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--region", help="Default region for numbers without +country (default US).")
+@click.option("--sheet", help="Sheet to read (default the first; * for all).")
+@click.option("--campaign", help="Campaign for rows whose file names none (not checked: offline).")
+@click.option(
+    "--report-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write the report into this folder (default reports/<time>_<first file>).",
+)
+@command_config_option
+@pass_cli
+def validate_command(
+    cli: CliContext,
+    sources: tuple[Path, ...],
+    region: str | None,
+    sheet: str | None,
+    campaign: str | None,
+    report_dir: Path | None,
+    command_config: str | None,
+) -> int:
+    """Read SOURCE files (CSV, TSV, TXT, XLSX, XLSM, XLS, ODS) and check every row as a sync
+    would, without calling the API. Writes the report folder (rejected.csv lists the rows to
+    fix, ready to load again) and prints a summary.
+
+    Exit code 0 when the files can be used, 2 when a file cannot be read or more rows were
+    rejected than sync.max_reject_fraction allows.
+    """
+    if not sources:
+        raise UsageError("nothing to validate: give one or more SOURCE files")
+    settings = cli.settings({"sync": {"region": region, "sheet": sheet}})
+    with make_progress(cli.err_console) as progress:
+        report = run_validate(
+            list(sources),
+            settings,
+            report_dir=report_dir,
+            campaign=campaign,
+            progress=progress,
+        )
+    print_summary(report, cli.console)
+    return report.exit_code
+
+
+COMMANDS: list[click.Command] = [validate_command]

@@ -80,7 +80,8 @@ def print_summary(report: RunReport, console: Console, folder: Path | None = Non
 
 class StageProgress:
     """``progress(stage, done, total)``: a rich bar per stage on a terminal, else a plain line
-    per stage at most every :data:`PLAIN_PROGRESS_INTERVAL_S` seconds (and when it finishes).
+    per stage at most every :data:`PLAIN_PROGRESS_INTERVAL_S` seconds (and when it finishes;
+    never for ``done == 0``).
 
     ``total`` may be None or 0 when unknown. Use as a context manager, or call :meth:`close`.
     """
@@ -121,8 +122,8 @@ class StageProgress:
             self._progress.update(task, completed=done, total=total or None)
             return
         finished = bool(total) and done >= (total or 0)
-        if stage in self._finished:
-            return
+        if stage in self._finished or (done == 0 and not finished):
+            return  # a start line says nothing a log reader needs
         now = self.clock()
         last = self._last_line.get(stage)
         if finished or last is None or now - last >= self.interval_s:

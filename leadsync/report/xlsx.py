@@ -101,8 +101,14 @@ def _join(*parts: str | pa.Array) -> pa.Array:
     return pc.binary_join_element_wise(*args, pa.scalar("", _TEXT))
 
 
+def _contiguous(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
 def _as_text(values: pd.Series) -> pa.Array:
-    return pa.array(values.astype("str"), type=_TEXT, from_pandas=True)
+    """One contiguous large_string array (pandas may hand over several arrow chunks)."""
+    text = _contiguous(pa.array(values.astype("str"), from_pandas=True))
+    return text if text.type == _TEXT else text.cast(_TEXT)
 
 
 def _xml_text(values: pd.Series) -> pa.Array:
@@ -157,7 +163,7 @@ def _rows_xml(frame: pd.DataFrame, first_row: int) -> Iterator[bytes]:
             _cells_xml(part[col], letter, row_numbers)
             for letter, col in zip(letters, part.columns, strict=True)
         ]
-        rows = _join('<row r="', row_numbers, '">', *cells, "</row>")
+        rows = _contiguous(_join('<row r="', row_numbers, '">', *cells, "</row>"))
         offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)
         begin, end = offsets[rows.offset], offsets[rows.offset + len(rows)]
         yield bytes(memoryview(rows.buffers()[2])[begin:end])

@@ -75,7 +75,8 @@ def test_plain_progress_prints_throttled_lines() -> None:
     con, out = console(terminal=False)
     now = [0.0]
     progress = make_progress(con, clock=lambda: now[0], interval_s=5.0)
-    progress("read", 0, 1000)
+    progress("read", 0, 1000)  # a start: no line
+    progress("read", 10, 1000)
     now[0] = 1.0
     progress("read", 100, 1000)  # too soon: no line
     now[0] = 6.0
@@ -85,7 +86,7 @@ def test_plain_progress_prints_throttled_lines() -> None:
     progress("fetch", 3, None)  # unknown total
     progress.close()
     assert out.getvalue().splitlines() == [
-        "read: 0/1,000 (0%)",
+        "read: 10/1,000 (1%)",
         "read: 600/1,000 (60%)",
         "read: 1,000/1,000 (100%)",
         "fetch: 3",

@@ -144,3 +144,13 @@ def test_empty_tables_still_have_a_header(tmp_path: Path) -> None:
     book = openpyxl.load_workbook(path)
     assert values(book["Rows"]) == [list(ROW_COLUMNS)]
     assert values(book["Kept"]) == [["(empty)"]]
+
+
+def test_text_spread_over_several_arrow_chunks(tmp_path: Path) -> None:
+    half = pd.DataFrame({c: pd.Series(["a"] * 3, dtype="str") for c in ROW_COLUMNS})
+    rows = pd.concat([half, half.assign(message="b")], ignore_index=True)  # 2 chunks
+    rows["row"] = pd.Series(range(2, 8), dtype="Int64")
+    path = write_xlsx(RunReport(command="validate", rows=rows), tmp_path / "r.xlsx")
+    got = values(openpyxl.load_workbook(path)["Rows"])
+    assert [r[8] for r in got[1:]] == ["a", "a", "a", "b", "b", "b"]
+    assert [r[2] for r in got[1:]] == [2, 3, 4, 5, 6, 7]
