@@ -689,18 +689,23 @@ def _status_is(leads: pd.DataFrame, status: str | None) -> Any:
     return (leads["status"].astype("string") == status).fillna(False).to_numpy(dtype=bool)
 
 
+#: Integer columns of the plan's tables; every other column is ``string`` (NA = missing).
+_TABLE_INT_COLUMNS = frozenset({"priority", "retries", "created", "row"})
+
+
 def _concat(frames: list[pd.DataFrame], columns: tuple[str, ...]) -> pd.DataFrame:
-    if frames:
-        return pd.concat(frames, ignore_index=True)[list(columns)]
-    return _empty_table(columns).copy()
+    """One table with exactly ``columns`` and the documented dtypes."""
+    if not frames:
+        return _empty_table(columns).copy()
+    table = pd.concat(frames, ignore_index=True)[list(columns)]
+    return table.astype({c: "Int64" if c in _TABLE_INT_COLUMNS else "string" for c in columns})
 
 
 @functools.cache
 def _empty_table(columns: tuple[str, ...]) -> pd.DataFrame:
-    """An empty table (cached: callers get a copy), integer columns as Int64, others text."""
-    ints = {"priority", "retries", "created", "row"}
+    """An empty table (cached: callers get a copy)."""
     return pd.DataFrame(
-        {c: pd.array([], dtype="Int64" if c in ints else "string") for c in columns}
+        {c: pd.array([], dtype="Int64" if c in _TABLE_INT_COLUMNS else "string") for c in columns}
     )
 
 

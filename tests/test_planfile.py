@@ -1,0 +1,276 @@
+"""The saved plan file: round trip, readable layout, tamper detection, the applied registry."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from leadsync import models
+from leadsync.diff import diff_campaign
+from leadsync.errors import ExitCode, InputError, RefusedError
+from leadsync.models import Campaign, SourceInfo
+from leadsync.plan import Plan, PlanPolicy, build_plan, fingerprint_remote
+from leadsync.planfile import (
+    PLAN_VERSION,
+    is_applied,
+    load_plan,
+    mark_applied,
+    save_plan,
+)
+from tests.test_diff import desired_frame, remote_frame
+
+CREATED = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+SOURCE = SourceInfo(
+    path="leads.csv",
+    sha256="ab" * 32,
+    format="csv",
+    sheet=None,
+    encoding="utf-8",
+    delimiter=",",
+    header_row=1,
+    rows=4,
+    columns={"number": "Phone", "first_name": "First"},
+)
+
+
+def num(i: int) -> str:
+    return f"+1213555{i:04d}"
+
+
+def sample() -> tuple[Plan, dict[str, str]]:
+    """A plan with every kind of operation, kept leads, drift, a dependency and a skip."""
+    desired = desired_frame(
+        {"number": num(1), "first_name": "Ann", "priority": 2, "status": "success"},
+        {"number": num(2), "first_name": "Bob", "status": "failed"},
+        {"number": num(3), "note": "call after 5 — ünïcode", "cool_off": 60},
+        {"number": num(9)},
+    )
+    remote = remote_frame(
+        {"id": "r1", "number": num(1), "first_name": "Anne", "priority": 2},
+        {"id": "r2", "number": num(2), "first_name": "Bob", "status": "new"},
+        {"id": "r4", "number": num(4)},
+        {"id": "r5", "number": num(5), "status": "success"},
+    )
+    plan = build_plan(
+        {"c1": diff_campaign(desired, remote, statuses=models.DEFAULT_STATUSES)},
+        {"c1": Campaign("c1", "Spring")},
+        PlanPolicy(mode="mirror", on_drift="replace", dedupe_scope="account"),
+        account_keys={num(9): "Autumn"},
+    )
+    return plan, {"c1": fingerprint_remote(remote)}
+
+
+def save(plan: Plan, fps: dict[str, str], path: Path, **kw: object) -> str:
+    args: dict[str, object] = {
+        "sources": [SOURCE],
+        "settings_redacted": {"api": {"password": "***"}, "sync": {"mode": "mirror"}},
+        "fingerprints": fps,
+        "created_at": CREATED,
+        "meta": {"rows_read": 4, "overrides": []},
+    }
+    args.update(kw)
+    return save_plan(plan, path, **args)  # type: ignore[arg-type]
+
+
+def test_round_trip_gives_back_the_same_plan(tmp_path: Path) -> None:
+    plan, fps = sample()
+    kinds = {op.kind for op in plan.operations}
+    assert kinds == set(models.OpKind)
+    assert any(op.after for op in plan.operations)
+    assert not plan.kept.empty and not plan.drift.empty and not plan.skipped.empty
+
+    path = tmp_path / "plan.json"
+    plan_id = save(plan, fps, path)
+    saved = load_plan(path)
+
+    assert saved.plan_id == plan_id
+    assert saved.version == PLAN_VERSION
+    assert saved.created_at == CREATED
+    assert saved.sources == [SOURCE]
+    assert saved.settings == {"api": {"password": "***"}, "sync": {"mode": "mirror"}}
+    assert saved.meta == {"rows_read": 4, "overrides": []}
+    assert saved.fingerprints == fps
+    assert saved.policy == plan.policy
+    assert saved.path == path
+    loaded = saved.plan
+    assert loaded.operations == plan.operations
+    assert loaded.counts == plan.counts
+    assert loaded.campaigns == plan.campaigns
+    assert loaded.status_before == plan.status_before
+    assert loaded.unknown_statuses == plan.unknown_statuses
+    assert loaded.remote_duplicates == plan.remote_duplicates
+    assert loaded.messages == plan.messages
+    for name in ("kept", "drift", "skipped"):
+        pd.testing.assert_frame_equal(getattr(loaded, name), getattr(plan, name))
+
+
+def test_the_file_is_readable_json_with_one_operation_per_line(tmp_path: Path) -> None:
+    plan, fps = sample()
+    path = tmp_path / "plan.json"
+    plan_id = save(plan, fps, path)
+    text = path.read_text(encoding="utf-8")
+    data = json.loads(text)
+    assert (data["format"], data["version"], data["plan_id"]) == ("leadsync-plan", 1, plan_id)
+    assert list(data)[:3] == ["format", "version", "plan_id"]
+    op_lines = [line for line in text.splitlines() if line.startswith('  {"op_id": ')]
+    assert len(op_lines) == len(plan.operations)
+    assert "ünïcode" in text  # not \\u-escaped: a reviewer reads it as written
+    assert data["sources"][0]["sha256"] == "ab" * 32
+
+
+def test_same_content_same_id_and_any_change_another(tmp_path: Path) -> None:
+    plan, fps = sample()
+    first = save(plan, fps, tmp_path / "a.json")
+    assert save(plan, fps, tmp_path / "b.json") == first
+    assert save(plan, fps, tmp_path / "c.json", created_at=CREATED + timedelta(seconds=1)) != first
+    assert save(plan, {"c1": "0" * 64}, tmp_path / "d.json") != first
+
+
+def test_saving_replaces_atomically_and_leaves_no_temp_files(tmp_path: Path) -> None:
+    plan, fps = sample()
+    path = tmp_path / "out" / "plan.json"
+    save(plan, fps, path)
+    save(plan, fps, path, meta={"second": True})
+    assert load_plan(path).meta == {"second": True}
+    assert [p.name for p in path.parent.iterdir()] == ["plan.json"]
+
+
+def test_naive_created_at_is_refused(tmp_path: Path) -> None:
+    plan, fps = sample()
+    with pytest.raises(ValueError, match="timezone-aware"):
+        save(plan, fps, tmp_path / "p.json", created_at=datetime(2026, 3, 1))
+
+
+# --- tampering and bad files -----------------------------------------------------------------
+def saved_text(tmp_path: Path) -> tuple[Path, str]:
+    plan, fps = sample()
+    path = tmp_path / "plan.json"
+    save(plan, fps, path)
+    return path, path.read_text(encoding="utf-8")
+
+
+def test_an_edited_operation_is_detected(tmp_path: Path) -> None:
+    path, text = saved_text(tmp_path)
+    edited = text.replace('"status": "success"', '"status": "failed"', 1)
+    assert edited != text
+    path.write_text(edited, encoding="utf-8")
+    with pytest.raises(InputError, match="changed after it was saved") as err:
+        load_plan(path)
+    assert str(path) in str(err.value)
+    assert err.value.exit_code is ExitCode.BAD_INPUT
+
+
+def test_an_edited_fingerprint_is_detected(tmp_path: Path) -> None:
+    path, _ = saved_text(tmp_path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["fingerprints"]["c1"] = "f" * 64
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(InputError, match="changed after it was saved"):
+        load_plan(path)
+
+
+def test_reformatting_the_json_is_not_an_edit(tmp_path: Path) -> None:
+    path, _ = saved_text(tmp_path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps(data, indent=4, sort_keys=True), encoding="utf-8")
+    assert load_plan(path).plan_id == data["plan_id"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.update(version=2), "format version 2"),
+        (lambda d: d.pop("operations"), "missing operations"),
+        (lambda d: d.update(format="something-else"), "not a leadsync plan"),
+        (lambda d: d.update(plan_id="../../etc"), "malformed plan_id"),
+    ],
+)
+def test_structural_problems_are_named(tmp_path: Path, change: object, message: str) -> None:
+    path, _ = saved_text(tmp_path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    change(data)  # type: ignore[operator]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(InputError, match=message):
+        load_plan(path)
+
+
+def test_malformed_content_with_a_matching_id_is_still_refused(tmp_path: Path) -> None:
+    """Someone who recomputes the hash still cannot smuggle in a broken operation."""
+    import hashlib
+
+    path, _ = saved_text(tmp_path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["operations"][0]["kind"] = "truncate"
+    body = {k: v for k, v in data.items() if k != "plan_id"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    data["plan_id"] = hashlib.sha256(canonical.encode()).hexdigest()
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(InputError, match=r"malformed data.*truncate"):
+        load_plan(path)
+
+
+def test_not_json_missing_file_and_not_a_mapping(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "leadsync-plan",', encoding="utf-8")
+    with pytest.raises(InputError, match=r"not valid JSON \(line 1"):
+        load_plan(bad)
+    with pytest.raises(InputError, match="does not exist"):
+        load_plan(tmp_path / "nope.json")
+    bad.write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(InputError, match="not a leadsync plan"):
+        load_plan(bad)
+
+
+# --- the registry of applied plans -----------------------------------------------------------
+def test_mark_applied_once_then_refuse(tmp_path: Path) -> None:
+    plan, fps = sample()
+    plan_id = save(plan, fps, tmp_path / "plan.json")
+    registry = tmp_path / "applied"
+    assert not is_applied(plan_id, registry)
+    record = mark_applied(plan_id, registry, applied_at=CREATED, detail={"job": "nightly"})
+    assert is_applied(plan_id, registry)
+    assert json.loads(record.read_text(encoding="utf-8")) == {
+        "plan_id": plan_id,
+        "applied_at": CREATED.isoformat(),
+        "detail": {"job": "nightly"},
+    }
+    with pytest.raises(RefusedError, match=r"already applied at 2026-03-01T09:30:00\+00:00") as err:
+        mark_applied(plan_id, registry, applied_at=CREATED + timedelta(hours=1))
+    assert err.value.exit_code is ExitCode.REFUSED
+    assert sorted(p.name for p in registry.iterdir()) == [f"{plan_id}.json"]
+
+
+def test_only_one_of_concurrent_applies_wins(tmp_path: Path) -> None:
+    plan_id = "a" * 64
+    outcomes: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(8)
+
+    def claim() -> None:
+        start.wait()
+        try:
+            mark_applied(plan_id, tmp_path, applied_at=CREATED)
+            result = "won"
+        except RefusedError:
+            result = "refused"
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["refused"] * 7 + ["won"]
+
+
+def test_registry_refuses_a_malformed_id(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not a plan id"):
+        is_applied("../escape", tmp_path)
+    with pytest.raises(ValueError, match="not a plan id"):
+        mark_applied("ABC", tmp_path, applied_at=CREATED)
