@@ -124,7 +124,8 @@ def sandbox_command(
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
-    previous = signal.signal(signal.SIGTERM, on_signal)
+    # Ctrl-C and SIGTERM both end the loop below; the state is then saved by stop().
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         try:
             sb.start()
@@ -133,13 +134,11 @@ def sandbox_command(
         with sb:
             click.echo(_banner(sb, seeded))
             sys.stdout.flush()  # the banner must reach a pipe before we block
-            try:
-                while not stop.wait(WAIT_STEP_S):
-                    pass
-            except KeyboardInterrupt:
+            while not stop.wait(WAIT_STEP_S):
                 pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     click.echo("sandbox stopped" + (f"; state saved to {state_file}" if state_file else ""))
 
 

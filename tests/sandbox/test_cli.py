@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import queue
 import re
-import selectors
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,31 +24,50 @@ START_TIMEOUT_S = 60
 URL_LINE = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 
 
-def read_until(proc: subprocess.Popen[str], pattern: re.Pattern[str]) -> tuple[re.Match[str], str]:
-    """Read the process's stdout until ``pattern`` matches a line; the match and all text."""
-    assert proc.stdout is not None
-    seen = ""
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
+class Output:
+    """The process's stdout, read line by line by a thread (a pipe read must not block)."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen = ""
+        self._stream = proc.stdout
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        for line in self._stream:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def until(self, pattern: re.Pattern[str]) -> re.Match[str]:
+        """Wait for a line matching ``pattern``; AssertionError with the output otherwise."""
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
-            if not sel.select(timeout=0.5):
-                continue
-            line = proc.stdout.readline()
-            if not line:
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
                 break
-            seen += line
+            if line is None:
+                break
+            self.seen += line
             match = pattern.search(line)
             if match:
-                return match, seen
-    raise AssertionError(f"no line matching {pattern.pattern!r}; output so far:\n{seen}")
+                return match
+        raise AssertionError(f"no line matching {pattern.pattern!r}; output:\n{self.seen}")
+
+    def rest(self) -> str:
+        """Everything printed until the process closed its stdout."""
+        while (line := self.lines.get(timeout=START_TIMEOUT_S)) is not None:
+            self.seen += line
+        return self.seen
 
 
 @pytest.fixture
-def run_sandbox(tmp_path: Path) -> Iterator[callable]:  # type: ignore[valid-type]
+def run_sandbox(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Popen[str], Output]]]:
+    """``run_sandbox(*args)`` starts ``leadsync sandbox ARGS``; killed at teardown if alive."""
     procs: list[subprocess.Popen[str]] = []
 
-    def start(*args: str) -> subprocess.Popen[str]:
+    def start(*args: str) -> tuple[subprocess.Popen[str], Output]:
         proc = subprocess.Popen(
             [sys.executable, "-c", "from leadsync.cli import main; main()", "sandbox", *args],
             stdout=subprocess.PIPE,
@@ -56,24 +76,30 @@ def run_sandbox(tmp_path: Path) -> Iterator[callable]:  # type: ignore[valid-typ
             cwd=tmp_path,
         )
         procs.append(proc)
-        return proc
+        return proc, Output(proc)
 
     yield start
     for proc in procs:
         if proc.poll() is None:
             proc.kill()
-        proc.communicate()
+        proc.wait(timeout=START_TIMEOUT_S)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
-def test_sandbox_command_serves_until_terminated(run_sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+RunSandbox = Callable[..., tuple[subprocess.Popen[str], Output]]
+
+
+def test_sandbox_command_serves_until_terminated(run_sandbox: RunSandbox, tmp_path: Path) -> None:
     state = tmp_path / "state.json"
-    proc = run_sandbox("--port", "0", "--seed", "4", "--state", str(state), "--page-cap", "5")
-    match, banner = read_until(proc, URL_LINE)
-    base = match.group(1)
-    rest, _ = read_until(proc, re.compile(r"Ctrl-C"))
-    banner += rest
-    assert "LEADSYNC_USERNAME=demo" in banner and "LEADSYNC_PASSWORD=demo-password" in banner
-    assert "not secrets" in banner
+    proc, out = run_sandbox("--port", "0", "--seed", "4", "--state", str(state), "--page-cap", "5")
+    base = out.until(URL_LINE).group(1)
+    out.until(re.compile(r"Ctrl-C"))
+    # A second sandbox on the same port (started now, so both start-ups overlap) must fail.
+    busy_port = base.rsplit(":", 1)[1]
+    second, second_out = run_sandbox("--port", busy_port)
+    assert "LEADSYNC_USERNAME=demo" in out.seen and "LEADSYNC_PASSWORD=demo-password" in out.seen
+    assert "not secrets" in out.seen
     with requests.Session() as http:
         http.trust_env = False
         login = http.post(
@@ -93,32 +119,24 @@ def test_sandbox_command_serves_until_terminated(run_sandbox, tmp_path: Path) ->
             f"{base}/api/v2/config/campaigns/{cid}/leads?page_size=100", headers=headers
         ).json()
         assert len(page["data"]) == 5  # --page-cap reached the server
+    assert second.wait(timeout=START_TIMEOUT_S) == 2
+    refusal = second_out.rest()
+    assert f"cannot listen on 127.0.0.1:{busy_port}" in refusal
+    assert "Traceback" not in refusal
     proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=START_TIMEOUT_S)
-    assert proc.returncode == 0, out
-    assert "sandbox stopped" in out
+    assert proc.wait(timeout=START_TIMEOUT_S) == 0, out.rest()
+    assert "sandbox stopped" in out.rest()
     saved = json.loads(state.read_text(encoding="utf-8"))
     assert {c["name"] for c in saved["campaigns"]} == set(DEMO_CAMPAIGNS)
 
 
-def test_ctrl_c_stops_it_too(run_sandbox) -> None:  # type: ignore[no-untyped-def]
-    proc = run_sandbox("--port", "0")
-    read_until(proc, re.compile(r"Ctrl-C"))
+@pytest.mark.slow  # one more interpreter start-up (seconds); the SIGTERM path runs always
+def test_ctrl_c_stops_it_too(run_sandbox: RunSandbox) -> None:
+    proc, out = run_sandbox("--port", "0")
+    out.until(re.compile(r"Ctrl-C"))
     proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=START_TIMEOUT_S)
-    assert proc.returncode == 0, out
-    assert "Traceback" not in out
-
-
-def test_busy_port_is_a_clear_usage_error(run_sandbox) -> None:  # type: ignore[no-untyped-def]
-    first = run_sandbox("--port", "0")
-    match, _ = read_until(first, URL_LINE)
-    port = match.group(1).rsplit(":", 1)[1]
-    second = run_sandbox("--port", port)
-    out, _ = second.communicate(timeout=START_TIMEOUT_S)
-    assert second.returncode == 2
-    assert f"cannot listen on 127.0.0.1:{port}" in out
-    assert "Traceback" not in out
+    assert proc.wait(timeout=START_TIMEOUT_S) == 0, out.rest()
+    assert "Traceback" not in out.rest()
 
 
 def test_help_lists_the_knobs() -> None:
