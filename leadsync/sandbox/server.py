@@ -103,6 +103,8 @@ class _Handler(BaseHTTPRequestHandler):
             # Cannot find the end of the body: answer and drop the connection.
             self._bad_request("a body needs a Content-Length")
             return
+        if length and headers.get("expect", "").lower() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits for this
         body = self.rfile.read(length) if length else b""
         parts = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
@@ -128,7 +130,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.close_connection:
             lines.append("Connection: close")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        self.wfile.write(head + body)
+        # A HEAD answer has the headers of the full answer and no body.
+        self.wfile.write(head if self.command == "HEAD" else head + body)
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 
 import requests
 
@@ -271,3 +272,31 @@ def test_every_answer_carries_content_length_and_keeps_the_connection(
         assert answer.raw.version == 11
         assert "close" not in answer.headers.get("Connection", "")
     assert sandbox.stats.connections == 1  # login and all three calls over one connection
+
+
+def test_head_answers_without_a_body_and_keeps_the_connection_usable(
+    sandbox: Sandbox, http: requests.Session
+) -> None:
+    headers = sandbox_headers(http, sandbox)
+    head = http.head(sandbox.url("/api/v2/reports/campaigns/leads/status"), headers=headers)
+    assert head.status_code == 405 and head.content == b""
+    after = http.get(sandbox.url("/api/v2/reports/campaigns/leads/status"), headers=headers)
+    assert after.status_code == 200 and after.json() == {}
+
+
+def test_expect_100_continue_is_honoured(sandbox: Sandbox) -> None:
+    cid = sandbox.state.add_campaign("Spring Promo")
+    auth = sandbox.auth_headers()
+    body = b'{"number": "+12135550100"}'
+    head = (
+        f"PUT /api/v2/config/campaigns/{cid}/lead HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: {auth['Authorization']}\r\nX-Account-ID: {auth['X-Account-ID']}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        "Expect: 100-continue\r\n\r\n"
+    ).encode()
+    with socket.create_connection((sandbox.host, sandbox.port), timeout=10) as conn:
+        conn.sendall(head)
+        assert conn.recv(100).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        conn.sendall(body)
+        assert conn.recv(1000).startswith(b"HTTP/1.1 200 OK\r\n")
+    assert len(sandbox.state.leads(cid)) == 1
