@@ -80,9 +80,15 @@ def perform(call: Callable[[], Any], *, is_add: bool, clock: Callable[[], float]
         value = call()
     except FATAL_ERRORS as exc:
         return CallOutcome(
-            OpOutcome.FAILED, _attempts(exc), exc.status, str(exc), exc.method or None,
-            started, clock(), fatal=exc,
-        )  # fmt: skip
+            OpOutcome.FAILED,
+            _attempts(exc),
+            exc.status,
+            str(exc),
+            exc.method or None,
+            started,
+            clock(),
+            fatal=exc,
+        )
     except _UNCERTAIN_ADD_ERRORS as exc:
         outcome = OpOutcome.UNCERTAIN if is_add else OpOutcome.FAILED
         return CallOutcome(
@@ -90,9 +96,14 @@ def perform(call: Callable[[], Any], *, is_add: bool, clock: Callable[[], float]
         )
     except ApiError as exc:
         return CallOutcome(
-            OpOutcome.FAILED, _attempts(exc), exc.status, str(exc), exc.method or None,
-            started, clock(),
-        )  # fmt: skip
+            OpOutcome.FAILED,
+            _attempts(exc),
+            exc.status,
+            str(exc),
+            exc.method or None,
+            started,
+            clock(),
+        )
     except Exception as exc:  # a bug below us: for an add, let the re-read decide
         logger.exception("unexpected error in an API call")
         outcome = OpOutcome.UNCERTAIN if is_add else OpOutcome.FAILED

@@ -171,12 +171,15 @@ class Engine:
     # --- tasks ------------------------------------------------------------------------------
     def task(self, call: Callable[[], Any], *, is_add: bool) -> Callable[[], CallOutcome | None]:
         """A worker task making ``call``; it returns None (not started) once the run halted."""
-        halt, clock = self.halt, self.clock
+        halt, stop, clock = self.halt, self.stop, self.clock
 
         def run() -> CallOutcome | None:
-            if halt.is_set():
+            if halt.is_set() or stop.is_set():
                 return None
-            return perform(call, is_add=is_add, clock=clock)
+            outcome = perform(call, is_add=is_add, clock=clock)
+            if outcome.fatal is not None:
+                halt.set()  # at once: the tasks already queued must not start
+            return outcome
 
         return run
 

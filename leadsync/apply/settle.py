@@ -167,7 +167,7 @@ def set_post_statuses(engine: Engine, pool: WorkerPool) -> None:
     wanted: dict[int, str] = {}  # operation index -> status it sets
     client = engine.client
     for i, st in enumerate(states):
-        if st.op.kind is not OpKind.ADD:
+        if st.op.kind is not OpKind.ADD or not (st.followers or st.post_status):
             continue
         targets = [(j, str(states[j].op.status)) for j in st.followers]
         if st.post_status:
