@@ -1,12 +1,6 @@
 """CampaignsClient: the nine endpoints of the Campaigns API, safe to share between threads.
 
-How a call is made, innermost first::
-
-    Transport.send        one HTTP request → response, or the error type for what happened
-    _exchange             + the shared rate limiter and the counters
-    _send_authed          + auth headers (lazy login); a 401 → one shared re-login, one resend
-    _call                 + tenacity retries for the error types the call may repeat,
-                            the run's retry budget; connection errors exhausted → Unreachable
+How each call is made (auth, rate limit, retries by error type) lives in :mod:`.caller`.
 
 Reads, set-status, delete and voicemail are idempotent and retry on every transient error.
 An add is not idempotent (NOTES.md decision 2): it is repeated only when the request certainly
@@ -16,54 +10,44 @@ any other failure after sending raises UncertainAddError and is never repeated h
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import Any
 
 import requests
 
 from ..config import ApiSettings
 from ..errors import (
-    ApiError,
-    AuthError,
     BadRequestError,
-    ConfigError,
-    ConnectError,
     NotFoundError,
     PaginationError,
-    ServerError,
-    TerminalError,
-    ThrottledError,
-    TimeoutError_,
-    TransientError,
     UncertainAddError,
-    UnreachableError,
     UsageError,
 )
 from ..models import Campaign
-from .auth import Auth, Credentials
-from .ratelimit import RateLimiter
-from .retry import Backoff, Counters, RetryBudget, build_retrying
-from .transport import Redactor, Transport, build_session, tls_verify
+from .caller import (
+    ADD_RETRY,
+    AMBIGUOUS,
+    IDEMPOTENT_RETRY,
+    Caller,
+    json_or_none,
+    require_text,
+)
 from .wire import (
     ACTIVITY_PATH,
     ADD_LEAD_PATH,
     CAMPAIGNS_STATUS_PATH,
     DELETE_LEAD_PATH,
     LEADS_PATH,
-    LOGIN_PATH,
     QUEUES_PATH,
     SET_STATUS_PATH,
     VOICEMAIL_PATH,
     WireFormatError,
     lead_ids,
-    loads,
     parse_campaigns,
     parse_leads_page,
     parse_list,
@@ -71,19 +55,7 @@ from .wire import (
 )
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
-#: Errors an idempotent call (read, set status, delete, voicemail) is retried on.
-IDEMPOTENT_RETRY: tuple[type[ApiError], ...] = (
-    ConnectError,
-    TimeoutError_,
-    ThrottledError,
-    ServerError,
-)
-#: Errors an add is retried on: the request never arrived, or the server explicitly refused.
-ADD_RETRY: tuple[type[ApiError], ...] = (ConnectError, ThrottledError)
-#: Failures after which a write may or may not have been applied.
-AMBIGUOUS: tuple[type[ApiError], ...] = (TimeoutError_, ServerError)
 #: Consecutive empty lead pages that still carry a next key before we call it a loop.
 MAX_EMPTY_PAGES_WITH_KEY = 3
 #: Default events per activity page (the document's example).
@@ -100,11 +72,13 @@ class AddResult:
     body: Any | None = None
 
 
-class CampaignsClient:
+class CampaignsClient(Caller):
     """Client of the Campaigns API (``api/NOTES.md``), shared by all worker threads.
 
-    ``session`` (default: a new pooled requests Session), ``sleep`` and ``clock`` are
-    injectable so tests can observe every wait; ``rng`` drives the backoff jitter.
+    ``CampaignsClient(settings, session=None, sleep=time.sleep, clock=time.monotonic, *,
+    rng=None)``: ``session`` (default: a new pooled requests Session), ``sleep`` and ``clock``
+    are injectable so tests can observe every wait; ``rng`` drives the backoff jitter.
+    ``counters.as_dict()`` gives requests, retries, throttled, relogins, errors.
     Raises ConfigError at once when the settings cannot work (no base_url, no credentials,
     an API key without account id, a missing CA bundle).
     """
@@ -118,54 +92,14 @@ class CampaignsClient:
         *,
         rng: random.Random | None = None,
     ) -> None:
-        self.settings = settings
-        base_url = _check_base_url(settings.base_url)
-        self._sleep = sleep
-        self.counters = Counters()
-        self._budget = RetryBudget(settings.retry_budget, self.counters)
-        self._backoff = Backoff(settings.backoff_max_s, rng=rng)
-        self._limiter = RateLimiter(settings.max_rps, sleep=sleep, clock=clock)
-        self._redact = Redactor()
-        credentials = Credentials.from_settings(settings)
-        self._owns_session = session is None
-        verify = tls_verify(settings)  # logs the warning when verification is off
-        if session is None:
-            session = build_session(settings, verify)
-        self._transport = Transport(
-            base_url,
-            session,
-            timeout_s=settings.timeout_s,
-            redact=self._redact,
-            clock=clock,
-            verify=verify,
-        )
-        self._auth = Auth(
-            credentials,
-            settings.account_id,
-            self._redact,
-            login_call=self._login_call,
-            on_relogin=self._count_relogin,
-        )
+        super().__init__(settings, session, sleep, clock, rng=rng)
         self._add_lock = threading.Lock()
         self._add_method: str | None = (
             settings.add_lead_method if settings.add_lead_method != "auto" else None
         )
 
-    # --- plumbing ------------------------------------------------------------------------
-    def __repr__(self) -> str:
-        mode = "api_key" if self._auth.uses_api_key else f"user={self.settings.username!r}"
-        return f"CampaignsClient({self._transport.base_url!r}, {mode})"
-
     def __enter__(self) -> CampaignsClient:
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the HTTP session when this client created it."""
-        if self._owns_session:
-            self._transport.session.close()
 
     @property
     def add_method(self) -> str | None:
@@ -173,160 +107,6 @@ class CampaignsClient:
         fallback); pinned by ``api.add_lead_method``."""
         with self._add_lock:
             return self._add_method
-
-    @property
-    def account_id(self) -> str | None:
-        """The X-Account-ID in use (None until a login told it, when not configured)."""
-        return self._auth.account_id
-
-    def _count_relogin(self) -> None:
-        self.counters.add("relogins")
-
-    @property
-    def rate_limiter(self) -> RateLimiter:
-        return self._limiter
-
-    def _exchange(
-        self,
-        method: str,
-        path: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        params: Mapping[str, Any] | None = None,
-        json_body: Any = None,
-    ) -> requests.Response:
-        self._limiter.acquire()
-        self.counters.add("requests")
-        try:
-            response = self._transport.send(
-                method, path, headers=headers, params=params, json=json_body
-            )
-        except ThrottledError as err:
-            self.counters.add("throttled")
-            self._limiter.on_throttled(err.retry_after)
-            raise
-        if response.status_code != 401:
-            self._limiter.on_success()
-        return response
-
-    def _login_call(self, body: dict[str, str]) -> requests.Response:
-        try:
-            return self._call(
-                lambda: self._exchange("POST", LOGIN_PATH, json_body=body),
-                retry_on=IDEMPOTENT_RETRY,
-                what=f"POST {LOGIN_PATH}",
-            )
-        except TransientError as err:
-            # Attempts exhausted on a transient error: do not let the caller's own retry
-            # policy log in again and again.
-            raise UnreachableError(
-                f"could not log in: {err}",
-                method="POST",
-                endpoint=LOGIN_PATH,
-                status=err.status,
-                server_message=err.server_message,
-            ) from err
-
-    def _send_authed(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json_body: Any = None,
-    ) -> requests.Response:
-        headers, generation = self._auth.headers()
-        response = self._exchange(method, path, headers=headers, params=params, json_body=json_body)
-        if response.status_code != 401:
-            return response
-        if not self._auth.can_relogin():
-            raise self._unauthorized(method, path, response, "the API key was refused")
-        self._auth.relogin(generation)
-        headers, _ = self._auth.headers()
-        response = self._exchange(method, path, headers=headers, params=params, json_body=json_body)
-        if response.status_code == 401:
-            raise self._unauthorized(
-                method, path, response, "refused again right after a fresh login"
-            )
-        return response
-
-    def _unauthorized(
-        self, method: str, path: str, response: requests.Response, why: str
-    ) -> AuthError:
-        err = self._transport.error_for(method, path, response)
-        return AuthError(
-            f"not authorized ({why}): {err.server_message or 'HTTP 401'}",
-            method=method,
-            endpoint=path,
-            status=401,
-            server_message=err.server_message,
-        )
-
-    def _call(
-        self,
-        attempt: Callable[[], T],
-        *,
-        retry_on: tuple[type[ApiError], ...],
-        what: str,
-    ) -> T:
-        """Run ``attempt`` under the retry policy for ``retry_on``; count errors; turn
-        connection errors that outlived every attempt into UnreachableError."""
-        retrying = build_retrying(
-            retry_on=retry_on,
-            attempts=self.settings.retry_attempts,
-            backoff=self._backoff,
-            budget=self._budget,
-            counters=self.counters,
-            sleep=self._sleep,
-            what=what,
-        )
-        try:
-            try:
-                return retrying(attempt)
-            except ConnectError as err:
-                raise UnreachableError(
-                    f"API unreachable after {self.settings.retry_attempts} attempt(s): "
-                    f"{Exception.__str__(err)}",
-                    method=err.method,
-                    endpoint=err.endpoint,
-                ) from err
-        except ApiError as err:
-            # Count each failed call once, though login runs inside another call's attempt.
-            if not getattr(err, "_leadsync_counted", False):
-                err._leadsync_counted = True  # type: ignore[attr-defined]
-                self.counters.add("errors")
-            raise
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-    ) -> requests.Response:
-        """An idempotent authenticated call, retried on every transient error."""
-        return self._call(
-            lambda: self._send_authed(method, path, params=params),
-            retry_on=IDEMPOTENT_RETRY,
-            what=f"{method} {path}",
-        )
-
-    def _json(self, method: str, path: str, response: requests.Response) -> Any:
-        try:
-            return loads(response.text)
-        except WireFormatError as err:
-            raise self._not_understood(method, path, response, err) from None
-
-    def _not_understood(
-        self, method: str, path: str, response: requests.Response, err: Exception
-    ) -> TerminalError:
-        self.counters.add("errors")
-        return TerminalError(
-            f"answer not understood: {self._redact(str(err))}",
-            method=method,
-            endpoint=path,
-            status=response.status_code,
-        )
 
     # --- campaigns ------------------------------------------------------------------------
     def campaigns(self) -> list[Campaign]:
@@ -358,7 +138,7 @@ class CampaignsClient:
         null or empty; a short page is not the end. Raises PaginationError naming the
         campaign and key when the server repeats a key or a page (it would loop forever),
         and the API error types of :meth:`_request`."""
-        _require("campaign_id", campaign_id)
+        require_text("campaign_id", campaign_id)
         size = page_size or self.settings.page_size
         path = LEADS_PATH.format(campaign_id=quote_segment(campaign_id))
         key: str | None = None
@@ -417,21 +197,6 @@ class CampaignsClient:
             seen_keys.add(next_key)
             key = next_key
 
-    def _pagination_error(
-        self, path: str, campaign_id: str, key: str | None, why: str
-    ) -> PaginationError:
-        self.counters.add("errors")
-        hint = (
-            '; stock Kazoo expects start_key: try api.page_key_param = "start_key"'
-            if self.settings.page_key_param != "start_key"
-            else ""
-        )
-        return PaginationError(
-            f"campaign {campaign_id}: {why} (key {key!r}); stopped instead of looping{hint}",
-            method="GET",
-            endpoint=path,
-        )
-
     def add_lead(self, campaign_id: str, body: dict[str, Any]) -> AddResult:
         """Add one lead (endpoint 6; not idempotent).
 
@@ -441,7 +206,7 @@ class CampaignsClient:
         timeout, connection lost, 500/502/503/504 without Retry-After): never repeated here.
         Raises BadRequestError (400, the server's message), NotFoundError (neither verb
         accepted), ThrottledError (still throttled after every attempt), UnreachableError."""
-        _require("campaign_id", campaign_id)
+        require_text("campaign_id", campaign_id)
         path = ADD_LEAD_PATH.format(campaign_id=quote_segment(campaign_id))
         with self._add_lock:
             learned = self._add_method
@@ -475,7 +240,7 @@ class CampaignsClient:
                 if self._add_method is None:
                     self._add_method = method
                     log.info("add lead: this deployment takes %s", method)
-        return AddResult(method=method, status=response.status_code, body=_json_or_none(response))
+        return AddResult(method=method, status=response.status_code, body=json_or_none(response))
 
     def _add_once(self, method: str, path: str, body: dict[str, Any]) -> requests.Response:
         def attempt() -> requests.Response:
@@ -496,8 +261,8 @@ class CampaignsClient:
     def set_status(self, lead_id: str, status: str) -> None:
         """Set a lead's status (endpoint 7; idempotent, retried). Raises BadRequestError
         (400 with the server's message) and the API error types."""
-        _require("lead_id", lead_id)
-        _require("status", status)
+        require_text("lead_id", lead_id)
+        require_text("status", status)
         path = SET_STATUS_PATH.format(lead_id=quote_segment(lead_id), status=quote_segment(status))
         self._call(
             lambda: self._send_authed("POST", path),
@@ -510,7 +275,7 @@ class CampaignsClient:
 
         A 400 on a retry that follows an ambiguous attempt (timeout, connection lost, 5xx)
         means the first attempt deleted it: success. A 400 otherwise raises BadRequestError."""
-        _require("lead_id", lead_id)
+        require_text("lead_id", lead_id)
         path = DELETE_LEAD_PATH.format(lead_id=quote_segment(lead_id))
         ambiguous = False  # set once an attempt may have reached the server and been applied
 
@@ -534,7 +299,7 @@ class CampaignsClient:
 
     def set_voicemail(self, cdr_id: str) -> None:
         """Set a call's disposition to voicemail (endpoint 9; idempotent, retried)."""
-        _require("cdr_id", cdr_id)
+        require_text("cdr_id", cdr_id)
         path = VOICEMAIL_PATH.format(cdr_id=quote_segment(cdr_id))
         self._call(
             lambda: self._send_authed("PUT", path),
@@ -616,31 +381,3 @@ def _list_campaigns(campaigns: Sequence[Campaign]) -> str:
     return ", ".join(
         f"{c.name} ({c.id})" for c in sorted(campaigns, key=lambda c: c.name.casefold())
     )
-
-
-def _require(name: str, value: str) -> None:
-    # An empty id would address a different endpoint (…/leads/ instead of …/leads/{id}).
-    if not isinstance(value, str) or not value.strip():
-        raise UsageError(f"{name} must be a non-empty string, got {value!r}")
-
-
-def _json_or_none(response: requests.Response) -> Any | None:
-    if not response.content:
-        return None
-    try:
-        return json.loads(response.text)
-    except ValueError:
-        return None
-
-
-def _check_base_url(base_url: str | None) -> str:
-    if not base_url:
-        raise ConfigError(
-            "[api] base_url is not set (e.g. https://portal.example.com:9443, or LEADSYNC_BASE_URL)"
-        )
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"[api] base_url {base_url!r} is not an http(s) URL")
-    if parts.query or parts.fragment:
-        raise ConfigError(f"[api] base_url {base_url!r} must not carry a query or fragment")
-    return base_url
