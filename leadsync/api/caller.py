@@ -212,7 +212,8 @@ class Caller:
         what: str,
     ) -> T:
         """Run ``attempt`` under the retry policy for ``retry_on``; count errors; turn
-        connection errors that outlived every attempt into UnreachableError."""
+        connection errors that outlived every attempt into UnreachableError. A raised error
+        carries ``attempts``, the number of tries made."""
         retrying = build_retrying(
             retry_on=retry_on,
             attempts=self.settings.retry_attempts,
@@ -237,6 +238,8 @@ class Caller:
             if not getattr(err, "_leadsync_counted", False):
                 err._leadsync_counted = True  # type: ignore[attr-defined]
                 self.counters.add("errors")
+                # How many times this call was tried (read by the apply journal).
+                err.attempts = retrying.statistics.get("attempt_number", 1)  # type: ignore[attr-defined]
             raise
 
     def _request(

@@ -70,6 +70,7 @@ class AddResult:
     method: str
     status: int
     body: Any | None = None
+    attempts: int = 1  # requests sent for this add (retries and a POST fallback included)
 
 
 class CampaignsClient(Caller):
@@ -212,7 +213,7 @@ class CampaignsClient(Caller):
             learned = self._add_method
         method = learned or "PUT"
         try:
-            response = self._add_once(method, path, body)
+            response, attempts = self._add_once(method, path, body)
         except NotFoundError as err:
             if learned is not None or method != "PUT":
                 raise
@@ -224,7 +225,8 @@ class CampaignsClient(Caller):
             )
             method = "POST"
             try:
-                response = self._add_once(method, path, body)
+                response, attempts = self._add_once(method, path, body)
+                attempts += getattr(err, "attempts", 1)
             except NotFoundError as post_err:
                 raise NotFoundError(
                     f"add lead refused with both verbs: PUT → {err.status}, POST → "
@@ -240,10 +242,21 @@ class CampaignsClient(Caller):
                 if self._add_method is None:
                     self._add_method = method
                     log.info("add lead: this deployment takes %s", method)
-        return AddResult(method=method, status=response.status_code, body=json_or_none(response))
+        return AddResult(
+            method=method,
+            status=response.status_code,
+            body=json_or_none(response),
+            attempts=attempts,
+        )
 
-    def _add_once(self, method: str, path: str, body: dict[str, Any]) -> requests.Response:
+    def _add_once(
+        self, method: str, path: str, body: dict[str, Any]
+    ) -> tuple[requests.Response, int]:
+        tries = 0
+
         def attempt() -> requests.Response:
+            nonlocal tries
+            tries += 1
             try:
                 return self._send_authed(method, path, json_body=body)
             except AMBIGUOUS as err:
@@ -256,7 +269,8 @@ class CampaignsClient(Caller):
                     server_message=err.server_message,
                 ) from err
 
-        return self._call(attempt, retry_on=ADD_RETRY, what=f"{method} {path}")
+        response = self._call(attempt, retry_on=ADD_RETRY, what=f"{method} {path}")
+        return response, tries
 
     def set_status(self, lead_id: str, status: str) -> None:
         """Set a lead's status (endpoint 7; idempotent, retried). Raises BadRequestError

@@ -241,7 +241,7 @@ def test_exact_backoff_sequence(make_sandbox: MakeSandbox) -> None:
             "errors": 1,
         }
     assert sleep.waits == [0.5, 1.0, 1.5, 1.5]  # 0.5·2^n capped at backoff_max_s
-    assert info.value.status == 503
+    assert info.value.status == 503 and info.value.attempts == 5  # type: ignore[attr-defined]
 
 
 def test_backoff_jitter_is_drawn_from_the_injected_rng(make_sandbox: MakeSandbox) -> None:
@@ -357,6 +357,7 @@ def test_ambiguous_add_is_uncertain_and_not_retried(make_sandbox: MakeSandbox) -
     assert sb.stats.by_route[("PUT", "add")] == 1  # exactly one add sent
     assert len(sb.state.leads(cid)) == 1  # committed once: the "uncertain" case is real
     assert info.value.status == 500 and "outcome unknown" in str(info.value)
+    assert info.value.attempts == 1  # type: ignore[attr-defined]
 
 
 def test_add_503_without_retry_after_is_uncertain(make_sandbox: MakeSandbox) -> None:
@@ -405,6 +406,7 @@ def test_put_to_post_fallback_on_a_post_only_server(make_sandbox: MakeSandbox) -
         second = c.add_lead(cid, {"number": "+12135550101"})
         assert c.add_method == "POST"
     assert (first.method, first.status, second.method) == ("POST", 200, "POST")
+    assert (first.attempts, second.attempts) == (2, 1)  # PUT refused + POST; then POST
     assert sb.stats.by_route[("PUT", "add")] == 1  # tried once, then remembered
     assert sb.stats.by_route[("POST", "add")] == 2
     assert len(sb.state.leads(cid)) == 2
