@@ -25,7 +25,8 @@ from typing import Any
 
 from .config import SandboxConfig
 from .faults import FaultDice, TokenBucket, retry_after_header
-from .state import INT_KEYS, STR_KEYS, Account, SandboxState
+from .leads import INT_KEYS, STR_KEYS
+from .state import Account, SandboxState
 from .stats import WRITE_ROUTES, SandboxStats
 
 #: The messages the document gives for its two error statuses.

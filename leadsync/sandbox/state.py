@@ -1,133 +1,31 @@
 """SandboxState: accounts, campaigns and leads held in memory, thread-safe, saved as JSON.
 
-Leads of a campaign live in insertion order in two parallel lists (sequence numbers and lead
-records, ``None`` where a lead was deleted) so that a page is found by bisecting the sequence
-list and read in O(page); deleted slots are compacted away once they outnumber the live ones.
-Page keys are the sequence number of the next lead masked with a per-campaign value and
-written as 32 hex digits: opaque to clients, and still valid when that lead is deleted
-meanwhile (the page simply starts at the next lead).
+How leads are stored and paged is in ``leads.py``; the file format in ``persist.py``.
 """
 
 from __future__ import annotations
 
-import bisect
-import hashlib
 import json
-import os
 import random
-import tempfile
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-#: Fields of a lead as the listing endpoint returns them, in the document's order.
-LISTED_KEYS: tuple[str, ...] = (
-    "created",
-    "campaign_id",
-    "number",
-    "status",
-    "retries",
-    "first_name",
-    "last_name",
-    "priority",
-    "id",
+from .leads import (
+    DEFAULT_CAMPAIGN_STATUS,
+    DEFAULT_PRIORITY,
+    DEFAULT_RETRIES,
+    HEX_ID_BITS,
+    NEW_STATUS,
+    CampaignStore,
+    LeadRecord,
+    check_lead_fields,
+    key_mask_for,
 )
-#: Fields the add call stores but the listing does not return.
-HIDDEN_KEYS: tuple[str, ...] = ("type", "ticket_id", "note", "cool_off")
-#: Add-body fields that are integers / strings on the wire.
-INT_KEYS: tuple[str, ...] = ("retries", "priority", "cool_off")
-STR_KEYS: tuple[str, ...] = ("first_name", "last_name", "type", "ticket_id", "note")
-#: What the server stores when an add leaves a listed field out.
-DEFAULT_RETRIES = 3
-DEFAULT_PRIORITY = 1
-NEW_STATUS = "new"
-DEFAULT_CAMPAIGN_STATUS = "stopped"
-#: Deleted slots tolerated before a campaign's lists are compacted.
-COMPACT_MIN_DEAD = 1024
-#: State file format marker and version.
-STATE_FORMAT = "leadsync-sandbox-state"
-STATE_VERSION = 1
-_HEX_ID_BITS = 128
-
-
-@dataclass(slots=True)
-class _Lead:
-    id: str
-    campaign_id: str
-    number: str
-    status: str
-    retries: int
-    first_name: str
-    last_name: str
-    priority: int
-    created: int
-    seq: int
-    type: str | None = None
-    ticket_id: str | None = None
-    note: str | None = None
-    cool_off: int | None = None
-
-    def listed(self) -> dict[str, Any]:
-        return {
-            "created": self.created,
-            "campaign_id": self.campaign_id,
-            "number": self.number,
-            "status": self.status,
-            "retries": self.retries,
-            "first_name": self.first_name,
-            "last_name": self.last_name,
-            "priority": self.priority,
-            "id": self.id,
-        }
-
-    def record(self) -> dict[str, Any]:
-        out = self.listed()
-        out.update(type=self.type, ticket_id=self.ticket_id, note=self.note, cool_off=self.cool_off)
-        return out
-
-
-@dataclass(slots=True)
-class _Campaign:
-    id: str
-    account_id: str
-    name: str
-    status: str
-    created: int
-    key_mask: int
-    next_seq: int = 0
-    seqs: list[int] = field(default_factory=list)
-    slots: list[_Lead | None] = field(default_factory=list)
-    dead: int = 0
-    counts: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def live(self) -> int:
-        return len(self.slots) - self.dead
-
-    def index_of(self, seq: int) -> int:
-        return bisect.bisect_left(self.seqs, seq)
-
-    def compact(self) -> None:
-        pairs = [(s, lead) for s, lead in zip(self.seqs, self.slots, strict=True) if lead]
-        self.seqs = [s for s, _ in pairs]
-        self.slots = [lead for _, lead in pairs]
-        self.dead = 0
-
-    def encode_key(self, seq: int) -> str:
-        return f"{seq ^ self.key_mask:032x}"
-
-    def decode_key(self, key: str) -> int | None:
-        try:
-            seq = int(key, 16) ^ self.key_mask
-        except ValueError:
-            return None
-        if len(key) != 32 or seq > self.next_seq:
-            return None
-        return seq
+from .persist import STATE_FORMAT, STATE_VERSION, read_json, write_atomic
 
 
 @dataclass(slots=True)
@@ -140,25 +38,6 @@ class Account:
     password: str | None = None
     domain: str | None = None
     api_key: str | None = None
-
-
-def _mask_for(campaign_id: str) -> int:
-    digest = hashlib.blake2b(campaign_id.encode(), digest_size=16).digest()
-    return int.from_bytes(digest, "big")
-
-
-def _check_lead_fields(fields: Mapping[str, Any], where: str) -> None:
-    number = fields.get("number")
-    if not isinstance(number, str) or not number.strip():
-        raise ValueError(f"{where}: number must be a non-empty string")
-    for key in INT_KEYS:
-        value = fields.get(key)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-            raise ValueError(f"{where}: {key} must be an integer, got {value!r}")
-    for key in (*STR_KEYS, "status"):
-        value = fields.get(key)
-        if value is not None and not isinstance(value, str):
-            raise ValueError(f"{where}: {key} must be a string, got {value!r}")
 
 
 class SandboxState:
@@ -181,8 +60,8 @@ class SandboxState:
         self._rng = random.Random(seed)
         self._lock = threading.RLock()
         self._accounts: dict[str, Account] = {}
-        self._campaigns: dict[str, _Campaign] = {}
-        self._leads: dict[str, _Lead] = {}
+        self._campaigns: dict[str, CampaignStore] = {}
+        self._leads: dict[str, LeadRecord] = {}
         self._voicemails: dict[str, set[str]] = {}
         self._queues: dict[str, list[dict[str, Any]]] = {}
         self._version = 0
@@ -212,7 +91,7 @@ class SandboxState:
         """A fresh 32-hex id (seeded), unique among leads and campaigns."""
         with self._lock:
             while True:
-                candidate = f"{self._rng.getrandbits(_HEX_ID_BITS):032x}"
+                candidate = f"{self._rng.getrandbits(HEX_ID_BITS):032x}"
                 if candidate not in self._leads and candidate not in self._campaigns:
                     return candidate
 
@@ -291,13 +170,13 @@ class SandboxState:
             cid = campaign_id or self.new_id()
             if cid in self._campaigns:
                 raise ValueError(f"campaign id {cid} already exists")
-            self._campaigns[cid] = _Campaign(
+            self._campaigns[cid] = CampaignStore(
                 id=cid,
                 account_id=account_id,
                 name=name,
                 status=status,
                 created=int(self._clock()),
-                key_mask=_mask_for(cid),
+                key_mask=key_mask_for(cid),
             )
             self._changed()
             return cid
@@ -348,7 +227,7 @@ class SandboxState:
             batch = list(leads)
             pinned: set[str] = set()
             for i, fields in enumerate(batch):  # check all first: a bad lead adds nothing
-                _check_lead_fields(fields, f"lead #{i}")
+                check_lead_fields(fields, f"lead #{i}")
                 pin = fields.get("id")
                 if pin is not None:
                     if pin in self._leads or pin in pinned:
@@ -363,12 +242,12 @@ class SandboxState:
             for f in batch:
                 lead_id = f.get("id")
                 if lead_id is None:
-                    lead_id = f"{bits(_HEX_ID_BITS):032x}"
+                    lead_id = f"{bits(HEX_ID_BITS):032x}"
                     while lead_id in index or lead_id in campaigns or lead_id in pinned:
-                        lead_id = f"{bits(_HEX_ID_BITS):032x}"
+                        lead_id = f"{bits(HEX_ID_BITS):032x}"
                 status = f.get("status") or NEW_STATUS
                 retries, priority, created = f.get("retries"), f.get("priority"), f.get("created")
-                lead = _Lead(
+                lead = LeadRecord(
                     lead_id,
                     cid,
                     f["number"],
@@ -431,26 +310,7 @@ class SandboxState:
         this campaign's.
         """
         with self._lock:
-            campaign = self._campaigns[campaign_id]
-            start = 0
-            if key is not None:
-                seq = campaign.decode_key(key)
-                if seq is None:
-                    raise ValueError("invalid page key")
-                start = campaign.index_of(seq)
-            out: list[dict[str, Any]] = []
-            slots = campaign.slots
-            i = start
-            end = len(slots)
-            while i < end and len(out) < size:
-                lead = slots[i]
-                if lead is not None:
-                    out.append(lead.listed())
-                i += 1
-            while i < end and slots[i] is None:
-                i += 1
-            next_key = campaign.encode_key(campaign.seqs[i]) if i < end else None
-            return out, next_key
+            return self._campaigns[campaign_id].page(key, size)
 
     def set_status(self, lead_id: str, status: str) -> bool:
         """Set a lead's status; False when there is no such lead."""
@@ -472,13 +332,7 @@ class SandboxState:
             lead = self._leads.pop(lead_id, None)
             if lead is None:
                 return False
-            campaign = self._campaigns[lead.campaign_id]
-            i = campaign.index_of(lead.seq)
-            campaign.slots[i] = None
-            campaign.dead += 1
-            campaign.counts[lead.status] -= 1
-            if campaign.dead > max(COMPACT_MIN_DEAD, campaign.live):
-                campaign.compact()
+            self._campaigns[lead.campaign_id].remove(lead)
             self._changed()
             return True
 
@@ -593,22 +447,11 @@ class SandboxState:
             self._saved_version = self._version
 
     def save(self, path: Path) -> None:
-        """Write the state to ``path`` atomically (temporary file, then rename)."""
+        """Write the state to ``path`` atomically (temporary file, fsync, rename)."""
         with self._lock:
             version = self._version
             text = json.dumps(self.to_dict(), separators=(",", ":"))
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(Path(path), text)
         with self._lock:
             self._saved_version = max(self._saved_version, version)
 
@@ -617,10 +460,4 @@ class SandboxState:
 
         Raises ValueError naming the file when it is not a valid state file.
         """
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: not valid JSON ({err})") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: not a leadsync sandbox state file")
-        self.load_dict(data, source=str(path))
+        self.load_dict(read_json(Path(path)), source=str(path))
