@@ -6,7 +6,6 @@ to fix, and the run's details. Every value from the run is HTML-escaped.
 
 from __future__ import annotations
 
-from datetime import UTC
 from html import escape
 from importlib import resources
 from pathlib import Path
@@ -19,7 +18,7 @@ from .. import __version__
 from ..errors import ExitCode
 from ..models import COUNT_KEYS, OpOutcome
 from .files import atomic_path, rows_frame
-from .model import RunReport
+from .model import RunReport, as_utc
 from .svg import COLORS, DEFAULT_COLOR, stacked_bars
 from .words import COUNT_LABELS, COUNT_SHORT, REASON_HELP
 
@@ -231,6 +230,8 @@ def _problems_section(report: RunReport) -> str:
                 cells.append(f'<td class="outcome-{_e(value)}">{_e(value)}</td>')
             elif col == "row":
                 cells.append(f'<td class="n">{_e(value)}</td>')
+            elif col == "reasons":
+                cells.append(f"<td>{_e(value).replace(';', '; ')}</td>")
             else:
                 cells.append(f"<td>{_e(value)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
@@ -257,9 +258,9 @@ def _failed_ops_section(report: RunReport) -> str:
     if not failed:
         return ""
     body = [
-        f"<tr><td>{escape(op.kind.value)}</td><td>{escape(op.key)}</td>"
+        f"<tr><td>{_e(getattr(op.kind, 'value', op.kind))}</td><td>{_e(op.key)}</td>"
         f"<td>{_e(op.lead_id)}</td><td class='n'>{_e(op.http_status)}</td>"
-        f"<td class='n'>{op.attempts}</td><td>{escape(op.message)}</td></tr>"
+        f"<td class='n'>{_e(op.attempts)}</td><td>{_e(op.message)}</td></tr>"
         for op in failed[:MAX_FAILED_OPS]
     ]
     note = (
@@ -343,13 +344,18 @@ def render_html(report: RunReport, files: list[str] | None = None) -> str:
         "What would happen per campaign" if report.dry_run else "What happened per campaign",
     )
     badges = [f'<span class="badge {_exit_class(code)}">exit {code}</span>']
-    if report.dry_run:
+    if report.command == "validate":
+        badges.append('<span class="badge">offline check</span>')
+    elif report.dry_run:
         badges.append('<span class="badge">dry run</span>')
     badges.append(f'<span class="badge">{escape(report.command)}</span>')
-    started = report.started_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    subtitle = escape(
-        f"mode {report.mode} · started {started}" + (f" · job {report.job}" if report.job else "")
-    )
+    started = as_utc(report.started_at).strftime("%Y-%m-%d %H:%M:%S UTC")
+    parts = [f"started {started}"]
+    if report.command != "validate":
+        parts.insert(0, f"mode {report.mode}")
+    if report.job:
+        parts.append(f"job {report.job}")
+    subtitle = escape(" · ".join(parts))
     values = {
         "version": escape(__version__),
         "title": escape(f"leadsync {report.command} report"),

@@ -69,13 +69,18 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; a naive datetime is taken to be UTC already."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
 def iso_utc(moment: datetime | None) -> str | None:
     """``moment`` as ISO 8601 UTC with a ``Z`` (``2024-05-01T12:00:00.123Z``); naive = UTC."""
     if moment is None:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    text = moment.astimezone(UTC).isoformat(timespec="milliseconds")
+    text = as_utc(moment).isoformat(timespec="milliseconds")
     return text.replace("+00:00", "Z")
 
 

@@ -125,6 +125,10 @@ REASON_HELP: dict[str, str] = {
     "priority-not-integer": "Priority must be a whole number.",
     "retries-not-integer": "Retries must be a whole number.",
     "cool_off-not-integer": "Cool-off must be a whole number.",
+    "phone-decimal": "The number has decimals (like 2135550102.5): Excel treated it as a "
+    "number; format the phone column as Text.",
+    "phone-too-short": "The number has too few digits for a phone number.",
+    "phone-too-long": "The number has too many digits for a phone number.",
     "status-unknown": "The status is not one this dialer knows (see sync.statuses).",
     "campaign-unknown": "The campaign named in the row does not exist in the dialer.",
     "duplicate": "The same number appears earlier in the same campaign; the first row wins.",
