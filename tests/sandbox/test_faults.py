@@ -12,7 +12,7 @@ from leadsync.sandbox import Sandbox, SandboxConfig
 from tests.helpers import MakeSandbox, ManualClock, sandbox_login
 
 CAMPAIGNS = "/api/v2/reports/campaigns/leads/status"
-N = 400
+N = 200
 
 
 def statuses_of_reads(http: requests.Session, sb: Sandbox, n: int) -> list[int]:
@@ -36,7 +36,7 @@ def test_fail_rate_answers_503_at_about_its_rate(
     answers = statuses_of_reads(http, sb, N)
     failed = answers.count(503)
     assert set(answers) == {200, 503}
-    assert 0.18 * N <= failed <= 0.32 * N
+    assert 0.15 * N <= failed <= 0.35 * N
     assert sb.stats.faults["fail"] == failed
 
 
@@ -45,8 +45,8 @@ def test_fail_rate_commits_nothing_and_has_no_retry_after(
 ) -> None:
     sb = make_sandbox(fail_rate=0.3, seed=1)
     cid = sb.state.add_campaign("Spring Promo")
-    answers = add_many(http, sb, cid, 200)
-    assert 0.2 * 200 <= answers.count(503) <= 0.4 * 200
+    answers = add_many(http, sb, cid, 100)
+    assert 0.15 * 100 <= answers.count(503) <= 0.45 * 100
     assert len(sb.state.leads(cid)) == answers.count(200)
     one = http.get(sb.url(CAMPAIGNS), headers=sb.auth_headers())
     while one.status_code != 503:
@@ -72,12 +72,12 @@ def test_ambiguous_rate_commits_then_answers_500(
 ) -> None:
     sb = make_sandbox(ambiguous_rate=0.3, seed=3)
     cid = sb.state.add_campaign("Spring Promo")
-    answers = add_many(http, sb, cid, 300)
+    answers = add_many(http, sb, cid, 150)
     assert set(answers) == {200, 500}
-    assert 0.2 * 300 <= answers.count(500) <= 0.4 * 300
-    assert len(sb.state.leads(cid)) == 300  # every one committed, 500 or not
+    assert 0.18 * 150 <= answers.count(500) <= 0.42 * 150
+    assert len(sb.state.leads(cid)) == 150  # every one committed, 500 or not
     assert sb.stats.faults["ambiguous"] == answers.count(500)
-    assert sb.stats.committed == 300
+    assert sb.stats.committed == 150
 
 
 def test_ambiguous_rate_spares_reads_and_refused_writes(
