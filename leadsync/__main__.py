@@ -1,0 +1,5 @@
+"""`python -m leadsync`."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,224 @@
+"""The API-facing stages of a sync: resolve campaigns, fetch their current leads.
+
+``resolve_campaigns``: desired leads (with a ``campaign`` column holding names or ids) →
+:class:`Targets`, the desired leads grouped by campaign id; rows naming an unknown campaign
+become ``campaign-unknown`` issues. ``fetch_current``: targets → :class:`Current`, each
+campaign's live leads as a REMOTE_COLUMNS table with the normalized ``key``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import pandas as pd
+
+from .errors import ApiError, TransientError, UnreachableError, UsageError
+from .models import REMOTE_COLUMNS, Campaign, IssueKind, RowIssue, empty_remote
+from .reader import normalize_remote_keys
+
+log = logging.getLogger(__name__)
+
+#: Placeholder campaign label for rows that name none (and no --campaign was given).
+NO_CAMPAIGN = "(none)"
+_INT_COLUMNS = ("retries", "priority", "created")
+
+
+class LeadSource(Protocol):
+    """What the fetch stage needs from the API client."""
+
+    def campaigns(self) -> list[Campaign]: ...
+
+    def iter_lead_pages(
+        self, campaign_id: str, page_size: int | None = None
+    ) -> Iterable[list[dict]]: ...
+
+
+@dataclass
+class Targets:
+    """Desired leads grouped by resolved campaign id."""
+
+    campaigns: dict[str, Campaign]  # id -> campaign
+    desired: dict[str, pd.DataFrame]  # id -> desired rows of that campaign
+    issues: list[RowIssue] = field(default_factory=list)  # campaign-unknown rows
+    all_campaigns: list[Campaign] = field(default_factory=list)
+
+
+@dataclass
+class Current:
+    """Each target campaign's live leads, and whether every page loaded."""
+
+    remote: dict[str, pd.DataFrame]
+    complete: dict[str, bool]
+    errors: dict[str, str] = field(default_factory=dict)
+    account_keys: dict[str, str] | None = None  # key -> campaign name (dedupe_scope=account)
+
+
+def resolve_campaigns(
+    leads: pd.DataFrame,
+    client: LeadSource,
+    *,
+    campaign: str | None,
+) -> Targets:
+    """Group ``leads`` by campaign, resolving names/ids with the API's campaign list.
+
+    ``campaign`` (``--campaign`` or the job's) must exist: UsageError listing the known
+    campaigns otherwise (exit 2). A name in the file's campaign column that matches nothing
+    rejects those rows with ``campaign-unknown``; the rest proceeds.
+    """
+    known = client.campaigns()
+    by_id = {c.id: c for c in known}
+    by_name: dict[str, list[Campaign]] = {}
+    for c in known:
+        by_name.setdefault(c.name.casefold(), []).append(c)
+
+    def lookup(ref: str) -> Campaign | None:
+        if ref in by_id:
+            return by_id[ref]
+        exact = [c for c in known if c.name == ref]
+        if len(exact) == 1:
+            return exact[0]
+        folded = by_name.get(ref.strip().casefold(), [])
+        return folded[0] if len(folded) == 1 else None
+
+    def known_list() -> str:
+        return ", ".join(f"{c.name} ({c.id})" for c in known) or "none"
+
+    if campaign is not None and lookup(campaign) is None:
+        raise UsageError(f"unknown campaign {campaign!r}; known campaigns: {known_list()}")
+
+    refs = leads["campaign"].astype("string")
+    if campaign is not None:
+        refs = refs.fillna(campaign)
+    missing = refs.isna()
+    if missing.all() and len(refs):
+        raise UsageError(
+            "no campaign given: pass --campaign NAME, add a campaign column to the file, "
+            f"or set the job's campaign; known campaigns: {known_list()}"
+        )
+    resolved = {ref: lookup(ref) for ref in refs.dropna().unique()}
+    ids = refs.map(lambda r: resolved[r].id if isinstance(r, str) and resolved[r] else None)
+    bad = ids.isna()
+    issues = [
+        _unknown_campaign_issue(row, known_list()) for row in leads.loc[bad].itertuples(index=False)
+    ]
+    good = leads.loc[~bad].copy()
+    good["campaign"] = refs[~bad].map(lambda r: resolved[r].name)  # type: ignore[union-attr]
+    good_ids = ids[~bad]
+    desired = {cid: frame for cid, frame in good.groupby(good_ids, sort=False)}
+    campaigns = {cid: by_id[cid] for cid in desired}
+    if campaign is not None and not desired:
+        c = lookup(campaign)
+        assert c is not None
+        campaigns[c.id] = c
+        desired[c.id] = good.iloc[0:0]
+    return Targets(campaigns=campaigns, desired=desired, issues=issues, all_campaigns=known)
+
+
+def _unknown_campaign_issue(row: object, known: str) -> RowIssue:
+    values = {k: "" if pd.isna(v) else str(v) for k, v in row._asdict().items()}  # type: ignore[attr-defined]
+    ref = values.get("campaign") or NO_CAMPAIGN
+    if ref == NO_CAMPAIGN:
+        codes, msg = ("campaign-missing",), "this row names no campaign and none was given"
+    else:
+        codes, msg = ("campaign-unknown",), f"campaign {ref!r} does not exist; known: {known}"
+    return RowIssue(
+        file=values.get("file", ""),
+        sheet=values.get("sheet") or None,
+        row=int(values.get("row") or 0),
+        kind=IssueKind.REJECTED,
+        codes=codes,
+        message=msg,
+        values={k: v for k, v in values.items() if k not in ("file", "sheet", "row", "warnings")},
+        campaign=None if ref == NO_CAMPAIGN else ref,
+        number=values.get("number") or None,
+    )
+
+
+def fetch_remote(
+    client: LeadSource,
+    campaign_id: str,
+    *,
+    region: str,
+    page_size: int | None = None,
+    on_page: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """All leads of one campaign as a REMOTE_COLUMNS table, streamed page by page.
+
+    Raises the client's ApiError when a page fails (the caller decides what that means).
+    """
+    chunks: list[pd.DataFrame] = []
+    for page in client.iter_lead_pages(campaign_id, page_size=page_size):
+        if page:
+            chunks.append(pd.DataFrame.from_records(page))
+        if on_page is not None:
+            on_page(len(page))
+    if not chunks:
+        return empty_remote()
+    raw = pd.concat(chunks, ignore_index=True)
+    out = pd.DataFrame(index=raw.index)
+    for col in REMOTE_COLUMNS:
+        if col == "key":
+            continue
+        src = raw[col] if col in raw.columns else pd.Series(pd.NA, index=raw.index)
+        if col in _INT_COLUMNS:
+            out[col] = pd.to_numeric(src, errors="coerce").astype("Int64")
+        else:
+            out[col] = src.astype("string")
+    out["campaign_id"] = out["campaign_id"].fillna(campaign_id)
+    out["key"] = normalize_remote_keys(out["number"].fillna(""), region).astype("string")
+    return out[list(REMOTE_COLUMNS)]
+
+
+def fetch_current(
+    targets: Targets,
+    client: LeadSource,
+    *,
+    region: str,
+    page_size: int | None = None,
+    account_scope: bool = False,
+    progress: Callable[[str, int, int | None], None] | None = None,
+) -> Current:
+    """Fetch every target campaign's leads; a failed campaign is marked incomplete.
+
+    A campaign whose pages did not all load gets an empty table and ``complete=False``: the
+    guard then forbids deleting anything from it. UnreachableError is raised (exit 4).
+    With ``account_scope`` every campaign of the account is read for its keys.
+    """
+    remote: dict[str, pd.DataFrame] = {}
+    complete: dict[str, bool] = {}
+    errors: dict[str, str] = {}
+    expected = sum(c.total_leads or 0 for c in targets.campaigns.values()) or None
+    fetched = 0
+
+    def on_page(n: int) -> None:
+        nonlocal fetched
+        fetched += n
+        if progress is not None:
+            progress("fetch", fetched, max(expected or 0, fetched) or None)
+
+    for cid, camp in targets.campaigns.items():
+        try:
+            remote[cid] = fetch_remote(
+                client, cid, region=region, page_size=page_size, on_page=on_page
+            )
+            complete[cid] = True
+        except UnreachableError:
+            raise
+        except (TransientError, ApiError) as err:
+            log.error("could not read all leads of campaign %s: %s", camp.name, err)
+            remote[cid] = empty_remote()
+            complete[cid] = False
+            errors[cid] = str(err)
+    account_keys = None
+    if account_scope:
+        account_keys = {}
+        for camp in targets.all_campaigns:
+            frame = remote.get(camp.id)
+            if frame is None:
+                frame = fetch_remote(client, camp.id, region=region, page_size=page_size)
+            for key in frame["key"].dropna().unique():
+                account_keys.setdefault(str(key), camp.name)
+    return Current(remote=remote, complete=complete, errors=errors, account_keys=account_keys)

@@ -1,0 +1,167 @@
+"""The whole sync, one stage a line.
+
+    read → resolve campaigns → fetch current leads → diff → plan → guard → apply → verify → report
+
+:func:`run_sync` is the job; each stage is a function from one value to the next, timed and
+shown on the progress display. A stage that raises a :class:`LeadsyncError` (bad file, refused
+plan, unreachable API) still ends in a written report whose exit code says what happened.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .api import CampaignsClient
+from .apply import apply_plan
+from .campaigns import fetch_current, resolve_campaigns
+from .config import Settings
+from .errors import ExitCode, InputError, LeadsyncError
+from .jobs import archive_sources, job_paths, prune_reports, resolve_sources
+from .lock import JobLock
+from .notify import format_notification, notify
+from .reader import read_sources
+from .report import RunReport, write_report
+from .stages import (
+    Run,
+    apply_changes,
+    diff_targets,
+    finish_report,
+    guard_plan,
+    plan_changes,
+    verify_changes,
+)
+
+Progress = Callable[[str, int, int | None], None]
+
+
+#: File types a SOURCE folder is searched for.
+SOURCE_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls", ".ods")
+
+
+def expand_sources(paths: tuple[Path, ...] | list[Path]) -> tuple[Path, ...]:
+    """SOURCE arguments → files: a folder stands for its spreadsheets (sorted, not recursive).
+    Raises InputError naming a path that does not exist or a folder with no spreadsheet."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.iterdir()
+                if p.is_file()
+                and p.suffix.lower() in SOURCE_SUFFIXES
+                and not p.name.startswith((".", "~$"))
+            )
+            if not found:
+                raise InputError(
+                    f"{path}: no spreadsheet files in this folder ({', '.join(SOURCE_SUFFIXES)})",
+                    path=str(path),
+                )
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise InputError(f"{path}: no such file", path=str(path))
+    return tuple(dict.fromkeys(files))
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    """What the user asked for: the files and the flags of ``leadsync sync``."""
+
+    sources: tuple[Path, ...]
+    campaign: str | None = None
+    dry_run: bool = False
+    allow_mass_delete: bool = False
+    report_dir: Path | None = None  # this run's folder (--report-dir)
+    report_root: Path | None = None  # else a new <UTC time>_<label> folder under this root
+    job: str | None = None
+
+
+def run_sync(
+    settings: Settings,
+    request: SyncRequest,
+    *,
+    client: CampaignsClient | None = None,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+) -> RunReport:
+    """Run one sync and write its report folder; returns the report (``exit_code`` set).
+
+    Never raises a LeadsyncError: bad input (2), refusals (3) and an unreachable API (4) end
+    in a report saying so. ``stop`` (set on Ctrl-C/SIGTERM) stops starting new operations.
+    """
+    api = client or CampaignsClient(settings.api)  # ConfigError (exit 2) before any folder
+    run = Run.start(settings, request, progress=progress, stop=stop)
+    sync, region = settings.sync, settings.sync.region
+    try:
+        # fmt: off
+        read = run.stage("read", read_sources, list(request.sources), settings,
+                         campaign=request.campaign, progress=run.progress)
+        targets = run.stage("resolve", resolve_campaigns, read.leads, api,
+                            campaign=request.campaign)
+        current = run.stage("fetch", fetch_current, targets, api, region=region,
+                            page_size=settings.api.page_size,
+                            account_scope=sync.dedupe_scope == "account",
+                            progress=run.progress)
+        diffs = run.stage("diff", diff_targets, targets, current, settings)
+        plan = run.stage("plan", plan_changes, diffs, targets, current, settings)
+        run.stage("guard", guard_plan, plan, read, targets, current, settings, request)
+        applied = run.stage("apply", apply_changes, plan, current, api, settings, run,
+                            apply=apply_plan)
+        run.stage("verify", verify_changes, plan, targets, api, settings, applied)
+        # fmt: on
+    except LeadsyncError as err:
+        run.fail(err)
+    try:
+        report = run.stage("report", finish_report, run, api)
+        write_report(report, run.folder)
+    finally:
+        if client is None:
+            api.close()
+    return report
+
+
+def run_job(
+    settings: Settings,
+    name: str,
+    *,
+    cwd: Path,
+    dry_run: bool = False,
+    allow_mass_delete: bool = False,
+    client: CampaignsClient | None = None,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+) -> RunReport:
+    """Run configured job ``name`` unattended: lock → its files → sync → archive → prune →
+    notify. Raises LockedError (exit 5) when another run holds the job's lock, InputError
+    (exit 2) when no file matches its sources; otherwise returns the sync's report."""
+    job = settings.job(name)
+    paths = job_paths(settings, name, cwd=cwd)
+    with JobLock(paths.lock_file, job=name):
+        sources = resolve_sources(job, paths.base_dir)
+        request = SyncRequest(
+            tuple(sources),
+            campaign=job.campaign,
+            dry_run=dry_run,
+            allow_mass_delete=allow_mass_delete,
+            report_root=paths.report_root,
+            job=name,
+        )
+        report = run_sync(
+            settings.for_job(name), request, client=client, progress=progress, stop=stop
+        )
+        folder = report.folder
+        if report.exit_code == ExitCode.OK and paths.archive_dir and not dry_run:
+            archive_sources(sources, paths.archive_dir, report.started_at)
+        if job.keep_reports:
+            prune_reports(paths.report_root, name, job.keep_reports)
+        if job.notify_url:
+            summary = report.summary_dict()
+            notify(job.notify_url, summary, format_notification(name, summary, str(folder)))
+    return report
+
+
+__all__ = ["SyncRequest", "run_job", "run_sync"]
