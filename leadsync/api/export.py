@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -24,7 +25,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from ..errors import UsageError
 from ..models import Campaign
-from ..report.safe import safe_cell
+from ..report.safe import RISKY_FIRST_CHARS, safe_cell
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ EXPORT_COLUMNS: tuple[str, ...] = (
 #: File suffixes export writes.
 FORMATS = (".csv", ".xlsx")
 XLSX_SHEET = "Leads"
+#: Distinct creation times whose UTC text is remembered (leads often share a second).
+UTC_CACHE_SIZE = 65_536
 
 
 class LeadSource(Protocol):
@@ -80,13 +83,14 @@ def export_leads(
     first = next(pages, [])
     extras = sorted({k for lead in first for k in lead} - set(EXPORT_COLUMNS))
     columns = (*EXPORT_COLUMNS, *extras)
+    utc_at = columns.index("created_utc")
     written = 0
     with _atomic(out_path) as tmp:
         writer = _CsvRows(tmp, columns) if suffix == ".csv" else _XlsxRows(tmp, columns)
         try:
             page: list[dict[str, Any]] = first
             while True:
-                writer.write([_row(lead, columns) for lead in page])
+                writer.write([_row(lead, columns, utc_at) for lead in page])
                 written += len(page)
                 if progress is not None:
                     progress(written)
@@ -100,26 +104,28 @@ def export_leads(
     return written
 
 
-def _row(lead: Mapping[str, Any], columns: tuple[str, ...]) -> list[Any]:
-    row = []
-    for column in columns:
-        if column == "created_utc":
-            value: Any = _utc(lead.get("created"))
-        else:
-            value = lead.get(column)
-        if isinstance(value, dict | list):
-            value = str(value)
-        row.append(safe_cell(value))
+def _row(lead: Mapping[str, Any], columns: tuple[str, ...], utc_at: int) -> list[Any]:
+    row = [lead.get(column) for column in columns]
+    row[utc_at] = _utc(lead.get("created"))
+    for i, value in enumerate(row):
+        if isinstance(value, str):
+            # Only a risky first character can make a formula: skip the call otherwise.
+            if value and value[0] in RISKY_FIRST_CHARS:
+                row[i] = safe_cell(value)
+        elif isinstance(value, dict | list):
+            row[i] = safe_cell(str(value))
     return row
 
 
+@lru_cache(maxsize=UTC_CACHE_SIZE)
 def _utc(created: Any) -> str | None:
     if isinstance(created, bool) or not isinstance(created, int | float):
         return None
     try:
-        return datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = datetime.fromtimestamp(int(created), UTC).isoformat()
     except (OverflowError, OSError, ValueError):
         return None
+    return stamp.replace("+00:00", "Z")
 
 
 class _CsvRows:

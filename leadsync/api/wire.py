@@ -318,4 +318,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 def lead_ids(leads: Sequence[Mapping[str, Any]]) -> tuple[Any, ...]:
     """What identifies a page's content, to notice a server repeating a page."""
-    return tuple(lead.get("id", json.dumps(lead, sort_keys=True, default=str)) for lead in leads)
+    return tuple(
+        lead["id"] if "id" in lead else json.dumps(lead, sort_keys=True, default=str)
+        for lead in leads
+    )
