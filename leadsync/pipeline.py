@@ -22,8 +22,16 @@ from .errors import ExitCode, InputError, LeadsyncError
 from .jobs import archive_sources, job_paths, prune_reports, resolve_sources
 from .lock import JobLock
 from .notify import format_notification, notify
+from .planfile import load_plan
 from .reader import read_sources
 from .report import RunReport, write_report
+from .reviewed import (
+    apply_saved_plan,
+    check_plan_current,
+    finish_apply_report,
+    save_reviewed_plan,
+    verify_plan_effects,
+)
 from .stages import (
     Run,
     apply_changes,
@@ -78,6 +86,7 @@ class SyncRequest:
     report_dir: Path | None = None  # this run's folder (--report-dir)
     report_root: Path | None = None  # else a new <UTC time>_<label> folder under this root
     job: str | None = None
+    plan_out: Path | None = None  # `leadsync plan`: a dry run that saves the reviewed plan
 
 
 def run_sync(
@@ -108,7 +117,11 @@ def run_sync(
                             progress=run.progress)
         diffs = run.stage("diff", diff_targets, targets, current, settings)
         plan = run.stage("plan", plan_changes, diffs, targets, current, settings)
-        run.stage("guard", guard_plan, plan, read, targets, current, settings, request)
+        overrides = run.stage("guard", guard_plan, plan, read, targets, current, settings,
+                              request)
+        if request.plan_out is not None:
+            run.stage("save", save_reviewed_plan, plan, read, targets, settings,
+                      request.plan_out, overrides, request.campaign)
         applied = run.stage("apply", apply_changes, plan, current, api, settings, run,
                             apply=apply_plan)
         run.stage("verify", verify_changes, plan, targets, api, settings, applied)
@@ -117,6 +130,41 @@ def run_sync(
         run.fail(err)
     try:
         report = run.stage("report", finish_report, run, api)
+        write_report(report, run.folder)
+    finally:
+        if client is None:
+            api.close()
+    return report
+
+
+def run_apply(
+    settings: Settings,
+    plan_path: Path,
+    *,
+    report_dir: Path | None = None,
+    client: CampaignsClient | None = None,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+) -> RunReport:
+    """Apply a reviewed plan exactly: refuse (exit 3) when it was applied before or any of its
+    campaigns changed since; then apply, verify each operation's effect, and report.
+
+    Raises InputError (exit 2) when the plan file is unreadable or was edited."""
+    saved = load_plan(plan_path)
+    region = saved.settings.get("sync", {}).get("region", settings.sync.region)
+    api = client or CampaignsClient(settings.api)
+    request = SyncRequest((), report_dir=report_dir, job=f"apply-{plan_path.stem}")
+    run = Run.start(settings, request, progress=progress, stop=stop)
+    try:
+        # fmt: off
+        current = run.stage("fetch", check_plan_current, saved, api, settings)
+        applied = run.stage("apply", apply_saved_plan, saved, current, api, settings, run)
+        run.stage("verify", verify_plan_effects, saved.plan, api, settings, region, applied)
+        # fmt: on
+    except LeadsyncError as err:
+        run.fail(err)
+    try:
+        report = run.stage("report", finish_apply_report, run, saved, api)
         write_report(report, run.folder)
     finally:
         if client is None:
@@ -164,4 +212,4 @@ def run_job(
     return report
 
 
-__all__ = ["SyncRequest", "run_job", "run_sync"]
+__all__ = ["SyncRequest", "expand_sources", "run_apply", "run_job", "run_sync"]

@@ -333,7 +333,7 @@ def finish_report(run: Run, client: Any) -> RunReport:
             c["rows_valid"] = c.get("rows_valid", 0) + len(frame)
     exit_code = _exit_code(run, applied, counts)
     report = RunReport(
-        command="sync",
+        command="plan" if request.plan_out is not None else "sync",
         exit_code=int(exit_code),
         dry_run=request.dry_run,
         mode=settings.sync.mode,

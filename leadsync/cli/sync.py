@@ -11,7 +11,7 @@ import click
 
 from ..apply import install_signal_handlers
 from ..errors import UsageError
-from ..pipeline import SyncRequest, expand_sources, run_job, run_sync
+from ..pipeline import SyncRequest, expand_sources, run_apply, run_job, run_sync
 from ..report import RunReport, make_progress, print_summary
 from .common import CliContext, command_config_option, pass_cli
 
@@ -128,6 +128,119 @@ def sync_command(
     return report.exit_code
 
 
+@click.command("plan")
+@sync_options
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="Where to save the reviewed plan (JSON).",
+)
+@pass_cli
+def plan_command(
+    cli: CliContext,
+    sources: tuple[Path, ...],
+    campaign: str | None,
+    mode: str | None,
+    jobs: tuple[str, ...],
+    region: str | None,
+    sheet: str | None,
+    report_dir: Path | None,
+    allow_mass_delete: bool,
+    command_config: str | None,
+    out: Path,
+) -> int:
+    """Make a reviewed plan: a dry run of `sync` that also saves the exact operations, the
+    input files' hashes, the settings and each campaign's fingerprint to --out, for
+    `leadsync apply` after review."""
+    if jobs:
+        raise UsageError("plan takes SOURCE files, not --job")
+    if not sources:
+        raise UsageError("nothing to plan: give SOURCE files")
+    settings = cli.settings(_overrides(mode, region, sheet))
+    request = SyncRequest(
+        expand_sources(sources),
+        campaign=campaign,
+        dry_run=True,
+        allow_mass_delete=allow_mass_delete,
+        report_dir=report_dir,
+        plan_out=out,
+    )
+    with make_progress(cli.err_console) as progress:
+        report = run_sync(settings, request, progress=progress)
+    print_summary(report, cli.console)
+    if report.exit_code == 0:
+        cli.console.print(f"plan saved to {out}; apply it with: leadsync apply {out}")
+    return report.exit_code
+
+
+@click.command("apply")
+@click.argument("plan_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option(
+    "--report-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write the report into this folder (default reports/<time>_apply-<plan>).",
+)
+@click.option(
+    "--replan",
+    is_flag=True,
+    help="Do not apply: make a fresh plan from the same "
+    "files and the campaigns' current state, and show how it differs.",
+)
+@command_config_option
+@pass_cli
+def apply_command(
+    cli: CliContext,
+    plan_file: Path,
+    report_dir: Path | None,
+    replan: bool,
+    command_config: str | None,
+) -> int:
+    """Apply a reviewed plan exactly as saved by `leadsync plan`. Refuses (exit 3, nothing
+    written) when a campaign changed since the plan was made or the plan was already applied."""
+    settings = cli.settings()
+    if replan:
+        return _replan(cli, settings, plan_file, report_dir)
+    with make_progress(cli.err_console) as progress:
+        report = _run_with_signals(
+            lambda stop: run_apply(
+                settings, plan_file, report_dir=report_dir, progress=progress, stop=stop
+            )
+        )
+    print_summary(report, cli.console)
+    return report.exit_code
+
+
+def _replan(cli: CliContext, settings: Any, plan_file: Path, report_dir: Path | None) -> int:
+    from rich.table import Table
+
+    from ..planfile import load_plan
+    from ..reviewed import plan_difference
+
+    saved = load_plan(plan_file)
+    fresh = plan_file.with_name(f"{plan_file.stem}.replanned.json")
+    request = SyncRequest(
+        expand_sources([Path(s.path) for s in saved.sources]),
+        dry_run=True,
+        report_dir=report_dir,
+        plan_out=fresh,
+        campaign=saved.meta.get("campaign"),
+    )
+    with make_progress(cli.err_console) as progress:
+        report = run_sync(settings, request, progress=progress)
+    print_summary(report, cli.console)
+    if report.exit_code != 0:
+        return report.exit_code
+    table = Table(title="saved plan vs a fresh plan")
+    for column in ("operation", str(plan_file.name), "fresh"):
+        table.add_column(column, justify="right" if column != "operation" else "left")
+    for what, old, new in plan_difference(saved.plan, load_plan(fresh).plan):
+        table.add_row(what, str(old), str(new))
+    cli.console.print(table)
+    cli.console.print(f"fresh plan saved to {fresh}; review it, then: leadsync apply {fresh}")
+    return 0
+
+
 @click.command("demo")
 @click.option(
     "--mode",
@@ -158,4 +271,4 @@ def demo_command(cli: CliContext, mode: str, dry_run: bool, report_dir: Path | N
     return report.exit_code
 
 
-COMMANDS: list[click.Command] = [sync_command, demo_command]
+COMMANDS: list[click.Command] = [sync_command, plan_command, apply_command, demo_command]
