@@ -385,10 +385,7 @@ def read_sources(
     for i in np.flatnonzero(twin >= 0).tolist():
         codes[i].append(DUPLICATE)
     bad = rejected | (twin >= 0)
-    issues = [
-        _issue(parts, frame, i, codes[i], int(twin[i]), dup_kind, settings)
-        for i in np.flatnonzero(bad).tolist()
-    ]
+    issues = _issues(parts, frame, np.flatnonzero(bad), codes, twin, dup_kind, settings)
     leads = frame.loc[~bad, list(DESIRED_COLUMNS)].reset_index(drop=True)
     leads = leads.astype(empty_desired().dtypes.to_dict())
     warnings.extend(_warning_lines(frame, ~bad))
@@ -404,62 +401,119 @@ def _duplicates(frame: pd.DataFrame, rejected: np.ndarray, policy: str) -> tuple
     ok = np.flatnonzero(~rejected)
     if len(ok) == 0:
         return twin, IssueKind.DUPLICATE
-    key = (frame["campaign"].fillna("").iloc[ok] + "\x1f" + frame["number"].iloc[ok]).reset_index(
-        drop=True
-    )
-    positions = pd.Series(ok)
-    first = positions.groupby(key.to_numpy()).transform("first").to_numpy()
-    last = positions.groupby(key.to_numpy()).transform("last").to_numpy()
+    campaign = frame["campaign"].iloc[ok].fillna("")
+    key = (campaign + "\x1f" + frame["number"].iloc[ok]).to_numpy()
+    group, _ = pd.factorize(key)  # 0..G-1, every id used
+    order = np.argsort(group, kind="stable")  # by group, then by position
+    ordered = group[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], len(order)]
+    first, last = order[starts], order[ends - 1]
+    second = order[np.minimum(starts + 1, len(order) - 1)]
+    multi = (ends - starts)[group] > 1
+    g = group
     if policy == "last":
-        dup = ok != last
-        twin[ok[dup]] = last[dup]
+        keep = last[g]
+        dup = np.arange(len(ok)) != keep
+        twin[ok[dup]] = ok[keep[dup]]
         return twin, IssueKind.DUPLICATE
     if policy == "reject":
-        counts = key.map(key.value_counts()).to_numpy()
-        multi = counts > 1
-        rank = positions.groupby(key.to_numpy()).cumcount().to_numpy()
-        second = positions.where(rank == 1).groupby(key.to_numpy()).transform("max").to_numpy()
-        other = np.where(ok == first, second, first)
-        twin[ok[multi]] = other[multi].astype(np.int64)
+        here = np.arange(len(ok))
+        other = np.where(here == first[g], second[g], first[g])
+        twin[ok[multi]] = ok[other[multi]]
         return twin, IssueKind.REJECTED
-    dup = ok != first
-    twin[ok[dup]] = first[dup]
+    keep = first[g]
+    dup = np.arange(len(ok)) != keep
+    twin[ok[dup]] = ok[keep[dup]]
     return twin, IssueKind.DUPLICATE
 
 
-def _issue(
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """What a message needs to know about one row of the combined frame."""
+
+    part: int
+    pos: int
+    file: str
+    sheet: str | None
+    row: int
+    number: str | None
+    campaign: str | None
+
+
+def _rows_at(frame: pd.DataFrame, idx: np.ndarray) -> dict[int, _Row]:
+    sub = frame.iloc[idx]
+    out = {}
+    for i, part, pos, file, sheet, row, number, campaign in zip(
+        idx.tolist(),
+        sub["_part"].tolist(),
+        sub["_pos"].tolist(),
+        sub["file"].tolist(),
+        sub["sheet"].tolist(),
+        sub["row"].tolist(),
+        sub["number"].tolist(),
+        sub["campaign"].tolist(),
+        strict=True,
+    ):
+        out[i] = _Row(
+            int(part),
+            int(pos),
+            str(file),
+            None if pd.isna(sheet) else str(sheet),
+            int(row),
+            None if pd.isna(number) else str(number),
+            None if pd.isna(campaign) else str(campaign),
+        )
+    return out
+
+
+def _issues(
     parts: list[_Part],
     frame: pd.DataFrame,
-    i: int,
-    codes: list[str],
-    twin: int,
+    bad: np.ndarray,
+    codes: list[list[str]],
+    twin: np.ndarray,
     dup_kind: str,
     settings: Settings,
-) -> RowIssue:
-    part = parts[int(frame["_part"].iat[i])]
-    pos = int(frame["_pos"].iat[i])
-    cells = part.data_cells.iloc[pos].tolist()
-    values = {
-        k: ("" if pd.isna(v) else str(v)) for k, v in zip(part.value_keys, cells, strict=False)
-    }
-    number = frame["number"].iat[i]
-    campaign = frame["campaign"].iat[i]
-    twin_row = int(frame["row"].iat[twin]) if twin >= 0 else None
-    only_duplicate = codes == [DUPLICATE]
-    kind = IssueKind(dup_kind) if only_duplicate else IssueKind.REJECTED
-    sentences = [_sentence(code, part, values, frame, i, twin, settings) for code in codes]
-    return RowIssue(
-        file=part.source.path,
-        sheet=part.source.sheet,
-        row=int(frame["row"].iat[i]),
-        kind=kind,
-        codes=tuple(codes),
-        message=" ".join(sentences),
-        values=values,
-        campaign=None if pd.isna(campaign) else str(campaign),
-        number=None if pd.isna(number) else str(number),
-        duplicate_of_row=twin_row,
-    )
+) -> list[RowIssue]:
+    """One RowIssue per bad row (in frame order), built from bulk lookups."""
+    twins = twin[bad]
+    info = _rows_at(frame, np.unique(np.concatenate([bad, twins[twins >= 0]])))
+    values: dict[int, dict[str, str]] = {}
+    for k, part in enumerate(parts):
+        mine = [i for i in bad.tolist() if info[i].part == k]
+        if not mine:
+            continue
+        grid = part.data_cells.iloc[[info[i].pos for i in mine]].to_numpy(dtype=object)
+        for i, cells in zip(mine, grid, strict=True):
+            values[i] = {
+                key: ("" if pd.isna(v) else str(v))
+                for key, v in zip(part.value_keys, cells, strict=False)
+            }
+    issues = []
+    for i, t in zip(bad.tolist(), twins.tolist(), strict=True):
+        row = info[i]
+        part = parts[row.part]
+        twin_row = info[t] if t >= 0 else None
+        kind = IssueKind(dup_kind) if codes[i] == [DUPLICATE] else IssueKind.REJECTED
+        message = " ".join(
+            _sentence(code, part, values[i], row, twin_row, settings) for code in codes[i]
+        )
+        issues.append(
+            RowIssue(
+                file=row.file,
+                sheet=row.sheet,
+                row=row.row,
+                kind=kind,
+                codes=tuple(codes[i]),
+                message=message,
+                values=values[i],
+                campaign=row.campaign,
+                number=row.number,
+                duplicate_of_row=twin_row.row if twin_row else None,
+            )
+        )
+    return issues
 
 
 _FIELD_OF_CODE = {
@@ -472,9 +526,8 @@ def _sentence(
     code: str,
     part: _Part,
     values: dict[str, str],
-    frame: pd.DataFrame,
-    i: int,
-    twin: int,
+    row: _Row,
+    twin: _Row | None,
     settings: Settings,
 ) -> str:
     phone_header = part.headers["number"]
@@ -515,16 +568,12 @@ def _sentence(
         header = part.headers[name]
         return f"{header} {_original(part, name, values).strip()!r} is not a whole number."
     if code == DNC:
-        return f"{frame['number'].iat[i]} is on the do-not-call list."
-    if code == DUPLICATE:
-        where = f"row {int(frame['row'].iat[twin])}"
-        twin_path = str(frame["file"].iat[twin])
-        twin_sheet = frame["sheet"].iat[twin]
-        twin_sheet = None if pd.isna(twin_sheet) else str(twin_sheet)
-        if (twin_path, twin_sheet) != (part.source.path, part.source.sheet):
-            where += f" of {describe(twin_path, twin_sheet)}"
-        campaign = frame["campaign"].iat[i]
-        which = f"campaign {campaign!r}" if not pd.isna(campaign) else "no campaign"
+        return f"{row.number} is on the do-not-call list."
+    if code == DUPLICATE and twin is not None:
+        where = f"row {twin.row}"
+        if (twin.file, twin.sheet) != (row.file, row.sheet):
+            where += f" of {describe(twin.file, twin.sheet)}"
+        which = f"campaign {row.campaign!r}" if row.campaign is not None else "no campaign"
         if settings.sync.duplicate_policy == "reject":
             return f"Same number and {which} as {where}; duplicates are rejected."
         return f"Same number and {which} as {where}, which is kept."
