@@ -27,8 +27,9 @@ from ..models import Operation, OpKind
 class Dependencies:
     """The dependency structure of one operation list (indexes into it)."""
 
-    #: prerequisites[i]: indexes that must finish successfully before operation i starts.
-    prerequisites: list[list[int]]
+    #: prerequisites[i]: indexes that must finish successfully before operation i starts
+    #: (only operations that have any are keys: plans of a million adds have none).
+    prerequisites: dict[int, list[int]] = field(default_factory=dict)
     #: post_status_of[i] = a: operation i is a post-add SET_STATUS following the ADD at a.
     post_status_of: dict[int, int] = field(default_factory=dict)
     #: refused[i]: why operation i must not run at all (it would break an invariant).
@@ -40,7 +41,7 @@ def find_dependencies(operations: Sequence[Operation]) -> Dependencies:
 
     Never raises for a well-formed list; problems become entries of ``refused``.
     """
-    prerequisites: list[list[int]] = [[] for _ in operations]
+    prerequisites: dict[int, list[int]] = {}
     post_status_of: dict[int, int] = {}
     refused: dict[int, str] = {}
     deletes_before: dict[tuple[str, str], list[int]] = {}
@@ -63,7 +64,8 @@ def find_dependencies(operations: Sequence[Operation]) -> Dependencies:
                 )
                 continue
             last_add[key] = i
-            prerequisites[i].extend(deletes_before.get(key, ()))
+            if key in deletes_before:
+                prerequisites[i] = list(deletes_before[key])
         elif op.kind is OpKind.SET_STATUS and not op.lead_id:
             j = by_op_id.get(op.after) if op.after is not None else last_add.get(key)
             if j is not None and operations[j].kind is OpKind.ADD and j not in refused:
@@ -78,6 +80,6 @@ def find_dependencies(operations: Sequence[Operation]) -> Dependencies:
             j = by_op_id.get(op.after)
             if j is None:
                 refused[i] = f"runs after op {op.after}, which is not earlier in the plan"
-            elif j not in prerequisites[i]:
-                prerequisites[i].append(j)
+            elif j not in prerequisites.get(i, ()):
+                prerequisites.setdefault(i, []).append(j)
     return Dependencies(prerequisites, post_status_of, refused)

@@ -35,8 +35,11 @@ logger = logging.getLogger(__name__)
 
 #: Worker threads by default (config ``api.concurrency``).
 DEFAULT_CONCURRENCY = 8
-#: Re-add rounds for uncertain adds before a still-missing lead is given up as failed.
-DEFAULT_SETTLE_ROUNDS = 3
+#: Re-add rounds for uncertain adds before a still-missing lead is given up as failed. Each
+#: round re-reads only campaigns that still hold unsettled adds. With a share p of adds left
+#: uncertain (and not applied), an add is still missing after n rounds with probability
+#: p^(n+1): at p = 10%, 3 rounds miss ~1 in 10,000 adds, 5 rounds ~1 in a million.
+DEFAULT_SETTLE_ROUNDS = 5
 #: How often (s) the coordinator looks at the stop event while waiting for workers.
 POLL_INTERVAL_S = 0.05
 #: Tasks queued per worker, so that a worker rarely waits for the coordinator to refill.
@@ -81,18 +84,21 @@ class Engine:
         self.lead_ids: dict[tuple[str, str], str] = {}
 
         deps = find_dependencies(operations)
-        self.states = [
-            OpState(op, list(p)) for op, p in zip(operations, deps.prerequisites, strict=True)
-        ]
+        self.states = [OpState(op) for op in operations]
         self.post_status_of = deps.post_status_of
         self.refused = deps.refused
         for i, add_index in deps.post_status_of.items():
-            self.states[i].prerequisites = []  # they run in the settle phase
-            self.states[add_index].followers.append(i)
-        for i, st in enumerate(self.states):
-            for j in st.prerequisites:
-                self.states[j].dependents.append(i)
-            st.waiting = len(st.prerequisites)
+            add = self.states[add_index]
+            add.followers = add.followers or []
+            add.followers.append(i)
+        for i, prerequisites in deps.prerequisites.items():
+            if i in deps.post_status_of:
+                continue  # they run in the settle phase, after their add
+            self.states[i].waiting = len(prerequisites)
+            for j in prerequisites:
+                before = self.states[j]
+                before.dependents = before.dependents or []
+                before.dependents.append(i)
         self.total = len(self.states)
         self.finished = 0
 

@@ -9,7 +9,7 @@ from .support import add_op, delete_op, number, status_op
 
 def test_independent_operations_have_no_prerequisites() -> None:
     deps = find_dependencies([add_op(1, "c", number(1)), add_op(2, "c", number(2))])
-    assert deps.prerequisites == [[], []]
+    assert deps.prerequisites == {}
     assert deps.post_status_of == {} and deps.refused == {}
 
 
@@ -22,8 +22,7 @@ def test_add_waits_for_deletes_of_its_key_even_without_after() -> None:
         add_op(5, "d", number(1)),  # same number, other campaign: independent
     ]
     deps = find_dependencies(ops)
-    assert deps.prerequisites[3] == [0, 1]
-    assert deps.prerequisites[4] == []
+    assert deps.prerequisites == {3: [0, 1]}
 
 
 def test_post_add_status_follows_its_add() -> None:
@@ -34,7 +33,7 @@ def test_post_add_status_follows_its_add() -> None:
     ]
     deps = find_dependencies(ops)
     assert deps.post_status_of == {1: 0}
-    assert deps.prerequisites == [[], [], []]
+    assert deps.prerequisites == {}
 
 
 def test_what_would_break_an_invariant_is_refused() -> None:
