@@ -20,8 +20,8 @@ from leadsync.jobs import lock_path
 from leadsync.lock import JobLock, LockInfo, holder_state, pid_alive, read_lock
 
 WORKER = Path(__file__).with_name("lock_worker.py")
-RACERS = 12
-ROUND_RACERS = 6
+RACERS = 8
+ROUND_RACERS = 4
 ROUND_WINS = 12
 WAIT_S = 30.0
 FIXED = datetime(2026, 11, 29, 23, 59, tzinfo=UTC)
