@@ -11,6 +11,8 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 #: A whole number as people and spreadsheets write it: 3, +3, -3, 3.0, " 3 ". At most 9 digits.
 _INTEGER = r"[+-]?[0-9]{1,9}(?:\.0*)?"
@@ -24,27 +26,44 @@ def not_integer_code(field: str) -> str:
 STATUS_UNKNOWN = "status-unknown"
 
 
+def _arrow(values: pd.Series) -> pa.Array:
+    arr = pa.array(values.astype("string"), type=pa.large_string(), from_pandas=True)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _series(arr: pa.Array, index: pd.Index) -> pd.Series:
+    return pd.Series(pd.arrays.ArrowStringArray(arr), index=index)
+
+
 def normalize_text(values: pd.Series) -> pd.Series:
-    """Trimmed, Unicode NFC, NA when blank."""
-    s = values.astype("string").str.strip().str.normalize("NFC")
-    return s.mask(s == "")
+    """Trimmed, Unicode NFC, NA when blank (a ``string`` Series)."""
+    s = pc.utf8_normalize(pc.utf8_trim_whitespace(_arrow(values)), form="NFC")
+    s = pc.if_else(pc.equal(s, ""), pa.scalar(None, pa.large_string()), s)
+    return _series(s, values.index)
 
 
 def normalize_integer(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """``(Int64 values, bad mask)``: ``3``, ``3.0`` and `` 3 `` give 3; ``high`` and ``3.5`` are
     bad; blank is NA and not bad."""
-    s = values.astype("string").str.strip()
-    blank = (s == "").fillna(True).to_numpy(dtype=bool)
-    ok = s.str.fullmatch(_INTEGER).fillna(False).to_numpy(dtype=bool)
-    digits = s.where(ok).str.replace(r"\.0*$", "", regex=True)
-    out = pd.to_numeric(digits, errors="coerce").astype("Int64")
+    s = pc.fill_null(pc.utf8_trim_whitespace(_arrow(values)), "")
+    blank = np.asarray(pc.equal(s, "").to_numpy(zero_copy_only=False), dtype=bool)
+    ok = np.asarray(
+        pc.match_substring_regex(s, f"^(?:{_INTEGER})$").to_numpy(zero_copy_only=False),
+        dtype=bool,
+    )
+    digits = pc.replace_substring_regex(s, r"^\+|\.0*$", "")
+    digits = pc.if_else(pa.array(ok), digits, pa.scalar(None, pa.large_string()))
+    ints = pc.cast(digits, pa.int64())
+    out = ints.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    out.index = values.index
     return out, ~blank & ~ok
 
 
 def normalize_status(values: pd.Series, statuses: Iterable[str]) -> tuple[pd.Series, np.ndarray]:
     """``(lower-cased status or NA, bad mask)``: bad when not one of ``statuses``."""
-    known = [s.strip().lower() for s in statuses]
-    s = values.astype("string").str.strip().str.lower()
-    s = s.mask(s == "")
-    bad = (s.notna() & ~s.isin(known)).to_numpy(dtype=bool)
-    return s, bad
+    known = pa.array([s.strip().lower() for s in statuses], type=pa.large_string())
+    s = pc.utf8_lower(pc.utf8_trim_whitespace(_arrow(values)))
+    s = pc.if_else(pc.equal(s, ""), pa.scalar(None, pa.large_string()), s)
+    bad = pc.and_(pc.is_valid(s), pc.invert(pc.is_in(s, value_set=known)))
+    bad_np = np.asarray(pc.fill_null(bad, False).to_numpy(zero_copy_only=False), dtype=bool)
+    return _series(s, values.index), bad_np

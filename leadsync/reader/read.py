@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..config import Settings
 from ..errors import InputError
@@ -147,6 +148,7 @@ class _Part:
     value_keys: list[str]
     headers: dict[str, str]  # field -> header text
     field_keys: dict[str, str]  # field -> its key in RowIssue.values
+    codes: dict[int, list[str]]  # row position in ``frame`` -> error codes (bad rows only)
 
 
 def _header_index(src: _Source, settings: Settings, limits: Limits) -> int:
@@ -195,16 +197,19 @@ def _read_part(
     positions = np.flatnonzero(keep) + at + 1  # grid positions of the data rows
     n = len(data)
     out: dict[str, pd.Series] = {}
-    codes: list[list[str]] = [[] for _ in range(n)]
-    warnings: list[list[str]] = [[] for _ in range(n)]
+    codes: dict[int, list[str]] = {}  # sparse: only bad rows
+    warned: dict[int, list[str]] = {}
 
     def col(name: str) -> pd.Series:
         return data[fields[name]].reset_index(drop=True)
 
+    def flag(mask: np.ndarray, code: str) -> None:
+        for i in np.flatnonzero(mask).tolist():
+            codes.setdefault(i, []).append(code)
+
     e164, phone_codes = phones.normalize_numbers(
         col("number"), region, settings.sync.phone_validation
     )
-    e164 = e164.copy()
     number_col = fields["number"]
     if src.format == "xlsx" and number_col in src.numeric and src.data is not None:
         numeric_rows = positions[src.numeric[number_col][positions]]
@@ -212,36 +217,37 @@ def _read_part(
             sci = scientific_cells(src.path, src.data, str(src.sheet), number_col, numeric_rows)
             if len(sci):
                 hit = np.isin(positions, sci)
+                e164, phone_codes = e164.copy(), phone_codes.copy()
                 e164[hit] = pd.NA
-                phone_codes = phone_codes.copy()
                 phone_codes[hit] = phones.PHONE_SCIENTIFIC
-    for i in np.flatnonzero(phone_codes.to_numpy(dtype=object) != ""):
-        for code in str(phone_codes.iat[i]).split(";"):
-            (codes if code in phones.PHONE_ERRORS else warnings)[i].append(code)
+    coded = np.flatnonzero((phone_codes != "").to_numpy(dtype=bool))
+    for i, text in zip(coded.tolist(), phone_codes.iloc[coded].tolist(), strict=True):
+        for code in str(text).split(";"):
+            (codes if code in phones.PHONE_ERRORS else warned).setdefault(i, []).append(code)
     out["number"] = e164
     for name in TEXT_FIELDS:
         out[name] = normalize_text(col(name)) if name in fields else _na_text(n)
     if "status" in fields:
         out["status"], bad = normalize_status(col("status"), settings.sync.statuses)
-        for i in np.flatnonzero(bad):
-            codes[i].append(STATUS_UNKNOWN)
+        flag(bad, STATUS_UNKNOWN)
     else:
         out["status"] = _na_text(n)
     for name in INT_FIELDS:
         if name in fields:
             out[name], bad = normalize_integer(col(name))
-            for i in np.flatnonzero(bad):
-                codes[i].append(not_integer_code(name))
+            flag(bad, not_integer_code(name))
         else:
             out[name] = pd.Series(pd.array([pd.NA] * n, dtype="Int64"))
     if campaign is not None:
         out["campaign"] = out["campaign"].fillna(campaign)
     frame = pd.DataFrame(out)
-    frame["file"] = pd.Series([src.path] * n, dtype="string")
-    frame["sheet"] = pd.Series([src.sheet] * n, dtype="string")
+    frame["file"] = _repeat(src.path, n)
+    frame["sheet"] = _repeat(src.sheet, n)
     frame["row"] = pd.Series(positions + 1, dtype="Int64")
-    frame["warnings"] = pd.Series([";".join(w) for w in warnings], dtype="string")
-    frame["_codes"] = codes
+    warn_pos = sorted(warned)
+    frame["warnings"] = _repeat("", n)
+    if warn_pos:
+        frame.loc[warn_pos, "warnings"] = [";".join(warned[i]) for i in warn_pos]
     frame["_pos"] = np.arange(n)
     info = SourceInfo(
         path=src.path,
@@ -263,7 +269,13 @@ def _read_part(
         value_keys=keys,
         headers={f: headers[i] or keys[i] for f, i in fields.items()},
         field_keys={f: keys[i] for f, i in fields.items()},
+        codes=codes,
     )
+
+
+def _repeat(value: str | None, n: int) -> pd.Series:
+    arr = pa.repeat(pa.scalar(value, pa.large_string()), n)
+    return pd.Series(pd.arrays.ArrowStringArray(arr))
 
 
 def _na_text(n: int) -> pd.Series:
@@ -376,14 +388,20 @@ def read_sources(
     if settings.sync.dnc_files:
         warnings.append(f"do-not-call list: {len(dnc):,} numbers")
     frame = pd.concat([p.frame.assign(_part=k) for k, p in enumerate(parts)], ignore_index=True)
-    codes: list[list[str]] = frame["_codes"].tolist()
+    codes: dict[int, list[str]] = {}
+    offset = 0
+    for p in parts:
+        codes.update({offset + i: list(c) for i, c in p.codes.items()})
+        offset += len(p.frame)
     if dnc:
-        for i in np.flatnonzero(frame["number"].isin(dnc).fillna(False).to_numpy(bool)).tolist():
-            codes[i].append(DNC)
-    rejected = np.fromiter((bool(c) for c in codes), dtype=bool, count=len(codes))
+        in_dnc = frame["number"].isin(dnc).fillna(False).to_numpy(bool)
+        for i in np.flatnonzero(in_dnc).tolist():
+            codes.setdefault(i, []).append(DNC)
+    rejected = np.zeros(len(frame), dtype=bool)
+    rejected[list(codes)] = True
     twin, dup_kind = _duplicates(frame, rejected, settings.sync.duplicate_policy)
     for i in np.flatnonzero(twin >= 0).tolist():
-        codes[i].append(DUPLICATE)
+        codes.setdefault(i, []).append(DUPLICATE)
     bad = rejected | (twin >= 0)
     issues = _issues(parts, frame, np.flatnonzero(bad), codes, twin, dup_kind, settings)
     leads = frame.loc[~bad, list(DESIRED_COLUMNS)].reset_index(drop=True)
@@ -471,7 +489,7 @@ def _issues(
     parts: list[_Part],
     frame: pd.DataFrame,
     bad: np.ndarray,
-    codes: list[list[str]],
+    codes: dict[int, list[str]],
     twin: np.ndarray,
     dup_kind: str,
     settings: Settings,
