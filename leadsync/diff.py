@@ -42,10 +42,7 @@ MATCHED_COLUMNS: tuple[str, ...] = (
     "to_status",  # the status the file asks for (NA: not given)
     "status_differs",  # bool: the file gives a status and it is not the remote one
     "drift",  # bool: a listed field the file gives differs from the remote value
-    "file",
-    "sheet",
-    "row",
-    "pos",  # the desired row's position in ``desired`` (int)
+    "pos",  # the desired row's position in ``desired`` (int): file, sheet, row are there
 )
 #: ``status_changes``: matched rows whose status differs (index = the desired row's label).
 STATUS_CHANGE_COLUMNS: tuple[str, ...] = (
@@ -105,13 +102,26 @@ class CampaignDiff:
     to_add: pd.DataFrame
     matched: pd.DataFrame
     status_changes: pd.DataFrame
-    unchanged: pd.DataFrame
     drift: pd.DataFrame
     to_remove: pd.DataFrame
     remote_duplicates: pd.DataFrame
     remote_count: int
     status_counts: dict[str, int]
     unknown_statuses: dict[str, int]
+
+    @property
+    def unchanged(self) -> pd.DataFrame:
+        """Matched rows with neither a status change nor drift (``UNCHANGED_COLUMNS``).
+
+        Computed on access (it is most of a million-row campaign, and few callers need it)."""
+        keep = ~self._touched()
+        rows = self.matched.loc[keep, ["key", "lead_id", "remote_status", "pos"]]
+        return _with_source(rows, self.desired).rename(columns={"remote_status": "status"})
+
+    def _touched(self) -> np.ndarray:
+        return self.matched["status_differs"].to_numpy(dtype=bool) | self.matched["drift"].to_numpy(
+            dtype=bool
+        )
 
     def counts(self) -> dict[str, int]:
         """How many rows each table holds (``drift_leads`` counts leads, ``drift`` fields)."""
@@ -121,7 +131,7 @@ class CampaignDiff:
             "to_add": len(self.to_add),
             "matched": len(self.matched),
             "status_changes": len(self.status_changes),
-            "unchanged": len(self.unchanged),
+            "unchanged": int((~self._touched()).sum()),
             "drift_leads": int(self.matched["drift"].sum()),
             "drift": len(self.drift),
             "to_remove": len(self.to_remove),
@@ -180,13 +190,9 @@ def diff_campaign(
     to_remove = remote.loc[remove_mask, list(REMOVE_COLUMNS)]
 
     differs = matched["status_differs"].to_numpy()
-    status_changes = matched.loc[
-        differs, ["key", "lead_id", "remote_status", "to_status", *SOURCE_COLUMNS]
-    ].rename(columns={"remote_status": "from_status"})
-    unchanged = matched.loc[
-        ~(differs | matched["drift"].to_numpy()),
-        ["key", "lead_id", "remote_status", *SOURCE_COLUMNS],
-    ].rename(columns={"remote_status": "status"})
+    status_changes = _with_source(
+        matched.loc[differs, ["key", "lead_id", "remote_status", "to_status", "pos"]], desired
+    ).rename(columns={"remote_status": "from_status"})
 
     status_counts, unknown = _status_counts(remote["status"], statuses)
     return CampaignDiff(
@@ -194,7 +200,6 @@ def diff_campaign(
         to_add=to_add,
         matched=matched,
         status_changes=status_changes[list(STATUS_CHANGE_COLUMNS)],
-        unchanged=unchanged,
         drift=drift,
         to_remove=to_remove,
         remote_duplicates=duplicates,
@@ -311,12 +316,13 @@ def _compare_matched(
     m_mask = pa.array(is_matched)
     take = pa.array(m_pos)
     to_status = pc.filter(arrow_text(desired["status"]), m_mask)
-    remote_status = pc.take(arrow_text(remote["status"]), take)
-    status_differs = _given_and_differs(to_status, remote_status)
+    remote_status, status_differs = _compare_status(to_status, arrow_text(remote["status"]), m_pos)
 
     any_drift = np.zeros(len(m_pos), dtype=bool)
     pieces: list[pd.DataFrame] = []
     for field in LISTED_FIELDS:
+        if not desired[field].notna().any():
+            continue  # the file gives this field nowhere: nothing can drift
         if field in INT_FIELDS:
             at, file_vals, remote_vals = _int_drift(
                 desired[field], remote[field], is_matched, m_pos
@@ -346,24 +352,57 @@ def _compare_matched(
         "status_differs": status_differs,
         "drift": any_drift,
     }
-    for col in SOURCE_COLUMNS:  # positional: the desired index need not be unique
-        columns[col] = desired[col].iloc[m_rows].array
-    columns["pos"] = m_rows
+    columns["pos"] = m_rows  # positional: the desired index need not be unique
     matched = pd.DataFrame(columns, index=m_index)
-    return matched, _drift_table(matched, pieces)
+    return matched, _drift_table(matched, pieces, desired)
 
 
-def _drift_table(matched: pd.DataFrame, pieces: list[pd.DataFrame]) -> pd.DataFrame:
+def _compare_status(
+    to_status: pa.Array, remote_status: pa.Array, m_pos: np.ndarray
+) -> tuple[pa.Array, np.ndarray]:
+    """(remote status of each matched row, file gives a status and it differs).
+
+    Statuses are few, so both sides are dictionary-encoded together and compared as integer
+    codes: this avoids gathering a million strings at random positions, the slowest step
+    otherwise."""
+    both = pa.concat_arrays(
+        [to_status.cast(pa.large_string()), remote_status.cast(pa.large_string())]
+    )
+    encoded = pc.dictionary_encode(both)
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    file_codes = codes[: len(to_status)]
+    remote_codes = codes[len(to_status) :][m_pos]
+    differs = (file_codes >= 0) & (file_codes != remote_codes)
+    gathered = pa.DictionaryArray.from_arrays(
+        pa.array(remote_codes, mask=remote_codes < 0), encoded.dictionary
+    )
+    return gathered.dictionary_decode(), differs
+
+
+def _with_source(rows: pd.DataFrame, desired: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` (with a ``pos`` column) plus the file, sheet and row of each desired row,
+    without ``pos``."""
+    pos = rows["pos"].to_numpy()
+    out = rows.drop(columns=["pos"])
+    for col in SOURCE_COLUMNS:
+        out[col] = desired[col].iloc[pos].array
+    return out
+
+
+def _drift_table(
+    matched: pd.DataFrame, pieces: list[pd.DataFrame], desired: pd.DataFrame
+) -> pd.DataFrame:
     """Long drift table: per lead (in matched order), its fields in LISTED_FIELDS order."""
     if not pieces:
         empty = {c: pd.Series(dtype="string") for c in DRIFT_COLUMNS}
-        empty["row"] = pd.Series(dtype=matched["row"].dtype)
+        empty["row"] = pd.Series(dtype=desired["row"].dtype)
         return pd.DataFrame(empty, index=matched.index[:0])
     long = pd.concat(pieces, ignore_index=True).sort_values("_at", kind="stable")
     base = matched.iloc[long["_at"].to_numpy()]
     columns: dict[str, Any] = {c: base[c].array for c in ("key", "lead_id", "remote_status")}
     columns |= {c: long[c].array for c in ("field", "file_value", "remote_value")}
-    columns |= {c: base[c].array for c in SOURCE_COLUMNS}
+    sources = desired.iloc[base["pos"].to_numpy()]
+    columns |= {c: sources[c].array for c in SOURCE_COLUMNS}
     return pd.DataFrame(columns, index=base.index)
 
 

@@ -443,7 +443,7 @@ class _Builder:
                 rows["lead_id"].tolist(),
                 rows["key"].tolist(),
                 rows["to_status"].tolist(),
-                _sources(rows),
+                _sources(diff.desired.iloc[rows["pos"].to_numpy()]),
                 strict=True,
             ):
                 self._op(
@@ -466,7 +466,9 @@ class _Builder:
             desired_rows = diff.desired.iloc[rep["pos"].to_numpy()]
             final = rep["to_status"].fillna(rep["remote_status"])
             for (lead_id, key, status, src), body in zip(
-                zip(rep["lead_id"], rep["key"], final.tolist(), _sources(rep), strict=True),
+                zip(
+                    rep["lead_id"], rep["key"], final.tolist(), _sources(desired_rows), strict=True
+                ),
                 add_bodies(desired_rows),
                 strict=True,
             ):

@@ -104,8 +104,8 @@ def test_a_non_unique_desired_index_still_matches_by_position() -> None:
         {"number": A, "first_name": "Ann"}, {"number": B, "first_name": "Bo"}, index=[7, 7]
     )
     d = diff(desired, remote_frame({"id": "r1", "number": B, "first_name": "Bob"}))
-    assert d.matched["row"].tolist() == [3]
-    assert d.drift["file_value"].tolist() == ["Bo"]
+    assert d.matched["pos"].tolist() == [1]
+    assert d.drift[["file_value", "row"]].values.tolist() == [["Bo", 3]]
 
 
 def test_empty_inputs() -> None:
