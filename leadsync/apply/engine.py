@@ -166,7 +166,14 @@ class Engine:
         """The default handling of a finished task of operation ``completion.tag``."""
         i = completion.tag
         if completion.error is not None:  # only a BaseException escapes perform()
-            self.finish(i, OpOutcome.FAILED, f"worker error: {completion.error!r}", out)
+            st = self.states[i]
+            message = f"worker error: {completion.error!r}"
+            if st.op.kind is OpKind.ADD:  # it may have been sent: let the re-read decide
+                if not st.was_uncertain:
+                    st.was_uncertain, st.uncertain_reason = True, message
+                self.finish(i, OpOutcome.UNCERTAIN, message, out)
+            else:
+                self.finish(i, OpOutcome.FAILED, message, out)
             return
         if completion.value is None:  # not started: the run was halted meanwhile
             if self.states[i].outcome is None:

@@ -31,11 +31,13 @@ if TYPE_CHECKING:
 RemoteLead = tuple[str, str, int]
 
 
-def index_remote(remote: pd.DataFrame) -> dict[str, list[RemoteLead]]:
-    """key → its leads, oldest first, from a ``REMOTE_COLUMNS`` table."""
+def index_remote(remote: pd.DataFrame, keys: set[str]) -> dict[str, list[RemoteLead]]:
+    """key → its leads, oldest first, for the ``keys`` asked about, from a ``REMOTE_COLUMNS``
+    table (filtered first, vectorized: a re-read may hold a million leads)."""
     index: dict[str, list[RemoteLead]] = {}
-    if remote.empty:
+    if remote.empty or not keys:
         return index
+    remote = remote[remote["key"].astype(str).isin(keys)]
     created = pd.to_numeric(remote["created"], errors="coerce").fillna(0).astype("int64")
     for key, lead_id, status, when in zip(
         remote["key"].astype(str),
@@ -72,11 +74,11 @@ def settle_adds(engine: Engine, pool: WorkerPool) -> None:
     adds = [i for i, st in enumerate(states) if st.op.kind is OpKind.ADD]
     readds = 0
     while not engine.halted():
-        uncertain = [
+        uncertain = {
             i
             for i in adds
             if states[i].outcome is OpOutcome.UNCERTAIN and states[i].settle_blocked is None
-        ]
+        }
         want_ids = [
             i
             for i in adds
@@ -88,7 +90,7 @@ def settle_adds(engine: Engine, pool: WorkerPool) -> None:
             return
         out: list[OpResult] = []
         if engine.fetch_remote is None:
-            for i in uncertain:
+            for i in sorted(uncertain):
                 st = states[i]
                 st.settle_blocked = "not settled: no re-read available"
                 engine.finish(
@@ -100,9 +102,18 @@ def settle_adds(engine: Engine, pool: WorkerPool) -> None:
             engine.journal.append(out)
             return
 
-        campaigns = sorted({states[i].op.campaign_id for i in uncertain + want_ids})
+        campaigns = sorted({states[i].op.campaign_id for i in (*uncertain, *want_ids)})
         remotes = engine.fetch_all(pool, campaigns)
-        indexes = {c: index_remote(r) for c, r in remotes.items() if isinstance(r, pd.DataFrame)}
+        keys: dict[str, set[str]] = {}
+        for i in adds:  # every add of a re-read campaign whose lead we may look up
+            st = states[i]
+            if st.op.campaign_id in remotes and (st.lead_created or i in uncertain):
+                keys.setdefault(st.op.campaign_id, set()).add(st.op.key)
+        indexes = {
+            c: index_remote(r, keys.get(c, set()))
+            for c, r in remotes.items()
+            if isinstance(r, pd.DataFrame)
+        }
         for i in adds:
             st = states[i]
             cid = st.op.campaign_id
@@ -112,7 +123,7 @@ def settle_adds(engine: Engine, pool: WorkerPool) -> None:
                 _look_up(engine, i, indexes.get(cid, {}).get(st.op.key), why)
 
         tasks: list[Task] = []
-        for i in uncertain:
+        for i in sorted(uncertain):
             st = states[i]
             cid = st.op.campaign_id
             remote = remotes[cid]

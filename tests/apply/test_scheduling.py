@@ -228,3 +228,37 @@ def test_bad_arguments(tmp_path: Path) -> None:
     with journal_at(tmp_path) as journal:
         empty = apply_plan([], FakeClient(), journal=journal)
     assert empty.results == [] and empty.ok
+
+
+def test_a_worker_dying_inside_an_add_leaves_it_uncertain_then_settled(tmp_path: Path) -> None:
+    seen: set[str] = set()
+
+    def exit_once(kind: str, arg: str) -> None:
+        if arg not in seen:
+            seen.add(arg)
+            raise SystemExit(3)  # not an Exception: escapes the call classification
+
+    client = FakeClient(exit_once)
+    with journal_at(tmp_path) as journal:
+        result = apply_plan(add_ops("c", 3), client, journal=journal, fetch_remote=client.fetch)
+    assert {r.outcome for r in result.results} == {OpOutcome.DONE}
+    assert all("worker error: SystemExit(3)" in r.message for r in result.results)
+    assert len(client.leads) == 3
+
+
+def test_learn_lead_ids_re_reads_campaigns_that_received_adds(tmp_path: Path) -> None:
+    client = FakeClient()
+    ops = [*add_ops("c", 3), *add_ops("d", 2, start=10)]
+    with journal_at(tmp_path) as journal:
+        plain = apply_plan(ops, client, journal=journal, fetch_remote=client.fetch)
+    assert plain.lead_ids == {} and plain.settle_rounds == 0  # no re-read was needed
+
+    client = FakeClient()
+    with journal_at(tmp_path) as journal:
+        learned = apply_plan(
+            ops, client, journal=journal, fetch_remote=client.fetch, learn_lead_ids=True
+        )
+    ids = {(lead["campaign_id"], lead["number"]): lead["id"] for lead in client.leads.values()}
+    assert learned.lead_ids == ids and len(ids) == 5
+    assert [r.lead_id for r in learned.results] == [ids[(op.campaign_id, op.key)] for op in ops]
+    assert learned.settle_rounds == 1
