@@ -32,20 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from .config import JobSettings, Settings
-from .errors import ConfigError, ExitCode, InputError
+from .errors import ConfigError, InputError
 from .lock import holder_state, read_lock
+from .report.model import EXIT_MEANINGS
 
 log = logging.getLogger(__name__)
-
-#: What each exit code means to a scheduler (PRODUCT.md §6), for tables and notifications.
-EXIT_MEANINGS: dict[int, str] = {
-    ExitCode.OK: "done, nothing failed",
-    ExitCode.FAILED: "finished with failed operations or residual differences",
-    ExitCode.BAD_INPUT: "bad input, config or usage",
-    ExitCode.REFUSED: "refused by a safety guard, nothing written",
-    ExitCode.UNREACHABLE: "API unreachable or login refused",
-    ExitCode.LOCKED: "another run of the job held the lock",
-}
 
 #: Totals shown in one-line summaries (``leadsync jobs``, notifications), in this order, when
 #: non-zero; ``failed`` and ``residual`` are shown even at zero (zero there is news too).
@@ -62,7 +53,7 @@ TOTALS_ALWAYS_SHOWN: frozenset[str] = frozenset({"failed", "residual"})
 
 #: UTC time at the head of report folder names and in archived file names.
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
-_STAMP_RE = r"\d{8}T\d{6}Z"
+_STAMP_RE = r"[0-9]{8}T[0-9]{6}Z"
 #: ``<stamp>[-n]_<name>``: the only folders :func:`prune_reports` may delete.
 REPORT_FOLDER_RE = re.compile(rf"^(?P<stamp>{_STAMP_RE})(?:-(?P<n>[0-9]+))?_(?P<name>.+)$")
 #: How many same-second names to try before giving up (a report folder or an archived file).

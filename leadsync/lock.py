@@ -38,7 +38,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -70,14 +70,7 @@ class LockInfo:
     job: str
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "pid": self.pid,
-                "hostname": self.hostname,
-                "started_at": self.started_at,
-                "job": self.job,
-            }
-        )
+        return json.dumps(asdict(self))
 
     @classmethod
     def from_json(cls, text: str) -> LockInfo | None:

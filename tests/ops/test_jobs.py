@@ -15,6 +15,7 @@ import pytest
 from leadsync.config import JobSettings, load_settings
 from leadsync.errors import ConfigError, ExitCode, InputError
 from leadsync.jobs import (
+    EXIT_MEANINGS,
     archive_sources,
     job_paths,
     last_run,
@@ -227,7 +228,7 @@ def test_last_run_reads_the_newest_summary(tmp_path: Path) -> None:
         "started_at": "2026-11-28T23:59:00Z",
         "finished_at": "2026-11-29T00:01:02Z",
         "exit_code": 3,
-        "meaning": "refused by a safety guard, nothing written",
+        "meaning": EXIT_MEANINGS[ExitCode.REFUSED],
         "dry_run": False,
         "mode": "mirror",
         "totals": {"added": 0, "planned_delete": 500},

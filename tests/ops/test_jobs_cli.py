@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from leadsync.cli import cli
+from leadsync.jobs import EXIT_MEANINGS
 
 CONFIG = """
 [sync]
@@ -88,9 +89,8 @@ def test_json_lists_jobs_with_full_meanings(config: Path) -> None:
     nightly, eu = json.loads(out)
     assert nightly["mode"] == "mirror" and eu["mode"] == "upsert"
     assert nightly["last_run"]["exit_code"] == 1
-    assert nightly["last_run"]["meaning"] == (
-        "finished with failed operations or residual differences"
-    )
+    assert nightly["last_run"]["meaning"] == EXIT_MEANINGS[1]
+    assert nightly["last_run"]["meaning"].startswith("finished with failed operations")
     assert nightly["last_run"]["totals"] == SUMMARY["totals"]
     assert nightly["lock"]["state"] == "running"
     assert eu["report_root"] == str(config.parent / "eu-reports")

@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from leadsync import __version__
+from leadsync.jobs import EXIT_MEANINGS
 from leadsync.notify import format_notification, notify, safe_url
 
 SECRET_PATH = "/services/T0001/B0002/XyZsecretWebhookToken"
@@ -157,10 +158,9 @@ def test_safe_url_keeps_scheme_host_and_port_only() -> None:
 def test_one_line_text_for_chat() -> None:
     text = format_notification("nightly", SUMMARY, "/reports/20261129T235900Z_nightly")
     assert text == (
-        "leadsync job nightly: exit 1 (finished with failed operations or residual "
-        "differences) — rows_read 1200, rows_rejected 3, added 40, failed 2 — "
-        "report: /reports/20261129T235900Z_nightly"
+        f"leadsync job nightly: exit 1 ({EXIT_MEANINGS[1]}) — rows_read 1200, rows_rejected 3, "
+        "added 40, failed 2 — report: /reports/20261129T235900Z_nightly"
     )
     assert "\n" not in text
     dry = format_notification("nightly", {"exit_code": 0, "dry_run": True, "totals": {}})
-    assert dry == "leadsync job nightly: exit 0 (done, nothing failed) [dry run]"
+    assert dry == f"leadsync job nightly: exit 0 ({EXIT_MEANINGS[0]}) [dry run]"
