@@ -128,7 +128,7 @@ class RedactFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         for key, value in list(record.__dict__.items()):
-            if key not in _RECORD_ATTRS:
+            if key not in _RECORD_ATTRS or key in CONTEXT_KEYS:
                 setattr(record, key, _redact_value(value))
         return True
 
