@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import secrets
 import threading
@@ -28,6 +29,8 @@ from .faults import FaultDice, TokenBucket, retry_after_header
 from .leads import INT_KEYS, STR_KEYS
 from .state import Account, SandboxState
 from .stats import WRITE_ROUTES, SandboxStats
+
+log = logging.getLogger(__name__)
 
 #: The messages the document gives for its two error statuses.
 INVALID = "The information sent is invalid."
@@ -167,7 +170,11 @@ class SandboxApp:
         """Answer one request (never raises for bad input: every problem is a status)."""
         route, match, allowed = self._match(req)
         self.stats.record_request(req.method, route)
-        response = self._handle(req, route, match, allowed)
+        try:
+            response = self._handle(req, route, match, allowed)
+        except Exception:  # a sandbox bug must still answer, never leave the client hanging
+            log.exception("sandbox error on %s %s", req.method, req.path)
+            response = _error(500, INTERNAL)
         response.route = route
         self.stats.record_status(response.status)
         return response

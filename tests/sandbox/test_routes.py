@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import re
 import socket
 
+import pytest
 import requests
 
-from leadsync.sandbox import Sandbox
+from leadsync.sandbox import Sandbox, SandboxConfig
 from tests.helpers import sandbox_headers, sandbox_login
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -300,3 +302,32 @@ def test_expect_100_continue_is_honoured(sandbox: Sandbox) -> None:
         conn.sendall(body)
         assert conn.recv(1000).startswith(b"HTTP/1.1 200 OK\r\n")
     assert len(sandbox.state.leads(cid)) == 1
+
+
+def test_a_sandbox_bug_answers_500_and_keeps_serving(
+    sandbox: Sandbox, http: requests.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    headers = sandbox_headers(http, sandbox)
+
+    def broken(account_id: str | None = None) -> dict[str, object]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(sandbox.state, "campaigns", broken)
+    answer = http.get(sandbox.url("/api/v2/reports/campaigns/leads/status"), headers=headers)
+    assert answer.status_code == 500
+    assert answer.json() == {"message": "Error due to an internal issue."}
+    monkeypatch.undo()
+    again = http.get(sandbox.url("/api/v2/reports/campaigns/leads/status"), headers=headers)
+    assert again.status_code == 200
+
+
+def test_quiet_unless_verbose(http: requests.Session) -> None:
+    for verbose, expect_lines in ((False, 0), (True, 2)):
+        stderr = io.StringIO()
+        with Sandbox(SandboxConfig(verbose=verbose), stderr=stderr) as sb:
+            http.get(sb.url("/api/v2/reports/campaigns/leads/status"))
+            http.get(sb.url("/nowhere"))
+        lines = stderr.getvalue().splitlines()
+        assert len(lines) == expect_lines
+        if verbose:
+            assert "GET /nowhere -> 404" in lines[1]
