@@ -419,9 +419,9 @@ def _duplicates(frame: pd.DataFrame, rejected: np.ndarray, policy: str) -> tuple
     ok = np.flatnonzero(~rejected)
     if len(ok) == 0:
         return twin, IssueKind.DUPLICATE
-    campaign = frame["campaign"].iloc[ok].fillna("")
-    key = (campaign + "\x1f" + frame["number"].iloc[ok]).to_numpy()
-    group, _ = pd.factorize(key)  # 0..G-1, every id used
+    by_campaign, campaigns = pd.factorize(frame["campaign"].iloc[ok], use_na_sentinel=False)
+    by_number, _ = pd.factorize(frame["number"].iloc[ok])
+    group, _ = pd.factorize(by_number.astype(np.int64) * len(campaigns) + by_campaign)
     order = np.argsort(group, kind="stable")  # by group, then by position
     ordered = group[order]
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
