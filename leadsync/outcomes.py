@@ -10,20 +10,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from .diff import CampaignDiff
 from .models import (
     IssueKind,
-    Operation,
     OpKind,
     OpOutcome,
     OpResult,
     RowIssue,
     zero_counts,
 )
-from .plan import Plan, is_removal
-from .report.model import ROW_COLUMNS
+from .plan import REASON_STATUS_AFTER_ADD, Plan, is_removal
+from .report.model import ROW_COLUMNS, empty_rows
 
 _DONE = (OpOutcome.DONE, OpOutcome.SETTLED_PRESENT)
 
@@ -51,51 +51,41 @@ def row_outcomes(
     """One line per input row: where it came from, what became of it, the lead id.
 
     ``results`` is None for a dry run (outcomes are then ``planned_*``). Rows of a campaign in
-    ``failed_campaigns`` (id → why) are ``failed`` with that message.
+    ``failed_campaigns`` (id → why) are ``failed`` with that message. Vectorized: a million
+    rows take a few seconds, not minutes.
     """
-    by_op = {r.op_id: r for r in results} if results is not None else None
-    ops_by_source: dict[tuple[str, str | None, int], list[Operation]] = {}
-    for op in plan.operations:
-        if op.source is not None and not is_removal(op):
-            ops_by_source.setdefault(op.source, []).append(op)
+    ops = _row_ops(plan, results)
     skipped = _skipped_sources(plan)
     frames: list[pd.DataFrame] = []
     for cid, frame in desired.items():
         if frame.empty:
             continue
+        rows = pd.DataFrame(
+            {
+                "file": frame["file"].astype("string"),
+                "sheet": frame["sheet"].astype("string"),
+                "row": frame["row"].astype("Int64"),
+                "campaign": frame["campaign"].astype("string"),
+                "number": frame["number"].astype("string"),
+            }
+        )
         diff = diffs.get(cid)
-        matched = diff.matched["lead_id"] if diff is not None else pd.Series(dtype="string")
-        drift_rows = set(diff.matched.index[diff.matched["drift"]]) if diff is not None else set()
-        records = []
-        for label, row in zip(frame.index, frame.itertuples(index=False), strict=True):
-            source = (row.file, None if pd.isna(row.sheet) else row.sheet, int(row.row))
-            key = row.number
-            lead_id = matched.get(label)
-            lead_id = None if lead_id is None or pd.isna(lead_id) else str(lead_id)
-            if cid in failed_campaigns:
-                outcome, reasons, message = "failed", "campaign-unreadable", failed_campaigns[cid]
-            else:
-                outcome, reasons, message = _outcome(
-                    ops_by_source.get(source, []), by_op, source in skipped
-                )
-                if label in drift_rows and outcome == "unchanged":
-                    reasons, message = "drift", "fields differ from the campaign's lead (see Drift)"
-            if lead_id is None:
-                lead_id = lead_ids.get((cid, key))
-            records.append(
-                (
-                    row.file,
-                    source[1],
-                    source[2],
-                    row.campaign,
-                    key,
-                    outcome,
-                    lead_id,
-                    reasons,
-                    message,
-                )
-            )
-        frames.append(pd.DataFrame.from_records(records, columns=list(ROW_COLUMNS)))
+        if diff is not None:
+            rows["lead_id"] = diff.matched["lead_id"].reindex(rows.index).astype("string")
+            drift = diff.matched["drift"].reindex(rows.index).fillna(False).astype(bool)
+        else:
+            rows["lead_id"] = pd.Series(pd.NA, index=rows.index, dtype="string")
+            drift = pd.Series(False, index=rows.index)
+        learned = {key: lid for (c, key), lid in lead_ids.items() if c == cid}
+        if learned:
+            rows["lead_id"] = rows["lead_id"].fillna(rows["number"].map(learned))
+        rows = _join_ops(rows, ops)
+        if cid in failed_campaigns:
+            rows["outcome"], rows["reasons"] = "failed", "campaign-unreadable"
+            rows["message"] = failed_campaigns[cid]
+        else:
+            _fill_no_op(rows, drift.to_numpy(), skipped)
+        frames.append(rows[list(ROW_COLUMNS)])
     issue_records = [
         (
             i.file,
@@ -113,14 +103,95 @@ def row_outcomes(
     if issue_records:
         frames.append(pd.DataFrame.from_records(issue_records, columns=list(ROW_COLUMNS)))
     if not frames:
-        from .report.model import empty_rows
-
         return empty_rows()
-    rows = pd.concat(frames, ignore_index=True)
-    rows["row"] = rows["row"].astype("Int64")
-    return rows.sort_values(
-        ["file", "sheet", "row"], kind="stable", na_position="first"
-    ).reset_index(drop=True)
+    out = pd.concat([f.astype({"row": "Int64"}) for f in frames], ignore_index=True)
+    return out.sort_values(["file", "sheet", "row"], kind="stable", na_position="first")[
+        list(ROW_COLUMNS)
+    ].reset_index(drop=True)
+
+
+#: Columns of the per-source operations table joined onto input rows.
+_OP_COLUMNS = ("file", "sheet_key", "row", "outcome", "reasons", "message")
+
+
+def _row_ops(plan: Plan, results: Iterable[OpResult] | None) -> pd.DataFrame:
+    """One line per input row that an operation touches: its outcome, reason and message."""
+    by_op = {r.op_id: r for r in results} if results is not None else None
+    main: dict[tuple[str, str, int], tuple[str, str, str]] = {}
+    follow_failed: dict[tuple[str, str, int], str] = {}
+    for op in plan.operations:
+        if op.source is None or is_removal(op):
+            continue
+        file, sheet, row = op.source
+        src = (file, sheet or "", int(row))
+        if op.reason == REASON_STATUS_AFTER_ADD:
+            r = by_op.get(op.op_id) if by_op is not None else None
+            if r is not None and r.outcome not in _DONE:
+                follow_failed[src] = r.message
+            continue
+        if by_op is None:
+            planned = "planned_add" if op.kind is OpKind.ADD else "planned_status"
+            main[src] = (planned, op.reason, "")
+            continue
+        r = by_op.get(op.op_id)
+        if r is not None and r.outcome in _DONE:
+            main[src] = ("added" if op.kind is OpKind.ADD else "status_set", op.reason, "")
+        else:
+            main[src] = ("failed", op.reason, r.message if r is not None else "not applied")
+    for src, message in follow_failed.items():
+        if src in main and main[src][0] == "added":
+            main[src] = (
+                "added",
+                "status-after-add-failed",
+                f"lead added; setting its status failed: {message}",
+            )
+    if not main:
+        return pd.DataFrame(
+            {c: pd.Series(dtype="Int64" if c == "row" else "string") for c in _OP_COLUMNS}
+        )
+    files, sheets, rows_ = zip(*main.keys(), strict=True)
+    outcomes, reasons, messages = zip(*main.values(), strict=True)
+    return pd.DataFrame(
+        {
+            "file": pd.array(files, dtype="string"),
+            "sheet_key": pd.array(sheets, dtype="string"),
+            "row": pd.array(rows_, dtype="Int64"),
+            "outcome": pd.array(outcomes, dtype="string"),
+            "reasons": pd.array(reasons, dtype="string"),
+            "message": pd.array(messages, dtype="string"),
+        }
+    )
+
+
+def _join_ops(rows: pd.DataFrame, ops: pd.DataFrame) -> pd.DataFrame:
+    keyed = rows.assign(sheet_key=rows["sheet"].fillna(""))
+    joined = keyed.merge(ops, on=["file", "sheet_key", "row"], how="left", validate="m:1")
+    joined.index = rows.index
+    return joined.drop(columns="sheet_key")
+
+
+def _fill_no_op(
+    rows: pd.DataFrame, drift: np.ndarray, skipped: set[tuple[str, str | None, int]]
+) -> None:
+    """Rows no operation touches: unchanged (noting drift, or a number found in another
+    campaign when ``dedupe_scope = "account"``)."""
+    none = rows["outcome"].isna().to_numpy()
+    if skipped:
+        src = list(zip(rows["file"], rows["sheet"].fillna(""), rows["row"], strict=True))
+        in_account = np.fromiter(
+            ((f, s or None, int(r)) in skipped for f, s, r in src), bool, len(src)
+        )
+    else:
+        in_account = np.zeros(len(rows), bool)
+    reasons = np.where(in_account, "exists-in-account", np.where(drift, "drift", ""))
+    messages = np.where(
+        in_account,
+        "the number is already in another campaign",
+        np.where(drift, "fields differ from the campaign's lead (see Drift)", ""),
+    )
+    rows["outcome"] = rows["outcome"].where(~none, "unchanged")
+    rows["reasons"] = rows["reasons"].where(~none, pd.array(reasons, dtype="string"))
+    rows["message"] = rows["message"].where(~none, pd.array(messages, dtype="string"))
 
 
 def _skipped_sources(plan: Plan) -> set[tuple[str, str | None, int]]:
@@ -131,36 +202,6 @@ def _skipped_sources(plan: Plan) -> set[tuple[str, str | None, int]]:
         (f, None if pd.isna(s) else s, int(r))
         for f, s, r in zip(plan.skipped["file"], sheets, plan.skipped["row"], strict=True)
     }
-
-
-def _outcome(
-    ops: list[Operation], by_op: Mapping[int, OpResult] | None, skipped: bool
-) -> tuple[str, str, str]:
-    """(outcome, reasons, message) of one input row from the operations planned for it."""
-    if not ops:
-        if skipped:
-            return "unchanged", "exists-in-account", "the number is already in another campaign"
-        return "unchanged", "", ""
-    main = next((op for op in ops if op.kind is OpKind.ADD), ops[0])
-    if by_op is None:
-        planned = "planned_add" if main.kind is OpKind.ADD else "planned_status"
-        return planned, main.reason, ""
-    failures = [
-        by_op[op.op_id] for op in ops if op.op_id in by_op and by_op[op.op_id].outcome not in _DONE
-    ]
-    result = by_op.get(main.op_id)
-    if result is None or result.outcome not in _DONE:
-        why = result.message if result is not None else "not applied"
-        return "failed", main.reason, why
-    outcome = "added" if main.kind is OpKind.ADD else "status_set"
-    if failures:
-        f = failures[0]
-        return (
-            outcome,
-            "status-after-add-failed",
-            f"lead added; setting its status failed: {f.message}",
-        )
-    return outcome, main.reason, ""
 
 
 def campaign_counts(

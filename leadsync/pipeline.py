@@ -24,7 +24,7 @@ from .lock import JobLock
 from .notify import format_notification, notify
 from .planfile import load_plan
 from .reader import read_sources
-from .report import RunReport, write_report
+from .report import RunReport
 from .reviewed import (
     apply_saved_plan,
     check_plan_current,
@@ -39,6 +39,7 @@ from .stages import (
     finish_report,
     guard_plan,
     plan_changes,
+    publish_report,
     verify_changes,
 )
 
@@ -129,8 +130,7 @@ def run_sync(
     except LeadsyncError as err:
         run.fail(err)
     try:
-        report = run.stage("report", finish_report, run, api)
-        write_report(report, run.folder)
+        report = publish_report(run.stage("report", finish_report, run, api), run)
     finally:
         if client is None:
             api.close()
@@ -164,8 +164,7 @@ def run_apply(
     except LeadsyncError as err:
         run.fail(err)
     try:
-        report = run.stage("report", finish_apply_report, run, saved, api)
-        write_report(report, run.folder)
+        report = publish_report(run.stage("report", finish_apply_report, run, saved, api), run)
     finally:
         if client is None:
             api.close()

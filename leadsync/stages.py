@@ -28,7 +28,8 @@ from .jobs import new_report_folder
 from .models import IssueKind, OpKind, ReadResult, RowIssue
 from .outcomes import Verification, campaign_counts, row_outcomes
 from .plan import Plan, PlanPolicy, build_plan, check_guards, fingerprint_remote
-from .report import RunReport, write_before_csv
+from .report import RunReport, write_before_csv, write_report
+from .report.files import write_summary
 
 if TYPE_CHECKING:
     from .pipeline import SyncRequest
@@ -358,6 +359,17 @@ def finish_report(run: Run, client: Any) -> RunReport:
         messages=messages + ([str(run.error)] if run.error else []),
         refusal=str(run.error) if isinstance(run.error, RefusedError) else None,
     )
+    return report
+
+
+def publish_report(report: RunReport, run: Run) -> RunReport:
+    """Write the report folder; ``summary.json`` is re-written last with every stage's time
+    (the report's own and the writing's, ``write``), so a complete summary means a complete
+    folder."""
+    t0 = time.perf_counter()
+    write_report(report, run.folder)
+    report.timings = {**run.timings, "write": round(time.perf_counter() - t0, 4)}
+    write_summary(report, run.folder)
     return report
 
 
