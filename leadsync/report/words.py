@@ -57,11 +57,15 @@ def headline(report: RunReport) -> str:
         if t["rows_rejected"]:
             text += " Fix the rows listed in rejected.csv and load that file again."
         return text
-    if (
-        report.exit_code in (ExitCode.UNREACHABLE, ExitCode.LOCKED, ExitCode.BAD_INPUT)
-        and not (t["rows_read"])
-    ):
-        return f"The run stopped: {report.exit_meaning()}. Nothing was changed in the dialer."
+    if report.exit_code in (ExitCode.UNREACHABLE, ExitCode.LOCKED, ExitCode.BAD_INPUT):
+        why = report.messages[-1].rstrip(".") if report.messages else report.exit_meaning()
+        changed = t["added"] + t["deleted"] + t["status_set"]
+        if changed:
+            return (
+                f"The run stopped after {count(changed, 'change')}: {why}. Re-running is "
+                "safe: it finishes what is left."
+            )
+        return f"The run stopped: {why}. Nothing was changed in the dialer."
     where = _where(report)
     if report.dry_run or report.command == "plan":
         parts = [f"{count(t['planned_add'], 'lead')} would be added to {where}"]

@@ -47,9 +47,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_screenshot_of_the_page_is_not_blank(
-    chromium: str, folder: Path, tmp_path: Path
-) -> None:
+def test_screenshot_of_the_page_is_not_blank(chromium: str, folder: Path, tmp_path: Path) -> None:
     shot = folder / "report.png"
     run_chromium(
         chromium,
