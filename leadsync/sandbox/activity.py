@@ -3,6 +3,8 @@
 The sandbox records no real calls. Every lead that is no longer ``new`` gets one dial event
 whose time, agent and call id follow from the seed and the lead id, so that a seeded sandbox
 answers the activity endpoint the same way every time. Payloads copy the document's examples.
+The call log is kept small (one entry per call, sorted by time) and an event is rendered only
+when a page of the activity endpoint includes it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -83,52 +86,65 @@ def _datetime_text(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
 
 
-def build_events(
-    dialed: Sequence[tuple[str, DialedLead]], agents: Sequence[dict[str, Any]], seed: int
-) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class CallEntry:
+    """One dial event in the sorted call log (rendered to the document's shape on demand)."""
+
+    timestamp: int
+    uuid: str
+    h: int
+    campaign_name: str
+    lead: DialedLead
+
+
+def build_call_log(dialed: Sequence[tuple[str, DialedLead]], seed: int) -> list[CallEntry]:
     """One dial event per (campaign name, lead), oldest first (ties by call id)."""
-    events: list[dict[str, Any]] = []
+    log = []
     for campaign_name, lead in dialed:
         h = _hash(seed, lead.id)
         ts = lead.created + EVENT_DELAY_MIN_S + h % EVENT_DELAY_SPAN_S
-        agent = agents[h % len(agents)] if agents else {"name": "", "extension": ""}
-        first, _, last = str(agent.get("name", "")).partition(" ")
         uuid = f"{_hash(seed, 'cdr:' + lead.id, 128):032x}{h % 0xFFFF:04x}-clicktocall"
-        events.append(
+        log.append(CallEntry(ts, uuid, h, campaign_name, lead))
+    log.sort(key=lambda e: (e.timestamp, e.uuid))
+    return log
+
+
+def render_event(entry: CallEntry, agents: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The activity endpoint's event for ``entry``, shaped like the document's example."""
+    ts, lead = entry.timestamp, entry.lead
+    agent = agents[entry.h % len(agents)] if agents else {"name": "", "extension": ""}
+    first, _, last = str(agent.get("name", "")).partition(" ")
+    return {
+        "datetime": _datetime_text(ts),
+        "timestamp": ts,
+        "campaign_name": entry.campaign_name,
+        "lead_name": f"{lead.first_name} {lead.last_name}".strip(),
+        "lead_number": lead.number,
+        "agent_name": agent.get("name", ""),
+        "agent_extension": agent.get("extension", ""),
+        "lead_history": [
             {
-                "datetime": _datetime_text(ts),
-                "timestamp": ts,
-                "campaign_name": campaign_name,
-                "lead_name": f"{lead.first_name} {lead.last_name}".strip(),
-                "lead_number": lead.number,
-                "agent_name": agent.get("name", ""),
-                "agent_extension": agent.get("extension", ""),
-                "lead_history": [
-                    {
-                        "agent": {
-                            "delay": 0,
-                            "device_endpoints": [],
-                            "email": f"{first.lower()}.{last.lower()}@example.com",
-                            "endpoint": agent.get("id", ""),
-                            "ext": agent.get("extension", ""),
-                            "first_name": first,
-                            "last_answered": float(ts) - 0.01,
-                            "last_attempt": float(ts) - 0.02,
-                            "last_hangup": 0,
-                            "last_name": last,
-                            "status": "idle",
-                            "timeout": 20,
-                            "total_talk_time": 0,
-                            "type": "user",
-                        },
-                        "event": "campaign dial",
-                        "ext": agent.get("extension", ""),
-                        "last_attempt": float(ts),
-                        "type": "dial agent",
-                        "uuid": uuid,
-                    }
-                ],
+                "agent": {
+                    "delay": 0,
+                    "device_endpoints": [],
+                    "email": f"{first.lower()}.{last.lower()}@example.com",
+                    "endpoint": agent.get("id", ""),
+                    "ext": agent.get("extension", ""),
+                    "first_name": first,
+                    "last_answered": float(ts) - 0.01,
+                    "last_attempt": float(ts) - 0.02,
+                    "last_hangup": 0,
+                    "last_name": last,
+                    "status": "idle",
+                    "timeout": 20,
+                    "total_talk_time": 0,
+                    "type": "user",
+                },
+                "event": "campaign dial",
+                "ext": agent.get("extension", ""),
+                "last_attempt": float(ts),
+                "type": "dial agent",
+                "uuid": entry.uuid,
             }
-        )
-    events.sort(key=lambda e: (e["timestamp"], e["lead_history"][0]["uuid"]))
-    return events
+        ],
+    }

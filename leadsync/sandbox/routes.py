@@ -349,8 +349,9 @@ class SandboxApp:
             _int_param(query, "pageSize", self.config.page_cap, minimum=1), self.config.page_cap
         )
         offset = _int_param(query, "startKey", 0, minimum=0)
-        events = [e for e in self.state.events(account_id) if start <= e["timestamp"] <= end]
-        return Response(200, events[offset : offset + size])
+        return Response(
+            200, self.state.events(account_id, start=start, end=end, offset=offset, limit=size)
+        )
 
     def _add(self, campaign_id: str, req: Request, account_id: str) -> None:
         self._owned_campaign(campaign_id, account_id)

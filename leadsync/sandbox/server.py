@@ -189,6 +189,14 @@ class _Server(ThreadingHTTPServer):
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        err = sys.exc_info()[1]
+        if isinstance(err, OSError):  # the client went away (reset, broken pipe, our stop())
+            if self.verbose:
+                self.log(f"{client_address[0]} connection dropped: {err!r}")
+            return
+        super().handle_error(request, client_address)  # a sandbox bug: print the traceback
+
     def log(self, line: str) -> None:
         print(f"[sandbox] {line}", file=self._stderr, flush=True)
 

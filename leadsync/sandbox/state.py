@@ -5,6 +5,7 @@ How leads are stored and paged is in ``leads.py``; the file format in ``persist.
 
 from __future__ import annotations
 
+import bisect
 import json
 import random
 import threading
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .activity import CallEntry, build_call_log, default_queues, render_event
 from .leads import (
     DEFAULT_CAMPAIGN_STATUS,
     DEFAULT_PRIORITY,
@@ -66,7 +68,8 @@ class SandboxState:
         self._queues: dict[str, list[dict[str, Any]]] = {}
         self._version = 0
         self._saved_version = 0
-        self._derived_cache: dict[tuple[str, str], tuple[int, Any]] = {}
+        self._data_version = 0  # leads, campaigns and queues only
+        self._call_logs: dict[str, tuple[int, tuple[list[CallEntry], list[int], set[str]]]] = {}
 
     # --- bookkeeping ---------------------------------------------------------------------
     @property
@@ -86,6 +89,7 @@ class SandboxState:
 
     def _changed(self) -> None:
         self._version += 1
+        self._data_version += 1
 
     def new_id(self) -> str:
         """A fresh 32-hex id (seeded), unique among leads and campaigns."""
@@ -339,8 +343,6 @@ class SandboxState:
     # --- queues, calls, voicemail ----------------------------------------------------------
     def queues(self, account_id: str | None = None) -> list[dict[str, Any]]:
         """The account's call queues (the queues endpoint's answer)."""
-        from .activity import default_queues
-
         with self._lock:
             account_id = account_id or self.default_account_id
             if account_id not in self._queues:
@@ -353,39 +355,54 @@ class SandboxState:
             self._queues[account_id or self.default_account_id] = json.loads(json.dumps(queues))
             self._changed()
 
-    def events(self, account_id: str | None = None) -> list[dict[str, Any]]:
-        """The account's activity events, oldest first (derived from leads and seed)."""
-        from .activity import build_events
+    def _call_log(self, account_id: str) -> tuple[list[CallEntry], list[int], set[str]]:
+        # Derived from the leads; rebuilt only after the leads changed (not on voicemails).
+        cached = self._call_logs.get(account_id)
+        if cached is not None and cached[0] == self._data_version:
+            return cached[1]
+        campaigns = [c for c in self._campaigns.values() if c.account_id == account_id]
+        dialed = [
+            (c.name, lead)
+            for c in campaigns
+            for lead in c.slots
+            if lead is not None and lead.status != NEW_STATUS
+        ]
+        log = build_call_log(dialed, self.seed)
+        derived = (log, [e.timestamp for e in log], {e.uuid for e in log})
+        self._call_logs[account_id] = (self._data_version, derived)
+        return derived
 
+    def events(
+        self,
+        account_id: str | None = None,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """The account's activity events with ``start <= timestamp <= end``, oldest first,
+        from ``offset``, at most ``limit`` (derived from the leads and the seed)."""
         with self._lock:
             account_id = account_id or self.default_account_id
-            cache_key = ("events", account_id)
-            cached = self._derived_cache.get(cache_key)
-            if cached is not None and cached[0] == self._version:
-                return list(cached[1])
+            log, stamps, _ = self._call_log(account_id)
+            lo = 0 if start is None else bisect.bisect_left(stamps, start)
+            hi = len(log) if end is None else bisect.bisect_right(stamps, end)
+            first = lo + offset
+            last = hi if limit is None else min(hi, first + limit)
             agents = [a for q in self.queues(account_id) for a in q.get("agents", [])]
-            campaigns = {c.id: c for c in self._campaigns.values() if c.account_id == account_id}
-            dialed = [
-                (campaigns[lead.campaign_id].name, lead)
-                for c in campaigns.values()
-                for lead in c.slots
-                if lead is not None and lead.status != NEW_STATUS
-            ]
-            events = build_events(dialed, agents, self.seed)
-            self._derived_cache[cache_key] = (self._version, events)
-            return list(events)
+            return [render_event(entry, agents) for entry in log[first:last]]
 
     def set_voicemail(self, cdr_id: str, account_id: str | None = None) -> bool:
         """Mark a call of the account as voicemail; False when the account has no such call."""
         with self._lock:
             account_id = account_id or self.default_account_id
-            known = {e["lead_history"][0]["uuid"] for e in self.events(account_id)}
-            if cdr_id not in known:
+            if cdr_id not in self._call_log(account_id)[2]:
                 return False
             marked = self._voicemails.setdefault(account_id, set())
             if cdr_id not in marked:
                 marked.add(cdr_id)
-                self._changed()
+                self._version += 1  # saved, but the call log stays valid
             return True
 
     def voicemails(self, account_id: str | None = None) -> set[str]:
