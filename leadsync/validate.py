@@ -13,14 +13,11 @@ from pathlib import Path
 
 from .config import Settings
 from .errors import ExitCode
+from .jobs import new_report_folder
 from .models import ReadResult
 from .report import RunReport, read_counts, read_rows, write_report
 
 ProgressFn = Callable[[str, int, int | None], None]
-#: Report folder names: UTC time, then the job or the first file's name.
-FOLDER_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
-#: Attempts at a free folder name when two runs start within the same second.
-MAX_FOLDER_SUFFIX = 1000
 
 
 def _utc_now() -> datetime:
@@ -37,19 +34,6 @@ def reject_fraction_message(rejected: int, rows_read: int, max_fraction: float) 
         f"than the {max_fraction:.0%} allowed by sync.max_reject_fraction; fix the rows listed "
         f"in rejected.csv (or raise max_reject_fraction in the config)"
     )
-
-
-def default_report_folder(root: Path, name: str, now: datetime) -> Path:
-    """``root/<UTC time>_<name>``, with ``-2``, ``-3``… appended when that folder exists."""
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name) or "run"
-    base = root / f"{now.astimezone(UTC):{FOLDER_TIME_FORMAT}}_{safe}"
-    if not base.exists():
-        return base
-    for n in range(2, MAX_FOLDER_SUFFIX):
-        candidate = base.with_name(f"{base.name}-{n}")
-        if not candidate.exists():
-            return candidate
-    raise FileExistsError(f"no free report folder name beside {base}")
 
 
 def build_validate_report(
@@ -102,7 +86,8 @@ def run_validate(
     """Read ``paths`` with the reader, check every row, write the report folder.
 
     Returns the report; ``report.folder`` is the folder written (``report_dir``, else
-    ``settings.sync.report_dir/<UTC time>_<first file stem>``). ``report.exit_code`` is 0, or
+    ``settings.sync.report_dir/<UTC time>_<first file stem>``, named like every run's folder
+    by :func:`leadsync.jobs.new_report_folder`). ``report.exit_code`` is 0, or
     2 when more rows were rejected than ``sync.max_reject_fraction`` allows. Raises
     InputError (exit 2) when a file cannot be read at all; nothing is written then.
     """
@@ -120,7 +105,7 @@ def run_validate(
         finished_at=clock(),
         timings=timings,
     )
-    folder = report_dir or default_report_folder(
+    folder = report_dir or new_report_folder(
         settings.sync.report_dir, Path(paths[0]).stem if paths else "validate", started
     )
     write_report(report, folder)
@@ -129,7 +114,6 @@ def run_validate(
 
 __all__ = [
     "build_validate_report",
-    "default_report_folder",
     "reject_fraction_message",
     "run_validate",
 ]

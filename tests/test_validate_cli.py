@@ -18,7 +18,7 @@ from leadsync.cli import main
 from leadsync.config import Settings, load_settings
 from leadsync.errors import ExitCode, InputError
 from leadsync.models import COUNT_KEYS
-from leadsync.validate import default_report_folder, reject_fraction_message, run_validate
+from leadsync.validate import reject_fraction_message, run_validate
 
 DATA = Path(__file__).parent / "data"
 ONE_BAD = DATA / "one_bad_row.csv"  # 10 rows; row 5 has priority "high" and a formula name
@@ -159,7 +159,7 @@ def test_default_folder_is_utc_time_and_first_file_stem(tmp_path: Path) -> None:
     assert report.folder == tmp_path / "reports" / "20240501T123005Z_one_bad_row"
     assert report.folder is not None and (report.folder / "summary.json").is_file()
     second = run_validate([ONE_BAD], settings, clock=lambda: at)
-    assert second.folder == tmp_path / "reports" / "20240501T123005Z_one_bad_row-2"
+    assert second.folder == tmp_path / "reports" / "20240501T123005Z-2_one_bad_row"
     summary = json.loads((report.folder / "summary.json").read_text(encoding="utf-8"))
     assert [s["path"] for s in summary["sources"]] == [str(ONE_BAD), str(BAD_FIELDS)]
     assert summary["started_at"] == "2024-05-01T12:30:05.000Z"
@@ -198,10 +198,3 @@ def test_reject_fraction_rule() -> None:
     message = reject_fraction_message(3, 10, 0.20)
     assert message is not None
     assert re.match(r"3 of 10 rows \(30\.0%\) were rejected, more than the 20% allowed", message)
-
-
-def test_default_report_folder_sanitizes_the_name(tmp_path: Path) -> None:
-    at = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
-    assert default_report_folder(tmp_path, "my leads/../x", at).name == (
-        "20240102T030405Z_my_leads_.._x"
-    )
