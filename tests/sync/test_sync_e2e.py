@@ -271,3 +271,16 @@ def test_add_and_upsert_never_remove(sandbox: Sandbox, tmp_path: Path, mode: str
     assert len(sandbox.state.leads(cid)) == 4
     c = summary(report)["campaigns"]["Spring"]
     assert c["deleted"] == 0 and c["kept"] == 3
+
+
+def test_too_many_rejected_rows_stops_with_exit_2_and_says_so(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    sandbox.state.add_campaign("Spring")
+    rows = [{"number": number(1)}, {"number": "not a phone"}, {"number": "12"}]
+    report = sync(sandbox, tmp_path, [write_csv(tmp_path / "bad.csv", rows)])
+    assert report.exit_code == ExitCode.BAD_INPUT
+    assert writes(sandbox) == 0
+    headline = summary(report)["headline"]
+    assert headline.startswith("The run stopped") and "max_reject_fraction" in headline
+    assert "Nothing was changed" in headline
