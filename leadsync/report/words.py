@@ -109,7 +109,7 @@ COUNT_LABELS: dict[str, str] = {
     "planned_status": "status changes planned",
     "unchanged": "already up to date",
     "drift": "differ from the file (drift)",
-    "kept": "kept (already dialed)",
+    "kept": "kept (not in the file)",
     "added": "added",
     "deleted": "removed",
     "status_set": "status changed",
