@@ -230,6 +230,10 @@ def _problems_section(report: RunReport) -> str:
                 cells.append(f'<td class="outcome-{_e(value)}">{_e(value)}</td>')
             elif col == "row":
                 cells.append(f'<td class="n">{_e(value)}</td>')
+            elif col == "file" and isinstance(value, str):
+                # the name only, so the message keeps room; the whole path on hover
+                name = value.replace("\\", "/").rsplit("/", 1)[-1]
+                cells.append(f'<td title="{_e(value)}">{_e(name)}</td>')
             elif col == "reasons":
                 cells.append(f"<td>{_e(value).replace(';', '; ')}</td>")
             else:
