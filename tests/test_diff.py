@@ -424,3 +424,21 @@ def test_matches_a_naive_reference(
     assert len(d.unchanged) + int((d.matched["status_differs"] | d.matched["drift"]).sum()) == len(
         d.matched
     )
+
+
+@pytest.mark.parametrize(
+    "odd",
+    ["+0123", "+", "+1234567890123456789", "+１２", "+-5", "++5", "+12 ", "+٣٣"],
+)
+def test_keys_that_are_not_plain_integers_match_only_themselves(odd: str) -> None:
+    twin = "+12" if odd != "+12" else "+13"
+    d = diff(
+        desired_frame({"number": odd}, {"number": "+5"}),
+        remote_frame(
+            {"id": "same", "key": odd, "number": odd},
+            {"id": "other", "key": twin, "number": twin},
+            {"id": "five", "key": "5", "number": "5"},
+        ),
+    )
+    assert dict(zip(d.matched["key"], d.matched["lead_id"], strict=True)) == {odd: "same"}
+    assert sorted(d.to_remove["id"]) == ["five", "other"]
