@@ -162,24 +162,37 @@ def _status_section(report: RunReport) -> str:
     for name in names:
         before = report.status_before.get(name, {})
         after = report.status_after.get(name, {})
+        # No "after" for a campaign (a dry run, or a run that stopped): say so, no change.
+        measured = name in report.status_after
         for status in sorted({*before, *after}, key=str):
             b, a = before.get(status), after.get(status)
-            delta = (a or 0) - (b or 0)
-            cls = "delta-pos" if delta > 0 else "delta-neg" if delta < 0 else "muted"
+            if measured:
+                delta = (a or 0) - (b or 0)
+                cls = "delta-pos" if delta > 0 else "delta-neg" if delta < 0 else "muted"
+                change = f'<td class="n {cls}">{delta:+,}</td>'
+                after_cell = "" if a is None else f"{a:,}"
+            else:
+                change = '<td class="n muted">-</td>'
+                after_cell = '<span class="muted">not read</span>'
             wb = 100 * (b or 0) / biggest if biggest else 0
             wa = 100 * (a or 0) / biggest if biggest else 0
             parts.append(
                 f"<tr><td>{escape(str(name))}</td><td>{escape(str(status))}</td>"
                 f'<td class="n">{"" if b is None else f"{b:,}"}</td>'
-                f'<td class="n">{"" if a is None else f"{a:,}"}</td>'
-                f'<td class="n {cls}">{delta:+,}</td>'
+                f'<td class="n">{after_cell}</td>{change}'
                 f'<td><div class="bar" style="width:{wb:.1f}%" title="before"></div>'
-                f'<div class="bar after" style="width:{wa:.1f}%;margin-top:2px" '
-                f'title="after"></div></td></tr>'
+                + (
+                    f'<div class="bar after" style="width:{wa:.1f}%;margin-top:2px" '
+                    f'title="after"></div>'
+                    if measured
+                    else ""
+                )
+                + "</td></tr>"
             )
-    parts.append(
-        '</tbody></table><p class="muted">Blue bar: before the run; green bar: after.</p></section>'
-    )
+    note = "Blue bar: before the run; green bar: after."
+    if report.dry_run:
+        note += " A dry run changes nothing, so there is no after."
+    parts.append(f'</tbody></table><p class="muted">{note}</p></section>')
     return "".join(parts)
 
 

@@ -153,3 +153,18 @@ def test_many_campaigns_switch_to_one_row_per_campaign() -> None:
     assert page.count('<tr class="total">') == 1
     for key in COUNT_KEYS:
         assert key in html_module.COUNT_LABELS
+
+
+def test_dry_run_statuses_have_no_after_and_no_change() -> None:
+    report = small_report(dry_run=True)
+    report.status_after = {}
+    section = render_html(report).split('id="status-section"')[1].split("</section>")[0]
+    assert section.count("not read") == 3  # one per status before
+    assert "delta-neg" not in section and "delta-pos" not in section
+    assert "A dry run changes nothing" in section
+
+
+def test_status_changes_are_signed() -> None:
+    section = render_html(small_report()).split('id="status-section"')[1].split("</section>")[0]
+    assert '<td class="n delta-neg">-1</td>' in section
+    assert '<td class="n delta-pos">+1</td>' in section
