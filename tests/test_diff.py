@@ -376,36 +376,36 @@ _name = st.sampled_from(["Ann", "Bob", None])
 _int = st.sampled_from([1, 2, None])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    desired=st.lists(
-        st.fixed_dictionaries(
-            {
-                "number": st.sampled_from([f"+1213555{i:04d}" for i in range(12)]),
-                "status": _status,
-                "first_name": _name,
-                "priority": _int,
-            }
-        ),
-        max_size=10,
-        unique_by=lambda r: r["number"],
+#: Examples in `make test`, and in the deep run of the same property (`make soak`).
+FAST_EXAMPLES = 40
+SOAK_EXAMPLES = 1000
+_desired_rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "number": st.sampled_from([f"+1213555{i:04d}" for i in range(12)]),
+            "status": _status,
+            "first_name": _name,
+            "priority": _int,
+        }
     ),
-    remote=st.lists(
-        st.fixed_dictionaries(
-            {
-                "key": _numbers,
-                "status": _status,
-                "first_name": _name,
-                "priority": _int,
-                "created": st.sampled_from([1, 2, 3, None]),
-            }
-        ),
-        max_size=14,
-    ),
+    max_size=10,
+    unique_by=lambda r: r["number"],
 )
-def test_matches_a_naive_reference(
-    desired: list[dict[str, Any]], remote: list[dict[str, Any]]
-) -> None:
+_remote_rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "key": _numbers,
+            "status": _status,
+            "first_name": _name,
+            "priority": _int,
+            "created": st.sampled_from([1, 2, 3, None]),
+        }
+    ),
+    max_size=14,
+)
+
+
+def matches_a_naive_reference(desired: list[dict[str, Any]], remote: list[dict[str, Any]]) -> None:
     for i, lead in enumerate(remote):
         lead["id"] = f"id{i:02d}"
         lead["number"] = lead["key"]
@@ -424,6 +424,16 @@ def test_matches_a_naive_reference(
     assert len(d.unchanged) + int((d.matched["status_differs"] | d.matched["drift"]).sum()) == len(
         d.matched
     )
+
+
+def _naive_property(examples: int) -> Any:
+    return settings(
+        max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )(given(desired=_desired_rows, remote=_remote_rows)(matches_a_naive_reference))
+
+
+test_matches_a_naive_reference = _naive_property(FAST_EXAMPLES)
+test_matches_a_naive_reference_soak = pytest.mark.slow(_naive_property(SOAK_EXAMPLES))
 
 
 @pytest.mark.parametrize(

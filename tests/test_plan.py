@@ -696,7 +696,20 @@ remote_rows = st.lists(
     ),
     max_size=10,
 )
-PROPERTY = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: Examples per property in `make test` (fast) and in `make soak` (the same property, deeper).
+FAST_EXAMPLES = 20
+SOAK_EXAMPLES = 400
+
+
+def fast_and_soak(body: Any, **strategies: Any) -> tuple[Any, Any]:
+    """Two tests of one property: a quick one, and a deep one marked ``slow``."""
+
+    def run(examples: int) -> Any:
+        return settings(
+            max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+        )(given(**strategies)(body))
+
+    return run(FAST_EXAMPLES), pytest.mark.slow(run(SOAK_EXAMPLES))
 
 
 def prepare(
@@ -707,9 +720,7 @@ def prepare(
     return desired_frame(*desired), remote_frame(*remote)
 
 
-@PROPERTY
-@given(desired=desired_rows, remote=remote_rows)
-def test_mirror_converges_to_the_file(
+def mirror_converges_to_the_file(
     desired: list[dict[str, Any]], remote: list[dict[str, Any]]
 ) -> None:
     d_frame, r_frame = prepare(desired, remote)
@@ -735,9 +746,7 @@ def test_mirror_converges_to_the_file(
                 assert lead[f] == row[f]
 
 
-@PROPERTY
-@given(desired=desired_rows, remote=remote_rows)
-def test_add_and_upsert_never_remove(
+def add_and_upsert_never_remove(
     desired: list[dict[str, Any]], remote: list[dict[str, Any]]
 ) -> None:
     d_frame, r_frame = prepare(desired, remote)
@@ -755,9 +764,7 @@ def test_add_and_upsert_never_remove(
             )
 
 
-@PROPERTY
-@given(desired=desired_rows, remote=remote_rows, seed=st.integers(0, 1000))
-def test_plan_is_deterministic_whatever_the_remote_order(
+def plan_is_deterministic_whatever_the_remote_order(
     desired: list[dict[str, Any]], remote: list[dict[str, Any]], seed: int
 ) -> None:
     d_frame, r_frame = prepare(desired, remote)
@@ -770,3 +777,17 @@ def test_plan_is_deterministic_whatever_the_remote_order(
     assert first.operations == second.operations
     assert first.counts == second.counts
     assert sorted(first.kept["lead_id"]) == sorted(second.kept["lead_id"])
+
+
+test_mirror_converges_to_the_file, test_mirror_converges_to_the_file_soak = fast_and_soak(
+    mirror_converges_to_the_file, desired=desired_rows, remote=remote_rows
+)
+test_add_and_upsert_never_remove, test_add_and_upsert_never_remove_soak = fast_and_soak(
+    add_and_upsert_never_remove, desired=desired_rows, remote=remote_rows
+)
+test_plan_is_deterministic, test_plan_is_deterministic_soak = fast_and_soak(
+    plan_is_deterministic_whatever_the_remote_order,
+    desired=desired_rows,
+    remote=remote_rows,
+    seed=st.integers(0, 1000),
+)
