@@ -34,6 +34,9 @@ class SandboxConfig:
     api_key: str | None = "demo-api-key"
     host: str = "127.0.0.1"
     port: int = 0  # 0: a free port chosen by the system
+    #: PEM certificate (chain) and private key: serve HTTPS instead of HTTP (both or neither).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
     #: Milliseconds added to every request.
     latency_ms: float = 0.0
     #: Share of requests (any route but login) answered 503 with nothing committed.
@@ -71,8 +74,9 @@ class SandboxConfig:
         # Accept lists and lower-case verbs from callers; store canonical values.
         object.__setattr__(self, "add_methods", tuple(m.upper() for m in self.add_methods))
         object.__setattr__(self, "statuses", tuple(self.statuses))
-        if self.state_file is not None:
-            object.__setattr__(self, "state_file", Path(self.state_file))
+        for name in ("state_file", "tls_cert", "tls_key"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, Path(getattr(self, name)))
         problems = []
         for name in ("fail_rate", "ambiguous_rate"):
             value = getattr(self, name)
@@ -96,6 +100,8 @@ class SandboxConfig:
             problems.append("statuses must not be empty")
         if not 0 <= self.port <= 65535:
             problems.append(f"port must be 0..65535, got {self.port}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            problems.append("tls_cert and tls_key go together: give both or neither")
         if problems:
             raise ConfigError("invalid sandbox settings: " + "; ".join(problems))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -23,6 +24,7 @@ from types import TracebackType
 from typing import Any, TextIO
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from ..errors import ConfigError
 from .config import SandboxConfig
 from .routes import INVALID, Request, Response, SandboxApp
 from .state import SandboxState
@@ -36,6 +38,8 @@ SERVER_NAME = "leadsync-sandbox"
 #: Longest request or header line, and most headers, accepted.
 MAX_LINE = 65536
 MAX_HEADERS = 100
+#: Longest a client may take to finish the TLS handshake (HTTPS sandboxes only).
+TLS_HANDSHAKE_TIMEOUT_S = 10.0
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -47,6 +51,13 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def setup(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket):
+            # In this connection's thread, not in accept(): a slow or refusing client (one
+            # that does not trust the certificate) must not hold up the serving loop. A failed
+            # handshake raises SSLError (an OSError), which handle_error drops quietly.
+            self.request.settimeout(TLS_HANDSHAKE_TIMEOUT_S)
+            self.request.do_handshake()
+            self.request.settimeout(None)
         super().setup()
         # Small answers must not wait for a delayed ACK (Nagle + keep-alive = 40 ms stalls).
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -110,6 +121,9 @@ class _Handler(BaseHTTPRequestHandler):
         query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         request = Request(self.command, unquote(parts.path), query, headers, body)
         response = self.server.app.handle(request)
+        self.server.app.stats.record_call(
+            self.command, request.path, headers.get("x-account-id"), response.status
+        )
         self._write(response)
         if self.server.verbose:
             self.server.log(
@@ -201,6 +215,16 @@ class _Server(ThreadingHTTPServer):
         print(f"[sandbox] {line}", file=self._stderr, flush=True)
 
 
+def _tls_context(cert: Path, key: Path) -> ssl.SSLContext:
+    """A server-side TLS context for ``cert``/``key`` (PEM); ConfigError when unusable."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(certfile=cert, keyfile=key)
+    except (OSError, ssl.SSLError) as err:
+        raise ConfigError(f"sandbox TLS: cannot load {cert} / {key}: {err}") from None
+    return context
+
+
 class Sandbox:
     """A stand-in Campaigns API on a real HTTP server (see ``SandboxConfig`` for the knobs).
 
@@ -243,6 +267,11 @@ class Sandbox:
         self._server = _Server(
             (cfg.host, cfg.port), self.app, verbose=cfg.verbose, stderr=self._stderr
         )
+        if cfg.tls_cert is not None and cfg.tls_key is not None:
+            context = _tls_context(cfg.tls_cert, cfg.tls_key)
+            self._server.socket = context.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._stopping.clear()
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -316,9 +345,14 @@ class Sandbox:
         return int(self._server.server_address[1])
 
     @property
+    def scheme(self) -> str:
+        """``https`` when the sandbox was given a TLS certificate, else ``http``."""
+        return "https" if self._config.tls_cert is not None else "http"
+
+    @property
     def base_url(self) -> str:
-        """``http://HOST:PORT`` of the running server."""
-        return f"http://{self.host}:{self.port}"
+        """``http://HOST:PORT`` (``https://`` with a TLS certificate) of the running server."""
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def url(self, path: str) -> str:
         """The full URL of ``path`` (which starts with ``/``)."""

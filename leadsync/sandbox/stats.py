@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import threading
-from collections import Counter
-from typing import Any
+from collections import Counter, deque
+from typing import Any, NamedTuple
 
 #: Routes that change state.
 WRITE_ROUTES: frozenset[str] = frozenset({"add", "status", "delete", "voicemail"})
+#: Requests kept in ``SandboxStats.calls`` (the most recent; older ones are dropped).
+CALL_LOG_SIZE = 100_000
+
+
+class Call(NamedTuple):
+    """One request as it came over the wire: verb, path (no query), X-Account-ID, answer."""
+
+    method: str
+    path: str
+    account_id: str | None
+    status: int
 
 
 class SandboxStats:
@@ -18,7 +29,10 @@ class SandboxStats:
     received (add/status/delete/voicemail, whatever their outcome). ``committed``: writes that
     changed the state. ``faults``: injected faults by kind (``fail``, ``ambiguous``,
     ``rate_limited``, ``repeat_key``). ``requests``: every request. ``connections``: TCP
-    connections accepted (keep-alive clients open few).
+    connections accepted (keep-alive clients open few). ``calls``: the last
+    ``CALL_LOG_SIZE`` requests served over HTTP (:class:`Call`), for tests that check what a
+    client sent (which account, which campaign); ``by_account``: requests by X-Account-ID
+    (``None`` when the header was missing).
     """
 
     def __init__(self) -> None:
@@ -30,6 +44,8 @@ class SandboxStats:
         self.committed = 0
         self.requests = 0
         self.connections = 0
+        self.calls: deque[Call] = deque(maxlen=CALL_LOG_SIZE)
+        self.by_account: Counter[str | None] = Counter()
 
     def record_connection(self) -> None:
         with self._lock:
@@ -41,6 +57,11 @@ class SandboxStats:
             self.by_route[(method, route)] += 1
             if route in WRITE_ROUTES:
                 self.writes += 1
+
+    def record_call(self, method: str, path: str, account_id: str | None, status: int) -> None:
+        with self._lock:
+            self.calls.append(Call(method, path, account_id, status))
+            self.by_account[account_id] += 1
 
     def record_status(self, status: int) -> None:
         with self._lock:
@@ -64,6 +85,8 @@ class SandboxStats:
             self.committed = 0
             self.requests = 0
             self.connections = 0
+            self.calls.clear()
+            self.by_account.clear()
 
     def as_dict(self) -> dict[str, Any]:
         """A snapshot as plain data (route keys written ``"METHOD route"``)."""
