@@ -9,14 +9,16 @@ repeated. Secrets known to the :class:`Redactor` are masked in every message it 
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import NameResolutionError, NewConnectionError
+from urllib3.exceptions import InsecureRequestWarning, NameResolutionError, NewConnectionError
 
 from .. import __version__
 from ..config import ApiSettings
@@ -31,11 +33,13 @@ from ..errors import (
     TerminalError,
     ThrottledError,
     TimeoutError_,
+    UnreachableError,
 )
 from ..logs import register_secret
 from .wire import parse_retry_after, server_message
 
 log = logging.getLogger(__name__)
+E = TypeVar("E", bound=BaseException)
 
 #: Connection pool size never below this, and never below ``concurrency``.
 MIN_POOL_SIZE = 10
@@ -91,6 +95,8 @@ def tls_verify(settings: ApiSettings) -> bool | str:
             "%s can be intercepted; use api.ca_bundle for a private CA instead",
             settings.base_url,
         )
+        # Said once per run above; urllib3 would repeat it on stderr for every request.
+        warnings.filterwarnings("ignore", category=InsecureRequestWarning)
         return False
     if settings.ca_bundle is not None:
         if not settings.ca_bundle.is_file():
@@ -157,6 +163,10 @@ class Transport:
         if isinstance(err, requests.ConnectTimeout):
             return ConnectError(f"could not connect within {self.timeout_s:g} s ({detail})", **ctx)
         if isinstance(err, requests.exceptions.SSLError):
+            refused = _cause_of_type(err, ssl.SSLCertVerificationError)
+            if refused is not None:
+                # Not transient: every retry would meet the same certificate.
+                return UnreachableError(_certificate_advice(self.base_url, refused, detail), **ctx)
             return ConnectError(f"TLS handshake failed ({detail})", **ctx)
         if isinstance(err, requests.exceptions.ProxyError):
             return ConnectError(f"proxy refused the connection ({detail})", **ctx)
@@ -207,6 +217,42 @@ class Transport:
                 f"unexpected redirect to {self.redact(where)} (check api.base_url)", **ctx
             )
         return TerminalError(said, **ctx)
+
+
+def _certificate_advice(base_url: str, err: ssl.SSLCertVerificationError, detail: str) -> str:
+    """Why the server's certificate was refused, and what the user can do about it."""
+    reason = getattr(err, "verify_message", "") or detail
+    if "hostname" in reason.lower() or "ip address mismatch" in reason.lower():
+        fix = (
+            "the certificate does not name the host in api.base_url: use the host name it was "
+            "issued for"
+        )
+    else:
+        fix = (
+            "if the portal uses a private or self-signed CA, set api.ca_bundle (or "
+            "LEADSYNC_CA_BUNDLE) to that CA's PEM file"
+        )
+    return (
+        f"TLS certificate verify failed for {base_url}: {reason}. The server's certificate is "
+        f"not trusted, so nothing was sent; {fix}"
+    )
+
+
+def _cause_of_type(err: BaseException, kind: type[E]) -> E | None:
+    """The first exception of type ``kind`` in ``err``'s chain (reasons, args, causes)."""
+    seen: set[int] = set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, kind):
+            return cause
+        reason = getattr(cause, "reason", None)
+        if isinstance(reason, BaseException):
+            cause = reason
+            continue
+        nested = next((a for a in getattr(cause, "args", ()) if isinstance(a, BaseException)), None)
+        cause = nested or cause.__cause__ or cause.__context__
+    return None
 
 
 def _never_connected(err: requests.ConnectionError) -> bool:

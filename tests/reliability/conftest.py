@@ -1,0 +1,41 @@
+"""Fixtures of the reliability suites: the real CLI run in this process (for the checks that do
+not need a separate process), with logging restored afterwards."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from leadsync.cli import main
+from leadsync.logs import clear_secrets
+from tests.reliability.support import InProcessRun, RunCli
+
+
+@pytest.fixture
+def run_leadsync(capsys: pytest.CaptureFixture[str]) -> Iterator[RunCli]:
+    """``run_leadsync(*args)``: the CLI's ``main`` in this process (argument parsing, settings,
+    logging setup, error → exit code), its stdout/stderr captured. Logging is put back after."""
+    root, pkg = logging.getLogger(), logging.getLogger("leadsync")
+    saved = (list(root.handlers), root.level, pkg.level)
+
+    def run(*args: str) -> InProcessRun:
+        capsys.readouterr()
+        try:
+            main(list(args))
+        except SystemExit as done:
+            code = done.code if isinstance(done.code, int) else 1
+        else:  # main always exits
+            raise AssertionError("leadsync.cli.main returned without exiting")
+        captured = capsys.readouterr()
+        return InProcessRun(code, captured.out, captured.err)
+
+    yield run
+    for handler in root.handlers[:]:
+        if handler not in saved[0]:
+            root.removeHandler(handler)
+            handler.close()
+    root.setLevel(saved[1])
+    pkg.setLevel(saved[2])
+    clear_secrets()
