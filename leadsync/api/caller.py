@@ -58,6 +58,10 @@ ADD_RETRY: tuple[type[ApiError], ...] = (ConnectError, ThrottledError)
 AMBIGUOUS: tuple[type[ApiError], ...] = (TimeoutError_, ServerError)
 
 
+#: Logins one call may trigger before a 401 is final (AuthError, exit 4).
+MAX_RELOGIN_ROUNDS = 3
+
+
 class Caller:
     """The plumbing every endpoint call goes through (see the module docstring); the
     constructor takes CampaignsClient's arguments and raises its ConfigErrors."""
@@ -183,14 +187,19 @@ class Caller:
             return response
         if not self._auth.can_relogin():
             raise self._unauthorized(method, path, response, "the API key was refused")
-        self._auth.relogin(generation)
-        headers, _ = self._auth.headers()
-        response = self._exchange(method, path, headers=headers, params=params, json_body=json_body)
-        if response.status_code == 401:
-            raise self._unauthorized(
-                method, path, response, "refused again right after a fresh login"
+        # Each round replaces exactly the token that was refused (other threads may have
+        # replaced it already, and under a short token lifetime and back-off waits even that
+        # replacement may have expired by the time this call uses it). A server that refuses
+        # every fresh token still ends the call after MAX_RELOGIN_ROUNDS logins.
+        for _ in range(MAX_RELOGIN_ROUNDS):
+            self._auth.relogin(generation)
+            headers, generation = self._auth.headers()
+            response = self._exchange(
+                method, path, headers=headers, params=params, json_body=json_body
             )
-        return response
+            if response.status_code != 401:
+                return response
+        raise self._unauthorized(method, path, response, "refused again right after a fresh login")
 
     def _unauthorized(
         self, method: str, path: str, response: requests.Response, why: str

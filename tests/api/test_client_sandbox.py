@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from leadsync.api import CampaignsClient
+from leadsync.api.caller import MAX_RELOGIN_ROUNDS
 from leadsync.errors import (
     AuthError,
     BadRequestError,
@@ -151,7 +152,7 @@ def test_token_ttl_expiry_with_a_shared_clock() -> None:
 
 
 def test_401_right_after_a_fresh_login_is_auth_error(sandbox: Sandbox) -> None:
-    """A server that refuses every token: one re-login, then AuthError (exit 4)."""
+    """A server that refuses every token: a bounded number of re-logins, then AuthError."""
     with client_for(sandbox) as c:
         c.campaigns()
         sandbox.configure(token_ttl_s=1e-9)  # every new token is born expired
@@ -159,7 +160,33 @@ def test_401_right_after_a_fresh_login_is_auth_error(sandbox: Sandbox) -> None:
         with pytest.raises(AuthError, match="right after a fresh login") as info:
             c.campaigns()
     assert info.value.exit_code == ExitCode.UNREACHABLE
-    assert sandbox.stats.by_route[("POST", "login")] == 2
+    assert sandbox.stats.by_route[("POST", "login")] == 1 + MAX_RELOGIN_ROUNDS
+
+
+def test_a_replacement_token_that_expired_before_use_is_replaced_too() -> None:
+    """Regression: thread A's token is refused; meanwhile thread B already logged in again,
+    and B's token expired too before A used it (short token lifetime, back-off waits). A must
+    log in again rather than fail with AuthError."""
+    clock = RecordingSleep()
+    with Sandbox(SandboxConfig(token_ttl_s=60), clock=clock.clock) as sb:
+        session = requests.Session()
+        c = CampaignsClient(settings_for(sb), session=session, sleep=clock, clock=clock.clock)
+        c.campaigns()
+        auth = c._auth  # the shared login state all workers use
+        state = {"done": False}
+
+        def other_thread_relogs_then_time_passes(response: requests.Response, **_: Any) -> None:
+            if response.status_code == 401 and not state["done"]:
+                state["done"] = True
+                auth.relogin(auth.generation)  # "thread B" replaced the token...
+                clock.now += 61  # ...and that one expired too before A used it
+
+        session.hooks["response"].append(other_thread_relogs_then_time_passes)
+        clock.now += 61  # A's token has expired
+        assert [x.name for x in c.campaigns()] == []
+        assert state["done"]
+        assert sb.stats.by_route[("POST", "login")] == 3
+        c.close()
 
 
 def test_concurrent_401s_cause_one_relogin(sandbox: Sandbox) -> None:
