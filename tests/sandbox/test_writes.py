@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -183,3 +184,44 @@ def test_voicemail_needs_a_known_call_and_is_idempotent(
     )
     assert unknown.status_code == 400
     assert sandbox.state.voicemails() == {cdr}
+
+
+def test_concurrent_writes_from_many_threads_all_land(sandbox: Sandbox) -> None:
+    cid = sandbox.state.add_campaign("Spring Promo")
+    threads, per_thread = 8, 25
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def work(t: int) -> None:
+        with requests.Session() as s:
+            s.trust_env = False
+            headers = sandbox.auth_headers()
+            for i in range(per_thread):
+                answer = s.put(
+                    sandbox.url(f"/api/v2/config/campaigns/{cid}/lead"),
+                    json={"number": f"+1213{t:03d}{i:04d}"},
+                    headers=headers,
+                )
+                with lock:
+                    statuses.append(answer.status_code)
+
+    pool = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    assert statuses == [200] * threads * per_thread
+    leads = sandbox.state.leads(cid)
+    assert len({lead["id"] for lead in leads}) == len({lead["number"] for lead in leads}) == 200
+    assert sandbox.state.campaigns()[cid]["total_leads"] == 200
+    assert sandbox.stats.by_route[("PUT", "add")] == 200
+
+
+def test_stats_reset(sandbox: Sandbox, http: requests.Session) -> None:
+    cid = sandbox.state.add_campaign("Spring Promo")
+    add(http, sandbox, cid, {"number": "+12135550100"})
+    assert sandbox.stats.as_dict()["writes"] == 1
+    sandbox.stats.reset()
+    snapshot = sandbox.stats.as_dict()
+    assert (snapshot["requests"], snapshot["writes"], snapshot["committed"]) == (0, 0, 0)
+    assert snapshot["by_route"] == {} and snapshot["faults"] == {}
