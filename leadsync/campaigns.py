@@ -147,26 +147,28 @@ def fetch_remote(
 ) -> pd.DataFrame:
     """All leads of one campaign as a REMOTE_COLUMNS table, streamed page by page.
 
-    Raises the client's ApiError when a page fails (the caller decides what that means).
+    Pages are folded into per-column lists as they arrive (one table is built at the end, not
+    one per page). Raises the client's ApiError when a page fails.
     """
-    chunks: list[pd.DataFrame] = []
+    wanted = [c for c in REMOTE_COLUMNS if c != "key"]
+    columns: dict[str, list[object]] = {c: [] for c in wanted}
     for page in client.iter_lead_pages(campaign_id, page_size=page_size):
-        if page:
-            chunks.append(pd.DataFrame.from_records(page))
+        for col in wanted:
+            columns[col].extend([lead.get(col) for lead in page])
         if on_page is not None:
             on_page(len(page))
-    if not chunks:
+    if not columns["id"]:
         return empty_remote()
-    raw = pd.concat(chunks, ignore_index=True)
-    out = pd.DataFrame(index=raw.index)
-    for col in REMOTE_COLUMNS:
-        if col == "key":
-            continue
-        src = raw[col] if col in raw.columns else pd.Series(pd.NA, index=raw.index)
-        if col in _INT_COLUMNS:
-            out[col] = pd.to_numeric(src, errors="coerce").astype("Int64")
-        else:
-            out[col] = src.astype("string")
+    out = pd.DataFrame(
+        {
+            col: (
+                pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype("Int64")
+                if col in _INT_COLUMNS
+                else pd.Series(values, dtype=object).astype("string")
+            )
+            for col, values in columns.items()
+        }
+    )
     out["campaign_id"] = out["campaign_id"].fillna(campaign_id)
     out["key"] = normalize_remote_keys(out["number"].fillna(""), region).astype("string")
     return out[list(REMOTE_COLUMNS)]
