@@ -96,12 +96,19 @@ class RateLimiter:
             log.debug("request rate raised to %.2f/s", self._rate)
 
     def on_throttled(self, retry_after: float | None) -> None:
-        """The server refused for load: pause everyone and halve the rate."""
+        """The server refused for load: pause everyone and halve the rate — once per throttle
+        event. Refusals that arrive while the pause from the last cut is still running answer
+        requests that were already in flight (16 workers get 16 of them at once): they extend
+        the pause but do not cut the rate again, or a single burst would drive it to the floor.
+        """
         with self._lock:
             now = self._clock()
             pause = retry_after if retry_after is not None else DEFAULT_THROTTLE_PAUSE_S
+            same_event = now < self._paused_until
             self._paused_until = max(self._paused_until, now + pause)
             self._successes = 0
+            if same_event:
+                return
             current = self._rate if self._rate is not None else self._observed_rate()
             if self._rate is None:
                 self._lift_at = current * 2

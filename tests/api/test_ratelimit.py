@@ -56,6 +56,7 @@ def test_recovers_gradually_and_lifts_the_limit(fake_sleep: RecordingSleep) -> N
 def test_capped_rate_recovers_to_max_rps_only(fake_sleep: RecordingSleep) -> None:
     limiter = RateLimiter(8.0, sleep=fake_sleep, clock=fake_sleep.clock)
     limiter.on_throttled(1.0)
+    fake_sleep.now += 1.5  # the pause is over: the next refusal is a new throttle event
     limiter.on_throttled(1.0)
     assert limiter.rate == pytest.approx(2.0)
     for _ in range(SUCCESSES_PER_STEP * 20):
@@ -68,6 +69,19 @@ def test_never_below_the_floor(fake_sleep: RecordingSleep) -> None:
     for _ in range(10):
         limiter.on_throttled(0.0)
     assert limiter.rate == MIN_RPS
+
+
+def test_a_burst_of_refusals_is_one_throttle_event(fake_sleep: RecordingSleep) -> None:
+    """Regression: 16 workers in flight all get 429 for the same overload; halving the rate
+    for each drove it from 800/s to the 0.5/s floor (400 adds took 207 s instead of ~4 s)."""
+    limiter = RateLimiter(800.0, sleep=fake_sleep, clock=fake_sleep.clock)
+    for _ in range(16):
+        limiter.on_throttled(1.0)
+        fake_sleep.now += 0.01  # the in-flight answers trickle in during the pause
+    assert limiter.rate == pytest.approx(400.0)
+    fake_sleep.now += 2.0  # after the pause, refused again: a new event, a new cut
+    limiter.on_throttled(1.0)
+    assert limiter.rate == pytest.approx(200.0)
 
 
 def test_threads_share_the_schedule() -> None:
