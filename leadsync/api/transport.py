@@ -76,6 +76,12 @@ def build_session(settings: ApiSettings, verify: bool | str = True) -> requests.
     """A requests Session for ``settings``: pool ≥ concurrency, ``verify`` (see
     :func:`tls_verify`), User-Agent ``leadsync/<version>``."""
     session = requests.Session()
+    # Proxies (HTTPS_PROXY / NO_PROXY) are resolved once, here: with trust_env on, requests
+    # would re-read the environment and ~/.netrc on every call, ~0.2-0.4 ms of CPU each,
+    # a third of the client's cost per call when applying thousands of operations.
+    if settings.base_url:
+        session.proxies.update(requests.utils.get_environ_proxies(settings.base_url))
+    session.trust_env = False
     pool = max(MIN_POOL_SIZE, settings.concurrency)
     # max_retries=0: retrying is ours, by error type; urllib3 must not repeat an add.
     adapter = HTTPAdapter(pool_connections=pool, pool_maxsize=pool, max_retries=0)

@@ -139,3 +139,18 @@ def test_pool_is_sized_for_the_workers() -> None:
     adapter = session.get_adapter("https://p:9443/")
     assert adapter.poolmanager.connection_pool_kw["maxsize"] == 32  # type: ignore[attr-defined]
     assert session.headers["User-Agent"].startswith("leadsync/")
+
+
+def test_session_resolves_proxies_once_and_skips_per_call_env_lookups(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from leadsync.api.transport import build_session
+    from leadsync.config import ApiSettings
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "")
+    session = build_session(ApiSettings(base_url="https://portal.example:9443"))
+    assert session.trust_env is False
+    assert session.proxies.get("https") == "http://proxy.invalid:3128"
+    monkeypatch.setenv("NO_PROXY", "portal.example")
+    assert "https" not in build_session(ApiSettings(base_url="https://portal.example:9443")).proxies
