@@ -38,6 +38,8 @@ SERVER_NAME = "leadsync-sandbox"
 #: Longest request or header line, and most headers, accepted.
 MAX_LINE = 65536
 MAX_HEADERS = 100
+#: Largest request body accepted (an add-lead body is a few hundred bytes).
+MAX_BODY = 1_000_000
 #: Longest a client may take to finish the TLS handshake (HTTPS sandboxes only).
 TLS_HANDSHAKE_TIMEOUT_S = 10.0
 
@@ -71,6 +73,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.untrack(self.request)
 
     def handle_one_request(self) -> None:
+        self.command = ""  # until the request line is parsed (error answers read it)
         line = self.rfile.readline(MAX_LINE + 1)
         if not line:
             self.close_connection = True
@@ -113,6 +116,10 @@ class _Handler(BaseHTTPRequestHandler):
         if length < 0 or "chunked" in headers.get("transfer-encoding", "").lower():
             # Cannot find the end of the body: answer and drop the connection.
             self._bad_request("a body needs a Content-Length")
+            return
+        if length > MAX_BODY:
+            self.close_connection = True
+            self._write(Response(413, {"message": INVALID, "detail": "body too large"}))
             return
         if length and headers.get("expect", "").lower() == "100-continue":
             self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits for this

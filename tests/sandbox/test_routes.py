@@ -331,3 +331,24 @@ def test_quiet_unless_verbose(http: requests.Session) -> None:
         assert len(lines) == expect_lines
         if verbose:
             assert "GET /nowhere -> 404" in lines[1]
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (b"GARBAGE\r\n\r\n", b"400"),
+        (b"GET /x HTTP/1.1\r\nno colon here\r\n\r\n", b"400"),
+        (b"PUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", b"400"),
+        (b"PUT /x HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n", b"413"),
+    ],
+)
+def test_malformed_requests_get_an_answer_and_a_closed_connection(
+    sandbox: Sandbox, raw: bytes, status: bytes
+) -> None:
+    with socket.create_connection((sandbox.host, sandbox.port), timeout=10) as conn:
+        conn.sendall(raw)
+        answer = b""
+        while chunk := conn.recv(4096):  # the server closes the connection after answering
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 " + status)
+    assert b"Connection: close" in answer
