@@ -699,6 +699,7 @@ remote_rows = st.lists(
 #: Examples per property in `make test` (fast) and in `make soak` (the same property, deeper).
 FAST_EXAMPLES = 20
 SOAK_EXAMPLES = 400
+SOAK_TIMEOUT_S = 1800  # a loaded CI machine; the quick run keeps the default
 
 
 def fast_and_soak(body: Any, **strategies: Any) -> tuple[Any, Any]:
@@ -709,7 +710,9 @@ def fast_and_soak(body: Any, **strategies: Any) -> tuple[Any, Any]:
             max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow]
         )(given(**strategies)(body))
 
-    return run(FAST_EXAMPLES), pytest.mark.slow(run(SOAK_EXAMPLES))
+    return run(FAST_EXAMPLES), pytest.mark.timeout(SOAK_TIMEOUT_S)(
+        pytest.mark.slow(run(SOAK_EXAMPLES))
+    )
 
 
 def prepare(
