@@ -19,8 +19,9 @@ from .apply import apply_plan
 from .campaigns import fetch_current, resolve_campaigns
 from .config import Settings
 from .errors import ExitCode, InputError, LeadsyncError
-from .jobs import archive_sources, job_paths, prune_reports, resolve_sources
+from .jobs import job_paths, prune_reports, resolve_sources
 from .lock import JobLock
+from .logs import log_context
 from .notify import format_notification, notify
 from .planfile import load_plan
 from .reader import read_sources
@@ -35,6 +36,7 @@ from .reviewed import (
 from .stages import (
     Run,
     apply_changes,
+    archive_or_flag,
     diff_targets,
     finish_report,
     guard_plan,
@@ -183,12 +185,19 @@ def run_job(
     stop: threading.Event | None = None,
 ) -> RunReport:
     """Run configured job ``name`` unattended: lock → its files → sync → archive → prune →
-    notify. Raises LockedError (exit 5) when another run holds the job's lock, InputError
-    (exit 2) when no file matches its sources; otherwise returns the sync's report."""
+    notify. Raises LockedError (exit 5) when another run holds the job's lock (that run will
+    report), InputError (exit 2) when no file matches its sources (notified first: a nightly
+    job with nothing to read needs a person); otherwise returns the sync's report."""
     job = settings.job(name)
     paths = job_paths(settings, name, cwd=cwd)
-    with JobLock(paths.lock_file, job=name):
-        sources = resolve_sources(job, paths.base_dir)
+    with log_context(job=name), JobLock(paths.lock_file, job=name):
+        try:
+            sources = resolve_sources(job, paths.base_dir)
+        except InputError as err:
+            if job.notify_url:
+                summary = {"job": name, "exit_code": int(err.exit_code), "messages": [str(err)]}
+                notify(job.notify_url, summary, f"leadsync job {name}: exit 2 — {err}")
+            raise
         request = SyncRequest(
             tuple(sources),
             campaign=job.campaign,
@@ -200,14 +209,13 @@ def run_job(
         report = run_sync(
             settings.for_job(name), request, client=client, progress=progress, stop=stop
         )
-        folder = report.folder
         if report.exit_code == ExitCode.OK and paths.archive_dir and not dry_run:
-            archive_sources(sources, paths.archive_dir, report.started_at)
+            archive_or_flag(report, sources, paths.archive_dir)
         if job.keep_reports:
             prune_reports(paths.report_root, name, job.keep_reports)
         if job.notify_url:
             summary = report.summary_dict()
-            notify(job.notify_url, summary, format_notification(name, summary, str(folder)))
+            notify(job.notify_url, summary, format_notification(name, summary, str(report.folder)))
     return report
 
 

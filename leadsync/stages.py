@@ -24,7 +24,8 @@ from .campaigns import Current, Targets, fetch_remote
 from .config import Settings
 from .diff import CampaignDiff, diff_campaign
 from .errors import ApiError, ExitCode, InputError, LeadsyncError, RefusedError
-from .jobs import new_report_folder
+from .jobs import archive_sources, new_report_folder
+from .logs import log_context
 from .models import IssueKind, OpKind, ReadResult, RowIssue
 from .outcomes import Verification, campaign_counts, row_outcomes
 from .plan import Plan, PlanPolicy, build_plan, check_guards, fingerprint_remote
@@ -82,10 +83,11 @@ class Run:
         )
 
     def stage(self, name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run one stage: time it, keep its value under ``name``."""
+        """Run one stage: time it, tag its log lines with ``stage``, keep its value."""
         t0 = time.perf_counter()
         try:
-            value = fn(*args, **kwargs)
+            with log_context(stage=name):
+                value = fn(*args, **kwargs)
         finally:
             self.timings[name] = round(time.perf_counter() - t0, 4)
         self.values[name] = value
@@ -371,6 +373,20 @@ def publish_report(report: RunReport, run: Run) -> RunReport:
     report.timings = {**run.timings, "write": round(time.perf_counter() - t0, 4)}
     write_summary(report, run.folder)
     return report
+
+
+def archive_or_flag(report: RunReport, sources: list[Path], archive_dir: Path) -> None:
+    """Move the files a successful job run read into ``archive_dir``. A failure to move them
+    does not undo the sync: it turns the run's exit code to 1 and says why in summary.json
+    (the files stay where they were, so the next run reads them again and converges)."""
+    try:
+        archive_sources(sources, archive_dir, report.started_at)
+    except (OSError, LeadsyncError) as err:
+        log.error("the sync succeeded but its files could not be archived: %s", err)
+        report.exit_code = int(ExitCode.FAILED)
+        report.messages.append(f"the files could not be moved to {archive_dir}: {err}")
+        if report.folder is not None:
+            write_summary(report, report.folder)
 
 
 def _empty_plan(settings: Settings) -> Plan:

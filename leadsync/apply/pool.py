@@ -9,6 +9,7 @@ in flight.
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 import time
@@ -66,9 +67,11 @@ class WorkerPool:
                 self._done.put(Completion(tag, value=value))
 
     def submit(self, tag: Any, fn: Callable[[], Any]) -> None:
-        """Queue ``fn`` to run on a worker; its completion carries ``tag``."""
+        """Queue ``fn`` to run on a worker; its completion carries ``tag``. ``fn`` runs in a
+        copy of the submitter's context, so log context (job, stage) follows it."""
         self.in_flight += 1
-        self._tasks.put((tag, fn))
+        ctx = contextvars.copy_context()
+        self._tasks.put((tag, lambda: ctx.run(fn)))
 
     def collect(self, timeout: float) -> list[Completion]:
         """Completions available now, waiting up to ``timeout`` s for the first; [] if none."""

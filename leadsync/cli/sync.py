@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -55,6 +56,14 @@ def _overrides(mode: str | None, region: str | None, sheet: str | None) -> dict[
     return {"sync": {"mode": mode, "region": region, "sheet": sheet}}
 
 
+def _progress(cli: CliContext) -> Any:
+    """A progress display on stderr, except with ``--log-format json`` (log shippers get JSON
+    lines only) or ``-q``."""
+    if cli.log_format == "json" or cli.quiet:
+        return contextlib.nullcontext(None)
+    return make_progress(cli.err_console)
+
+
 def _run_with_signals(fn: Callable[[threading.Event], RunReport]) -> RunReport:
     stop = threading.Event()
     restore = install_signal_handlers(stop)
@@ -96,7 +105,7 @@ def sync_command(
     if not jobs and not sources:
         raise UsageError("nothing to sync: give SOURCE files or --job NAME")
     worst = 0
-    with make_progress(cli.err_console) as progress:
+    with _progress(cli) as progress:
         if jobs:
             for name in jobs:
                 report = _run_with_signals(
@@ -110,7 +119,8 @@ def sync_command(
                         stop=stop,
                     )
                 )
-                progress.close()
+                if progress is not None:
+                    progress.close()
                 print_summary(report, cli.console)
                 worst = max(worst, report.exit_code)
             return worst
@@ -166,7 +176,7 @@ def plan_command(
         report_dir=report_dir,
         plan_out=out,
     )
-    with make_progress(cli.err_console) as progress:
+    with _progress(cli) as progress:
         report = run_sync(settings, request, progress=progress)
     print_summary(report, cli.console)
     if report.exit_code == 0:
@@ -201,7 +211,7 @@ def apply_command(
     settings = cli.settings()
     if replan:
         return _replan(cli, settings, plan_file, report_dir)
-    with make_progress(cli.err_console) as progress:
+    with _progress(cli) as progress:
         report = _run_with_signals(
             lambda stop: run_apply(
                 settings, plan_file, report_dir=report_dir, progress=progress, stop=stop
@@ -226,7 +236,7 @@ def _replan(cli: CliContext, settings: Any, plan_file: Path, report_dir: Path | 
         plan_out=fresh,
         campaign=saved.meta.get("campaign"),
     )
-    with make_progress(cli.err_console) as progress:
+    with _progress(cli) as progress:
         report = run_sync(settings, request, progress=progress)
     print_summary(report, cli.console)
     if report.exit_code != 0:
@@ -261,7 +271,7 @@ def demo_command(cli: CliContext, mode: str, dry_run: bool, report_dir: Path | N
     summary and where the report is."""
     from ..demo import run_demo
 
-    with make_progress(cli.err_console) as progress:
+    with _progress(cli) as progress:
         report = run_demo(
             cli.console, mode=mode, dry_run=dry_run, report_dir=report_dir, progress=progress
         )

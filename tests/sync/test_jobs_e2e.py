@@ -71,8 +71,22 @@ def test_job_from_a_drop_folder_archives_then_finds_nothing(
     cid = sandbox.state.add_campaign("Spring")
     write_config(tmp_path, sandbox)
     src = drop_file(tmp_path)
-    done = leadsync(tmp_path, sandbox, "sync", "--job", "nightly")
+    done = leadsync(tmp_path, sandbox, "--log-format", "json", "-v", "sync", "--job", "nightly")
     assert done.returncode == ExitCode.OK, done.stdout + done.stderr
+    records = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
+    assert records, "a verbose run logs"  # and every stderr line is JSON: no progress lines
+    assert {r["job"] for r in records} == {"nightly"}
+    assert {"fetch", "apply"} <= {r["stage"] for r in records}
+    outputs = done.stdout + done.stderr
+    outputs += "".join(
+        p.read_text(errors="replace")
+        for p in tmp_path.rglob("*")
+        if p.is_file()
+        and p.suffix in {".json", ".jsonl", ".csv", ".html"}
+        and "drop" not in p.parts
+        and p.name != "leadsync.toml"
+    )
+    assert sandbox.config.password not in outputs
     assert len(sandbox.state.leads(cid)) == 3
     assert not src.exists()
     archived = list((tmp_path / "archive").iterdir())
