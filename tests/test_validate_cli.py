@@ -198,3 +198,25 @@ def test_reject_fraction_rule() -> None:
     message = reject_fraction_message(3, 10, 0.20)
     assert message is not None
     assert re.match(r"3 of 10 rows \(30\.0%\) were rejected, more than the 20% allowed", message)
+
+
+def test_a_folder_stands_for_its_spreadsheets(tmp_path: Path) -> None:
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    (folder / "a.csv").write_bytes(ONE_BAD.read_bytes())
+    (folder / "notes.md").write_text("not a spreadsheet")
+    out = subprocess.run(
+        [*LEADSYNC, "validate", str(folder), "--report-dir", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert [Path(s["path"]).name for s in summary["sources"]] == ["a.csv"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = subprocess.run(
+        [*LEADSYNC, "validate", str(empty)], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == ExitCode.BAD_INPUT and "no spreadsheet files" in out.stderr

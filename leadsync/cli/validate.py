@@ -7,13 +7,14 @@ from pathlib import Path
 import click
 
 from ..errors import UsageError
+from ..pipeline import expand_sources
 from ..report import make_progress, print_summary
 from ..validate import run_validate
 from .common import CliContext, command_config_option, pass_cli
 
 
 @click.command("validate")
-@click.argument("sources", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--region", help="Default region for numbers without +country (default US).")
 @click.option("--sheet", help="Sheet to read (default the first; * for all).")
 @click.option("--campaign", help="Campaign for rows whose file names none (not checked: offline).")
@@ -33,7 +34,7 @@ def validate_command(
     report_dir: Path | None,
     command_config: str | None,
 ) -> int:
-    """Read SOURCE files (CSV, TSV, TXT, XLSX, XLSM, XLS, ODS) and check every row as a sync
+    """Read SOURCE files (CSV, TSV, TXT, XLSX, XLSM, XLS, ODS, or folders of them) and check every row as a sync
     would, without calling the API. Writes the report folder (rejected.csv lists the rows to
     fix, ready to load again) and prints a summary.
 
@@ -45,7 +46,7 @@ def validate_command(
     settings = cli.settings({"sync": {"region": region, "sheet": sheet}})
     with make_progress(cli.err_console) as progress:
         report = run_validate(
-            list(sources),
+            list(expand_sources(sources)),
             settings,
             report_dir=report_dir,
             campaign=campaign,
