@@ -15,6 +15,7 @@ from typing import Protocol
 
 import pandas as pd
 
+from .api import resolve_campaign
 from .errors import ApiError, TransientError, UnreachableError, UsageError
 from .models import REMOTE_COLUMNS, Campaign, IssueKind, RowIssue, empty_remote
 from .reader import normalize_remote_keys
@@ -69,51 +70,37 @@ def resolve_campaigns(
     rejects those rows with ``campaign-unknown``; the rest proceeds.
     """
     known = client.campaigns()
-    by_id = {c.id: c for c in known}
-    by_name: dict[str, list[Campaign]] = {}
-    for c in known:
-        by_name.setdefault(c.name.casefold(), []).append(c)
+    chosen = resolve_campaign(campaign, known) if campaign is not None else None  # UsageError
 
     def lookup(ref: str) -> Campaign | None:
-        if ref in by_id:
-            return by_id[ref]
-        exact = [c for c in known if c.name == ref]
-        if len(exact) == 1:
-            return exact[0]
-        folded = by_name.get(ref.strip().casefold(), [])
-        return folded[0] if len(folded) == 1 else None
+        try:
+            return resolve_campaign(ref, known)
+        except UsageError:  # unknown or ambiguous: those rows are rejected, the rest proceeds
+            return None
 
-    def known_list() -> str:
-        return ", ".join(f"{c.name} ({c.id})" for c in known) or "none"
-
-    if campaign is not None and lookup(campaign) is None:
-        raise UsageError(f"unknown campaign {campaign!r}; known campaigns: {known_list()}")
-
+    known_list = ", ".join(f"{c.name} ({c.id})" for c in known) or "none"
     refs = leads["campaign"].astype("string")
-    if campaign is not None:
+    if chosen is not None:
         refs = refs.fillna(campaign)
-    missing = refs.isna()
-    if missing.all() and len(refs):
+    if len(refs) and refs.isna().all():
         raise UsageError(
             "no campaign given: pass --campaign NAME, add a campaign column to the file, "
-            f"or set the job's campaign; known campaigns: {known_list()}"
+            f"or set the job's campaign; known campaigns: {known_list}"
         )
     resolved = {ref: lookup(ref) for ref in refs.dropna().unique()}
-    ids = refs.map(lambda r: resolved[r].id if isinstance(r, str) and resolved[r] else None)
-    bad = ids.isna()
+    found = refs.map(lambda r: resolved.get(r) if isinstance(r, str) else None)
+    bad = found.isna()
     issues = [
-        _unknown_campaign_issue(row, known_list()) for row in leads.loc[bad].itertuples(index=False)
+        _unknown_campaign_issue(row, known_list) for row in leads.loc[bad].itertuples(index=False)
     ]
     good = leads.loc[~bad].copy()
-    good["campaign"] = refs[~bad].map(lambda r: resolved[r].name)  # type: ignore[union-attr]
-    good_ids = ids[~bad]
-    desired = {cid: frame for cid, frame in good.groupby(good_ids, sort=False)}
-    campaigns = {cid: by_id[cid] for cid in desired}
-    if campaign is not None and not desired:
-        c = lookup(campaign)
-        assert c is not None
-        campaigns[c.id] = c
-        desired[c.id] = good.iloc[0:0]
+    good["campaign"] = found[~bad].map(lambda c: c.name)
+    good_ids = found[~bad].map(lambda c: c.id)
+    desired = {str(cid): frame for cid, frame in good.groupby(good_ids, sort=False)}
+    campaigns = {c.id: c for c in known if c.id in desired}
+    if chosen is not None and not desired:  # nothing valid: the campaign still gets a diff
+        campaigns[chosen.id] = chosen
+        desired[chosen.id] = good.iloc[0:0]
     return Targets(campaigns=campaigns, desired=desired, issues=issues, all_campaigns=known)
 
 
@@ -214,7 +201,7 @@ def fetch_current(
             remote[cid] = empty_remote()
             complete[cid] = False
             errors[cid] = str(err)
-    account_keys = None
+    account_keys: dict[str, str] | None = None
     if account_scope:
         account_keys = {}
         for camp in targets.all_campaigns:

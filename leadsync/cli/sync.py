@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from ..apply import install_signal_handlers
-from ..errors import UsageError
+from ..errors import LeadsyncError, UsageError
 from ..pipeline import SyncRequest, expand_sources, run_apply, run_job, run_sync
 from ..report import RunReport, make_progress, print_summary
 from .common import CliContext, command_config_option, pass_cli
@@ -104,26 +104,9 @@ def sync_command(
         )
     if not jobs and not sources:
         raise UsageError("nothing to sync: give SOURCE files or --job NAME")
-    worst = 0
     with _progress(cli) as progress:
         if jobs:
-            for name in jobs:
-                report = _run_with_signals(
-                    lambda stop, name=name: run_job(
-                        settings,
-                        name,
-                        cwd=Path.cwd(),
-                        dry_run=dry_run,
-                        allow_mass_delete=allow_mass_delete,
-                        progress=progress,
-                        stop=stop,
-                    )
-                )
-                if progress is not None:
-                    progress.close()
-                print_summary(report, cli.console)
-                worst = max(worst, report.exit_code)
-            return worst
+            return _run_jobs(cli, settings, jobs, dry_run, allow_mass_delete, progress)
         request = SyncRequest(
             expand_sources(sources),
             campaign=campaign,
@@ -136,6 +119,43 @@ def sync_command(
         )
     print_summary(report, cli.console)
     return report.exit_code
+
+
+def _run_jobs(
+    cli: CliContext,
+    settings: Any,
+    jobs: tuple[str, ...],
+    dry_run: bool,
+    allow_mass_delete: bool,
+    progress: Any,
+) -> int:
+    """Run each job in turn; one job's failure does not stop the others. Returns the highest
+    exit code (the most serious outcome)."""
+    worst = 0
+    for name in jobs:
+
+        def one(stop: threading.Event, name: str = name) -> RunReport:
+            return run_job(
+                settings,
+                name,
+                cwd=Path.cwd(),
+                dry_run=dry_run,
+                allow_mass_delete=allow_mass_delete,
+                progress=progress,
+                stop=stop,
+            )
+
+        try:
+            report = _run_with_signals(one)
+        except LeadsyncError as err:
+            cli.err_console.print(f"job {name}: error: {err}", markup=False, highlight=False)
+            worst = max(worst, int(err.exit_code))
+            continue
+        if progress is not None:
+            progress.close()
+        print_summary(report, cli.console)
+        worst = max(worst, report.exit_code)
+    return worst
 
 
 @click.command("plan")
