@@ -79,8 +79,13 @@ class Caller:
         base_url = _check_base_url(settings.base_url)
         self._sleep = sleep
         self.counters = Counters()
-        self._budget = RetryBudget(settings.retry_budget, self.counters)
         self._backoff = Backoff(settings.backoff_max_s, rng=rng)
+        self._budget = RetryBudget(
+            settings.retry_budget,
+            self.counters,
+            outage_s=self._backoff.schedule_s(settings.retry_attempts),
+            clock=clock,
+        )
         self._limiter = RateLimiter(settings.max_rps, sleep=sleep, clock=clock)
         self._redact = Redactor()
         credentials = Credentials.from_settings(settings)
@@ -151,6 +156,13 @@ class Caller:
             self.counters.add("throttled")
             self._limiter.on_throttled(err.retry_after)
             raise
+        except (ServerError, TimeoutError_, ConnectError):
+            self._budget.record_failure()
+            raise
+        except ApiError:
+            self._budget.record_answer()  # 400, 404, 403…: the server is up and answering
+            raise
+        self._budget.record_answer()
         if response.status_code != 401:
             self._limiter.on_success()
         return response

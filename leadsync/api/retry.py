@@ -5,16 +5,20 @@ the call may be repeated (an add may not, see the client); this module supplies 
 
 - :class:`Backoff` — exponential with "equal jitter", capped at ``backoff_max_s``, never shorter
   than a throttling answer's Retry-After;
-- :class:`RetryBudget` — retries allowed per run (``retry_budget`` + 10 % of requests); past it
-  :class:`~leadsync.errors.UnreachableError` stops a run against a server that fails everything;
+- :class:`RetryBudget` — retries allowed per run (``retry_budget`` + 10 % of requests); past it,
+  or once every request has failed for longer than one call's whole retry schedule (an outage:
+  no call in flight can succeed any more), :class:`~leadsync.errors.UnreachableError` stops a
+  run against a server that fails everything — in seconds, not after hundreds of backoffs;
 - :class:`Counters` — thread-safe request/retry/throttle/re-login/error counts for the report.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +33,9 @@ log = logging.getLogger(__name__)
 BACKOFF_INITIAL_S = 0.5
 #: Share of the requests sent that may be retried on top of ``retry_budget``.
 BUDGET_REQUEST_SHARE = 0.10
+#: An outage is declared only after at least this many failed requests in a row (and for
+#: longer than one retry schedule), so a single slow failure never stops a run.
+OUTAGE_MIN_FAILURES = 10
 #: Names of the counters, in report order.
 COUNTER_NAMES = ("requests", "retries", "throttled", "relogins", "errors")
 
@@ -65,13 +72,41 @@ class Counters:
 
 
 class RetryBudget:
-    """Retries allowed in a run: ``base`` plus 10 % of the requests sent so far."""
+    """Retries allowed in a run: ``base`` plus 10 % of the requests sent so far; and none once
+    the API has failed every request (5xx, timeouts, refused connections — not 429, which is
+    the server pacing us) for ``outage_s`` seconds and at least ``OUTAGE_MIN_FAILURES`` times
+    in a row. The caller reports each request's fate with :meth:`record_answer` /
+    :meth:`record_failure`."""
 
-    def __init__(self, base: int, counters: Counters) -> None:
+    def __init__(
+        self,
+        base: int,
+        counters: Counters,
+        *,
+        outage_s: float = math.inf,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.base = base
+        self.outage_s = outage_s
         self._counters = counters
+        self._clock = clock
         self._lock = threading.Lock()
         self.spent = 0
+        self._failing_since: float | None = None
+        self._failures_in_row = 0
+
+    def record_answer(self) -> None:
+        """The server answered (anything but a server error): it is up."""
+        with self._lock:
+            self._failing_since = None
+            self._failures_in_row = 0
+
+    def record_failure(self) -> None:
+        """A request failed on the server's side (5xx, timeout, no connection)."""
+        with self._lock:
+            if self._failing_since is None:
+                self._failing_since = self._clock()
+            self._failures_in_row += 1
 
     @property
     def allowed(self) -> int:
@@ -82,8 +117,19 @@ class RetryBudget:
         with self._lock:
             self.spent += 1
             spent, allowed = self.spent, self.allowed
+            failures = self._failures_in_row
+            failing_for = (
+                self._clock() - self._failing_since if self._failing_since is not None else 0.0
+            )
+        last = f"; last error: {error}" if error is not None else ""
+        if failures >= OUTAGE_MIN_FAILURES and failing_for >= self.outage_s:
+            raise UnreachableError(
+                f"the API failed all of the last {failures} requests over {failing_for:.0f} s, "
+                f"longer than a call's whole retry schedule ({self.outage_s:.1f} s): it is down "
+                f"or failing everything, so the run stops here{last}",
+                **_context(error),
+            ) from error
         if spent > allowed:
-            last = f"; last error: {error}" if error is not None else ""
             raise UnreachableError(
                 f"retry budget exhausted ({spent - 1} retries for "
                 f"{self._counters.requests} requests; api.retry_budget allows {self.base} "
@@ -117,6 +163,12 @@ class Backoff:
         self.initial_s = initial_s
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
+
+    def schedule_s(self, attempts: int) -> float:
+        """The longest a call with ``attempts`` tries waits in all (before any Retry-After)."""
+        return sum(
+            min(self.cap_s, self.initial_s * (2 ** (n - 1))) for n in range(1, max(attempts, 1))
+        )
 
     def delay(self, attempt: int, error: BaseException | None = None) -> float:
         """Seconds to wait after failed attempt number ``attempt``."""

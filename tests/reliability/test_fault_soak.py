@@ -1,0 +1,180 @@
+"""Fault soak: a mirror sync under 10% transient 503, 5% ambiguous writes, 429s and tokens that
+expire every 2 s ends with no duplicate and no lost lead, and its report accounts for every
+failure; a server that fails everything ends the run in seconds (exit 4 or 1).
+
+Reduced (``make test``): 2,000 operations. Full (``make soak``): 20,000.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from leadsync.api.retry import OUTAGE_MIN_FAILURES, Backoff, Counters, RetryBudget
+from leadsync.errors import ExitCode, UnreachableError
+from leadsync.pipeline import SyncRequest, run_sync
+from leadsync.sandbox import Sandbox
+from tests.helpers import MakeSandbox, ManualClock
+from tests.reliability.scenarios import CAMPAIGN, CONCURRENCY, SoakResult, fault_soak
+from tests.reliability.support import number, sync_settings, write_leads
+
+REDUCED_OPS = 2_000
+FULL_OPS = 20_000
+#: Seconds a run against a server failing everything may take (the product's default retry
+#: settings: 6 attempts, backoff up to 30 s, i.e. one call retries for at most 15.5 s).
+FAIL_EVERYTHING_BOUND_S = 60.0
+#: After the server starts failing everything mid-apply, with a 1 s retry schedule.
+OUTAGE_STOP_BOUND_S = 10.0
+
+
+def check_soak(result: SoakResult, size: int) -> None:
+    c = result.summary["campaigns"][CAMPAIGN]
+    # Every fault kind really fired.
+    for kind in ("fail", "ambiguous", "rate_limited"):
+        assert result.faults.get(kind, 0) > 0, (kind, result.faults)
+    api = result.summary["api"]
+    assert api["retries"] > 0 and api["throttled"] > 0 and api["relogins"] > 0, api
+    assert result.operations == size
+    # Nothing duplicated, nothing lost: counted on the server, lead by lead.
+    assert result.state.duplicates == 0, result.state
+    # Every difference left on the server is in the report (residual) and comes from an
+    # operation the journal says did not finish; every failure is counted once.
+    assert c["residual"] == result.state.differences, (c, result.state)
+    assert result.differing_keys <= result.journal_not_done_keys
+    assert c["failed"] == result.journal_failed
+    assert result.exit_code == (ExitCode.OK if c["failed"] == c["residual"] == 0 else 1)
+    # With 10 attempts a call, these faults never exhaust one: the sync converged.
+    assert result.state.lost == 0, result.state
+    assert c["residual"] == c["failed"] == 0
+    assert (c["added"], c["status_set"], c["deleted"]) == (
+        size // 2,
+        size // 4,
+        size - size // 2 - size // 4,
+    )
+    assert c["remote_after"] == size // 2 + size // 4 + size // 4
+    # Re-running plans nothing: the diff is recomputed from live state.
+    assert result.rerun_writes == 0
+
+
+def test_fault_soak_reduced(sandbox: Sandbox, tmp_path: Path) -> None:
+    result = fault_soak(sandbox, tmp_path, size=REDUCED_OPS)
+    check_soak(result, REDUCED_OPS)
+
+
+@pytest.mark.slow
+def test_fault_soak_full(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    sb = make_sandbox(seed=20)
+    result = fault_soak(sb, tmp_path, size=FULL_OPS, api={"backoff_max_s": 1.0})
+    check_soak(result, FULL_OPS)
+
+
+# --- a server that fails everything ----------------------------------------------------------
+def test_a_server_failing_everything_ends_the_run_in_seconds(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    sb = make_sandbox(fail_rate=1.0)
+    sb.state.add_campaign(CAMPAIGN)
+    src = write_leads(tmp_path / "leads.csv", [{"number": number(i)} for i in range(5_000)])
+    # The product's retry defaults (only the connection details are the sandbox's).
+    settings = sync_settings(sb, api={"backoff_max_s": 30.0})
+    started = time.monotonic()
+    report = run_sync(
+        settings, SyncRequest((src,), campaign=CAMPAIGN, report_dir=tmp_path / "report")
+    )
+    took = time.monotonic() - started
+    assert report.exit_code in (ExitCode.UNREACHABLE, ExitCode.FAILED), report.messages
+    assert took < FAIL_EVERYTHING_BOUND_S, f"{took:.0f} s"
+    assert sb.stats.by_route[("PUT", "add")] == 0
+    assert (report.folder / "summary.json").exists()
+
+
+def test_an_outage_during_the_apply_stops_it_after_one_retry_schedule(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    """Regression: the retry budget alone let 8 workers retry a dead server for ~3 minutes
+    (500 retries of 15 s schedules); now the run stops once every request has failed for
+    longer than one call's retry schedule."""
+    sb = make_sandbox()
+    cid = sb.state.add_campaign(CAMPAIGN)
+    size = 2_000
+    sb.state.add_leads(cid, [{"number": number(i), "status": "new"} for i in range(size)])
+    src = write_leads(
+        tmp_path / "leads.csv", [{"number": number(i), "status": "success"} for i in range(size)]
+    )
+    # A budget that cannot be the reason the run stops; a 1 s retry schedule (0.2 s × 5).
+    settings = sync_settings(
+        sb, api={"backoff_max_s": 0.2, "retry_budget": 1_000_000, "concurrency": CONCURRENCY}
+    )
+    outage: list[float] = []
+
+    def progress(stage: str, done: int, total: int | None) -> None:
+        if stage == "apply" and done >= 50 and not outage:
+            sb.configure(fail_rate=1.0)
+            outage.append(time.monotonic())
+
+    report = run_sync(
+        settings,
+        SyncRequest((src,), campaign=CAMPAIGN, report_dir=tmp_path / "report"),
+        progress=progress,
+    )
+    stopped_after = time.monotonic() - outage[0]
+    assert report.exit_code == ExitCode.UNREACHABLE, report.messages
+    assert any("failed all of the last" in m for m in report.messages), report.messages
+    assert stopped_after < OUTAGE_STOP_BOUND_S, f"{stopped_after:.1f} s"
+    counts = report.campaign_counts()[CAMPAIGN]
+    assert counts["status_set"] + counts["failed"] < size  # the rest was skipped
+    assert sb.stats.by_route[("POST", "status")] < size
+
+
+@pytest.mark.slow
+def test_an_outage_during_a_large_apply_with_default_retries(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    sb = make_sandbox(latency_ms=1.0)
+    cid = sb.state.add_campaign(CAMPAIGN)
+    size = FULL_OPS
+    sb.state.add_leads(cid, [{"number": number(i), "status": "new"} for i in range(size)])
+    src = write_leads(
+        tmp_path / "leads.csv", [{"number": number(i), "status": "success"} for i in range(size)]
+    )
+    settings = sync_settings(sb, api={"backoff_max_s": 30.0})  # every retry default
+    outage: list[float] = []
+
+    def progress(stage: str, done: int, total: int | None) -> None:
+        if stage == "apply" and done >= 200 and not outage:
+            sb.configure(fail_rate=1.0)
+            outage.append(time.monotonic())
+
+    report = run_sync(
+        settings,
+        SyncRequest((src,), campaign=CAMPAIGN, report_dir=tmp_path / "report"),
+        progress=progress,
+    )
+    stopped_after = time.monotonic() - outage[0]
+    assert report.exit_code == ExitCode.UNREACHABLE, report.messages
+    # One retry schedule (15.5 s) + the backoff sleeps in flight (≤ 8 s) + margin.
+    assert stopped_after < FAIL_EVERYTHING_BOUND_S, f"{stopped_after:.1f} s"
+
+
+def test_outage_rule_needs_a_whole_schedule_and_enough_failures_in_a_row() -> None:
+    clock = ManualClock()
+    counters = Counters()
+    schedule = Backoff(30.0).schedule_s(6)
+    assert schedule == pytest.approx(0.5 + 1 + 2 + 4 + 8)
+    assert Backoff(0.2).schedule_s(6) == pytest.approx(1.0)
+    budget = RetryBudget(1_000_000, counters, outage_s=schedule, clock=clock)
+    for _ in range(OUTAGE_MIN_FAILURES * 3):
+        budget.record_failure()
+        clock.advance(schedule / (OUTAGE_MIN_FAILURES * 3))
+        budget.spend(None)  # failing, but not yet for a whole schedule
+    clock.advance(1.0)
+    with pytest.raises(UnreachableError, match="failed all of the last 30 requests"):
+        budget.spend(None)
+    # One answer ends the outage; a long but sparse failure streak does not stop the run.
+    budget.record_answer()
+    for _ in range(OUTAGE_MIN_FAILURES - 1):
+        budget.record_failure()
+        clock.advance(schedule)
+    budget.spend(None)
