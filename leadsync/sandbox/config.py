@@ -43,8 +43,10 @@ class SandboxConfig:
     fail_rate: float = 0.0
     #: Share of successful writes that are committed and then answered 500.
     ambiguous_rate: float = 0.0
-    #: Requests per second allowed (token bucket, one second of burst); beyond it 429.
+    #: Requests per second allowed (token bucket); beyond it 429 with Retry-After.
     rate_limit_rps: float | None = None
+    #: Requests the bucket lets through at once; None: one second's worth (at least 1).
+    rate_limit_burst: float | None = None
     #: Seconds a bearer token stays valid; afterwards 401.
     token_ttl_s: float = 3600.0
     #: Most leads the server returns on one page, whatever page_size asks.
@@ -86,6 +88,8 @@ class SandboxConfig:
             problems.append(f"latency_ms must be >= 0, got {self.latency_ms}")
         if self.rate_limit_rps is not None and self.rate_limit_rps <= 0:
             problems.append(f"rate_limit_rps must be > 0 or None, got {self.rate_limit_rps}")
+        if self.rate_limit_burst is not None and self.rate_limit_burst < 1:
+            problems.append(f"rate_limit_burst must be >= 1 or None, got {self.rate_limit_burst}")
         if self.token_ttl_s <= 0:
             problems.append(f"token_ttl_s must be > 0, got {self.token_ttl_s}")
         if self.page_cap < 1 or self.default_page_size < 1:

@@ -25,11 +25,19 @@ class FaultDice:
 
 
 class TokenBucket:
-    """``rate`` requests per second with a burst of one second's worth (at least one)."""
+    """``rate`` requests per second with a burst of ``burst`` (default one second's worth,
+    at least one). It starts full."""
 
-    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        rate: float,
+        burst: float | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.rate = rate
-        self.capacity = max(1.0, rate)
+        self.burst = burst
+        self.capacity = max(1.0, rate if burst is None else burst)
         self._tokens = self.capacity
         self._clock = clock
         self._last = clock()

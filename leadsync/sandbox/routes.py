@@ -137,8 +137,14 @@ class SandboxApp:
         """Use ``config`` from the next request on (the primary account is (re)registered)."""
         if config.rate_limit_rps is None:
             self._bucket = None
-        elif self._bucket is None or self._bucket.rate != config.rate_limit_rps:
-            self._bucket = TokenBucket(config.rate_limit_rps, clock=self._clock)
+        elif (
+            self._bucket is None
+            or self._bucket.rate != config.rate_limit_rps
+            or self._bucket.burst != config.rate_limit_burst
+        ):
+            self._bucket = TokenBucket(
+                config.rate_limit_rps, config.rate_limit_burst, clock=self._clock
+            )
         if config.seed != self.config.seed:
             self._dice = FaultDice(config.seed)
         self.config = config

@@ -111,6 +111,16 @@ def test_rate_limit_answers_429_with_retry_after(
         assert http.get(sb.url(CAMPAIGNS), headers=headers).status_code == 429
 
 
+def test_rate_limit_burst_is_a_knob(http: requests.Session, clock: ManualClock) -> None:
+    with Sandbox(SandboxConfig(rate_limit_rps=10, rate_limit_burst=2), clock=clock) as sb:
+        headers = sb.auth_headers()
+        answers = [http.get(sb.url(CAMPAIGNS), headers=headers).status_code for _ in range(4)]
+        assert answers == [200, 200, 429, 429]
+        sb.configure(rate_limit_burst=1)  # a new bucket, full: one request, then refused
+        answers = [http.get(sb.url(CAMPAIGNS), headers=headers).status_code for _ in range(2)]
+        assert answers == [200, 429]
+
+
 def test_slow_rate_limit_asks_for_a_longer_wait(http: requests.Session, clock: ManualClock) -> None:
     with Sandbox(SandboxConfig(rate_limit_rps=0.5), clock=clock) as sb:
         headers = sb.auth_headers()
@@ -149,6 +159,7 @@ def test_knobs_change_at_runtime(sandbox: Sandbox, http: requests.Session) -> No
         {"fail_rate": 1.5},
         {"ambiguous_rate": -0.1},
         {"rate_limit_rps": 0},
+        {"rate_limit_rps": 5, "rate_limit_burst": 0.5},
         {"token_ttl_s": 0},
         {"page_cap": 0},
         {"last_page_style": "missing"},
