@@ -724,8 +724,9 @@ def check_guards(
 ) -> list[str]:
     """Refuse a plan that would do too much damage (PRODUCT.md §3), in this order:
 
-    1. rejected rows > ``max_reject_fraction`` of the rows read → InputError (exit 2);
-    2. mirror mode with zero valid rows → RefusedError (exit 3);
+    1. mirror mode with zero valid rows → RefusedError (exit 3): an empty or unusable file
+       must never read as "remove everything", whatever else is wrong with it;
+    2. rejected rows > ``max_reject_fraction`` of the rows read → InputError (exit 2);
     3. removals planned in a campaign whose fetch was incomplete (``complete_fetch[cid]`` is
        False or absent: unknown counts as incomplete) → RefusedError, no override;
     4. removals (hard or soft) in a campaign above ``max_delete_fraction`` of its leads (only
@@ -736,18 +737,18 @@ def check_guards(
     Returns the overrides used (one sentence per campaign the flag let through), to be
     recorded in the report; empty when none was needed.
     """
+    if policy.mode == "mirror" and rows_valid == 0:
+        raise RefusedError(
+            "refusing to mirror an empty input: it would remove every lead "
+            f"({rows_read} rows read, none valid)",
+            guard="empty-mirror",
+        )
     if rows_read > 0 and Fraction(rows_rejected, rows_read) > _exact(policy.max_reject_fraction):
         raise InputError(
             f"{rows_rejected} of {rows_read} input rows were rejected "
             f"({_pct(rows_rejected, rows_read)}), more than sync.max_reject_fraction "
             f"({policy.max_reject_fraction:.0%}); fix the rows listed in rejected.csv or raise "
             "the setting"
-        )
-    if policy.mode == "mirror" and rows_valid == 0:
-        raise RefusedError(
-            "refusing to mirror an empty input: it would remove every lead "
-            f"({rows_read} rows read, none valid)",
-            guard="empty-mirror",
         )
     removals: dict[str, int] = defaultdict(int)
     for op in plan.operations:

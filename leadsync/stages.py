@@ -175,12 +175,6 @@ def guard_plan(
     rejected = sum(1 for i in issues if i.kind is IssueKind.REJECTED)
     valid = sum(len(d) for d in targets.desired.values())
     rows_read = valid + len(issues)
-    if settings.sync.mode == "mirror" and valid == 0:
-        raise RefusedError(
-            f"refusing to mirror an input with no valid rows ({rows_read} rows read, "
-            f"{rejected} rejected): it would remove every lead; nothing was written",
-            guard="empty-mirror",
-        )
     return check_guards(
         plan,
         PlanPolicy.from_settings(settings.sync),

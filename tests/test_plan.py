@@ -794,3 +794,32 @@ test_plan_is_deterministic, test_plan_is_deterministic_soak = fast_and_soak(
     remote=remote_rows,
     seed=st.integers(0, 1000),
 )
+
+
+def test_mirror_with_every_row_rejected_is_refused_not_just_bad_input() -> None:
+    """An unusable file in mirror mode is first of all a mirror of nothing: exit 3, whatever
+    the reject fraction says (it would otherwise be exit 2 and read as 'fix the file')."""
+    policy = PlanPolicy.from_settings(SyncSettings(mode="mirror"))
+    plan = build_plan({}, {}, policy)
+    with pytest.raises(RefusedError) as info:
+        check_guards(
+            plan,
+            policy,
+            rows_valid=0,
+            rows_rejected=5,
+            rows_read=5,
+            complete_fetch={},
+            allow_mass_delete=False,
+        )
+    assert info.value.exit_code == ExitCode.REFUSED
+    upsert = PlanPolicy.from_settings(SyncSettings(mode="upsert"))
+    with pytest.raises(InputError):
+        check_guards(
+            plan,
+            upsert,
+            rows_valid=0,
+            rows_rejected=5,
+            rows_read=5,
+            complete_fetch={},
+            allow_mass_delete=False,
+        )
