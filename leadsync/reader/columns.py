@@ -11,10 +11,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import pandas as pd
-
 from ..errors import InputError
-from .textfile import column_letter
+from .grid import Grid, column_letter
 
 #: Lead field ← header synonyms (compared by :func:`header_key`).
 SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -92,16 +90,14 @@ def _row_matches(cells: list[str], explicit: Mapping[str, str]) -> int:
     return count
 
 
-def find_header(grid: pd.DataFrame, explicit: Mapping[str, str], scan_rows: int) -> int | None:
+def find_header(grid: Grid, explicit: Mapping[str, str], scan_rows: int) -> int | None:
     """Position of the header row among the first ``scan_rows`` non-blank rows: the row with the
     most cells naming a lead field (a synonym or an explicit ``[columns]`` header), then the most
     non-empty cells, then the earliest. None when no row names any field."""
     best: tuple[int, int] | None = None
     best_at: int | None = None
     seen = 0
-    head = grid.iloc[: _MAX_BLANK_LEAD + scan_rows].to_numpy(dtype=object)
-    for pos, row in enumerate(head):
-        cells = [str(c) for c in row]
+    for pos, cells in enumerate(grid.rows(0, _MAX_BLANK_LEAD + scan_rows)):
         filled = sum(1 for c in cells if c.strip())
         if not filled:
             continue

@@ -1,21 +1,26 @@
 """Lead fields other than the number: text, whole numbers, status. Vectorized over a column.
 
-Each function takes a column of raw cell texts and returns the normalized ``string`` / ``Int64``
-Series (NA where the cell is blank: "not given", never zero) and a boolean mask of cells that
-are bad (and so reject their row).
+Each function takes a column of raw cell texts (an Arrow string array) and returns the
+normalized values (NA where the cell is blank: "not given", never zero) and a boolean mask of
+cells that are bad (and so reject their row). Whole numbers and statuses repeat a handful of
+values over a whole file, so they are worked out once per distinct text and spread back by
+dictionary index.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .arrowtext import LS, as_bool, is_empty, null_where, plain_strings
+
 #: A whole number as people and spreadsheets write it: 3, +3, -3, 3.0, " 3 ". At most 9 digits.
 _INTEGER = r"[+-]?[0-9]{1,9}(?:\.0*)?"
+STATUS_UNKNOWN = "status-unknown"
 
 
 def not_integer_code(field: str) -> str:
@@ -23,47 +28,51 @@ def not_integer_code(field: str) -> str:
     return f"{field}-not-integer"
 
 
-STATUS_UNKNOWN = "status-unknown"
+@dataclass(frozen=True, slots=True)
+class Integers:
+    """A column of whole numbers: ``values`` where not ``missing``."""
+
+    values: np.ndarray  # int64
+    missing: np.ndarray  # bool: blank or bad (NA)
 
 
-def _arrow(values: pd.Series) -> pa.Array:
-    arr = pa.array(values.astype("string"), type=pa.large_string(), from_pandas=True)
-    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+def _distinct(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """``(index per row, distinct texts)``."""
+    encoded = pc.dictionary_encode(plain_strings(values))
+    return np.asarray(encoded.indices, dtype=np.int64), encoded.dictionary
 
 
-def _series(arr: pa.Array, index: pd.Index) -> pd.Series:
-    return pd.Series(pd.arrays.ArrowStringArray(arr), index=index)
+def normalize_text(values: pa.Array) -> pa.Array:
+    """Trimmed, Unicode NFC, null when blank (``large_string``)."""
+    s = pc.utf8_trim_whitespace(plain_strings(values))
+    ascii_only = as_bool(pc.string_is_ascii(s))
+    if not ascii_only.all():  # only non-ASCII text can change under NFC
+        idx = pa.array(np.flatnonzero(~ascii_only), type=pa.int64())
+        nfc = pc.utf8_normalize(s.take(idx), form="NFC")
+        s = pc.replace_with_mask(s, pa.array(~ascii_only), nfc)
+    return null_where(s, is_empty(s))
 
 
-def normalize_text(values: pd.Series) -> pd.Series:
-    """Trimmed, Unicode NFC, NA when blank (a ``string`` Series)."""
-    s = pc.utf8_normalize(pc.utf8_trim_whitespace(_arrow(values)), form="NFC")
-    s = pc.if_else(pc.equal(s, ""), pa.scalar(None, pa.large_string()), s)
-    return _series(s, values.index)
-
-
-def normalize_integer(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """``(Int64 values, bad mask)``: ``3``, ``3.0`` and `` 3 `` give 3; ``high`` and ``3.5`` are
+def normalize_integer(values: pa.Array) -> tuple[Integers, np.ndarray]:
+    """``(whole numbers, bad mask)``: ``3``, ``3.0`` and `` 3 `` give 3; ``high`` and ``3.5`` are
     bad; blank is NA and not bad."""
-    s = pc.fill_null(pc.utf8_trim_whitespace(_arrow(values)), "")
-    blank = np.asarray(pc.equal(s, "").to_numpy(zero_copy_only=False), dtype=bool)
-    ok = np.asarray(
-        pc.match_substring_regex(s, f"^(?:{_INTEGER})$").to_numpy(zero_copy_only=False),
-        dtype=bool,
-    )
+    index, texts = _distinct(values)
+    s = pc.utf8_trim_whitespace(texts)
+    blank = is_empty(s)
+    ok = as_bool(pc.match_substring_regex(s, f"^(?:{_INTEGER})$"))
     digits = pc.replace_substring_regex(s, r"^\+|\.0*$", "")
-    digits = pc.if_else(pa.array(ok), digits, pa.scalar(None, pa.large_string()))
-    ints = pc.cast(digits, pa.int64())
-    out = ints.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
-    out.index = values.index
-    return out, ~blank & ~ok
+    digits = pc.if_else(pa.array(ok), digits, pa.scalar("0", LS))
+    numbers = np.asarray(pc.cast(digits, pa.int64()), dtype=np.int64)
+    out = Integers(values=numbers[index], missing=~ok[index])
+    return out, (~blank & ~ok)[index]
 
 
-def normalize_status(values: pd.Series, statuses: Iterable[str]) -> tuple[pd.Series, np.ndarray]:
-    """``(lower-cased status or NA, bad mask)``: bad when not one of ``statuses``."""
-    known = pa.array([s.strip().lower() for s in statuses], type=pa.large_string())
-    s = pc.utf8_lower(pc.utf8_trim_whitespace(_arrow(values)))
-    s = pc.if_else(pc.equal(s, ""), pa.scalar(None, pa.large_string()), s)
-    bad = pc.and_(pc.is_valid(s), pc.invert(pc.is_in(s, value_set=known)))
-    bad_np = np.asarray(pc.fill_null(bad, False).to_numpy(zero_copy_only=False), dtype=bool)
-    return _series(s, values.index), bad_np
+def normalize_status(values: pa.Array, statuses: Iterable[str]) -> tuple[pa.Array, np.ndarray]:
+    """``(lower-cased status or null, bad mask)``: bad when not one of ``statuses``."""
+    index, texts = _distinct(values)
+    known = pa.array([s.strip().lower() for s in statuses], type=LS)
+    s = pc.utf8_lower(pc.utf8_trim_whitespace(texts))
+    blank = is_empty(s)
+    bad = ~blank & ~as_bool(pc.is_in(s, value_set=known))
+    out = null_where(s, blank).take(pa.array(index, type=pa.int64()))
+    return out, bad[index]

@@ -2,13 +2,24 @@
 
 :func:`normalize_one` is the reference: a few checks for Excel damage, then
 ``phonenumbers.parse`` + ``is_valid_number`` / ``is_possible_number`` + ``format_number``.
-:func:`normalize_numbers` gives exactly the same answer for a whole column at once: values of
-the common shapes (``+1 (213) 555-0100``, ``213.555.0100``, ``2135550102``,
-``+44 20 7946 0958``, ``0044 …`` under a NANP region) are turned into (country code, national
-number) with regular expressions evaluated by Arrow (RE2) over the column, and validated with
-the *same* patterns from phonenumbers' metadata, applied in the same order phonenumbers applies
-them. Everything else goes through the reference once per distinct value. The test suite checks
-the two agree on hundreds of thousands of generated values.
+:func:`normalize_array` gives exactly the same answer for a whole column at once:
+
+1. shapes are told apart by RE2 regular expressions evaluated by Arrow over the column (blank,
+   scientific notation, ``123.0`` float artifacts, decimals, "digits and the usual
+   separators");
+2. the digits of every value are extracted with numpy over the column's byte buffer, and the
+   common forms are split into (country code, national number) with vectorized prefix and length
+   checks: ``+CC …`` and ``00CC …`` for every geographic country code, and national numbers of
+   NANP regions (``213.555.0100``, ``1-213-555-0100``, too short or too long ones too);
+3. the national numbers are validated by RE2 against phonenumbers' own metadata patterns (the
+   region's leading digits, the general description, then the number types), applied in the
+   order phonenumbers applies them; the length verdict (too short / too long) comes from the
+   same metadata;
+4. values without any digit are ``phone-invalid``; everything else (extensions, letters, other
+   regions' national formats…) goes through the reference once per distinct value.
+
+The test suite checks that both paths agree on hundreds of thousands of generated values, at
+every validation level and in several regions.
 
 Codes (stable strings): ``phone-missing``, ``phone-scientific``, ``phone-decimal``,
 ``phone-invalid``, ``phone-too-short``, ``phone-too-long`` (the row is rejected), and the warning
@@ -20,7 +31,8 @@ from __future__ import annotations
 import re
 import re._parser as sre_parse  # for the width of a pattern
 from collections.abc import Sequence
-from functools import cache, lru_cache
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -32,6 +44,15 @@ from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat,
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
 from ..errors import ConfigError
+from .arrowtext import (
+    LS,
+    digits_of,
+    from_parts,
+    fullmatch,
+    plain_strings,
+    positions,
+    sparse_strings,
+)
 
 PHONE_MISSING = "phone-missing"
 PHONE_SCIENTIFIC = "phone-scientific"
@@ -59,18 +80,26 @@ _DECIMAL_RE = re.compile(_DECIMAL)
 _LEADING_00_RE = re.compile(r"[ (]*00")
 
 # --- the fast path's shapes ----------------------------------------------------------------
-_RE_MISSING = f"^{_WS}$"
 _RE_SCIENTIFIC = f"^{_WS}(?:{_SCIENTIFIC}){_WS}$"
+_RE_DOTTED = rf"^{_WS}[0-9]+\.[0-9]+{_WS}$"
 _RE_FLOAT_ARTIFACT = f"^{_WS}{_FLOAT_ARTIFACT}{_WS}$"
 _RE_DECIMAL = f"^{_WS}(?:{_DECIMAL}){_WS}$"
+_RE_ARTIFACT_TAIL = r"\.0+[ \t\r\n]*$"
 #: Digits and the usual separators, with an optional leading "+" (possibly inside "(").
+#: Every character of it is phone punctuation to phonenumbers, and none starts an extension.
 _RE_SHAPE = rf"^{_WS}\(?{_WS}\+?[0-9 ().\-/]*[0-9][0-9 ().\-/]*{_WS}$"
-_RE_PLUS = rf"^{_WS}\(?{_WS}\+"
 _RE_LEADING_00 = rf"^{_WS}[ (]*00"
-#: Digit counts (country code included) the fast path handles; the rest go to the reference.
+#: Digit counts after "+" / "00" (country code included) the fast path handles.
 _FAST_MIN_DIGITS = 7
 _FAST_MAX_DIGITS = 17
+#: National numbers: phonenumbers' viability check wants 3 digits once punctuation is allowed,
+#: and its longest national significant number is 17 digits.
+_NATIONAL_MIN_DIGITS = 3
+_MAX_NSN_DIGITS = 17
+#: phonenumbers refuses longer input text outright (TOO_LONG).
+_MAX_INPUT_CHARS = 250
 NANP_CC = 1
+_PLUS, _ONE, _ZERO = ord("+"), ord("1"), ord("0")
 
 _DESC_ORDER: tuple[str, ...] = (
     "premium_rate",
@@ -174,10 +203,6 @@ def _lengths_mask(lengths: np.ndarray, allowed: Sequence[int]) -> np.ndarray:
     return np.isin(lengths, np.asarray(allowed))
 
 
-def _fullmatch(values: pa.Array, pattern: str) -> np.ndarray:
-    return _np(pc.match_substring_regex(values, f"^(?:{pattern})$"))
-
-
 def _prefix_match(values: pa.Array, pattern: str) -> np.ndarray:
     return _np(pc.match_substring_regex(values, f"^(?:{pattern})"))
 
@@ -186,45 +211,66 @@ def _np(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=bool)
 
 
+def _take(values: pa.Array, idx: np.ndarray) -> pa.Array:
+    return values.take(pa.array(idx, type=pa.int64()))
+
+
+def _lengths(values: pa.Array) -> np.ndarray:
+    """Byte lengths (the national numbers are ASCII digits, so also their lengths)."""
+    return np.asarray(pc.binary_length(values).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
 def _desc_match(md: Any, name: str, values: pa.Array, lengths: np.ndarray) -> np.ndarray:
     desc = getattr(md, name)
     if not _desc_ok(desc):
         return np.zeros(len(values), dtype=bool)
     out = _lengths_mask(lengths, desc.possible_length)
+    if out.all():
+        return fullmatch(values, desc.national_number_pattern)
     if out.any():
         idx = np.flatnonzero(out)
-        out[idx] = _fullmatch(values.take(pa.array(idx)), desc.national_number_pattern)
+        out[idx] = fullmatch(_take(values, idx), desc.national_number_pattern)
     return out
 
 
-def _known_type(md: Any, values: pa.Array) -> np.ndarray:
-    """Per value: phonenumbers' ``_number_type_helper(n, md) != UNKNOWN``."""
-    lengths = _np_int(pc.utf8_length(values))
-    known = _desc_match(md, "general_desc", values, lengths)
-    if not known.any():
-        return known
-    idx = np.flatnonzero(known)
-    sub, sub_len = values.take(pa.array(idx)), lengths[idx]
-    # Any of the type descriptions matching makes the type known; descriptions sharing their
-    # possible lengths are matched as one alternation (one pass over the column).
+def _type_groups(md: Any) -> tuple[tuple[tuple[int, ...], str], ...]:
+    """The number types of ``md`` as one alternation per set of possible lengths."""
+    return _type_groups_of(md.id)
+
+
+@cache
+def _type_groups_of(region: str) -> tuple[tuple[tuple[int, ...], str], ...]:
+    md = PhoneMetadata.metadata_for_region(region)
     groups: dict[tuple[int, ...], list[str]] = {}
     for name in _DESC_ORDER:
         desc = getattr(md, name)
         if _desc_ok(desc):
             groups.setdefault(tuple(desc.possible_length), []).append(desc.national_number_pattern)
+    return tuple((lengths, "|".join(f"(?:{p})" for p in pats)) for lengths, pats in groups.items())
+
+
+def _known_type(md: Any, values: pa.Array) -> np.ndarray:
+    """Per value: phonenumbers' ``_number_type_helper(n, md) != UNKNOWN``."""
+    lengths = _lengths(values)
+    known = _desc_match(md, "general_desc", values, lengths)
+    if not known.any():
+        return known
+    idx = np.flatnonzero(known)
+    everything = len(idx) == len(values)
+    sub = values if everything else _take(values, idx)
+    sub_len = lengths[idx]
+    # Any of the type descriptions matching makes the type known; descriptions sharing their
+    # possible lengths are matched as one alternation (one pass over the column).
     any_type = np.zeros(len(idx), dtype=bool)
-    for lengths_allowed, patterns in groups.items():
+    for lengths_allowed, pattern in _type_groups(md):
         todo = ~any_type & _lengths_mask(sub_len, lengths_allowed)
-        if todo.any():
+        if todo.all():
+            any_type = fullmatch(sub, pattern)
+        elif todo.any():
             t_idx = np.flatnonzero(todo)
-            pattern = "|".join(f"(?:{p})" for p in patterns)
-            any_type[t_idx] = _fullmatch(sub.take(pa.array(t_idx)), pattern)
+            any_type[t_idx] = fullmatch(_take(sub, t_idx), pattern)
     known[idx] = any_type
     return known
-
-
-def _np_int(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 _UNSAFE_FOR_PREFIX = ("$", "^", "\\b", "\\B", "(?=", "(?!", "(?<")
@@ -255,32 +301,40 @@ def _valid_for_cc(cc: int, national: pa.Array) -> np.ndarray:
     # _region_code_for_number_from_list: the first region whose leading digits match (or, for
     # regions without leading digits, whose types know the number) decides. Leading digits are
     # matched once per distinct prefix (a few thousand at most), not once per row.
-    width = _leading_digits_width(cc)
-    if width is not None:
-        prefixes = pc.utf8_slice_codeunits(national, 0, width)
-        uniq = pc.unique(prefixes)
-        pid = _np_int(pc.index_in(prefixes, value_set=uniq))
-        uniq_list = uniq.to_pylist()
     n = len(national)
     valid = np.zeros(n, dtype=bool)
     pending = np.ones(n, dtype=bool)
+    width = _leading_digits_width(cc)
+    prefix_of: np.ndarray | None = None  # per row: its prefix's position in ``prefixes``
+    prefixes: list[str] = []
     for region in regions:
         md = PhoneMetadata.metadata_for_region(region)
         if md is None or not pending.any():
             continue
         idx = np.flatnonzero(pending)
+        everything = len(idx) == n
         if md.leading_digits is not None:
             if width is not None:
+                if prefix_of is None:  # the prefixes of the rows still pending
+                    prefix_of = np.full(n, -1, dtype=np.int64)
+                    firsts = pc.utf8_slice_codeunits(
+                        national if everything else _take(national, idx), 0, width
+                    )
+                    uniq = pc.unique(firsts)
+                    prefix_of[idx] = np.asarray(pc.index_in(firsts, value_set=uniq), np.int64)
+                    prefixes = uniq.to_pylist()
                 pattern = re.compile(md.leading_digits)
-                table = np.array([pattern.match(p) is not None for p in uniq_list], dtype=bool)
-                cond = table[pid[idx]]
+                table = np.array([pattern.match(p) is not None for p in prefixes], dtype=bool)
+                cond = table[prefix_of[idx]]
             else:
-                cond = _prefix_match(_take(national, idx), md.leading_digits)
+                cond = _prefix_match(
+                    national if everything else _take(national, idx), md.leading_digits
+                )
             sel = idx[cond]
             if len(sel):
                 valid[sel] = _known_type(md, _take(national, sel))
         else:
-            cond = _known_type(md, _take(national, idx))
+            cond = _known_type(md, national if everything else _take(national, idx))
             valid[idx[cond]] = True
         pending[idx[cond]] = False
     return valid
@@ -313,21 +367,30 @@ def _length_results(cc: int, lengths: np.ndarray) -> np.ndarray:
     return out
 
 
-@lru_cache(maxsize=1)
-def _geo_country_codes() -> dict[int, frozenset[str]]:
-    """Country codes by digit count, geographic only (non-geographic ones take the slow path)."""
-    by_len: dict[int, set[str]] = {1: set(), 2: set(), 3: set()}
+@cache
+def _geographic_codes() -> np.ndarray:
+    """Per number 0-999: its digit count when it is a country code with real regions, else 0.
+    (Non-geographic codes such as +800 take the reference path.) Reads only the code table, so
+    no region metadata is loaded for countries the data never names."""
+    table = np.zeros(1000, dtype=np.int64)
     for cc, regions in COUNTRY_CODE_TO_REGION_CODE.items():
-        if "001" in regions or not all(PhoneMetadata.metadata_for_region(r) for r in regions):
-            continue
-        by_len[len(str(cc))].add(str(cc))
-    return {k: frozenset(v) for k, v in by_len.items()}
+        if "001" not in regions:
+            table[cc] = len(str(cc))
+    return table
+
+
+@cache
+def _has_metadata(cc: int) -> bool:
+    return all(
+        PhoneMetadata.metadata_for_region(r) is not None for r in COUNTRY_CODE_TO_REGION_CODE[cc]
+    )
 
 
 @cache
 def _national_fast_region(region: str) -> bool:
     """Whether national-format numbers of ``region`` can take the fast path (NANP regions whose
-    numbers are 10 digits, so "1" + 10 digits always reads as country code + number)."""
+    numbers are at most 10 digits, so "1" + 10 or more digits always reads as country code +
+    number)."""
     md = PhoneMetadata.metadata_for_region(region)
     return (
         md is not None
@@ -342,176 +405,278 @@ def _natpref_blocks(region: str, national: pa.Array) -> np.ndarray:
     """Rows where the region's national-prefix pattern matches (phonenumbers may strip it)."""
     md = PhoneMetadata.metadata_for_region(region)
     natpref = md.national_prefix_for_parsing if md is not None else None
-    if not natpref:
+    if not natpref or len(national) == 0:
         return np.zeros(len(national), dtype=bool)
+    if natpref.isdigit():  # a plain prefix such as "1" or "0": no regex needed
+        return _np(pc.starts_with(national, natpref))
     return _prefix_match(national, natpref)
 
 
 # --- the fast path -------------------------------------------------------------------------
-_LS = pa.large_string()
-_TWO_TO_NINE = pa.array(list("23456789"), type=_LS)
+@dataclass(frozen=True, slots=True)
+class PhoneResult:
+    """Normalized numbers of a column: ``e164`` (large_string, null where rejected) and the
+    rows that have codes (sorted positions, and their ";"-joined codes)."""
+
+    e164: pa.Array
+    code_rows: np.ndarray
+    code_text: list[str]
+
+    def codes(self) -> pa.Array:
+        """Per row: its ";"-joined codes, "" when clean (large_string, no nulls)."""
+        return sparse_strings(len(self.e164), self.code_rows, self.code_text)
 
 
-def _to_arrow(values: pd.Series) -> pa.Array:
-    arr = pa.array(values.astype("string"), type=_LS, from_pandas=True)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    return pc.fill_null(arr, "")
+def normalize_array(values: pa.Array | pa.ChunkedArray, region: str, level: str) -> PhoneResult:
+    """:func:`normalize_numbers` on an Arrow string column (nulls read as blank).
+
+    Raises ConfigError for an unknown region or level."""
+    region = check_region(region)
+    _check_level(level)
+    raw = plain_strings(values)
+    n = len(raw)
+    col = _Column(n)
+    raw = _dotted(raw, col)
+    shape = fullmatch(raw, _RE_SHAPE) & ~col.handled
+    _no_number(raw, np.flatnonzero(~shape & ~col.handled), col)
+    e164 = pa.nulls(n, LS)
+    if shape.any():
+        e164 = _numbers(raw, shape, region, level, col)
+    code_rows = [idx for idx, _ in col.rejects]
+    code_text: list[list[str]] = [[code] * len(idx) for idx, code in col.rejects]
+    rest = np.flatnonzero(~col.handled)
+    if len(rest):
+        raw_rest = _take(raw, rest).to_pylist()
+        answers = {v: normalize_one(v, region, level) for v in set(raw_rest)}
+        accepted = np.array([answers[v][0] is not None for v in raw_rest], dtype=bool)
+        if accepted.any():
+            mask = np.zeros(n, dtype=bool)
+            mask[rest[accepted]] = True
+            found = [answers[v][0] for v, ok in zip(raw_rest, accepted, strict=True) if ok]
+            e164 = pc.replace_with_mask(e164, pa.array(mask), pa.array(found, type=LS))
+        coded = [(int(i), ";".join(answers[v][1])) for i, v in zip(rest, raw_rest, strict=True)]
+        coded = [(i, c) for i, c in coded if c]
+        code_rows.append(np.array([i for i, _ in coded], dtype=np.int64))
+        code_text.append([c for _, c in coded])
+    rows = np.concatenate(code_rows) if code_rows else np.zeros(0, dtype=np.int64)
+    texts = [t for part in code_text for t in part]
+    order = np.argsort(rows, kind="stable")
+    return PhoneResult(e164=e164, code_rows=rows[order], code_text=[texts[i] for i in order])
 
 
-def _digits_only(values: pa.Array) -> pa.Array:
-    """Each string with every byte but ASCII digits removed (vectorized over the buffers)."""
-    values = pa.concat_arrays([values.cast(_LS)])  # a fresh array: offset 0, no slicing
-    n = len(values)
-    _, offsets_buf, data_buf = values.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[: n + 1]
-    if data_buf is None or n == 0:
-        return pa.array([""] * n, type=_LS)
-    data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]]
-    offsets = offsets - offsets[0]
-    keep = (data >= ord("0")) & (data <= ord("9"))
-    kept = np.concatenate(([0], np.cumsum(keep.astype(np.int64))))
-    new_offsets = kept[offsets]
-    new_data = data[keep]
-    return pa.LargeStringArray.from_buffers(
-        n, pa.py_buffer(new_offsets.tobytes()), pa.py_buffer(new_data.tobytes())
-    )
+def _dotted(raw: pa.Array, col: _Column) -> pa.Array:
+    """Reject decimals; turn float artifacts (``2135550102.0``) into their integer text, which
+    the reference reads exactly the same way."""
+    has_dot = np.flatnonzero(_np(pc.match_substring(raw, ".")))
+    if not len(has_dot):
+        return raw
+    sub = _take(raw, has_dot)
+    dotted = fullmatch(sub, _RE_DOTTED)
+    if not dotted.any():
+        return raw
+    art = dotted & fullmatch(sub, _RE_FLOAT_ARTIFACT)
+    col.reject(has_dot[dotted & ~art & fullmatch(sub, _RE_DECIMAL)], PHONE_DECIMAL)
+    if art.any():
+        mask = np.zeros(len(raw), dtype=bool)
+        mask[has_dot[art]] = True
+        fixed = pc.replace_substring_regex(_take(sub, np.flatnonzero(art)), _RE_ARTIFACT_TAIL, "")
+        raw = pc.replace_with_mask(raw, pa.array(mask), fixed)
+    return raw
 
 
-def _match(values: pa.Array, pattern: str) -> np.ndarray:
-    return _np(pc.match_substring_regex(values, pattern))
+def _no_number(raw: pa.Array, other: np.ndarray, col: _Column) -> None:
+    """Values of no phone shape: blank, scientific notation, or text without a digit (which
+    phonenumbers cannot read as a number); the rest is left to the reference."""
+    if not len(other):
+        return
+    sub = _take(raw, other)
+    blank = _np(pc.equal(pc.utf8_trim_whitespace(sub), ""))  # str.strip() semantics
+    col.reject(other[blank], PHONE_MISSING)
+    sci = ~blank & fullmatch(sub, _RE_SCIENTIFIC)
+    col.reject(other[sci], PHONE_SCIENTIFIC)
+    # Only ASCII text can be sure to hold no digit (phonenumbers reads any Unicode digit).
+    wordy = ~blank & ~sci & _np(pc.string_is_ascii(sub))
+    wordy &= ~_np(pc.match_substring_regex(sub, "[0-9]"))
+    col.reject(other[wordy], PHONE_INVALID)
 
 
-def _take(values: pa.Array, idx: np.ndarray) -> pa.Array:
-    return values.take(pa.array(idx, type=pa.int64()))
+def _without(size: int, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """A mask over ``size`` bytes: False inside the ranges ``[starts, starts + lengths)``."""
+    keep = np.ones(size, dtype=bool)
+    keep[positions(starts, lengths)] = False
+    return keep
 
 
-class _Fast:
-    """The vectorized answer for the rows it understands (``handled``); the rest is left to
-    the reference. Result positions are row positions in the column."""
+class _Column:
+    """One column's answer, built piece by piece: the rows the fast path accepts (``good``),
+    a code for the rows it rejects, and the rest (not ``handled``) left for the reference."""
 
-    def __init__(self, raw: pa.Array, region: str, level: str) -> None:
-        n = len(raw)
+    def __init__(self, n: int) -> None:
         self.handled = np.zeros(n, dtype=bool)
-        self.codes: list[tuple[np.ndarray, pa.Array]] = []
-        self.e164: list[tuple[np.ndarray, pa.Array]] = []
-        shape = _match(raw, _RE_SHAPE)
-        # A single dot between digits: a float artifact (123.0) or a decimal (123.5)?
-        dotted = np.flatnonzero(shape)
-        dotted = dotted[_match(_take(raw, dotted), r"^[ \t\r\n]*[0-9]+\.[0-9]+[ \t\r\n]*$")]
-        artifact = np.zeros(n, dtype=bool)
-        if len(dotted):
-            sub = _take(raw, dotted)
-            art = _match(sub, _RE_FLOAT_ARTIFACT)
-            dec = _match(sub, _RE_DECIMAL) & ~art
-            artifact[dotted[art]] = True
-            self._reject(dotted[dec], PHONE_DECIMAL)
-            shape[dotted[dec]] = False
-        other = np.flatnonzero(~shape & ~self.handled)
-        if len(other):
-            sub = _take(raw, other)
-            missing = _match(sub, _RE_MISSING)
-            self._reject(other[missing], PHONE_MISSING)
-            sci = _match(sub, _RE_SCIENTIFIC) & ~missing
-            self._reject(other[sci], PHONE_SCIENTIFIC)
-        cand = np.flatnonzero(shape)
-        if len(cand):
-            self._numbers(_take(raw, cand), cand, artifact[cand], region, level)
+        self.good = np.zeros(n, dtype=bool)
+        self.rejects: list[tuple[np.ndarray, str]] = []
 
-    def _reject(self, idx: np.ndarray, code: str) -> None:
+    def reject(self, idx: np.ndarray, code: str) -> None:
         if len(idx):
             self.handled[idx] = True
-            self.codes.append((idx, pa.array([code] * len(idx), type=_LS)))
+            self.rejects.append((idx, code))
 
-    def _numbers(
-        self, sub: pa.Array, pos: np.ndarray, is_art: np.ndarray, region: str, level: str
-    ) -> None:
-        m = len(sub)
-        if is_art.any():
-            art_idx = np.flatnonzero(is_art)
-            fixed = pc.replace_substring_regex(_take(sub, art_idx), r"\.0+[ \t\r\n]*$", "")
-            sub = pc.replace_with_mask(sub, pa.array(is_art), fixed)
-        digits = _digits_only(sub)
-        dlen = _np_int(pc.utf8_length(digits))
-        plus = _match(sub, _RE_PLUS) & ~is_art
-        if _rewrites_00(region):
-            lead00 = _match(sub, _RE_LEADING_00) & ~plus & ~is_art
+
+class _Split:
+    """The phone-shaped rows split into (country code, national number) where the prefix and
+    the digit count decide it; ``rows`` are their positions in the column."""
+
+    def __init__(self, raw: pa.Array, shape: np.ndarray, region: str) -> None:
+        ddata, doff = digits_of(raw)
+        self.ddata, self.doff = ddata, doff
+        self.dlen = dlen = np.diff(doff)
+        shape = shape & (_lengths(raw) <= _MAX_INPUT_CHARS)
+        rows = np.flatnonzero(shape)
+        start, size = doff[rows], dlen[rows]
+        plus = _np(pc.match_substring(raw, "+"))[rows]  # the shape allows "+" only in front
+        d0, d1 = self._digit(start, size, 0), self._digit(start, size, 1)
+        lead00 = ~plus & (d0 == 0) & (d1 == 0)
+        if lead00.any() and _rewrites_00(region):
+            idx = np.flatnonzero(lead00)
+            lead00[idx] = _np(pc.match_substring_regex(_take(raw, rows[idx]), _RE_LEADING_00))
         else:
-            lead00 = np.zeros(m, dtype=bool)
+            lead00[:] = False
         intl = plus | lead00
-        # International: D = the digits after "+" (or "00"), country code + national number.
-        d = pc.if_else(pa.array(lead00), pc.utf8_slice_codeunits(digits, 2), digits)
-        dl = np.where(lead00, dlen - 2, dlen)
-        ok = intl & (dl >= _FAST_MIN_DIGITS) & (dl <= _FAST_MAX_DIGITS)
-        ok &= ~_np(pc.equal(pc.utf8_slice_codeunits(d, 0, 1), "0"))
-        ccs = _geo_country_codes()
-        cc_len = np.zeros(m, dtype=np.int64)
-        for k in (3, 2, 1):  # the shortest known prefix wins, as in phonenumbers
-            prefix = pc.utf8_slice_codeunits(d, 0, k)
-            cc_len[_np(pc.is_in(prefix, value_set=pa.array(sorted(ccs[k]), type=_LS)))] = k
-        # No geographic code (e.g. "+800…", a non-geographic one): the reference answers.
-        ok &= cc_len > 0
-        cc = pc.utf8_slice_codeunits(d, 0, 1)
-        nat = pc.utf8_slice_codeunits(d, 1)
-        for k in (2, 3):
-            sel = pa.array(cc_len == k)
-            cc = pc.if_else(sel, pc.utf8_slice_codeunits(d, 0, k), cc)
-            nat = pc.if_else(sel, pc.utf8_slice_codeunits(d, k), nat)
-        # National (NANP regions): 10 digits starting 2-9, or "1" + those 10.
+        skip = np.where(lead00, 2, 0)  # digits before the country code
+        cc = np.zeros(len(rows), dtype=np.int64)
+        nat_skip = np.zeros(len(rows), dtype=np.int64)  # digits before the national number
+        fast = np.zeros(len(rows), dtype=bool)
+        i = np.flatnonzero(intl)
+        if len(i):  # the shortest geographic country code wins, as in phonenumbers
+            i_start, i_size = start[i] + skip[i], size[i] - skip[i]
+            c0, c1, c2 = (self._digit(i_start, i_size, k) for k in range(3))
+            table = _geographic_codes()
+            cc_len = np.zeros(len(i), dtype=np.int64)
+            i_cc = np.zeros(len(i), dtype=np.int64)
+            for k, value, present in (
+                (3, c0 * 100 + c1 * 10 + c2, c2 >= 0),
+                (2, c0 * 10 + c1, c1 >= 0),
+                (1, c0, c0 >= 0),
+            ):
+                hit = present & (c0 > 0)
+                hit &= table[np.where(hit, value, 0)] == k
+                cc_len[hit], i_cc[hit] = k, value[hit]
+            ok = (cc_len > 0) & (i_size >= _FAST_MIN_DIGITS) & (i_size <= _FAST_MAX_DIGITS)
+            fast[i[ok]] = True
+            cc[i[ok]] = i_cc[ok]
+            nat_skip[i[ok]] = skip[i[ok]] + cc_len[ok]
+        one = np.zeros(len(rows), dtype=bool)  # e164 = "+1" + the digits
         if _national_fast_region(region):
-            first = pc.utf8_slice_codeunits(digits, 0, 1)
-            second = pc.utf8_slice_codeunits(digits, 1, 2)
-            ten = ~intl & (dlen == 10) & _np(pc.is_in(first, value_set=_TWO_TO_NINE))
-            eleven = ~intl & (dlen == 11) & _np(pc.equal(first, "1"))
-            eleven &= _np(pc.is_in(second, value_set=_TWO_TO_NINE))
-            natl = ten | eleven
-            if natl.any():
-                cc = pc.if_else(pa.array(natl), pa.scalar(str(NANP_CC), _LS), cc)
-                nat = pc.if_else(
-                    pa.array(ten),
-                    digits,
-                    pc.if_else(pa.array(eleven), pc.utf8_slice_codeunits(digits, 1), nat),
-                )
-                idx = np.flatnonzero(natl)
-                natl[idx[_natpref_blocks(region, _take(nat, idx))]] = False
-                ok |= natl
-        self._validate(pos, ok, cc, nat, level)
+            # "213 555 0100" (any length phonenumbers reads as a national number), or "1" + such
+            # a number when the whole is too long for the region (then "1" is the country code).
+            bare = ~intl & (d0 >= 2) & (size >= _NATIONAL_MIN_DIGITS) & (size <= _MAX_NSN_DIGITS)
+            with_one = ~intl & (d0 == 1) & (d1 >= 2) & (size >= 11) & (size <= _MAX_NSN_DIGITS + 1)
+            cc[bare | with_one] = NANP_CC
+            nat_skip[with_one] = 1
+            one = bare
+            fast |= bare | with_one
+        keep = np.flatnonzero(fast)
+        self.rows, self.cc, self.one = rows[keep], cc[keep], one[keep]
+        self.skip, self.intl = skip[keep], intl[keep]
+        nat_skip = nat_skip[keep]
+        # The national numbers of the fast rows, as one string column.
+        mask = np.ones(len(dlen), dtype=bool)
+        mask[self.rows] = False
+        others = np.flatnonzero(mask & (dlen > 0))
+        kept_bytes = _without(len(ddata), doff[others], dlen[others])
+        for k in range(int(nat_skip.max(initial=0))):
+            kept_bytes[doff[self.rows[nat_skip > k]] + k] = False
+        self.national = from_parts(ddata[kept_bytes], dlen[self.rows] - nat_skip)
+        if _national_fast_region(region):
+            idx = np.flatnonzero(~self.intl)
+            if len(idx):  # the region's own national prefix: phonenumbers may strip it
+                blocked = idx[_natpref_blocks(region, _take(self.national, idx))]
+                if len(blocked):
+                    self._drop(blocked)
 
-    def _validate(
-        self, pos: np.ndarray, ok: np.ndarray, cc: pa.Array, nat: pa.Array, level: str
-    ) -> None:
-        ok_idx = np.flatnonzero(ok)
-        cc_ok = _take(cc, ok_idx)
-        for code in pc.unique(cc_ok).to_pylist():
-            idx = ok_idx[_np(pc.equal(cc_ok, code))]
-            national = _take(nat, idx)
-            main = phonenumbers.region_code_for_country_code(int(code))
-            blocked = _natpref_blocks(main, national)
-            if blocked.any():  # phonenumbers may strip a national prefix: the reference decides
-                idx, national = idx[~blocked], _take(national, np.flatnonzero(~blocked))
-            results = _length_results(int(code), _np_int(pc.utf8_length(national)))
-            if level == "valid":
-                good = _valid_for_cc(int(code), national)
-            elif level == "possible":
-                good = np.isin(
-                    results,
-                    [ValidationResult.IS_POSSIBLE, ValidationResult.IS_POSSIBLE_LOCAL_ONLY],
-                )
-            else:
-                good = np.ones(len(idx), dtype=bool)
-            self.handled[pos[idx]] = True
-            g = np.flatnonzero(good)
-            if len(g):
-                e164 = pc.binary_join_element_wise(
-                    pa.scalar("+", _LS),
-                    pa.scalar(code, _LS),
-                    _take(national, g),
-                    pa.scalar("", _LS),
-                )
-                self.e164.append((pos[idx[g]], e164))
-            for res in np.unique(results[~good]):
-                bad = idx[~good & (results == res)]
-                self._reject(pos[bad], _length_code(int(res)))
+    def _digit(self, start: np.ndarray, size: np.ndarray, k: int) -> np.ndarray:
+        """The value of digit ``k`` of each row (-1 past its end)."""
+        out = np.full(len(start), -1, dtype=np.int64)
+        inside = k < size
+        out[inside] = self.ddata[start[inside] + k].astype(np.int64) - _ZERO
+        return out
+
+    def _drop(self, which: np.ndarray) -> None:
+        """Leave these (positions in ``rows``) to the reference."""
+        keep = np.ones(len(self.rows), dtype=bool)
+        keep[which] = False
+        self.rows, self.cc, self.one = self.rows[keep], self.cc[keep], self.one[keep]
+        self.skip, self.intl = self.skip[keep], self.intl[keep]
+        self.national = self.national.filter(pa.array(keep))
+
+    def e164(self, good: np.ndarray, one: np.ndarray, skip: np.ndarray) -> pa.Array:
+        """Plus (and "1" for national NANP numbers) and the digits after ``skip``, for the
+        ``good`` rows of the column (null elsewhere)."""
+        ddata, doff, dlen = self.ddata, self.doff, self.dlen
+        bad = np.flatnonzero(~good & (dlen > 0))
+        keep = _without(len(ddata), doff[bad], dlen[bad])
+        for k in range(int(skip.max(initial=0))):
+            keep[doff[:-1][good & (skip > k)] + k] = False
+        lengths = np.where(good, 1 + one + dlen - skip, 0)
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        out = np.empty(int(offsets[-1]), dtype=np.uint8)
+        heads = offsets[:-1][good]
+        ones = offsets[:-1][good & one] + 1
+        is_body = np.ones(len(out), dtype=bool)
+        is_body[heads] = False
+        is_body[ones] = False
+        out[heads] = _PLUS
+        out[ones] = _ONE
+        out[is_body] = ddata[keep]
+        bitmap = pa.py_buffer(np.packbits(good, bitorder="little"))
+        return pa.LargeStringArray.from_buffers(
+            len(lengths), pa.py_buffer(offsets), pa.py_buffer(out), bitmap
+        )
+
+
+def _numbers(raw: pa.Array, shape: np.ndarray, region: str, level: str, col: _Column) -> pa.Array:
+    """Numbers of the phone shape: split, validated at ``level``; returns the e164 column
+    (null where not accepted here)."""
+    n = len(raw)
+    split = _Split(raw, shape, region)
+    _validate(split.rows, split.cc, split.national, level, col)
+    one = np.zeros(n, dtype=bool)
+    one[split.rows] = split.one
+    skip = np.zeros(n, dtype=np.int64)
+    skip[split.rows] = split.skip
+    return split.e164(col.good, one, skip)
+
+
+def _validate(
+    rows: np.ndarray, cc: np.ndarray, national: pa.Array, level: str, col: _Column
+) -> None:
+    """Check each row's national number against its country's metadata at ``level``;
+    accepted rows are marked in ``col.good``, rejected ones get their length code."""
+    for code in np.flatnonzero(np.bincount(cc)).tolist():  # country codes are below 1000
+        sel = np.flatnonzero(cc == code)
+        if not _has_metadata(code):
+            continue
+        nat = national if len(sel) == len(national) else _take(national, sel)
+        main = phonenumbers.region_code_for_country_code(code)
+        blocked = _natpref_blocks(main, nat)
+        if blocked.any():  # phonenumbers may strip a national prefix: the reference decides
+            keep = np.flatnonzero(~blocked)
+            sel, nat = sel[keep], _take(nat, keep)
+        idx = rows[sel]
+        results = _length_results(code, _lengths(nat))
+        if level == "valid":
+            good = _valid_for_cc(code, nat)
+        elif level == "possible":
+            good = np.isin(
+                results, [ValidationResult.IS_POSSIBLE, ValidationResult.IS_POSSIBLE_LOCAL_ONLY]
+            )
+        else:
+            good = np.ones(len(idx), dtype=bool)
+        col.handled[idx] = True
+        col.good[idx[good]] = True
+        for res in np.unique(results[~good]).tolist():
+            col.reject(idx[~good & (results == res)], _length_code(int(res)))
 
 
 def normalize_numbers(
@@ -525,43 +690,44 @@ def normalize_numbers(
     Row for row identical to :func:`normalize_one`. Raises ConfigError for an unknown region
     or level.
     """
-    region = check_region(region)
-    _check_level(level)
-    raw = _to_arrow(values)
-    n = len(raw)
-    fast = _Fast(raw, region, level)
-    e164_parts, code_parts = list(fast.e164), list(fast.codes)
-    rest = np.flatnonzero(~fast.handled)
-    if len(rest):
-        raw_rest = _take(raw, rest).to_pylist()
-        answers = {v: normalize_one(v, region, level) for v in set(raw_rest)}
-        e164_parts.append((rest, pa.array([answers[v][0] for v in raw_rest], type=_LS)))
-        code_parts.append((rest, pa.array([";".join(answers[v][1]) for v in raw_rest], type=_LS)))
-    e164 = _merge(n, e164_parts)
-    codes = pc.fill_null(_merge(n, code_parts), "")
+    result = normalize_array(_series_to_arrow(values), region, level)
     return (
-        pd.Series(pd.arrays.ArrowStringArray(e164), index=values.index),
-        pd.Series(pd.arrays.ArrowStringArray(codes), index=values.index),
+        pd.Series(pd.arrays.ArrowStringArray(result.e164), index=values.index),
+        pd.Series(pd.arrays.ArrowStringArray(result.codes()), index=values.index),
     )
 
 
-def _merge(n: int, parts: list[tuple[np.ndarray, pa.Array]]) -> pa.Array:
-    """Scatter ``(positions, values)`` parts into one array of length ``n`` (null elsewhere)."""
-    parts = [(i, v) for i, v in parts if len(i)]
-    if not parts:
-        return pa.nulls(n, _LS)
-    idx = np.concatenate([i for i, _ in parts])
-    values = pa.concat_arrays([v.cast(_LS) for _, v in parts])
-    order = np.argsort(idx, kind="stable")
-    mask = np.zeros(n, dtype=bool)
-    mask[idx] = True
-    return pc.replace_with_mask(pa.nulls(n, _LS), pa.array(mask), _take(values, order))
+def _series_to_arrow(values: pd.Series) -> pa.Array:
+    arr = pa.array(values.astype("string"), type=LS, from_pandas=True)
+    return plain_strings(arr)
 
 
 def normalize_remote_keys(numbers: pd.Series, region: str = "US") -> pd.Series:
     """Keys for remote leads: E.164 when the number parses (validation level ``none``), else its
     digits only (api/NOTES.md decision 9), so an invalid remote number still matches itself.
     Blank numbers give "". Returns a ``string`` Series on ``numbers``' index."""
-    e164, _ = normalize_numbers(numbers, region, "none")
-    digits = numbers.astype("string").fillna("").str.replace(r"[^0-9]", "", regex=True)
-    return e164.fillna(digits).astype("string")
+    raw = _series_to_arrow(numbers)
+    result = normalize_array(raw, region, "none")
+    ddata, doff = digits_of(raw)
+    digits = from_parts(ddata, np.diff(doff))
+    keys = pc.coalesce(result.e164, digits)
+    return pd.Series(pd.arrays.ArrowStringArray(keys), index=numbers.index)
+
+
+__all__ = [
+    "LEVELS",
+    "PHONE_DECIMAL",
+    "PHONE_ERRORS",
+    "PHONE_EXTENSION_DROPPED",
+    "PHONE_INVALID",
+    "PHONE_MISSING",
+    "PHONE_SCIENTIFIC",
+    "PHONE_TOO_LONG",
+    "PHONE_TOO_SHORT",
+    "PhoneResult",
+    "check_region",
+    "normalize_array",
+    "normalize_numbers",
+    "normalize_one",
+    "normalize_remote_keys",
+]

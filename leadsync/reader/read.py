@@ -1,43 +1,44 @@
 """read_sources: files → text grids → header and columns → normalized leads + row issues.
 
 Per source (a file, or one sheet of a workbook): find the header, map the columns, normalize
-each field over its whole column, and give every bad row its codes. Then, over all sources
-together: the do-not-call list, and duplicates by (campaign, number).
+each field over its whole column (Arrow arrays and numpy masks, never a Python loop per row),
+and give every bad row its codes. Then, over all sources together: the do-not-call list,
+duplicates by (campaign, number), the issues of the bad rows, and the leads table, built once
+with its final dtypes.
 """
 
 from __future__ import annotations
 
 import hashlib
+import stat
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..config import Settings
 from ..errors import InputError
-from ..models import (
-    DESIRED_COLUMNS,
-    INT_FIELDS,
-    IssueKind,
-    ReadResult,
-    RowIssue,
-    SourceInfo,
-    empty_desired,
-)
+from ..models import DESIRED_COLUMNS, INT_FIELDS, ReadResult, SourceInfo, empty_desired
 from . import phones
-from .columns import describe, find_header, map_columns
+from .arrowtext import LS, as_bool, constant_strings, sparse_strings
+from .columns import SYNONYMS, describe, find_header, map_columns
+from .dedupe import find_duplicates
 from .fields import (
     STATUS_UNKNOWN,
+    Integers,
     normalize_integer,
     normalize_status,
     normalize_text,
     not_integer_code,
 )
+from .grid import Grid, column_letter
+from .issues import DNC, DUPLICATE, build_issues, warning_lines
 from .limits import DEFAULT_LIMITS, Limits
-from .textfile import column_letter, read_text_table
+from .part import Part, Source
+from .textfile import read_text_table
 from .workbook import ALL_SHEETS, read_workbook, scientific_cells
 
 Progress = Callable[[str, int, int | None], None]
@@ -45,46 +46,44 @@ Progress = Callable[[str, int, int | None], None]
 TEXT_FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".tab": "csv"}
 WORKBOOK_FORMATS = {".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xls", ".ods": "ods"}
 TEXT_FIELDS: tuple[str, ...] = ("first_name", "last_name", "type", "ticket_id", "note", "campaign")
-DNC = "dnc"
-DUPLICATE = "duplicate"
-#: Rows listed in one summary warning before "…".
-_ROWS_IN_WARNING = 10
-
-
-@dataclass
-class _Source:
-    """One grid to read: a text file, or one sheet of a workbook."""
-
-    path: str
-    sheet: str | None
-    format: str
-    encoding: str | None
-    delimiter: str | None
-    sha256: str
-    cells: pd.DataFrame
-    numeric: dict[int, np.ndarray] = field(default_factory=dict)
-    data: bytes | None = None  # workbook bytes, for number formats
+STRING_COLUMNS: tuple[str, ...] = ("number", *TEXT_FIELDS, "status")
 
 
 def _load(path: Path, limits: Limits) -> bytes:
     name = str(path)
     try:
-        size = path.stat().st_size
-        if path.is_dir():
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
             raise InputError(f"{name} is a folder, not a file", path=name)
-        if size > limits.max_file_bytes:
+        if not stat.S_ISREG(info.st_mode):
+            # A FIFO would block the run forever, /dev/zero fill the memory: neither has a
+            # size to check.
             raise InputError(
-                f"{name} is {size / 2**20:,.0f} MiB, more than the limit of "
-                f"{limits.max_file_bytes / 2**20:,.0f} MiB",
+                f"{name} is not a regular file (a pipe, device or socket); save the data to a "
+                "file and read that",
                 path=name,
             )
-        return path.read_bytes()
+        if info.st_size > limits.max_file_bytes:
+            raise _too_large(name, info.st_size, limits)
+        with path.open("rb") as fh:  # never more than the limit, even if the file grows
+            data = fh.read(limits.max_file_bytes + 1)
+        if len(data) > limits.max_file_bytes:
+            raise _too_large(name, len(data), limits)
+        return data
     except FileNotFoundError:
         raise InputError(f"{name} does not exist", path=name) from None
     except PermissionError:
         raise InputError(f"{name} cannot be read (permission denied)", path=name) from None
     except OSError as err:
         raise InputError(f"{name} cannot be read ({err.strerror})", path=name) from None
+
+
+def _too_large(name: str, size: int, limits: Limits) -> InputError:
+    return InputError(
+        f"{name} is {size / 2**20:,.0f} MiB, more than the limit of "
+        f"{limits.max_file_bytes / 2**20:,.0f} MiB",
+        path=name,
+    )
 
 
 def _format_of(path: Path, data: bytes) -> str:
@@ -102,28 +101,21 @@ def _format_of(path: Path, data: bytes) -> str:
 
 def _open_sources(
     path: Path, *, sheet: str | None, encoding: str | None, limits: Limits
-) -> list[_Source]:
+) -> list[Source]:
     data = _load(path, limits)
     digest = hashlib.sha256(data).hexdigest()
     fmt = _format_of(path, data)
     name = str(path)
     if fmt == "csv":
         table = read_text_table(name, data, encoding=encoding, limits=limits)
-        return [_Source(name, None, fmt, table.encoding, table.delimiter, digest, table.cells)]
+        return [Source(name, None, fmt, table.encoding, table.delimiter, digest, table.cells)]
     grids = read_workbook(name, data, sheet=sheet, limits=limits)
     keep = data if fmt == "xlsx" else None
-    return [_Source(name, g.name, fmt, None, None, digest, g.cells, g.numeric, keep) for g in grids]
+    return [Source(name, g.name, fmt, None, None, digest, g.cells, g.numeric, keep) for g in grids]
 
 
-def _blank_rows(cells: pd.DataFrame) -> np.ndarray:
-    filled = np.zeros(len(cells), dtype=bool)
-    for col in cells.columns:
-        filled |= (cells[col].astype("string").str.strip() != "").fillna(False).to_numpy(bool)
-    return ~filled
-
-
-def _headers(cells: pd.DataFrame, at: int) -> list[str]:
-    return ["" if pd.isna(v) else str(v).strip() for v in cells.iloc[at].tolist()]
+def _headers(grid: Grid, at: int) -> list[str]:
+    return [c.strip() for c in grid.rows(at, at + 1)[0]]
 
 
 def _value_keys(headers: list[str]) -> list[str]:
@@ -137,39 +129,24 @@ def _value_keys(headers: list[str]) -> list[str]:
     return keys
 
 
-@dataclass
-class _Part:
-    """One source's rows, normalized, with their codes (before DNC and duplicates)."""
-
-    source: _Source
-    info: SourceInfo
-    frame: pd.DataFrame  # DESIRED_COLUMNS + _codes (list of error codes) + _pos
-    data_cells: pd.DataFrame  # the data rows' original cells (positional)
-    value_keys: list[str]
-    headers: dict[str, str]  # field -> header text
-    field_keys: dict[str, str]  # field -> its key in RowIssue.values
-    codes: dict[int, list[str]]  # row position in ``frame`` -> error codes (bad rows only)
-
-
-def _header_index(src: _Source, settings: Settings, limits: Limits) -> int:
+def _header_index(src: Source, blank: np.ndarray, settings: Settings, limits: Limits) -> int:
     where = describe(src.path, src.sheet)
-    blank = _blank_rows(src.cells)
-    if len(src.cells) == 0 or blank.all():
+    if src.grid.height == 0 or blank.all():
         raise InputError(f"{where} is empty (no header row, no data)", path=src.path)
     if settings.sync.header_row is not None:
         at = settings.sync.header_row - 1
-        if at >= len(src.cells) or blank[at]:
+        if at >= src.grid.height or blank[at]:
             raise InputError(
                 f"{where}: header row {settings.sync.header_row} (from [sync] header_row) is "
                 "blank or past the end",
                 path=src.path,
             )
         return at
-    found_at = find_header(src.cells, settings.columns, limits.header_scan_rows)
+    found_at = find_header(src.grid, settings.columns, limits.header_scan_rows)
     if found_at is None:
         first = int(np.flatnonzero(~blank)[0])
-        found = ", ".join(repr(h) for h in _headers(src.cells, first) if h) or "none"
-        looked = ", ".join(map_synonyms_for_message())
+        found = ", ".join(repr(h) for h in _headers(src.grid, first) if h) or "none"
+        looked = ", ".join(SYNONYMS["number"])
         raise InputError(
             f"no phone column in {where} (looked for: {looked}; headers found: {found})",
             path=src.path,
@@ -177,39 +154,36 @@ def _header_index(src: _Source, settings: Settings, limits: Limits) -> int:
     return found_at
 
 
-def map_synonyms_for_message() -> list[str]:
-    from .columns import SYNONYMS
-
-    return list(SYNONYMS["number"])
-
-
 def _read_part(
-    src: _Source, settings: Settings, region: str, campaign: str | None, limits: Limits
-) -> _Part:
-    at = _header_index(src, settings, limits)
-    headers = _headers(src.cells, at)
+    src: Source, settings: Settings, region: str, campaign: str | None, limits: Limits
+) -> Part:
+    grid = src.grid
+    blank = grid.blank_rows()
+    at = _header_index(src, blank, settings, limits)
+    headers = _headers(grid, at)
     fields = map_columns(
         headers, settings.columns, path=src.path, sheet=src.sheet, header_row=at + 1
     )
-    data = src.cells.iloc[at + 1 :]
-    keep = ~_blank_rows(data)
-    data = data[keep]
-    positions = np.flatnonzero(keep) + at + 1  # grid positions of the data rows
-    n = len(data)
-    out: dict[str, pd.Series] = {}
+    filled = ~blank[at + 1 :]
+    positions = np.flatnonzero(filled) + at + 1  # grid positions of the data rows
+    n = len(positions)
+    contiguous = bool(filled.all())
+    take = None if contiguous else pa.array(positions, type=pa.int64())
+
+    def col(name: str) -> pa.Array:
+        cells = grid.columns[fields[name]]
+        return cells.slice(at + 1, n) if take is None else cells.take(take)
+
     codes: dict[int, list[str]] = {}  # sparse: only bad rows
     warned: dict[int, list[str]] = {}
-
-    def col(name: str) -> pd.Series:
-        return data[fields[name]].reset_index(drop=True)
 
     def flag(mask: np.ndarray, code: str) -> None:
         for i in np.flatnonzero(mask).tolist():
             codes.setdefault(i, []).append(code)
 
-    e164, phone_codes = phones.normalize_numbers(
-        col("number"), region, settings.sync.phone_validation
-    )
+    phone = phones.normalize_array(col("number"), region, settings.sync.phone_validation)
+    e164 = phone.e164
+    phone_codes = dict(zip(phone.code_rows.tolist(), phone.code_text, strict=True))
     number_col = fields["number"]
     if src.format == "xlsx" and number_col in src.numeric and src.data is not None:
         numeric_rows = positions[src.numeric[number_col][positions]]
@@ -217,38 +191,30 @@ def _read_part(
             sci = scientific_cells(src.path, src.data, str(src.sheet), number_col, numeric_rows)
             if len(sci):
                 hit = np.isin(positions, sci)
-                e164, phone_codes = e164.copy(), phone_codes.copy()
-                e164[hit] = pd.NA
-                phone_codes[hit] = phones.PHONE_SCIENTIFIC
-    coded = np.flatnonzero((phone_codes != "").to_numpy(dtype=bool))
-    for i, text in zip(coded.tolist(), phone_codes.iloc[coded].tolist(), strict=True):
-        for code in str(text).split(";"):
+                e164 = pc.if_else(pa.array(hit), pa.scalar(None, LS), e164)
+                phone_codes.update(
+                    dict.fromkeys(np.flatnonzero(hit).tolist(), phones.PHONE_SCIENTIFIC)
+                )
+    for i, joined in sorted(phone_codes.items()):
+        for code in joined.split(";"):
             (codes if code in phones.PHONE_ERRORS else warned).setdefault(i, []).append(code)
-    out["number"] = e164
+    text: dict[str, pa.Array] = {"number": e164}
     for name in TEXT_FIELDS:
-        out[name] = normalize_text(col(name)) if name in fields else _na_text(n)
+        text[name] = normalize_text(col(name)) if name in fields else pa.nulls(n, LS)
     if "status" in fields:
-        out["status"], bad = normalize_status(col("status"), settings.sync.statuses)
+        text["status"], bad = normalize_status(col("status"), settings.sync.statuses)
         flag(bad, STATUS_UNKNOWN)
     else:
-        out["status"] = _na_text(n)
+        text["status"] = pa.nulls(n, LS)
+    ints: dict[str, Integers] = {}
     for name in INT_FIELDS:
         if name in fields:
-            out[name], bad = normalize_integer(col(name))
+            ints[name], bad = normalize_integer(col(name))
             flag(bad, not_integer_code(name))
         else:
-            out[name] = pd.Series(pd.array([pd.NA] * n, dtype="Int64"))
+            ints[name] = Integers(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
     if campaign is not None:
-        out["campaign"] = out["campaign"].fillna(campaign)
-    frame = pd.DataFrame(out)
-    frame["file"] = _repeat(src.path, n)
-    frame["sheet"] = _repeat(src.sheet, n)
-    frame["row"] = pd.Series(positions + 1, dtype="Int64")
-    warn_pos = sorted(warned)
-    frame["warnings"] = _repeat("", n)
-    if warn_pos:
-        frame.loc[warn_pos, "warnings"] = [";".join(warned[i]) for i in warn_pos]
-    frame["_pos"] = np.arange(n)
+        text["campaign"] = pc.fill_null(text["campaign"], pa.scalar(campaign, LS))
     info = SourceInfo(
         path=src.path,
         sha256=src.sha256,
@@ -261,25 +227,18 @@ def _read_part(
         columns={f: headers[i] for f, i in fields.items()},
     )
     keys = _value_keys(headers)
-    return _Part(
+    return Part(
         source=src,
         info=info,
-        frame=frame,
-        data_cells=data.reset_index(drop=True),
+        positions=positions,
+        text=text,
+        ints=ints,
+        codes=codes,
+        warned=warned,
         value_keys=keys,
         headers={f: headers[i] or keys[i] for f, i in fields.items()},
         field_keys={f: keys[i] for f, i in fields.items()},
-        codes=codes,
     )
-
-
-def _repeat(value: str | None, n: int) -> pd.Series:
-    arr = pa.repeat(pa.scalar(value, pa.large_string()), n)
-    return pd.Series(pd.arrays.ArrowStringArray(arr))
-
-
-def _na_text(n: int) -> pd.Series:
-    return pd.Series(pd.array([pd.NA] * n, dtype="string"))
 
 
 def read_dnc(
@@ -296,33 +255,29 @@ def read_dnc(
         for src in _open_sources(
             Path(path), sheet=ALL_SHEETS, encoding=settings.sync.encoding, limits=limits
         ):
-            blank = _blank_rows(src.cells)
-            if blank.all():
+            grid = src.grid
+            if grid.blank_rows().all():
                 continue
-            at = find_header(src.cells, explicit, limits.header_scan_rows)
+            at = find_header(grid, explicit, limits.header_scan_rows)
             if at is None:
                 filled = [
                     c
-                    for c in src.cells.columns
-                    if (src.cells[c].astype("string").str.strip() != "").any()
+                    for c in range(grid.width)
+                    if not Grid([grid.columns[c]], grid.height).blank_rows().all()
                 ]
                 if len(filled) != 1:
                     raise InputError(
                         f"no phone column in DNC file {describe(src.path, src.sheet)}",
                         path=src.path,
                     )
-                column = src.cells[filled[0]]
+                column = grid.columns[filled[0]]
             else:
                 fields = map_columns(
-                    _headers(src.cells, at),
-                    explicit,
-                    path=src.path,
-                    sheet=src.sheet,
-                    header_row=at + 1,
+                    _headers(grid, at), explicit, path=src.path, sheet=src.sheet, header_row=at + 1
                 )
-                column = src.cells[fields["number"]].iloc[at + 1 :]
-            e164, _ = phones.normalize_numbers(column.reset_index(drop=True), region, "none")
-            numbers.update(e164.dropna().tolist())
+                column = grid.columns[fields["number"]].slice(at + 1)
+            e164 = phones.normalize_array(column, region, "none").e164
+            numbers.update(e164.drop_null().to_pylist())
     return numbers
 
 
@@ -358,7 +313,7 @@ def read_sources(
     region = phones.check_region(settings.sync.region)
     report = progress or (lambda stage, done, total: None)
     files = [Path(p) for p in paths]
-    parts: list[_Part] = []
+    parts: list[Part] = []
     warnings: list[str] = []
     for i, path in enumerate(files):
         report("read", i, len(files))
@@ -387,232 +342,83 @@ def read_sources(
     dnc = read_dnc(settings.sync.dnc_files, settings, limits) if settings.sync.dnc_files else set()
     if settings.sync.dnc_files:
         warnings.append(f"do-not-call list: {len(dnc):,} numbers")
-    frame = pd.concat([p.frame.assign(_part=k) for k, p in enumerate(parts)], ignore_index=True)
+    sizes = np.array([p.rows for p in parts], dtype=np.int64)
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    total = int(sizes.sum())
+    numbers = _joined(parts, "number")
+    campaigns = _joined(parts, "campaign")
     codes: dict[int, list[str]] = {}
-    offset = 0
-    for p in parts:
-        codes.update({offset + i: list(c) for i, c in p.codes.items()})
-        offset += len(p.frame)
+    for k, p in enumerate(parts):
+        codes.update({int(starts[k]) + i: list(c) for i, c in p.codes.items()})
     if dnc:
-        in_dnc = frame["number"].isin(dnc).fillna(False).to_numpy(bool)
+        in_dnc = as_bool(pc.is_in(numbers, value_set=pa.array(sorted(dnc), type=LS)))
         for i in np.flatnonzero(in_dnc).tolist():
             codes.setdefault(i, []).append(DNC)
-    rejected = np.zeros(len(frame), dtype=bool)
+    rejected = np.zeros(total, dtype=bool)
     rejected[list(codes)] = True
-    twin, dup_kind = _duplicates(frame, rejected, settings.sync.duplicate_policy)
+    twin, dup_kind = find_duplicates(numbers, campaigns, rejected, settings.sync.duplicate_policy)
     for i in np.flatnonzero(twin >= 0).tolist():
         codes.setdefault(i, []).append(DUPLICATE)
     bad = rejected | (twin >= 0)
-    issues = _issues(parts, frame, np.flatnonzero(bad), codes, twin, dup_kind, settings)
-    leads = frame.loc[~bad, list(DESIRED_COLUMNS)].reset_index(drop=True)
-    leads = leads.astype(empty_desired().dtypes.to_dict())
-    warnings.extend(_warning_lines(frame, ~bad))
-    report("check", len(frame), len(frame))
+    issues = build_issues(
+        parts, starts, numbers, campaigns, np.flatnonzero(bad), codes, twin, dup_kind, settings
+    )
+    leads = _leads(parts, starts, ~bad)
+    warnings.extend(warning_lines(parts, starts, ~bad))
+    report("check", total, total)
     return ReadResult(
         leads=leads, issues=issues, sources=[p.info for p in parts], warnings=warnings
     )
 
 
-def _duplicates(frame: pd.DataFrame, rejected: np.ndarray, policy: str) -> tuple[np.ndarray, str]:
-    """Per row: the position of the twin it duplicates (-1 when it is kept or rejected)."""
-    twin = np.full(len(frame), -1, dtype=np.int64)
-    ok = np.flatnonzero(~rejected)
-    if len(ok) == 0:
-        return twin, IssueKind.DUPLICATE
-    by_campaign, campaigns = pd.factorize(frame["campaign"].iloc[ok], use_na_sentinel=False)
-    by_number, _ = pd.factorize(frame["number"].iloc[ok])
-    group, _ = pd.factorize(by_number.astype(np.int64) * len(campaigns) + by_campaign)
-    order = np.argsort(group, kind="stable")  # by group, then by position
-    ordered = group[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    ends = np.r_[starts[1:], len(order)]
-    first, last = order[starts], order[ends - 1]
-    second = order[np.minimum(starts + 1, len(order) - 1)]
-    multi = (ends - starts)[group] > 1
-    g = group
-    if policy == "last":
-        keep = last[g]
-        dup = np.arange(len(ok)) != keep
-        twin[ok[dup]] = ok[keep[dup]]
-        return twin, IssueKind.DUPLICATE
-    if policy == "reject":
-        here = np.arange(len(ok))
-        other = np.where(here == first[g], second[g], first[g])
-        twin[ok[multi]] = ok[other[multi]]
-        return twin, IssueKind.REJECTED
-    keep = first[g]
-    dup = np.arange(len(ok)) != keep
-    twin[ok[dup]] = ok[keep[dup]]
-    return twin, IssueKind.DUPLICATE
+def _joined(parts: Sequence[Part], name: str) -> pa.Array:
+    """One text column of all the parts, end to end."""
+    arrays = [p.text[name] for p in parts]
+    return arrays[0] if len(arrays) == 1 else pa.concat_arrays(arrays)
 
 
-@dataclass(frozen=True, slots=True)
-class _Row:
-    """What a message needs to know about one row of the combined frame."""
-
-    part: int
-    pos: int
-    file: str
-    sheet: str | None
-    row: int
-    number: str | None
-    campaign: str | None
-
-
-def _rows_at(frame: pd.DataFrame, idx: np.ndarray) -> dict[int, _Row]:
-    sub = frame.iloc[idx]
-    out = {}
-    for i, part, pos, file, sheet, row, number, campaign in zip(
-        idx.tolist(),
-        sub["_part"].tolist(),
-        sub["_pos"].tolist(),
-        sub["file"].tolist(),
-        sub["sheet"].tolist(),
-        sub["row"].tolist(),
-        sub["number"].tolist(),
-        sub["campaign"].tolist(),
-        strict=True,
-    ):
-        out[i] = _Row(
-            int(part),
-            int(pos),
-            str(file),
-            None if pd.isna(sheet) else str(sheet),
-            int(row),
-            None if pd.isna(number) else str(number),
-            None if pd.isna(campaign) else str(campaign),
+def _leads(parts: Sequence[Part], starts: np.ndarray, kept: np.ndarray) -> pd.DataFrame:
+    """The kept rows as the desired-leads table (``empty_desired()`` dtypes), built once: Arrow
+    string columns wrapped as pandas ``string`` arrays, integer columns as ``Int64`` arrays."""
+    keep = pa.array(kept)
+    per_part = [int(kept[s : s + p.rows].sum()) for s, p in zip(starts, parts, strict=True)]
+    columns: dict[str, pd.api.extensions.ExtensionArray] = {}
+    for name in STRING_COLUMNS:
+        columns[name] = _string_array(_joined(parts, name).filter(keep))
+    for name in INT_FIELDS:
+        values = np.concatenate([p.ints[name].values for p in parts])[kept]
+        missing = np.concatenate([p.ints[name].missing for p in parts])[kept]
+        columns[name] = pd.arrays.IntegerArray(values, missing)
+    columns["file"] = _string_array(
+        pa.chunked_array(
+            [constant_strings(p.source.path, c) for p, c in zip(parts, per_part, strict=True)],
+            type=LS,
         )
-    return out
-
-
-def _issues(
-    parts: list[_Part],
-    frame: pd.DataFrame,
-    bad: np.ndarray,
-    codes: dict[int, list[str]],
-    twin: np.ndarray,
-    dup_kind: str,
-    settings: Settings,
-) -> list[RowIssue]:
-    """One RowIssue per bad row (in frame order), built from bulk lookups."""
-    twins = twin[bad]
-    info = _rows_at(frame, np.unique(np.concatenate([bad, twins[twins >= 0]])))
-    values: dict[int, dict[str, str]] = {}
-    for k, part in enumerate(parts):
-        mine = [i for i in bad.tolist() if info[i].part == k]
-        if not mine:
-            continue
-        grid = part.data_cells.iloc[[info[i].pos for i in mine]].to_numpy(dtype=object)
-        for i, cells in zip(mine, grid, strict=True):
-            values[i] = {
-                key: ("" if pd.isna(v) else str(v))
-                for key, v in zip(part.value_keys, cells, strict=False)
-            }
-    issues = []
-    for i, t in zip(bad.tolist(), twins.tolist(), strict=True):
-        row = info[i]
-        part = parts[row.part]
-        twin_row = info[t] if t >= 0 else None
-        kind = IssueKind(dup_kind) if codes[i] == [DUPLICATE] else IssueKind.REJECTED
-        message = " ".join(
-            _sentence(code, part, values[i], row, twin_row, settings) for code in codes[i]
+    )
+    columns["sheet"] = _string_array(
+        pa.chunked_array(
+            [constant_strings(p.source.sheet, c) for p, c in zip(parts, per_part, strict=True)],
+            type=LS,
         )
-        issues.append(
-            RowIssue(
-                file=row.file,
-                sheet=row.sheet,
-                row=row.row,
-                kind=kind,
-                codes=tuple(codes[i]),
-                message=message,
-                values=values[i],
-                campaign=row.campaign,
-                number=row.number,
-                duplicate_of_row=twin_row.row if twin_row else None,
-            )
-        )
-    return issues
+    )
+    rows = np.concatenate([p.positions + 1 for p in parts])[kept]
+    columns["row"] = pd.arrays.IntegerArray(rows.astype(np.int64), np.zeros(len(rows), dtype=bool))
+    warned_rows: list[int] = []
+    warned_text: list[str] = []
+    kept_index = np.cumsum(kept) - 1  # global row -> its position among the kept rows
+    for k, p in enumerate(parts):
+        for i in sorted(p.warned):
+            g = int(starts[k]) + i
+            if kept[g]:
+                warned_rows.append(int(kept_index[g]))
+                warned_text.append(";".join(p.warned[i]))
+    columns["warnings"] = _string_array(
+        sparse_strings(int(kept.sum()), np.array(warned_rows, dtype=np.int64), warned_text)
+    )
+    return pd.DataFrame({c: columns[c] for c in DESIRED_COLUMNS}, copy=False)
 
 
-_FIELD_OF_CODE = {
-    STATUS_UNKNOWN: "status",
-    **{not_integer_code(f): f for f in INT_FIELDS},
-}
-
-
-def _sentence(
-    code: str,
-    part: _Part,
-    values: dict[str, str],
-    row: _Row,
-    twin: _Row | None,
-    settings: Settings,
-) -> str:
-    phone_header = part.headers["number"]
-    phone = _original(part, "number", values)
-    label = f"{phone_header} {phone.strip()!r}"
-    if code == phones.PHONE_MISSING:
-        return f"{phone_header} is empty."
-    if code == phones.PHONE_SCIENTIFIC and "e" not in phone.lower():
-        return (
-            f"{label} is a number cell formatted in scientific notation (0.00E+00), so Excel "
-            f"shows it rounded: format the {phone_header} column as Text and re-enter the numbers."
-        )
-    if code == phones.PHONE_SCIENTIFIC:
-        return (
-            f"{label} is in scientific notation, so Excel has rounded it: format the "
-            f"{phone_header} column as Text and re-enter the numbers."
-        )
-    if code == phones.PHONE_DECIMAL:
-        return (
-            f"{label} is a decimal number, not a phone number: format the {phone_header} "
-            "column as Text and re-enter it."
-        )
-    if code == phones.PHONE_TOO_SHORT:
-        return f"{label} is too short to be a phone number."
-    if code == phones.PHONE_TOO_LONG:
-        return f"{label} is too long to be a phone number."
-    if code == phones.PHONE_INVALID:
-        return (
-            f"{label} is not a valid phone number (default region "
-            f"{settings.sync.region}; add the +country code)."
-        )
-    if code == STATUS_UNKNOWN:
-        header = part.headers["status"]
-        known = ", ".join(settings.sync.statuses)
-        return f"{header} {_original(part, 'status', values).strip()!r} is not a known status ({known})."
-    if code in _FIELD_OF_CODE:
-        name = _FIELD_OF_CODE[code]
-        header = part.headers[name]
-        return f"{header} {_original(part, name, values).strip()!r} is not a whole number."
-    if code == DNC:
-        return f"{row.number} is on the do-not-call list."
-    if code == DUPLICATE and twin is not None:
-        where = f"row {twin.row}"
-        if (twin.file, twin.sheet) != (row.file, row.sheet):
-            where += f" of {describe(twin.file, twin.sheet)}"
-        which = f"campaign {row.campaign!r}" if row.campaign is not None else "no campaign"
-        if settings.sync.duplicate_policy == "reject":
-            return f"Same number and {which} as {where}; duplicates are rejected."
-        return f"Same number and {which} as {where}, which is kept."
-    return code
-
-
-def _original(part: _Part, name: str, values: dict[str, str]) -> str:
-    return values.get(part.field_keys[name], "")
-
-
-def _warning_lines(frame: pd.DataFrame, kept: np.ndarray) -> list[str]:
-    lines = []
-    ext = frame["warnings"].str.contains(phones.PHONE_EXTENSION_DROPPED, regex=False)
-    ext = ext.fillna(False).to_numpy(bool) & kept
-    if ext.any():
-        for (path, sheet), rows in frame[ext].groupby(["file", "sheet"], dropna=False)["row"]:
-            shown = ", ".join(str(r) for r in rows.iloc[:_ROWS_IN_WARNING])
-            more = ", …" if len(rows) > _ROWS_IN_WARNING else ""
-            where = describe(str(path), None if pd.isna(sheet) else str(sheet))
-            lines.append(
-                f"{where}: phone extensions dropped on {len(rows)} row(s) ({shown}{more}); "
-                "the dialer gets the number without them"
-            )
-    return lines
+def _string_array(values: pa.Array | pa.ChunkedArray) -> pd.arrays.ArrowStringArray:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    return pd.arrays.ArrowStringArray(values)

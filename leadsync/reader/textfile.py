@@ -1,19 +1,26 @@
 """Text tables (CSV/TSV/TXT): encoding, binary content, delimiter, then every cell as text.
 
-The whole grid is returned, title and blank rows included, so that row ``i`` of the frame is
+The whole grid is returned, title and blank rows included, so that row ``i`` of the grid is
 row ``i + 1`` as Excel shows the file; the header is found later, by :mod:`.columns`.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from dataclasses import dataclass
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from ..errors import InputError
+from .arrowtext import LS
+from .grid import Grid, check_cells, column_letter
 from .limits import Limits
+
+__all__ = ["DELIMITERS", "TextTable", "column_letter", "decode", "read_text_table"]
 
 DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
 #: File signatures of things that are not text, and what to call them in the message.
@@ -30,6 +37,7 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\x7fELF", "a program"),
     (b"MZ", "a Windows program"),
 )
+_UTF8_BOM = b"\xef\xbb\xbf"
 _BOMS: tuple[tuple[bytes, str], ...] = (
     (b"\xef\xbb\xbf", "utf-8-sig"),
     (b"\xff\xfe", "utf-16"),
@@ -40,13 +48,16 @@ _TEXT_CONTROLS = frozenset("\t\n\r\f\v\x1a")
 _TEXT_CONTROL_BYTES = frozenset(b"\x00\t\n\r\f\v\x1a")
 #: Share of NUL bytes at even (or odd) offsets that marks UTF-16 text written without a BOM.
 _UTF16_NUL_SHARE = 0.4
+#: Bytes decoded at a time when checking a whole file: the file is never held as one ``str``
+#: (up to 4 bytes a character) next to its bytes, only this much of it.
+DECODE_CHUNK_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
 class TextTable:
-    """A text file's grid of cells (all ``str``, "" for empty) and how it was read."""
+    """A text file's grid of cells (text, "" for empty) and how it was read."""
 
-    cells: pd.DataFrame
+    cells: Grid
     encoding: str
     delimiter: str
 
@@ -98,30 +109,63 @@ def _binary_share(sample: bytes) -> float:
 
 
 def decode(path: str, data: bytes, encoding: str | None, limits: Limits) -> tuple[str, str]:
-    """``data`` decoded (BOM removed) and the encoding used; ``encoding`` overrides detection.
+    """Check that all of ``data`` decodes as text; return its first ``limits.sniff_bytes``
+    characters (BOM removed) and its encoding (``encoding`` overrides detection).
 
-    Raises InputError when the bytes cannot be decoded or are not text."""
+    The file is decoded chunk by chunk and never held as one string: a 400 MB file within the
+    size limit would otherwise need its bytes, a ``str`` of up to 4 bytes a character and a
+    4-byte-a-character ``StringIO`` copy at once. Raises InputError when the bytes cannot be
+    decoded, hold NUL characters or are not text."""
     name = encoding or detect_encoding(path, data, limits)
-    try:
-        text = data.decode(name)
-    except LookupError:
-        raise InputError(f"{path}: unknown encoding {name!r}", path=path) from None
-    except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
-        raise InputError(
-            f"{path} cannot be decoded as {name} (line {line}); set [sync] encoding", path=path
-        ) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    sample = text[: limits.sniff_bytes]
+    decoder = codecs.getincrementaldecoder(reading_encoding(path, name))()
+    view = memoryview(data)
+    sample_parts: list[str] = []
+    sampled = 0
+    lines_before = 0
+    for start in range(0, max(len(data), 1), DECODE_CHUNK_BYTES):
+        end = start + DECODE_CHUNK_BYTES
+        pending = len(decoder.getstate()[0])  # bytes of a character cut at the last chunk
+        try:
+            piece = decoder.decode(view[start:end], final=end >= len(data))
+        except UnicodeDecodeError as err:
+            line = data[: max(0, start - pending + err.start)].count(b"\n") + 1
+            raise InputError(
+                f"{path} cannot be decoded as {name} (line {line}); set [sync] encoding",
+                path=path,
+            ) from None
+        if start == 0 and piece.startswith("\ufeff"):
+            piece = piece[1:]
+        if sampled < limits.sniff_bytes:
+            sample_parts.append(piece[: limits.sniff_bytes - sampled])
+            sampled += len(sample_parts[-1])
+        nul = piece.find("\x00")
+        if nul >= 0:
+            line = lines_before + piece.count("\n", 0, nul) + 1
+            raise InputError(f"{path} contains NUL bytes (first on line {line})", path=path)
+        lines_before += piece.count("\n")
+    sample = "".join(sample_parts)
     # C0 controls only: C1 (U+0080-U+009F) is what cp1252 punctuation becomes as latin-1.
     controls = sum(1 for ch in sample if (ch < " " or ch == "\x7f") and ch not in _TEXT_CONTROLS)
     if controls / max(len(sample), 1) > limits.max_control_share:
         raise _not_text(path, "binary data")
-    if "\x00" in text:
-        line = text[: text.index("\x00")].count("\n") + 1
-        raise InputError(f"{path} contains NUL bytes (first on line {line})", path=path)
-    return text, name
+    return sample, name
+
+
+def reading_encoding(path: str, name: str) -> str:
+    """The codec to read text in ``name`` with: UTF-8 as ``utf-8-sig``, so that a BOM never
+    reaches the first cell. InputError for an unknown encoding."""
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        raise InputError(f"{path}: unknown encoding {name!r}", path=path) from None
+    return "utf-8-sig" if info.name == "utf-8" else name
+
+
+def _records(text: str) -> io.StringIO:
+    """``text`` as a stream the csv module splits into records at \\r\\n, \\n *and* \\r (old Mac
+    "CSV" and files pasted together mix them); a plain StringIO splits at \\n only, so a
+    bare \\r looked like a newline inside a field and the csv module gave up."""
+    return io.StringIO(text, newline="")
 
 
 def sniff_delimiter(sample: str) -> str:
@@ -129,13 +173,13 @@ def sniff_delimiter(sample: str) -> str:
 
     Score: how many records share the most common field count (above one), then that count.
     A file with one column gives ","."""
-    cut = sample.rfind("\n")
+    cut = max(sample.rfind("\n"), sample.rfind("\r"))
     if cut > 0:
         sample = sample[:cut]
     best, best_score = ",", (0, 0)
     for delim in DELIMITERS:
         try:
-            counts = [len(r) for r in csv.reader(io.StringIO(sample), delimiter=delim) if r]
+            counts = [len(r) for r in csv.reader(_records(sample), delimiter=delim) if r]
         except csv.Error:
             continue
         multi = [c for c in counts if c > 1]
@@ -149,25 +193,107 @@ def sniff_delimiter(sample: str) -> str:
 
 
 def read_text_table(path: str, data: bytes, *, encoding: str | None, limits: Limits) -> TextTable:
-    """Every record of a delimited text file as a frame of ``str`` cells (positional columns).
+    """Every record of a delimited text file as a grid of text cells.
+
+    Encoding, binary content and the delimiter are decided on a sample; the records are then
+    parsed by Arrow's multithreaded CSV reader. Files it cannot read exactly like Python's
+    ``csv`` module (records of different widths, a quote left open at the end) are read by
+    pandas' C parser, and files that one refuses too record by record.
 
     Raises InputError (naming ``path``) for binary or undecodable content, NUL bytes, and
     files beyond ``limits``."""
-    text, used = decode(path, data, encoding, limits)
-    sample = text[: limits.sniff_bytes]
+    sample, used = decode(path, data, encoding, limits)
     delimiter = sniff_delimiter(sample)
     try:
-        width = max(
-            (len(r) for r in csv.reader(io.StringIO(sample), delimiter=delimiter)), default=0
-        )
+        width = max((len(r) for r in csv.reader(_records(sample), delimiter=delimiter)), default=0)
     except csv.Error:
         width = 1
     width = max(width, 1)
     if width > limits.max_columns:
         raise _too_many_columns(path, width, limits)
+    utf8 = _utf8(path, data, used)
+    grid = _read_arrow(utf8, delimiter, width)
+    if grid is None:
+        grid = _read_exact(path, utf8, delimiter, width, limits)
+    if grid.height > limits.max_rows:
+        raise InputError(
+            f"{path} has more than {limits.max_rows:,} rows (the limit); split the file",
+            path=path,
+        )
+    check_cells(path, None, grid, limits)
+    return TextTable(cells=grid, encoding=used, delimiter=delimiter)
+
+
+def _utf8(path: str, data: bytes, encoding: str) -> bytes:
+    """The file's text as UTF-8 bytes without a BOM (UTF-8 files as they are; others
+    transcoded chunk by chunk, never held as one ``str``)."""
+    codec = reading_encoding(path, encoding)
+    if codec == "utf-8-sig":
+        return data[len(_UTF8_BOM) :] if data.startswith(_UTF8_BOM) else data
+    decoder = codecs.getincrementaldecoder(codec)()
+    view = memoryview(data)
+    parts = []
+    for start in range(0, len(data), DECODE_CHUNK_BYTES):
+        end = start + DECODE_CHUNK_BYTES
+        piece = decoder.decode(view[start:end], final=end >= len(data))
+        if start == 0 and piece.startswith("\ufeff"):
+            piece = piece[1:]
+        parts.append(piece.encode("utf-8"))
+    return b"".join(parts)
+
+
+def _read_arrow(utf8: bytes, delimiter: str, width: int) -> Grid | None:
+    """The records by Arrow's CSV reader (every cell as text, "" when empty, blank lines kept
+    as rows), or None when the file needs the exact reader."""
+    if not utf8:
+        return None
+    names = [f"c{i}" for i in range(width)]
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(utf8),
+            read_options=pacsv.ReadOptions(column_names=names, use_threads=True),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter,
+                quote_char='"',
+                double_quote=True,
+                escape_char=False,
+                newlines_in_values=True,
+                ignore_empty_lines=False,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.large_string()),
+                null_values=[],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+                check_utf8=False,  # decoded above
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None  # records of another width: the exact readers pad them
+    grid = Grid.from_columns(table.columns, table.num_rows)
+    del table
+    if grid.height and _ends_inside_quotes(utf8, grid.columns[-1][-1].as_py(), delimiter):
+        return None  # a quote left open: Arrow reads on to the end, the exact readers refuse
+    return grid
+
+
+def _ends_inside_quotes(utf8: bytes, last: str, delimiter: str) -> bool:
+    """Whether the file ends inside a quoted field: then that field (the last value) is the
+    whole rest of the file after a quote that opens a field."""
+    tail = b'"' + last.replace('"', '""').encode("utf-8")
+    if not utf8.endswith(tail):
+        return False
+    before = len(utf8) - len(tail) - 1
+    return before < 0 or utf8[before : before + 1] in (delimiter.encode(), b"\n", b"\r")
+
+
+def _read_exact(path: str, utf8: bytes, delimiter: str, width: int, limits: Limits) -> Grid:
+    """Records of any width (short ones padded with ""), by pandas' C parser, else record by
+    record with the csv module."""
     try:
         cells = pd.read_csv(
-            io.StringIO(text),
+            io.BytesIO(utf8),
+            encoding="utf-8",
             sep=delimiter,
             header=None,
             names=list(range(width)),
@@ -181,16 +307,10 @@ def read_text_table(path: str, data: bytes, *, encoding: str | None, limits: Lim
         )
     except pd.errors.ParserError:
         # Rows wider than the sample: read record by record (slower, exact).
-        cells = _read_ragged(path, text, delimiter, limits)
+        return _read_ragged(path, utf8, delimiter, limits)
     except (pd.errors.EmptyDataError, ValueError):
-        cells = pd.DataFrame({0: pd.Series([], dtype=str)})
-    if len(cells) > limits.max_rows:
-        raise InputError(
-            f"{path} has more than {limits.max_rows:,} rows (the limit); split the file",
-            path=path,
-        )
-    check_cells(path, None, cells, limits)
-    return TextTable(cells=cells, encoding=used, delimiter=delimiter)
+        return Grid.from_rows([])
+    return Grid.from_columns([pa.array(cells[c], type=LS) for c in cells.columns], len(cells))
 
 
 def _too_many_columns(path: str, width: int, limits: Limits) -> InputError:
@@ -200,12 +320,13 @@ def _too_many_columns(path: str, width: int, limits: Limits) -> InputError:
     )
 
 
-def _read_ragged(path: str, text: str, delimiter: str, limits: Limits) -> pd.DataFrame:
+def _read_ragged(path: str, utf8: bytes, delimiter: str, limits: Limits) -> Grid:
     rows: list[list[str]] = []
     width = 1
     csv.field_size_limit(limits.max_cell_chars + 1)
+    stream = io.TextIOWrapper(io.BytesIO(utf8), encoding="utf-8", newline="")
     try:
-        for record in csv.reader(io.StringIO(text), delimiter=delimiter):
+        for record in csv.reader(stream, delimiter=delimiter):
             rows.append(record)
             width = max(width, len(record))
             if width > limits.max_columns:
@@ -217,29 +338,4 @@ def _read_ragged(path: str, text: str, delimiter: str, limits: Limits) -> pd.Dat
             f"{path}: row {len(rows) + 1} cannot be read ({err}); an unbalanced quote?",
             path=path,
         ) from None
-    padded = [r + [""] * (width - len(r)) for r in rows]
-    return pd.DataFrame(padded, columns=list(range(width)), dtype=str)
-
-
-def check_cells(path: str, sheet: str | None, cells: pd.DataFrame, limits: Limits) -> None:
-    """InputError when a cell is longer than ``limits.max_cell_chars`` (names row and column)."""
-    for col in cells.columns:
-        lengths = cells[col].str.len()
-        if len(lengths) and lengths.max() > limits.max_cell_chars:
-            row = int(lengths.to_numpy().argmax()) + 1
-            where = f"{path} [sheet {sheet!r}]" if sheet else path
-            raise InputError(
-                f"{where}: the cell in row {row}, column {column_letter(int(col))} has more than "
-                f"{limits.max_cell_chars:,} characters (an unbalanced quote?)",
-                path=path,
-            )
-
-
-def column_letter(index: int) -> str:
-    """0 → A, 25 → Z, 26 → AA: the column name Excel shows."""
-    name = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        name = chr(ord("A") + rem) + name
-    return name
+    return Grid.from_rows(rows)

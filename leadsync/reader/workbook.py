@@ -2,8 +2,9 @@
 
 Numbers become text only when that is exact: an integer-valued number cell ``2135550102.0``
 gives ``"2135550102"``; a number with a fraction stays visibly a float (``"2135550104.5"``) so
-the phone check rejects it. For XLSX, numeric cells of the phone column are checked with openpyxl
-(which parses through defusedxml) for a scientific number format such as ``0.00E+00``.
+the phone check rejects it. For XLSX, numeric cells of the phone column are checked for a
+scientific number format such as ``0.00E+00`` (styles.xml, then the sheet's XML streamed through
+defusedxml, only when some cell style shows an exponent).
 
 ZIP containers are checked (member count, expanded size, expansion ratio) before any parsing.
 """
@@ -19,13 +20,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import openpyxl
-import pandas as pd
+import pyarrow as pa
 import python_calamine as calamine
+from defusedxml import ElementTree
 
 from ..errors import InputError
+from .arrowtext import LS
+from .grid import Grid, check_cells, column_letter
 from .limits import Limits
-from .textfile import check_cells
 
 ZIP_MAGIC = b"PK\x03\x04"
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -43,7 +45,7 @@ class SheetGrid:
     """One sheet's grid of cells as text, and which cells were numbers."""
 
     name: str
-    cells: pd.DataFrame  # positional columns, str, "" for empty; row i is Excel row i + 1
+    cells: Grid  # text, "" for empty; row i is Excel row i + 1
     numeric: dict[int, np.ndarray]  # column position -> bool per row: the cell was a number
 
 
@@ -106,28 +108,31 @@ def _cell_text(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def _grid(
-    rows: Sequence[Sequence[object]], width: int
-) -> tuple[pd.DataFrame, dict[int, np.ndarray]]:
-    columns: dict[int, list[str]] = {}
+def _grid(rows: Sequence[Sequence[object]], width: int) -> tuple[Grid, dict[int, np.ndarray]]:
+    """Cells as a text grid, and per column with number cells: which rows held numbers."""
+    if width == 0:
+        return Grid.from_columns([], len(rows)), {}
+    if all(len(r) == width for r in rows):
+        columns: list[Sequence[object]] = list(zip(*rows, strict=True)) if rows else []
+    else:
+        columns = [[r[c] if c < len(r) else "" for r in rows] for c in range(width)]
+    if not columns:
+        columns = [() for _ in range(width)]
+    texts: list[pa.Array] = []
     numeric: dict[int, np.ndarray] = {}
-    for c in range(width):
-        col = [r[c] if c < len(r) else "" for r in rows]
-        if all(type(v) is str for v in col):
-            columns[c] = col  # type: ignore[assignment]
+    for c, col in enumerate(columns):
+        try:  # a column of text cells only: no Python loop at all
+            texts.append(pa.array(col, type=LS))
             continue
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            pass
         is_num = np.fromiter(
-            (isinstance(v, int | float) and not isinstance(v, bool) for v in col),
-            dtype=bool,
-            count=len(col),
+            (type(v) is float or type(v) is int for v in col), dtype=bool, count=len(col)
         )
         if is_num.any():
             numeric[c] = is_num
-        columns[c] = [_cell_text(v) for v in col]
-    frame = pd.DataFrame({c: pd.Series(v, dtype=str) for c, v in columns.items()})
-    if width == 0:
-        frame = pd.DataFrame({0: pd.Series([""] * len(rows), dtype=str)})
-    return frame, numeric
+        texts.append(pa.array([v if type(v) is str else _cell_text(v) for v in col], type=LS))
+    return Grid.from_columns(texts, len(rows)), numeric
 
 
 def sheet_names(path: str, data: bytes) -> list[str]:
@@ -209,23 +214,125 @@ def scientific_cells(
 ) -> np.ndarray:
     """Of the grid positions ``rows`` (numeric cells of ``column``), those whose XLSX number
     format is scientific (``0.00E+00``): Excel shows them rounded, so they were never checked by
-    a person. openpyxl reads the styles through defusedxml (no entity expansion)."""
-    wanted = {int(r) + 1 for r in rows}  # Excel row numbers
-    found: list[int] = []
+    a person.
+
+    Reads styles.xml first: when no cell style of the workbook shows an exponent (the usual
+    case), no cell can be scientific and the sheet is not read again. Otherwise the sheet's XML
+    is streamed (defusedxml: no entity expansion) for the styles of that one column."""
     try:
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        try:
-            ws = wb[sheet]
-            last = max(wanted)
-            for (cell,) in ws.iter_rows(
-                min_row=min(wanted), max_row=last, min_col=column + 1, max_col=column + 1
-            ):
-                row = getattr(cell, "row", None)
-                fmt = str(getattr(cell, "number_format", ""))
-                if row in wanted and _SCIENTIFIC_FORMAT.search(fmt):
-                    found.append(row - 1)
-        finally:
-            wb.close()
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            parts = _workbook_parts(zf)
+            styles = _scientific_styles(zf, parts.get("styles"))
+            if not styles:
+                return np.zeros(0, dtype=np.int64)
+            target = parts.get(f"sheet:{sheet}")
+            if target is None:
+                raise KeyError(f"no part for sheet {sheet!r}")
+            found = _cells_with_styles(zf, target, column_letter(column), styles)
+    except InputError:
+        raise
     except Exception as err:
         raise _corrupt(path, f"number formats of sheet {sheet!r}: {_one_line(err)}") from None
-    return np.asarray(sorted(found), dtype=np.int64)
+    wanted = np.asarray(rows, dtype=np.int64)
+    return np.intersect1d(np.asarray(sorted(found), dtype=np.int64), wanted)
+
+
+_MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_PKG_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+#: Built-in number formats that show an exponent (ECMA-376 18.8.30): 0.00E+00 and ##0.0E+0.
+_SCIENTIFIC_BUILTIN_FORMATS = frozenset({11, 48})
+_CELL_REF = re.compile(r"([A-Z]+)([0-9]+)")
+
+
+def _part_path(base: str, target: str) -> str:
+    """A relationship target as a path inside the ZIP container."""
+    if target.startswith("/"):
+        return target[1:]
+    parts: list[str] = base.split("/")[:-1]
+    for piece in target.split("/"):
+        if piece == "..":
+            parts = parts[:-1]
+        elif piece not in ("", "."):
+            parts.append(piece)
+    return "/".join(parts)
+
+
+def _workbook_parts(zf: zipfile.ZipFile) -> dict[str, str]:
+    """``styles`` and ``sheet:<name>`` → their part paths, from workbook.xml and its rels."""
+    book = "xl/workbook.xml"
+    rels_path = "xl/_rels/workbook.xml.rels"
+    targets: dict[str, str] = {}
+    styles = None
+    for rel in ElementTree.fromstring(zf.read(rels_path)).iter(f"{_PKG_REL_NS}Relationship"):
+        target = _part_path(book, rel.get("Target", ""))
+        targets[rel.get("Id", "")] = target
+        if rel.get("Type", "").endswith("/styles"):
+            styles = target
+    out = {"styles": styles} if styles else {}
+    for node in ElementTree.fromstring(zf.read(book)).iter(f"{_MAIN_NS}sheet"):
+        rid = node.get(f"{_REL_NS}id")
+        if rid in targets:
+            out[f"sheet:{node.get('name')}"] = targets[rid]
+    return out
+
+
+def _scientific_styles(zf: zipfile.ZipFile, styles_path: str | None) -> frozenset[int]:
+    """Indexes of the cell formats (``s`` attribute of a cell) whose number format shows an
+    exponent."""
+    if styles_path is None or styles_path not in zf.namelist():
+        return frozenset()
+    root = ElementTree.fromstring(zf.read(styles_path))
+    codes = {
+        int(f.get("numFmtId", "-1")): f.get("formatCode", "")
+        for f in root.iter(f"{_MAIN_NS}numFmt")
+    }
+    xfs = root.find(f"{_MAIN_NS}cellXfs")
+    found = set()
+    for index, xf in enumerate([] if xfs is None else xfs.iter(f"{_MAIN_NS}xf")):
+        fmt = int(xf.get("numFmtId", "0"))
+        if fmt in codes:
+            scientific = bool(_SCIENTIFIC_FORMAT.search(codes[fmt]))
+        else:
+            scientific = fmt in _SCIENTIFIC_BUILTIN_FORMATS
+        if scientific:
+            found.add(index)
+    return frozenset(found)
+
+
+def _cells_with_styles(
+    zf: zipfile.ZipFile, sheet_path: str, letters: str, styles: frozenset[int]
+) -> list[int]:
+    """Grid positions (Excel row - 1) of the cells of column ``letters`` with one of
+    ``styles``, streaming the sheet (cells and rows without ``r`` follow the previous one)."""
+    found: list[int] = []
+    row_num = 0
+    col_num = 0
+    target = _column_index(letters)
+    with zf.open(sheet_path) as fh:
+        for event, elem in ElementTree.iterparse(fh, events=("start", "end")):
+            tag = elem.tag
+            if event == "start":
+                if tag == f"{_MAIN_NS}row":
+                    r = elem.get("r")
+                    row_num = int(r) if r else row_num + 1
+                    col_num = 0
+                continue
+            if tag == f"{_MAIN_NS}c":
+                ref = elem.get("r")
+                match = _CELL_REF.fullmatch(ref) if ref else None
+                col_num = _column_index(match.group(1)) if match else col_num + 1
+                if col_num == target and int(elem.get("s", "0")) in styles:
+                    found.append(row_num - 1)
+                elem.clear()
+            elif tag == f"{_MAIN_NS}row":
+                elem.clear()
+    return found
+
+
+def _column_index(letters: str) -> int:
+    """A → 1, Z → 26, AA → 27."""
+    index = 0
+    for ch in letters:
+        index = index * 26 + ord(ch) - ord("A") + 1
+    return index

@@ -1,0 +1,129 @@
+"""Small Arrow string-column helpers shared by the reader (no pandas, no per-row Python).
+
+Columns travel as ``large_string`` arrays (the storage pandas' ``string`` dtype uses, so the
+final frame wraps them without a copy). Everything here works on whole columns: Arrow compute
+kernels, or numpy over the column's offset and data buffers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+LS = pa.large_string()
+_ZERO = ord("0")
+
+
+def plain_strings(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """``values`` as one ``large_string`` array without nulls (null → "")."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    if values.type != LS:
+        values = values.cast(LS)
+    if values.null_count:
+        values = pc.fill_null(values, "")
+    return values
+
+
+def buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """``(offsets, data)`` of a ``large_string`` array as numpy views: value ``i`` is
+    ``data[offsets[i]:offsets[i + 1]]`` (offsets rebased to start at 0)."""
+    n = len(values)
+    _, off_buf, data_buf = values.buffers()
+    if off_buf is None:  # an empty array may have no buffers at all
+        return np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.uint8)
+    offsets = np.frombuffer(off_buf, dtype=np.int64, count=n + 1, offset=values.offset * 8)
+    if data_buf is None:
+        return offsets - offsets[0], np.zeros(0, dtype=np.uint8)
+    data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]]
+    return offsets - offsets[0], data
+
+
+def digits_of(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Every value's ASCII digits: ``(data, offsets)``, value ``i``'s digits being
+    ``data[offsets[i]:offsets[i + 1]]`` (ASCII bytes)."""
+    offsets, data = buffers(plain_strings(values))
+    is_digit = (data - np.uint8(_ZERO)) < 10  # uint8 arithmetic wraps below "0"
+    # int32 running counts: several times faster than int64 for numpy's cumsum of booleans.
+    small = len(data) < 2**31
+    counts = np.zeros(len(data) + 1, dtype=np.int32 if small else np.int64)
+    np.cumsum(is_digit, out=counts[1:])
+    return data[is_digit], counts[offsets].astype(np.int64)
+
+
+def fullmatch(values: pa.Array, pattern: str) -> np.ndarray:
+    """Per value: whether the RE2 ``pattern`` matches all of it."""
+    return as_bool(pc.match_substring_regex(values, f"^(?:{pattern})$"))
+
+
+def as_bool(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A boolean Arrow column as numpy (null → False)."""
+    if arr.null_count:
+        arr = pc.fill_null(arr, False)
+    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def from_parts(data: np.ndarray, lengths: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    """A ``large_string`` array from concatenated bytes and per-row byte lengths (null where
+    ``valid`` is False)."""
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    bitmap = None if valid is None else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.LargeStringArray.from_buffers(
+        len(lengths), pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(data)), bitmap
+    )
+
+
+def positions(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Every position of the ranges ``[starts, starts + lengths)``, range after range."""
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.cumsum(lengths)
+    return np.repeat(starts - (ends - lengths), lengths) + np.arange(total)
+
+
+def sparse_strings(n: int, rows: np.ndarray, texts: Sequence[str]) -> pa.Array:
+    """``n`` values, "" except ``texts`` at the positions ``rows`` (distinct, sorted)."""
+    lengths = np.zeros(n, dtype=np.int64)
+    if len(rows) == 0:
+        return from_parts(np.zeros(0, dtype=np.uint8), lengths)
+    encoded = [t.encode() for t in texts]
+    lengths[rows] = [len(b) for b in encoded]
+    data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    return from_parts(data, lengths)
+
+
+def constant_strings(value: str | None, n: int) -> pa.Array:
+    """``n`` times ``value`` (all null for None)."""
+    if value is None:
+        return pa.nulls(n, LS)
+    return pa.repeat(pa.scalar(value, LS), n)
+
+
+def null_where(values: pa.Array, blank: np.ndarray) -> pa.Array:
+    """``values`` with the ``blank`` rows set to null (a new validity bitmap, no copy of the
+    strings)."""
+    values = plain_strings(values)
+    if not blank.any():
+        return values
+    offsets, data = buffers(values)
+    return from_parts(data, np.diff(offsets), ~blank)
+
+
+def is_empty(values: pa.Array) -> np.ndarray:
+    """Per value: zero bytes long."""
+    offsets, _ = buffers(plain_strings(values))
+    return offsets[1:] == offsets[:-1]
+
+
+def blank_cells(values: pa.Array) -> np.ndarray:
+    """Per value: nothing but whitespace (``str.strip()`` semantics)."""
+    values = plain_strings(values)
+    empty = is_empty(values)
+    if empty.all():
+        return empty
+    return as_bool(pc.equal(pc.utf8_trim_whitespace(values), ""))

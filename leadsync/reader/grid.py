@@ -1,0 +1,104 @@
+"""A sheet or text file as a grid of text cells: one Arrow string column per spreadsheet column.
+
+Row ``i`` of a grid is row ``i + 1`` as Excel shows the file (title and blank rows included);
+every cell is text, "" when empty. Columns are ``large_string`` arrays without nulls, so the
+reader works on whole columns and the final frame wraps them without copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import InputError
+from .arrowtext import LS, blank_cells, is_empty, plain_strings
+from .limits import Limits
+
+
+@dataclass(frozen=True, slots=True)
+class Grid:
+    """Columns of text cells, all ``height`` long."""
+
+    columns: list[pa.Array]
+    height: int
+
+    @classmethod
+    def from_columns(cls, columns: Sequence[pa.Array | pa.ChunkedArray], height: int) -> Grid:
+        """A grid of these columns (any Arrow string type; nulls read as "")."""
+        cols = [plain_strings(c) for c in columns] or [pa.repeat(pa.scalar("", LS), height)]
+        return cls(columns=cols, height=height)
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Sequence[str]]) -> Grid:
+        """A grid of records (lists of cell texts), short ones padded with ""."""
+        width = max((len(r) for r in rows), default=0) or 1
+        columns = [
+            pa.array([r[c] if c < len(r) else "" for r in rows], type=LS) for c in range(width)
+        ]
+        return cls(columns=columns, height=len(rows))
+
+    @property
+    def width(self) -> int:
+        return len(self.columns)
+
+    def rows(self, start: int, stop: int) -> list[list[str]]:
+        """Rows ``start`` to ``stop`` (exclusive) as lists of cell texts."""
+        stop = min(stop, self.height)
+        if start >= stop:
+            return []
+        cols = [c.slice(start, stop - start).to_pylist() for c in self.columns]
+        return [list(r) for r in zip(*cols, strict=True)]
+
+    def take(self, positions: np.ndarray) -> list[list[str]]:
+        """The rows at ``positions`` as lists of cell texts."""
+        if len(positions) == 0:
+            return []
+        idx = pa.array(positions, type=pa.int64())
+        cols = [c.take(idx).to_pylist() for c in self.columns]
+        return [list(r) for r in zip(*cols, strict=True)]
+
+    def blank_rows(self, start: int = 0) -> np.ndarray:
+        """Per row from ``start``: every cell empty or whitespace."""
+        n = max(self.height - start, 0)
+        blank = np.ones(n, dtype=bool)
+        for col in self.columns:  # most rows are filled in their first columns
+            maybe = np.flatnonzero(blank & ~is_empty(col.slice(start, n)))
+            if len(maybe):
+                cells = col.slice(start, n).take(pa.array(maybe, type=pa.int64()))
+                blank[maybe] = blank_cells(cells)
+            if not blank.any():
+                break
+        return blank
+
+
+def check_cells(path: str, sheet: str | None, grid: Grid, limits: Limits) -> None:
+    """InputError when a cell is longer than ``limits.max_cell_chars`` (names row and column)."""
+    for c, col in enumerate(grid.columns):
+        if len(col) == 0:
+            continue
+        # Bytes bound characters from above: count characters only when the bytes exceed.
+        if pc.max(pc.binary_length(col)).as_py() <= limits.max_cell_chars:
+            continue
+        chars = np.asarray(pc.utf8_length(col).to_numpy(zero_copy_only=False))
+        if chars.max() > limits.max_cell_chars:
+            row = int(chars.argmax()) + 1
+            where = f"{path} [sheet {sheet!r}]" if sheet else path
+            raise InputError(
+                f"{where}: the cell in row {row}, column {column_letter(c)} has more than "
+                f"{limits.max_cell_chars:,} characters (an unbalanced quote?)",
+                path=path,
+            )
+
+
+def column_letter(index: int) -> str:
+    """0 → A, 25 → Z, 26 → AA: the column name Excel shows."""
+    name = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        name = chr(ord("A") + rem) + name
+    return name
