@@ -186,6 +186,40 @@ class InProcessRun:
 RunCli = Callable[..., InProcessRun]
 
 
+class LoginSpy:
+    """The tokens every successful login answer of a sandbox carried (access and refresh):
+    wraps ``SandboxApp.handle``, which the HTTP server calls for each request."""
+
+    def __init__(self) -> None:
+        self._access: list[str] = []
+        self._refresh: list[str] = []
+        self._lock = threading.Lock()
+
+    @classmethod
+    def attach(cls, sb: Sandbox) -> LoginSpy:
+        spy = cls()
+        handle = sb.app.handle
+
+        def spying(request: Any) -> Any:
+            response = handle(request)
+            if response.route == "login" and response.status == 200:
+                with spy._lock:
+                    spy._access.append(response.payload["access_token"])
+                    spy._refresh.append(response.payload["refresh_token"])
+            return response
+
+        sb.app.handle = spying  # type: ignore[method-assign]
+        return spy
+
+    def access_tokens(self) -> list[str]:
+        with self._lock:
+            return list(self._access)
+
+    def tokens(self) -> list[str]:
+        with self._lock:
+            return [*self._access, *self._refresh]
+
+
 def duplicates_and_missing(sb: Sandbox, campaign_id: str, expected: set[str]) -> tuple[int, int]:
     """(extra copies of any number, expected numbers absent) in the campaign now."""
     counts = Counter(lead["number"] for lead in sb.state.leads(campaign_id))
