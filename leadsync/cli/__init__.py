@@ -51,6 +51,15 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(int(ExitCode.FAILED))
+    except MemoryError:
+        # Within the reader's size bounds, yet more than this machine (or container) gives:
+        # one line that says so, not a traceback.
+        click.echo(
+            "error: out of memory: the input (or a campaign) is too large for the memory "
+            "available to leadsync; split the file or give the process more memory",
+            err=True,
+        )
+        sys.exit(int(ExitCode.FAILED))
     except click.ClickException as err:
         err.show()
         sys.exit(int(ExitCode.BAD_INPUT))

@@ -17,11 +17,13 @@ from pathlib import Path
 
 import pytest
 
+import leadsync.reader
 from leadsync.config import load_settings
+from leadsync.errors import ExitCode
 from leadsync.reader import read_sources
 from leadsync.reader.limits import DEFAULT_LIMITS
 from tests.reliability import hostile
-from tests.reliability.support import CliRun, run_cli
+from tests.reliability.support import CliRun, RunCli, run_cli
 
 #: Wall-clock bound of one refusal on this loaded machine (CLI startup included).
 REFUSAL_BOUND_S = 90.0
@@ -169,3 +171,44 @@ def test_the_limits_are_the_ones_this_suite_states() -> None:
         8 * hostile.MIB,
     )
     assert lim.max_zip_members == 10_000
+
+
+OUT_OF_MEMORY = "error: out of memory"
+
+
+def test_running_out_of_memory_is_one_line_not_a_traceback(
+    tmp_path: Path, run_leadsync: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: within the bounds a file can still need more memory than the machine gives
+    (measured: a 436 MB CSV under a 2 GiB address-space limit); MemoryError — and pyarrow's
+    and numpy's, which derive from it — ended the CLI with a traceback."""
+    src = hostile.csv_mixed_line_endings(tmp_path)
+
+    def exhausted(*args: object, **kwargs: object) -> None:
+        raise MemoryError  # what the allocator raises; the reader cannot be made to fail so
+
+    monkeypatch.setattr(leadsync.reader, "read_sources", exhausted)
+    run = run_leadsync("validate", str(src), "--report-dir", str(tmp_path / "report"))
+    assert run.code == ExitCode.FAILED
+    assert run.err.strip().splitlines()[-1].startswith(OUT_OF_MEMORY), run.err
+    assert "Traceback" not in run.err
+
+
+@pytest.mark.slow
+def test_a_file_at_the_size_bound_is_read_or_refused_in_one_line(tmp_path: Path) -> None:
+    """436 MB, 4.8 million rows (under both bounds) with the CLI held to 2 GiB of address
+    space: either it fits, or it ends with the one-line out-of-memory error."""
+    path = tmp_path / "big.csv"
+    with path.open("w") as fh:
+        fh.write("Phone,First Name,Note\n")
+        pad = "y" * 72
+        for i in range(4_800_000):
+            fh.write(f"+1213{200 + (i // 10_000) % 800:03d}{i % 10_000:04d},N{i % 1000},{pad}\n")
+    assert path.stat().st_size < DEFAULT_LIMITS.max_file_bytes
+    run = run_cli(
+        ["validate", path, "--report-dir", tmp_path / "report"], cwd=tmp_path, timeout=900
+    )
+    assert "Traceback" not in run.output, run.output[-3000:]
+    if run.returncode != ExitCode.OK:
+        assert run.returncode == ExitCode.FAILED
+        assert run.stderr.strip().splitlines()[-1].startswith(OUT_OF_MEMORY), run.stderr[-2000:]
