@@ -105,13 +105,17 @@ def constant_strings(value: str | None, n: int) -> pa.Array:
 
 
 def null_where(values: pa.Array, blank: np.ndarray) -> pa.Array:
-    """``values`` with the ``blank`` rows set to null (a new validity bitmap, no copy of the
-    strings)."""
+    """``values`` with the ``blank`` rows set to null (a new validity bitmap over the same
+    buffers, no copy of the strings)."""
     values = plain_strings(values)
     if not blank.any():
         return values
-    offsets, data = buffers(values)
-    return from_parts(data, np.diff(offsets), ~blank)
+    _, off_buf, data_buf = values.buffers()
+    bitmap = pa.py_buffer(np.packbits(~blank, bitorder="little"))
+    if values.offset or data_buf is None:  # rebuild: the bitmap starts at the view's row 0
+        offsets, data = buffers(values)
+        return from_parts(data, np.diff(offsets), ~blank)
+    return pa.LargeStringArray.from_buffers(len(values), off_buf, data_buf, bitmap)
 
 
 def is_empty(values: pa.Array) -> np.ndarray:

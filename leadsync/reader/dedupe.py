@@ -17,16 +17,18 @@ from ..models import IssueKind
 #: Longest E.164 text keyed as an int64 ("+" and 18 digits); longer ones (only possible below
 #: the "valid" level) are keyed by their text.
 _MAX_INT_KEY_CHARS = 19
+_INT64_MAX = 2**63 - 1
 
 
-def _number_codes(numbers: pa.Array) -> np.ndarray:
-    """A dense integer code per number (equal numbers, equal codes)."""
+def _number_keys(numbers: pa.Array) -> tuple[np.ndarray, int]:
+    """An integer key per number (equal numbers, equal keys; -1 for none) and a bound above
+    every key: the E.164 digits as an integer, else (very long numbers) a dense code."""
     if len(numbers) and pc.max(pc.binary_length(numbers)).as_py() <= _MAX_INT_KEY_CHARS:
         ints = pc.cast(pc.utf8_slice_codeunits(numbers, 1), pa.int64())
-        codes, _ = pd.factorize(np.asarray(pc.fill_null(ints, -1), dtype=np.int64))
-        return codes
-    codes, _ = pd.factorize(np.asarray(numbers.to_pylist(), dtype=object))
-    return codes
+        keys = np.asarray(pc.fill_null(ints, -1), dtype=np.int64)
+        return keys, int(keys.max()) + 1
+    codes, uniques = pd.factorize(np.asarray(numbers.to_pylist(), dtype=object))
+    return codes.astype(np.int64), len(uniques)
 
 
 def _campaign_codes(campaigns: pa.Array) -> tuple[np.ndarray, int]:
@@ -48,13 +50,16 @@ def find_duplicates(
     ok = np.flatnonzero(~rejected)
     if len(ok) == 0:
         return twin, kind
-    idx = pa.array(ok, type=pa.int64())
-    by_number = _number_codes(numbers.take(idx))
-    by_campaign, campaign_count = _campaign_codes(campaigns.take(idx))
-    if campaign_count > 1:
-        group, _ = pd.factorize(by_number.astype(np.int64) * campaign_count + by_campaign)
+    numbers_key, bound = _number_keys(numbers)
+    campaign_key, campaign_count = _campaign_codes(campaigns)
+    numbers_key, campaign_key = numbers_key[ok], campaign_key[ok]
+    if campaign_count == 1:
+        group, _ = pd.factorize(numbers_key)
+    elif bound * campaign_count <= _INT64_MAX:  # (number, campaign) as one int64
+        group, _ = pd.factorize(numbers_key * campaign_count + campaign_key)
     else:
-        group = by_number
+        dense, _ = pd.factorize(numbers_key)
+        group, _ = pd.factorize(dense.astype(np.int64) * campaign_count + campaign_key)
     multi = np.flatnonzero(np.bincount(group)[group] > 1)
     if len(multi) == 0:
         return twin, kind

@@ -43,14 +43,21 @@ def _distinct(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
 
 
 def normalize_text(values: pa.Array) -> pa.Array:
-    """Trimmed, Unicode NFC, null when blank (``large_string``)."""
-    s = pc.utf8_trim_whitespace(plain_strings(values))
+    """Trimmed, Unicode NFC, null when blank (``large_string``).
+
+    Worked out per distinct text; a column that needs no change is returned as it is."""
+    values = plain_strings(values)
+    index, texts = _distinct(values)
+    s = pc.utf8_trim_whitespace(texts)
     ascii_only = as_bool(pc.string_is_ascii(s))
     if not ascii_only.all():  # only non-ASCII text can change under NFC
         idx = pa.array(np.flatnonzero(~ascii_only), type=pa.int64())
         nfc = pc.utf8_normalize(s.take(idx), form="NFC")
         s = pc.replace_with_mask(s, pa.array(~ascii_only), nfc)
-    return null_where(s, is_empty(s))
+    blank = is_empty(s)
+    if not blank.any() and s.equals(texts):
+        return values
+    return null_where(s, blank).take(pa.array(index, type=pa.int64()))
 
 
 def normalize_integer(values: pa.Array) -> tuple[Integers, np.ndarray]:

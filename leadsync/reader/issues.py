@@ -36,27 +36,33 @@ class Row:
 
 
 def _rows_at(
-    parts: Sequence[Part], starts: np.ndarray, numbers: pa.Array, campaigns: pa.Array,
+    parts: Sequence[Part],
+    starts: np.ndarray,
+    numbers: pa.Array,
+    campaigns: pa.Array,
     idx: np.ndarray,
-) -> dict[int, Row]:  # fmt: skip
+) -> dict[int, Row]:
     """Rows at the global positions ``idx`` (parts laid end to end from ``starts``)."""
     which = np.searchsorted(starts, idx, side="right") - 1
+    pos = idx - starts[which]
+    excel_row = np.empty(len(idx), dtype=np.int64)
+    for k, part in enumerate(parts):
+        mine = which == k
+        excel_row[mine] = part.positions[pos[mine]] + 1
     take = pa.array(idx, type=pa.int64())
-    out = {}
-    for i, k, number, campaign in zip(
-        idx.tolist(),
-        which.tolist(),
-        numbers.take(take).to_pylist(),
-        campaigns.take(take).to_pylist(),
-        strict=True,
-    ):
-        part = parts[k]
-        pos = i - int(starts[k])
-        out[i] = Row(
-            k, pos, part.source.path, part.source.sheet, int(part.positions[pos]) + 1,
-            number, campaign,
-        )  # fmt: skip
-    return out
+    sources = [(p.source.path, p.source.sheet) for p in parts]
+    return {
+        i: Row(k, p, *sources[k], r, number, campaign)
+        for i, k, p, r, number, campaign in zip(
+            idx.tolist(),
+            which.tolist(),
+            pos.tolist(),
+            excel_row.tolist(),
+            numbers.take(take).to_pylist(),
+            campaigns.take(take).to_pylist(),
+            strict=True,
+        )
+    }
 
 
 def build_issues(

@@ -112,12 +112,12 @@ def _grid(rows: Sequence[Sequence[object]], width: int) -> tuple[Grid, dict[int,
     """Cells as a text grid, and per column with number cells: which rows held numbers."""
     if width == 0:
         return Grid.from_columns([], len(rows)), {}
-    if all(len(r) == width for r in rows):
-        columns: list[Sequence[object]] = list(zip(*rows, strict=True)) if rows else []
+    if rows and len(set(map(len, rows))) == 1:
+        matrix = np.empty((len(rows), width), dtype=object)  # one C-level copy of the cells
+        matrix[:] = rows
+        columns: list[Sequence[object]] = [np.ascontiguousarray(matrix[:, c]) for c in range(width)]
     else:
         columns = [[r[c] if c < len(r) else "" for r in rows] for c in range(width)]
-    if not columns:
-        columns = [() for _ in range(width)]
     texts: list[pa.Array] = []
     numeric: dict[int, np.ndarray] = {}
     for c, col in enumerate(columns):
@@ -126,13 +126,36 @@ def _grid(rows: Sequence[Sequence[object]], width: int) -> tuple[Grid, dict[int,
             continue
         except (pa.ArrowTypeError, pa.ArrowInvalid):
             pass
-        is_num = np.fromiter(
-            (type(v) is float or type(v) is int for v in col), dtype=bool, count=len(col)
-        )
+        text, is_num = _column_text(col)
         if is_num.any():
             numeric[c] = is_num
-        texts.append(pa.array([v if type(v) is str else _cell_text(v) for v in col], type=LS))
+        texts.append(text)
     return Grid.from_columns(texts, len(rows)), numeric
+
+
+def _column_text(col: Sequence[object]) -> tuple[pa.Array, np.ndarray]:
+    """A column of mixed cells as text (:func:`_cell_text`), and which cells were numbers.
+    Whole-number floats, the usual number cell, are formatted in bulk by Arrow."""
+    cells = np.empty(len(col), dtype=object)
+    cells[:] = col
+    kinds = np.fromiter(map(type, col), dtype=object, count=len(col))
+    is_str, is_float, is_int = (kinds == kind for kind in (str, float, int))  # exact types
+    out = np.empty(len(col), dtype=object)
+    out[is_str] = cells[is_str]
+    floats = cells[is_float].astype(np.float64)
+    whole = np.isfinite(floats) & (np.floor(floats) == floats) & (np.abs(floats) < _MAX_EXACT_FLOAT)
+    at = np.flatnonzero(is_float)
+    out[at[whole]] = _int_texts(floats[whole].astype(np.int64))
+    out[at[~whole]] = [repr(v) for v in floats[~whole].tolist()]
+    ints = np.flatnonzero(is_int)
+    out[ints] = [str(v) for v in cells[ints].tolist()]  # Python ints may exceed int64
+    for i in np.flatnonzero(~(is_str | is_float | is_int)).tolist():
+        out[i] = _cell_text(cells[i])
+    return pa.array(out, type=LS), is_float | is_int
+
+
+def _int_texts(values: np.ndarray) -> np.ndarray:
+    return np.asarray(pa.array(values).cast(pa.string()).to_numpy(zero_copy_only=False))
 
 
 def sheet_names(path: str, data: bytes) -> list[str]:
