@@ -39,7 +39,7 @@ from ..errors import (
 from .auth import Auth, Credentials
 from .ratelimit import RateLimiter
 from .retry import Backoff, Counters, RetryBudget, build_retrying
-from .transport import Redactor, Transport, build_session, tls_verify
+from .transport import Redactor, Transport, tls_verify
 from .wire import LOGIN_PATH, WireFormatError, loads
 
 log = logging.getLogger(__name__)
@@ -89,10 +89,9 @@ class Caller:
         self._limiter = RateLimiter(settings.max_rps, sleep=sleep, clock=clock)
         self._redact = Redactor()
         credentials = Credentials.from_settings(settings)
-        self._owns_session = session is None
         verify = tls_verify(settings)  # logs the warning when verification is off
-        if session is None:
-            session = build_session(settings, verify)
+        # No session: the transport sends through its own urllib3 pool (the fast path); an
+        # injected requests Session is used as it is (tests that use its hooks).
         self._transport = Transport(
             base_url,
             session,
@@ -100,6 +99,8 @@ class Caller:
             redact=self._redact,
             clock=clock,
             verify=verify,
+            pool_size=settings.concurrency,
+            user_agent=settings.user_agent,
         )
         self._auth = Auth(
             credentials,
@@ -121,9 +122,8 @@ class Caller:
         self.close()
 
     def close(self) -> None:
-        """Close the HTTP session when this client created it."""
-        if self._owns_session:
-            self._transport.session.close()
+        """Close the connections this client opened (an injected session is left open)."""
+        self._transport.close()
 
     @property
     def account_id(self) -> str | None:

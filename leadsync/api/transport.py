@@ -1,9 +1,15 @@
-"""One HTTP exchange: the session (TLS, pool, User-Agent), timeouts, and errors by type.
+"""One HTTP exchange: the connection pool (TLS, proxy, User-Agent), timeouts, and errors by type.
 
 :meth:`Transport.send` performs exactly one request and either returns a 2xx/401 response or
 raises the :mod:`leadsync.errors` type that says what happened — whether the request certainly
 never reached the server (:class:`ConnectError`) matters, because only then may an add be
 repeated. Secrets known to the :class:`Redactor` are masked in every message it builds.
+
+By default the request goes straight through a urllib3 pool that leadsync builds once
+(:func:`build_pool`): applying thousands of operations is bound by the client's CPU per call,
+and ``requests.Session.request`` (preparing, merging settings, hooks, adapters) cost about
+three quarters of it. A ``requests.Session`` passed in (tests that use its hooks, deployments
+that need requests' features) is used as it is instead, with the same error mapping.
 """
 
 from __future__ import annotations
@@ -14,11 +20,37 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
+from datetime import timedelta
+from http.client import HTTPException
+from json import dumps as json_dumps
+from os.path import isdir
 from typing import Any, TypeVar
+from urllib.parse import urlencode, urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import InsecureRequestWarning, NameResolutionError, NewConnectionError
+from requests.utils import (
+    DEFAULT_ACCEPT_ENCODING,
+    DEFAULT_CA_BUNDLE_PATH,
+    get_auth_from_url,
+    get_encoding_from_headers,
+    get_environ_proxies,
+    prepend_scheme_if_needed,
+    requote_uri,
+    select_proxy,
+)
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    InsecureRequestWarning,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ProxyError,
+    ReadTimeoutError,
+    SSLError,
+)
+from urllib3.exceptions import HTTPError as Urllib3Error
 
 from .. import __version__
 from ..config import ApiSettings
@@ -46,6 +78,15 @@ MIN_POOL_SIZE = 10
 #: Statuses that mean "the server failed; the request may have been applied".
 SERVER_ERROR_STATUSES = frozenset({500, 502, 503, 504})
 MASK = "***"
+#: Verbs sent without a Content-Length when they carry no body (as requests does).
+BODYLESS_METHODS = frozenset({"GET", "HEAD"})
+#: What urllib3's ``urlopen`` may raise for one request (retries off, redirects off).
+URLLIB3_FAILURES: tuple[type[BaseException], ...] = (
+    Urllib3Error,
+    HTTPException,
+    OSError,
+    ValueError,  # an invalid header value or request target
+)
 
 
 class Redactor:
@@ -72,9 +113,22 @@ class Redactor:
         return text
 
 
+def default_headers(user_agent: str | None = None) -> dict[str, str]:
+    """The headers of every request: requests' defaults with our User-Agent
+    (``leadsync/<version>`` unless ``user_agent``) and ``Accept: application/json``."""
+    return {
+        "User-Agent": user_agent or f"leadsync/{__version__}",
+        "Accept-Encoding": DEFAULT_ACCEPT_ENCODING,
+        "Accept": "application/json",
+        "Connection": "keep-alive",
+    }
+
+
 def build_session(settings: ApiSettings, verify: bool | str = True) -> requests.Session:
-    """A requests Session for ``settings``: pool ≥ concurrency, ``verify`` (see
-    :func:`tls_verify`), User-Agent ``leadsync/<version>``."""
+    """A requests Session set up like leadsync's own pool (pool ≥ concurrency, ``verify``,
+    proxies read once, User-Agent ``leadsync/<version>``), for callers that inject a session
+    into the client (``CampaignsClient(settings, session=...)``); the client does not need
+    one otherwise (see :func:`build_pool`)."""
     session = requests.Session()
     # Proxies (HTTPS_PROXY / NO_PROXY) are resolved once, here: with trust_env on, requests
     # would re-read the environment and ~/.netrc on every call, ~0.2-0.4 ms of CPU each,
@@ -88,9 +142,54 @@ def build_session(settings: ApiSettings, verify: bool | str = True) -> requests.
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.verify = verify
-    session.headers["User-Agent"] = settings.user_agent or f"leadsync/{__version__}"
-    session.headers["Accept"] = "application/json"
+    session.headers.update(default_headers(settings.user_agent))
     return session
+
+
+def build_pool(
+    base_url: str,
+    verify: bool | str = True,
+    pool_size: int = MIN_POOL_SIZE,
+    redact: Redactor | None = None,
+) -> urllib3.PoolManager:
+    """The connection pools leadsync sends through to ``base_url``.
+
+    A ``urllib3.ProxyManager`` when the environment names a proxy for ``base_url``
+    (HTTP(S)_PROXY / ALL_PROXY, minus NO_PROXY: read once, here, as requests reads them),
+    else a ``urllib3.PoolManager``. Up to ``max(MIN_POOL_SIZE, pool_size)`` connections are
+    kept per host (more are opened when needed, never waited for). TLS as requests does it
+    for ``verify`` (see :func:`tls_verify`): True → verified against certifi's CAs (requests'
+    bundle), a path → that CA file or folder, False → not verified. A proxy password is
+    given to ``redact``. Raises ConfigError for a proxy URL without a host, or a SOCKS proxy
+    without PySocks installed."""
+    size = max(MIN_POOL_SIZE, pool_size)
+    options: dict[str, Any] = {"num_pools": size, "maxsize": size, "block": False}
+    if verify is False:
+        options["cert_reqs"] = "CERT_NONE"
+    else:
+        options["cert_reqs"] = "CERT_REQUIRED"
+        ca = DEFAULT_CA_BUNDLE_PATH if verify is True else verify
+        options["ca_cert_dir" if isdir(ca) else "ca_certs"] = ca
+    proxy = select_proxy(base_url, get_environ_proxies(base_url))
+    if not proxy:
+        return urllib3.PoolManager(**options)
+    proxy = prepend_scheme_if_needed(proxy, "http")
+    if not urllib3.util.parse_url(proxy).host:
+        raise ConfigError(f"the proxy URL for {base_url} in the environment has no host")
+    username, password = get_auth_from_url(proxy)
+    if redact is not None:
+        redact.add(password)
+    if proxy.lower().startswith("socks"):
+        try:
+            from urllib3.contrib.socks import SOCKSProxyManager
+        except ImportError:
+            raise ConfigError(
+                "the environment names a SOCKS proxy for the API: install PySocks "
+                "(pip install pysocks), or set NO_PROXY for the portal's host"
+            ) from None
+        return SOCKSProxyManager(proxy, username=username, password=password, **options)
+    headers = urllib3.make_headers(proxy_basic_auth=f"{username}:{password}") if username else None
+    return urllib3.ProxyManager(proxy, proxy_headers=headers, **options)
 
 
 def tls_verify(settings: ApiSettings) -> bool | str:
@@ -111,18 +210,45 @@ def tls_verify(settings: ApiSettings) -> bool | str:
     return True
 
 
+class HttpResponse(requests.Response):
+    """An answer read through urllib3, as the ``requests.Response`` callers expect:
+    ``status_code``, ``reason``, ``headers`` (case-insensitive), ``content``, ``text`` (decoded
+    as requests decodes it) and ``json()``; ``url`` and ``elapsed``. ``request`` is None."""
+
+    def __init__(self, raw: urllib3.BaseHTTPResponse, url: str, elapsed_s: float) -> None:
+        super().__init__()
+        self.status_code = raw.status
+        self.reason = raw.reason or ""
+        # urllib3's HTTPHeaderDict is case-insensitive and joins repeated headers with ", ",
+        # as the CaseInsensitiveDict that requests copies it into.
+        self.headers = raw.headers  # type: ignore[assignment]
+        self.encoding = get_encoding_from_headers(raw.headers)
+        self._content = raw.data
+        self._content_consumed = True
+        self.url = url
+        self.elapsed = timedelta(seconds=elapsed_s)
+
+
 class Transport:
-    """Sends single requests to ``base_url`` and maps failures to error types."""
+    """Sends single requests to ``base_url`` and maps failures to error types.
+
+    Without ``session`` (the default, and what the client does unless given one) requests
+    go through a urllib3 pool built once (:func:`build_pool`, ``pool_size`` connections,
+    ``user_agent``); with a ``requests.Session`` they go through that session as it is — its
+    hooks, adapters and headers — which is slower (for tests and special deployments).
+    Either way the same errors come out for the same failures."""
 
     def __init__(
         self,
         base_url: str,
-        session: requests.Session,
+        session: requests.Session | None = None,
         *,
         timeout_s: float,
         redact: Redactor,
         clock: Callable[[], float] = time.monotonic,
         verify: bool | str = True,
+        pool_size: int = MIN_POOL_SIZE,
+        user_agent: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.verify = verify
@@ -130,6 +256,34 @@ class Transport:
         self.timeout_s = timeout_s
         self.redact = redact
         self._clock = clock
+        self.headers = default_headers(user_agent)
+        self.pool: urllib3.PoolManager | None = None
+        if session is None:
+            self.pool = build_pool(self.base_url, verify, pool_size, redact)
+            self._timeout = urllib3.Timeout(connect=timeout_s, read=timeout_s)
+            self._bind(self.pool)
+
+    def _bind(self, pool: urllib3.PoolManager) -> None:
+        self._urlopen: Callable[..., urllib3.BaseHTTPResponse]
+        self._origin: urllib3.HTTPConnectionPool | None = None
+        if isinstance(pool, urllib3.ProxyManager):
+            # The proxy manager decides per URL between the absolute form and a tunnel.
+            self._urlopen = pool.urlopen
+            self._target_prefix = requote_uri(self.base_url)
+        else:
+            # One origin: skip the manager's per-call URL parsing and pool look-up.
+            self._origin = pool.connection_from_url(self.base_url)
+            self._urlopen = self._origin.urlopen
+            self._target_prefix = requote_uri(urlsplit(self.base_url).path)
+
+    def close(self) -> None:
+        """Close the connections this transport opened (an injected session is its owner's
+        to close). A later request opens a new one, as a closed requests Session would."""
+        if self.pool is not None:
+            if self._origin is not None:
+                self._origin.close()
+            self.pool.clear()
+            self._bind(self.pool)
 
     def send(
         self,
@@ -142,10 +296,75 @@ class Transport:
     ) -> requests.Response:
         """One request. Returns the response for 2xx and 401 (auth is the caller's);
         raises ConnectError, TimeoutError_, ThrottledError, ServerError, BadRequestError,
-        NotFoundError, AuthError (403) or TerminalError otherwise."""
+        NotFoundError, AuthError (403) or TerminalError otherwise (UnreachableError for a
+        refused TLS certificate)."""
         started = self._clock()
+        if self.session is not None:
+            response = self._send_with_session(method, path, headers, params, json)
+        else:
+            response = self._send_with_pool(method, path, headers, params, json, started)
+        elapsed_ms = (self._clock() - started) * 1000
+        log.debug("%s %s → %d in %.0f ms", method, path, response.status_code, elapsed_ms)
+        if response.status_code < 300 or response.status_code == 401:
+            return response
+        raise self.error_for(method, path, response)
+
+    def _send_with_pool(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str] | None,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        started: float,
+    ) -> requests.Response:
+        target = self._target_prefix + path
+        if params:
+            # As requests encodes them: None values left out, sequences repeated.
+            query = urlencode([(k, v) for k, v in params.items() if v is not None], doseq=True)
+            if query:
+                target += "?" + query
+        sent = self.headers.copy()
+        if headers:
+            sent.update(headers)
+        body: bytes | None = None
+        if json is not None:
+            try:
+                body = json_dumps(json, allow_nan=False).encode()
+            except ValueError as err:  # NaN or infinity: requests' InvalidJSONError
+                raise TerminalError(
+                    f"request failed: {self.redact(str(err))}", method=method, endpoint=path
+                ) from None
+            sent["Content-Type"] = "application/json"
+            sent["Content-Length"] = str(len(body))
+        elif method not in BODYLESS_METHODS:
+            sent["Content-Length"] = "0"
         try:
-            response = self.session.request(
+            raw = self._urlopen(
+                method,
+                target,
+                body=body,
+                headers=sent,
+                retries=False,  # retrying is ours, by error type; urllib3 must not repeat an add
+                redirect=False,
+                timeout=self._timeout,
+                preload_content=True,
+            )
+        except URLLIB3_FAILURES as err:
+            raise self._map_urllib3_error(method, path, err) from None
+        return HttpResponse(raw, self.base_url + target, self._clock() - started)
+
+    def _send_with_session(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str] | None,
+        params: Mapping[str, Any] | None,
+        json: Any,
+    ) -> requests.Response:
+        assert self.session is not None
+        try:
+            return self.session.request(
                 method,
                 self.base_url + path,
                 headers=dict(headers or {}),
@@ -157,11 +376,28 @@ class Transport:
             )
         except requests.RequestException as err:
             raise self._map_exception(method, path, err) from None
-        elapsed_ms = (self._clock() - started) * 1000
-        log.debug("%s %s → %d in %.0f ms", method, path, response.status_code, elapsed_ms)
-        if response.status_code < 300 or response.status_code == 401:
-            return response
-        raise self.error_for(method, path, response)
+
+    def _map_urllib3_error(self, method: str, path: str, err: BaseException) -> ApiError:
+        """The error for what urllib3 raised (retries off, so the failure itself): the same
+        type and message :meth:`_map_exception` gives for requests' wrapper of it."""
+        detail = self.redact(_root_cause(err))
+        ctx: dict[str, Any] = {"method": method, "endpoint": path}
+        if isinstance(err, ProxyError):
+            return ConnectError(f"proxy refused the connection ({detail})", **ctx)
+        if isinstance(err, NewConnectionError):  # refused, or DNS (NameResolutionError)
+            return ConnectError(f"could not connect to {self.base_url} ({detail})", **ctx)
+        if isinstance(err, ConnectTimeoutError):
+            return ConnectError(f"could not connect within {self.timeout_s:g} s ({detail})", **ctx)
+        if isinstance(err, SSLError):
+            return self._tls_error(err, detail, ctx)
+        if isinstance(err, ReadTimeoutError):
+            return self._no_answer(ctx)
+        if isinstance(err, ProtocolError | HTTPException | OSError):
+            if _never_connected(err):
+                return ConnectError(f"could not connect to {self.base_url} ({detail})", **ctx)
+            return self._connection_lost(detail, ctx)
+        # A body that cannot be decoded, an invalid header value, … : nothing to retry.
+        return TerminalError(f"request failed: {detail}", **ctx)
 
     def _map_exception(self, method: str, path: str, err: requests.RequestException) -> ApiError:
         detail = self.redact(_root_cause(err))
@@ -169,28 +405,37 @@ class Transport:
         if isinstance(err, requests.ConnectTimeout):
             return ConnectError(f"could not connect within {self.timeout_s:g} s ({detail})", **ctx)
         if isinstance(err, requests.exceptions.SSLError):
-            refused = _cause_of_type(err, ssl.SSLCertVerificationError)
-            if refused is not None:
-                # Not transient: every retry would meet the same certificate.
-                return UnreachableError(_certificate_advice(self.base_url, refused, detail), **ctx)
-            return ConnectError(f"TLS handshake failed ({detail})", **ctx)
+            return self._tls_error(err, detail, ctx)
         if isinstance(err, requests.exceptions.ProxyError):
             return ConnectError(f"proxy refused the connection ({detail})", **ctx)
         if isinstance(err, requests.ConnectionError) and _never_connected(err):
             return ConnectError(f"could not connect to {self.base_url} ({detail})", **ctx)
         if isinstance(err, requests.ReadTimeout):
-            return TimeoutError_(
-                f"no answer within {self.timeout_s:g} s; the request was sent and may have "
-                "been applied",
-                **ctx,
-            )
+            return self._no_answer(ctx)
         if isinstance(err, requests.ConnectionError):
-            return TimeoutError_(
-                f"connection lost after the request was sent ({detail}); it may have been applied",
-                **ctx,
-            )
+            return self._connection_lost(detail, ctx)
         # Invalid URL, too many redirects, … : nothing to retry.
         return TerminalError(f"request failed: {detail}", **ctx)
+
+    def _tls_error(self, err: BaseException, detail: str, ctx: dict[str, Any]) -> ApiError:
+        refused = _cause_of_type(err, ssl.SSLCertVerificationError)
+        if refused is not None:
+            # Not transient: every retry would meet the same certificate.
+            return UnreachableError(_certificate_advice(self.base_url, refused, detail), **ctx)
+        return ConnectError(f"TLS handshake failed ({detail})", **ctx)
+
+    def _no_answer(self, ctx: dict[str, Any]) -> TimeoutError_:
+        return TimeoutError_(
+            f"no answer within {self.timeout_s:g} s; the request was sent and may have "
+            "been applied",
+            **ctx,
+        )
+
+    def _connection_lost(self, detail: str, ctx: dict[str, Any]) -> TimeoutError_:
+        return TimeoutError_(
+            f"connection lost after the request was sent ({detail}); it may have been applied",
+            **ctx,
+        )
 
     def error_for(self, method: str, path: str, response: requests.Response) -> ApiError:
         """The typed error for a non-2xx ``response``."""
@@ -261,7 +506,7 @@ def _cause_of_type(err: BaseException, kind: type[E]) -> E | None:
     return None
 
 
-def _never_connected(err: requests.ConnectionError) -> bool:
+def _never_connected(err: BaseException) -> bool:
     """True when the connection itself failed (refused, DNS), so nothing was sent."""
     seen: set[int] = set()
     cause: BaseException | None = err

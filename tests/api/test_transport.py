@@ -1,0 +1,448 @@
+"""The transport's own urllib3 path (the default) against real sockets: every failure maps to
+the same error type and message as through a requests Session, the same request goes on the
+wire, answers read the same (headers case-insensitive), proxies and TLS as requests does them,
+and no secret reaches a log line or a recorded cassette."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import urllib3
+
+from leadsync import __version__
+from leadsync.api import CampaignsClient
+from leadsync.api.transport import (
+    MIN_POOL_SIZE,
+    Redactor,
+    Transport,
+    build_pool,
+    build_session,
+    tls_verify,
+)
+from leadsync.config import ApiSettings
+from leadsync.errors import (
+    ApiError,
+    ConfigError,
+    ConnectError,
+    ThrottledError,
+    TimeoutError_,
+    UncertainAddError,
+    UnreachableError,
+)
+from leadsync.sandbox import Sandbox, SandboxConfig
+from tests.helpers import MakeSandbox, settings_for
+from tests.reliability.support import TlsFiles, make_private_ca
+
+from .rawserver import RawServer, answer, free_port
+from .support import FILTERED, RecordingSleep, make_vcr
+
+ADD_PATH = "/api/v2/config/campaigns/c0ffee/lead"
+ADD_BODY = {"number": "+12135550100", "first_name": "Zoë", "priority": 3}
+AUTH = {"Authorization": "Bearer tok-0123456789", "X-Account-ID": "acct-demo"}
+#: A read timeout short enough for a test, long enough for loopback.
+SHORT_TIMEOUT_S = 0.3
+PORTAL = "http://portal.invalid:9443"
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+# --- helpers ----------------------------------------------------------------------------------
+def transports(base_url: str, **api: Any) -> dict[str, Transport]:
+    """The default transport (urllib3 pool) and one through a requests Session set up the
+    same way, for the same settings."""
+    settings = ApiSettings(base_url=base_url, **api)
+    verify = tls_verify(settings)
+    common: dict[str, Any] = {
+        "timeout_s": settings.timeout_s,
+        "redact": Redactor(),
+        "verify": verify,
+    }
+    return {
+        "urllib3": Transport(base_url, None, pool_size=settings.concurrency, **common),
+        "requests": Transport(base_url, build_session(settings, verify), **common),
+    }
+
+
+def failure(transport: Transport, method: str = "PUT", path: str = ADD_PATH) -> ApiError:
+    body = ADD_BODY if method in ("PUT", "POST") else None
+    with pytest.raises(ApiError) as info:
+        transport.send(method, path, headers=AUTH, json=body)
+    return info.value
+
+
+def comparable(err: ApiError) -> tuple[type[ApiError], str, dict[str, Any]]:
+    """Type, message (object addresses removed) and context of an error."""
+    text = re.sub(r" at 0x[0-9a-fA-F]+", "", str(err))
+    return type(err), text, {"method": err.method, "endpoint": err.endpoint, "status": err.status}
+
+
+def same_failure(base_url: str, method: str = "PUT", **api: Any) -> ApiError:
+    """The error both transports raise for one request to ``base_url``, checked equal."""
+    errors = {name: failure(t, method) for name, t in transports(base_url, **api).items()}
+    assert comparable(errors["urllib3"]) == comparable(errors["requests"])
+    return errors["urllib3"]
+
+
+def clear_proxy_env(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
+    """No proxy variable set but ``values`` (e.g. ``http_proxy=...``), in both cases."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+        monkeypatch.setenv(name.upper(), value)
+
+
+def api_key_settings(base_url: str, **api: Any) -> ApiSettings:
+    """Settings for ``base_url`` that never log in (API key mode)."""
+    values: dict[str, Any] = {
+        "base_url": base_url,
+        "api_key": "key-never-logged-5b1d",
+        "account_id": "acct-raw",
+    }
+    values.update(api)
+    return ApiSettings(**values)
+
+
+# --- failures: same type, same message as through requests -----------------------------------
+def test_connection_refused_is_connect_error() -> None:
+    err = same_failure(f"http://127.0.0.1:{free_port()}")
+    assert isinstance(err, ConnectError)
+    assert "could not connect to http://127.0.0.1:" in str(err)
+    assert "Connection refused" in str(err)
+
+
+def test_a_server_that_never_answers_is_a_read_timeout() -> None:
+    with RawServer("silent") as srv:
+        err = same_failure(srv.url, timeout_s=SHORT_TIMEOUT_S)
+        assert len(srv.requests) == 2  # the request did arrive, once per transport
+    assert type(err) is TimeoutError_
+    assert f"no answer within {SHORT_TIMEOUT_S:g} s" in str(err)
+    assert "may have been applied" in str(err)
+
+
+@pytest.mark.parametrize("behaviour", ["reset", "close"])
+def test_connection_lost_after_the_request_was_sent(behaviour: Any) -> None:
+    with RawServer(behaviour) as srv:
+        err = same_failure(srv.url)
+        assert [r.line for r in srv.requests] == [f"PUT {ADD_PATH} HTTP/1.1"] * 2
+    assert type(err) is TimeoutError_
+    assert "connection lost after the request was sent" in str(err)
+    expected = "Connection reset by peer" if behaviour == "reset" else "without response"
+    assert expected in str(err)
+
+
+def test_proxy_refusing_the_connection_is_connect_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    clear_proxy_env(monkeypatch, http_proxy=f"http://127.0.0.1:{free_port()}")
+    err = same_failure(PORTAL)
+    assert type(err) is ConnectError
+    assert "proxy refused the connection" in str(err)
+
+
+def test_unknown_host_is_connect_error() -> None:
+    err = same_failure("http://leadsync-no-such-host.invalid:9443", method="GET")
+    assert type(err) is ConnectError
+    assert "could not connect to http://leadsync-no-such-host.invalid:9443" in str(err)
+
+
+def test_add_reset_after_sending_is_uncertain_and_sent_once() -> None:
+    with RawServer("reset") as srv:
+        sleep = RecordingSleep()
+        settings = api_key_settings(srv.url, retry_attempts=5)
+        with (
+            CampaignsClient(settings, sleep=sleep, clock=sleep.clock) as client,
+            pytest.raises(UncertainAddError, match="connection lost") as info,
+        ):
+            client.add_lead("c0ffee", {"number": "+12135550100"})
+        assert len(srv.requests) == 1  # never repeated: it may have been applied
+    assert sleep.waits == [] and info.value.attempts == 1  # type: ignore[attr-defined]
+
+
+def test_add_without_an_answer_is_uncertain_and_sent_once() -> None:
+    with RawServer("silent") as srv:
+        settings = api_key_settings(srv.url, retry_attempts=5, timeout_s=SHORT_TIMEOUT_S)
+        with (
+            CampaignsClient(settings, sleep=RecordingSleep()) as client,
+            pytest.raises(UncertainAddError, match="no answer within"),
+        ):
+            client.add_lead("c0ffee", {"number": "+12135550100"})
+        assert len(srv.requests) == 1
+
+
+def test_an_idempotent_call_is_retried_after_a_lost_connection() -> None:
+    with RawServer("close") as srv:
+        sleep = RecordingSleep()
+        settings = api_key_settings(srv.url, retry_attempts=3)
+        with (
+            CampaignsClient(settings, sleep=sleep, clock=sleep.clock) as client,
+            pytest.raises(TimeoutError_),
+        ):
+            client.set_status("f" * 32, "new")
+        assert len(srv.requests) == 3
+    assert len(sleep.waits) == 2
+
+
+# --- TLS ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    return make_private_ca(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def https_sandbox(tls: TlsFiles) -> Iterator[Sandbox]:
+    with Sandbox(SandboxConfig(tls_cert=tls.server_cert, tls_key=tls.server_key)) as sb:
+        yield sb
+
+
+def test_an_untrusted_certificate_is_unreachable_with_advice(https_sandbox: Sandbox) -> None:
+    err = same_failure(https_sandbox.base_url, method="GET")
+    assert type(err) is UnreachableError
+    assert "certificate verify failed" in str(err).lower()
+    assert "not trusted" in str(err) and "api.ca_bundle" in str(err)
+    assert https_sandbox.stats.requests == 0
+    # The client does not retry it: the answer comes at once.
+    sleep = RecordingSleep()
+    with (
+        CampaignsClient(settings_for(https_sandbox), sleep=sleep) as client,
+        pytest.raises(UnreachableError, match=r"api\.ca_bundle"),
+    ):
+        client.campaigns()
+    assert sleep.waits == [] and https_sandbox.stats.requests == 0
+
+
+def test_a_certificate_for_another_host_is_refused(https_sandbox: Sandbox, tls: TlsFiles) -> None:
+    url = https_sandbox.base_url.replace("127.0.0.1", "localhost")
+    err = same_failure(url, method="GET", ca_bundle=tls.ca_cert)
+    assert type(err) is UnreachableError
+    assert "does not name the host" in str(err)
+
+
+def test_the_ca_bundle_or_verify_off_lets_the_call_through(
+    https_sandbox: Sandbox, tls: TlsFiles
+) -> None:
+    cid = https_sandbox.state.add_campaign("Over TLS")
+    for api in ({"ca_bundle": tls.ca_cert}, {"verify_tls": False}):
+        # Warnings are errors here: verify_tls=false must not print one per request.
+        with CampaignsClient(settings_for(https_sandbox, **api)) as client:
+            assert [c.id for c in client.campaigns()] == [cid]
+            assert client._transport.session is None  # the urllib3 path
+
+
+# --- what goes on the wire ---------------------------------------------------------------------
+REQUESTS_SENT: list[tuple[str, str, dict[str, Any] | None, Any]] = [
+    (
+        "GET",
+        "/api/v2/config/campaigns/c0ffee/leads",
+        {"page_size": 10, "next_start_key": "a b/ü+"},
+        None,
+    ),
+    ("GET", "/api/v2/reports/campaigns/leads/history", {"startDate": 1, "skip": None}, None),
+    ("PUT", ADD_PATH, None, ADD_BODY),
+    ("POST", "/api/v2/config/campaigns/leads/f00/status/new", None, None),
+    ("DELETE", "/api/v2/config/campaigns/leads/f00", None, None),
+    ("GET", "/callcenter/queues/status", {"unused": None}, None),
+]
+
+
+def test_the_same_request_goes_on_the_wire_as_through_requests() -> None:
+    ok = answer(body=b"{}", headers={"Content-Type": "application/json"})
+    seen: dict[str, list[tuple[str, dict[str, str], bytes]]] = {}
+    with RawServer(ok) as srv:
+        for name, transport in transports(srv.url).items():
+            srv.requests.clear()
+            for method, path, params, body in REQUESTS_SENT:
+                transport.send(method, path, headers=AUTH, params=params, json=body)
+            seen[name] = [(r.line, r.headers, r.body) for r in srv.requests]
+    assert seen["urllib3"] == seen["requests"]
+    lines = [line for line, _, _ in seen["urllib3"]]
+    assert lines[0] == (
+        "GET /api/v2/config/campaigns/c0ffee/leads?page_size=10&next_start_key=a+b%2F%C3%BC%2B "
+        "HTTP/1.1"
+    )
+    assert lines[1] == "GET /api/v2/reports/campaigns/leads/history?startDate=1 HTTP/1.1"
+    _, put_headers, put_body = seen["urllib3"][2]
+    assert put_headers["user-agent"] == f"leadsync/{__version__}"
+    assert put_headers["accept"] == "application/json"
+    assert put_headers["content-type"] == "application/json"
+    assert json.loads(put_body) == ADD_BODY
+    assert put_headers["authorization"] == AUTH["Authorization"]
+    assert seen["urllib3"][4][1]["content-length"] == "0"  # DELETE without a body
+    assert lines[5] == "GET /callcenter/queues/status HTTP/1.1"  # no empty query
+
+
+def test_a_configured_user_agent_is_sent() -> None:
+    with RawServer(answer(body=b"[]")) as srv:
+        settings = api_key_settings(srv.url, user_agent="acme-sync/2")
+        with CampaignsClient(settings) as client:
+            assert client.queues() == []
+        (request,) = srv.requests
+    assert request.headers["user-agent"] == "acme-sync/2"
+    assert request.headers["x-api-key"] == "key-never-logged-5b1d"
+    assert request.headers["x-account-id"] == "acct-raw"
+
+
+# --- what is read from the answer --------------------------------------------------------------
+ANSWERS = {
+    "json utf-8": answer(
+        body='{"name": "Zoë"}'.encode(),
+        headers={"content-type": "application/json", "x-request-id": "r-1"},
+    ),
+    "latin-1 text": answer(
+        body="déjà".encode("latin-1"), headers={"Content-Type": "text/plain; charset=iso-8859-1"}
+    ),
+    "html error page": answer(
+        502, "Bad Gateway", b"<html><h1>Bad gateway</h1></html>", {"Content-Type": "text/html"}
+    ),
+    "no body": answer(204, "No Content"),
+}
+
+
+@pytest.mark.parametrize("name", list(ANSWERS))
+def test_the_answer_reads_as_through_requests(name: str) -> None:
+    read: dict[str, tuple[Any, ...]] = {}
+    with RawServer(ANSWERS[name]) as srv:
+        for kind, transport in transports(srv.url).items():
+            try:
+                r = transport.send("GET", "/x", headers=AUTH)
+            except ApiError as err:
+                read[kind] = comparable(err)
+                continue
+            read[kind] = (
+                r.status_code,
+                r.reason,
+                r.content,
+                r.text,
+                {k.lower(): v for k, v in r.headers.items()},
+                r.url,
+            )
+    assert read["urllib3"] == read["requests"]
+
+
+def test_answer_headers_are_case_insensitive() -> None:
+    with RawServer(ANSWERS["json utf-8"]) as srv:
+        response = transports(srv.url)["urllib3"].send("GET", "/x")
+    assert response.headers["X-Request-ID"] == response.headers["x-request-id"] == "r-1"
+    assert response.headers.get("CONTENT-TYPE") == "application/json"
+    assert response.json() == {"name": "Zoë"} and response.reason == "OK"
+
+
+def test_a_lower_case_retry_after_is_honoured() -> None:
+    throttled = answer(429, "Too Many Requests", b"slow down", {"retry-after": "7"})
+    with RawServer(throttled) as srv:
+        for transport in transports(srv.url).values():
+            with pytest.raises(ThrottledError) as info:
+                transport.send("GET", "/x")
+            assert info.value.retry_after == 7.0
+            assert info.value.server_message == "slow down"
+
+
+# --- pool and proxies ----------------------------------------------------------------------------
+def test_the_pool_is_sized_for_the_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    clear_proxy_env(monkeypatch)
+    pool = build_pool("https://portal.example:9443", pool_size=32)
+    assert type(pool) is urllib3.PoolManager
+    assert pool.connection_pool_kw["maxsize"] == 32
+    assert pool.connection_pool_kw["block"] is False  # never waits for a free connection
+    assert pool.connection_pool_kw["cert_reqs"] == "CERT_REQUIRED"
+    assert pool.connection_pool_kw["ca_certs"] == requests.utils.DEFAULT_CA_BUNDLE_PATH
+    assert build_pool("https://p:9443", pool_size=2).connection_pool_kw["maxsize"] == MIN_POOL_SIZE
+    assert build_pool("https://p:9443", verify=False).connection_pool_kw["cert_reqs"] == "CERT_NONE"
+
+
+def test_proxies_are_read_once_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    clear_proxy_env(monkeypatch, https_proxy="http://proxy.invalid:3128", no_proxy="")
+    pool = build_pool("https://portal.example:9443")
+    assert isinstance(pool, urllib3.ProxyManager)
+    assert pool.proxy is not None and pool.proxy.host == "proxy.invalid"
+    clear_proxy_env(monkeypatch, https_proxy="http://proxy.invalid:3128", no_proxy="portal.example")
+    assert type(build_pool("https://portal.example:9443")) is urllib3.PoolManager
+
+
+def test_a_request_through_a_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    with RawServer(answer(body=b"[]")) as proxy:
+        user_url = proxy.url.replace("http://", "http://pxuser:px-secret-77@")
+        clear_proxy_env(monkeypatch, http_proxy=user_url)
+        sent: dict[str, tuple[str, dict[str, str]]] = {}
+        for kind, transport in transports(PORTAL).items():
+            transport.send("GET", "/callcenter/queues/status", headers=AUTH)
+            sent[kind] = (proxy.requests[-1].line, proxy.requests[-1].headers)
+            if kind == "urllib3":
+                assert transport.redact("px-secret-77") == "***"
+    assert sent["urllib3"] == sent["requests"]
+    line, headers = sent["urllib3"]
+    assert line == f"GET {PORTAL}/callcenter/queues/status HTTP/1.1"  # absolute form
+    expected = base64.b64encode(b"pxuser:px-secret-77").decode()
+    assert headers["proxy-authorization"] == f"Basic {expected}"
+
+
+def test_a_proxy_url_without_a_host_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    clear_proxy_env(monkeypatch, https_proxy="http://:3128")
+    with pytest.raises(ConfigError, match="proxy"):
+        build_pool("https://portal.example:9443")
+
+
+def test_close_closes_the_pool(sandbox: Sandbox) -> None:
+    client = CampaignsClient(settings_for(sandbox))
+    client.campaigns()
+    pool = client._transport.pool
+    assert pool is not None and len(pool.pools) == 1
+    before = pool.connection_from_url(sandbox.base_url)  # the one pool in use
+    assert before.num_connections == 1
+    client.close()
+    assert before.pool is None  # closed, with its connections
+    assert [c.name for c in client.campaigns()] == []  # and a later call reconnects
+    client.close()
+
+
+# --- secrets -------------------------------------------------------------------------------------
+def test_no_secret_in_logs_or_errors_on_the_default_path(
+    make_sandbox: MakeSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # urllib3 and leadsync at their chattiest
+    sb = make_sandbox()
+    cid = sb.state.add_campaign("Secrets")
+    sleep = RecordingSleep()
+    client = CampaignsClient(settings_for(sb), sleep=sleep, clock=sleep.clock)
+    texts = [repr(client)]
+    client.campaigns()
+    sb.expire_tokens()
+    client.add_lead(cid, {"number": "+12135550100"})  # 401 → re-login → add
+    with pytest.raises(ApiError) as info:
+        client.set_status("f" * 32, "new")  # 400
+    texts += [str(info.value), repr(info.value)]
+    secrets = sorted(client._redact._secrets)
+    client.close()
+    assert len(secrets) == 5  # the password and two logins' access and refresh tokens
+    records = [r.getMessage() for r in caplog.records] + texts
+    assert any("/login" in r for r in records)  # the logs did cover the login
+    for text in records:
+        for secret in secrets:
+            assert secret not in text, text
+
+
+def test_recording_through_the_default_path_filters_secrets(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    cid = sandbox.state.add_campaign("Recorded")
+    recorder = make_vcr(record_mode="all", library=tmp_path)
+    with recorder.use_cassette("live.yaml"), CampaignsClient(settings_for(sandbox)) as c:
+        c.campaigns()
+        c.add_lead(cid, {"number": "+12135550100"})
+        secrets = sorted(c._redact._secrets)
+    text = (tmp_path / "live.yaml").read_text(encoding="utf-8")
+    assert len(secrets) == 3  # password, access token, refresh token
+    for secret in secrets:
+        assert secret not in text
+    assert f"Bearer {FILTERED}" in text and f"leadsync/{__version__}" in text
+    with make_vcr(library=tmp_path).use_cassette("live.yaml") as cas:
+        with CampaignsClient(settings_for(sandbox)) as c:
+            assert [x.name for x in c.campaigns()] == ["Recorded"]
+            assert c.add_lead(cid, {"number": "+12135550100"}).status == 200
+        assert cas.all_played
