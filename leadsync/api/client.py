@@ -77,7 +77,8 @@ class CampaignsClient(Caller):
     """Client of the Campaigns API (``api/NOTES.md``), shared by all worker threads.
 
     ``CampaignsClient(settings, session=None, sleep=time.sleep, clock=time.monotonic, *,
-    rng=None)``: ``session`` (default: a new pooled requests Session), ``sleep`` and ``clock``
+    rng=None)``: ``session`` (default none: a urllib3 connection pool sized to the concurrency,
+    the fast path; an injected requests Session is used as it is), ``sleep`` and ``clock``
     are injectable so tests can observe every wait; ``rng`` drives the backoff jitter.
     ``counters.as_dict()`` gives requests, retries, throttled, relogins, errors.
     Raises ConfigError at once when the settings cannot work (no base_url, no credentials,
