@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,11 +55,10 @@ DEFAULT_REPEAT = 3
 def _worker(kind: str, path: str, sample: int) -> dict[str, float]:
     """Run inside the subprocess: one measurement."""
     import pandas as pd
+    import psutil
 
     from leadsync.config import Settings
     from leadsync.reader import normalize_one, read_sources
-
-    import psutil
 
     rss_before = psutil.Process().memory_info().rss / 2**20  # after the imports
     t0, c0 = time.perf_counter(), time.process_time()

@@ -50,9 +50,8 @@ def _rows_at(
         mine = which == k
         excel_row[mine] = part.positions[pos[mine]] + 1
     take = pa.array(idx, type=pa.int64())
-    sources = [(p.source.path, p.source.sheet) for p in parts]
     return {
-        i: Row(k, p, *sources[k], r, number, campaign)
+        i: Row(k, p, parts[k].source.path, parts[k].source.sheet, r, number, campaign)
         for i, k, p, r, number, campaign in zip(
             idx.tolist(),
             which.tolist(),

@@ -415,12 +415,14 @@ def _natpref_blocks(region: str, national: pa.Array) -> np.ndarray:
 # --- the fast path -------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class PhoneResult:
-    """Normalized numbers of a column: ``e164`` (large_string, null where rejected) and the
-    rows that have codes (sorted positions, and their ";"-joined codes)."""
+    """Normalized numbers of a column: ``e164`` (large_string, null where rejected), the rows
+    that have codes (sorted positions, and their ";"-joined codes), and how many rows the
+    vectorized path left to the phonenumbers reference."""
 
     e164: pa.Array
     code_rows: np.ndarray
     code_text: list[str]
+    reference_rows: int = 0
 
     def codes(self) -> pa.Array:
         """Per row: its ";"-joined codes, "" when clean (large_string, no nulls)."""
@@ -461,7 +463,12 @@ def normalize_array(values: pa.Array | pa.ChunkedArray, region: str, level: str)
     rows = np.concatenate(code_rows) if code_rows else np.zeros(0, dtype=np.int64)
     texts = [t for part in code_text for t in part]
     order = np.argsort(rows, kind="stable")
-    return PhoneResult(e164=e164, code_rows=rows[order], code_text=[texts[i] for i in order])
+    return PhoneResult(
+        e164=e164,
+        code_rows=rows[order],
+        code_text=[texts[i] for i in order],
+        reference_rows=len(rest),
+    )
 
 
 def _dotted(raw: pa.Array, col: _Column) -> pa.Array:

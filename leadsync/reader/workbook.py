@@ -18,6 +18,7 @@ import re
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -115,7 +116,7 @@ def _grid(rows: Sequence[Sequence[object]], width: int) -> tuple[Grid, dict[int,
     if rows and len(set(map(len, rows))) == 1:
         matrix = np.empty((len(rows), width), dtype=object)  # one C-level copy of the cells
         matrix[:] = rows
-        columns: list[Sequence[object]] = [np.ascontiguousarray(matrix[:, c]) for c in range(width)]
+        columns: list[Any] = [np.ascontiguousarray(matrix[:, c]) for c in range(width)]
     else:
         columns = [[r[c] if c < len(r) else "" for r in rows] for c in range(width)]
     texts: list[pa.Array] = []

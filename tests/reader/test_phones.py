@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadsync.errors import ConfigError
 from leadsync.reader import normalize_numbers, normalize_one, normalize_remote_keys
+from leadsync.reader.phones import normalize_array
 
 LEVELS = ("valid", "possible", "none")
 SEPARATORS = ["", " ", "-", ".", "/", "  ", " - "]
@@ -95,6 +97,60 @@ def test_fast_path_equals_phonenumbers_on_a_large_seeded_sample(level):
 def test_fast_path_equals_phonenumbers_in_other_regions(region):
     values = generated(np.random.default_rng(7), 2_000)
     assert_same(values, region, "valid")
+
+
+def national_shapes(rng: np.random.Generator, n: int) -> list[str]:
+    """The shapes the vectorized national path decides: bare digit runs of every length,
+    "1" + digits, with punctuation, next to digitless words and numbers phonenumbers may read
+    differently (leading 0, 011, 7-digit local numbers)."""
+    out = []
+    for _ in range(n):
+        kind = rng.integers(0, 6)
+        length = int(rng.integers(1, 20))
+        digits = "".join(str(d) for d in rng.integers(0, 10, length))
+        if kind == 0:
+            out.append(digits)
+        elif kind == 1:
+            out.append("1" + digits)
+        elif kind == 2:  # grouped with separators, maybe in parentheses
+            cut = [digits[i : i + 3] for i in range(0, len(digits), 3)]
+            out.append(SEPARATORS[rng.integers(len(SEPARATORS))].join(cut) or digits)
+        elif kind == 3:
+            out.append(f"({digits[:3]}) {digits[3:]}")
+        elif kind == 4:
+            out.append(["call me", "n/a", "-", "none", "TBD", "\u2014", "x", "()"][rng.integers(8)])
+        else:
+            out.append(["0", "011", "1 1", "1-0"][rng.integers(4)] + digits)
+    return out
+
+
+@pytest.mark.parametrize("region", ["US", "CA", "JM", "AG", "PR", "BS", "GB", "DE"])
+@pytest.mark.parametrize("level", LEVELS)
+def test_national_shapes_equal_phonenumbers(region, level):
+    values = national_shapes(np.random.default_rng(11), 1_500)
+    assert_same(values, region, level)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("level", LEVELS)
+def test_national_shapes_equal_phonenumbers_large(level):
+    values = national_shapes(np.random.default_rng(12), 100_000)
+    assert_same(values, "US", level)
+
+
+def test_common_shapes_never_reach_the_per_row_reference():
+    """The shapes of real lists are decided by the vectorized path: no phonenumbers call per
+    row (or per distinct value) for them, valid or not."""
+    values = [
+        "+1 (213) 555-0100", "213.555.0100", "2135550102", "1-213-555-0103", "(213) 555-0104",
+        "+44 20 7946 0958", "0044 20 7946 0958", "+49 30 901820", "213555", "12135550100999",
+        "2135550102.0", "2135550102.5", "4.47701E+11", "", "call me", "+1 555 555 0100",
+        "(800) 555-0100", "+33 1 42 68 53 00", "876-555-0100",
+    ]  # fmt: skip
+    for level in LEVELS:
+        result = normalize_array(pa.array(values, type=pa.large_string()), "US", level)
+        assert result.reference_rows == 0, level
+    assert_same(values)
 
 
 phone_chars = st.text(alphabet="0123456789 +-().x/.eE", min_size=0, max_size=22)
