@@ -15,8 +15,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import InputError
-from .arrowtext import LS, blank_cells, is_empty, plain_strings
+from .arrowtext import LS, blank_cells, buffers, plain_strings
 from .limits import Limits
+
+_SPACE, _DEL = ord(" "), 0x7F
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,14 +64,23 @@ class Grid:
         return [list(r) for r in zip(*cols, strict=True)]
 
     def blank_rows(self, start: int = 0) -> np.ndarray:
-        """Per row from ``start``: every cell empty or whitespace."""
+        """Per row from ``start``: every cell empty or whitespace (``str.strip()`` sense)."""
         n = max(self.height - start, 0)
         blank = np.ones(n, dtype=bool)
         for col in self.columns:  # most rows are filled in their first columns
-            maybe = np.flatnonzero(blank & ~is_empty(col.slice(start, n)))
-            if len(maybe):
-                cells = col.slice(start, n).take(pa.array(maybe, type=pa.int64()))
-                blank[maybe] = blank_cells(cells)
+            cells = col.slice(start, n)
+            offsets, data = buffers(cells)
+            todo = np.flatnonzero(blank & (offsets[1:] > offsets[:-1]))
+            if len(todo) == 0:
+                continue
+            # A cell starting with visible ASCII (not a space) is filled; only the others
+            # (leading space, non-ASCII) need trimming to tell.
+            first = data[offsets[todo]]
+            seen = (first > _SPACE) & (first < _DEL)
+            blank[todo[seen]] = False
+            unsure = todo[~seen]
+            if len(unsure):
+                blank[unsure] = blank_cells(cells.take(pa.array(unsure, type=pa.int64())))
             if not blank.any():
                 break
         return blank

@@ -11,6 +11,7 @@ import csv
 import io
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -51,6 +52,9 @@ _UTF16_NUL_SHARE = 0.4
 #: Bytes decoded at a time when checking a whole file: the file is never held as one ``str``
 #: (up to 4 bytes a character) next to its bytes, only this much of it.
 DECODE_CHUNK_BYTES = 8 * 1024 * 1024
+#: Bytes Arrow's CSV reader parses per task: with quoted newlines allowed, 4 MiB blocks cost a
+#: third less CPU than the 1 MiB default (measured on a 52 MB file) and still use both cores.
+ARROW_BLOCK_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,17 +93,34 @@ def detect_encoding(path: str, data: bytes, limits: Limits) -> str:
             raise _not_text(path, "binary data")
         line = data[: data.index(b"\x00")].count(b"\n") + 1
         raise InputError(f"{path} contains NUL bytes (first on line {line})", path=path)
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    else:
+    if is_utf8(data):
         return "utf-8"
     try:
         data.decode("cp1252")
     except UnicodeDecodeError:
         return "latin-1"
     return "cp1252"
+
+
+def _without_bom(data: bytes) -> bytes:
+    """UTF-8 bytes without their BOM, as decoding with ``utf-8-sig`` and dropping a leading
+    U+FEFF gives them (so a doubled BOM goes too)."""
+    for _ in range(2):
+        if data.startswith(_UTF8_BOM):
+            data = data[len(_UTF8_BOM) :]
+    return data
+
+
+def is_utf8(data: bytes) -> bool:
+    """Whether ``data`` is valid UTF-8, checked by Arrow's vectorized validator (no ``str``
+    is built, a few ms for a 50 MB file)."""
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
+    text = pa.LargeStringArray.from_buffers(1, offsets, pa.py_buffer(data))
+    try:
+        text.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def _binary_share(sample: bytes) -> float:
@@ -117,7 +138,19 @@ def decode(path: str, data: bytes, encoding: str | None, limits: Limits) -> tupl
     4-byte-a-character ``StringIO`` copy at once. Raises InputError when the bytes cannot be
     decoded, hold NUL characters or are not text."""
     name = encoding or detect_encoding(path, data, limits)
-    decoder = codecs.getincrementaldecoder(reading_encoding(path, name))()
+    codec = reading_encoding(path, name)
+    body = _without_bom(data)
+    if codec == "utf-8-sig" and is_utf8(body):
+        # Valid UTF-8 needs no decoding to be checked: a NUL character is a NUL byte.
+        nul = body.find(b"\x00")
+        if nul >= 0:
+            line = body.count(b"\n", 0, nul) + 1
+            raise InputError(f"{path} contains NUL bytes (first on line {line})", path=path)
+        # At most 4 bytes a character: this prefix holds the sample (a character cut at its
+        # end is dropped, and lies past the sample anyway).
+        head = body[: 4 * limits.sniff_bytes].decode("utf-8", errors="ignore")
+        return _checked_sample(path, head[: limits.sniff_bytes], limits), name
+    decoder = codecs.getincrementaldecoder(codec)()
     view = memoryview(data)
     sample_parts: list[str] = []
     sampled = 0
@@ -143,12 +176,16 @@ def decode(path: str, data: bytes, encoding: str | None, limits: Limits) -> tupl
             line = lines_before + piece.count("\n", 0, nul) + 1
             raise InputError(f"{path} contains NUL bytes (first on line {line})", path=path)
         lines_before += piece.count("\n")
-    sample = "".join(sample_parts)
+    return _checked_sample(path, "".join(sample_parts), limits), name
+
+
+def _checked_sample(path: str, sample: str, limits: Limits) -> str:
+    """``sample``, unless control characters mark the file as binary (InputError)."""
     # C0 controls only: C1 (U+0080-U+009F) is what cp1252 punctuation becomes as latin-1.
     controls = sum(1 for ch in sample if (ch < " " or ch == "\x7f") and ch not in _TEXT_CONTROLS)
     if controls / max(len(sample), 1) > limits.max_control_share:
         raise _not_text(path, "binary data")
-    return sample, name
+    return sample
 
 
 def reading_encoding(path: str, name: str) -> str:
@@ -230,7 +267,7 @@ def _utf8(path: str, data: bytes, encoding: str) -> bytes:
     transcoded chunk by chunk, never held as one ``str``)."""
     codec = reading_encoding(path, encoding)
     if codec == "utf-8-sig":
-        return data[len(_UTF8_BOM) :] if data.startswith(_UTF8_BOM) else data
+        return _without_bom(data)
     decoder = codecs.getincrementaldecoder(codec)()
     view = memoryview(data)
     parts = []
@@ -252,7 +289,9 @@ def _read_arrow(utf8: bytes, delimiter: str, width: int) -> Grid | None:
     try:
         table = pacsv.read_csv(
             pa.py_buffer(utf8),
-            read_options=pacsv.ReadOptions(column_names=names, use_threads=True),
+            read_options=pacsv.ReadOptions(
+                column_names=names, use_threads=True, block_size=ARROW_BLOCK_BYTES
+            ),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter,
                 quote_char='"',
