@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import stat
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -174,14 +175,28 @@ def _read_part(
         cells = grid.columns[fields[name]]
         return cells.slice(at + 1, n) if take is None else cells.take(take)
 
-    codes: dict[int, list[str]] = {}  # sparse: only bad rows
-    warned: dict[int, list[str]] = {}
-
-    def flag(mask: np.ndarray, code: str) -> None:
-        for i in np.flatnonzero(mask).tolist():
-            codes.setdefault(i, []).append(code)
-
-    phone = phones.normalize_array(col("number"), region, settings.sync.phone_validation)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The phones (the bulk of the work, all of it outside the GIL) beside the other fields.
+        pending = pool.submit(
+            phones.normalize_array, col("number"), region, settings.sync.phone_validation
+        )
+        text: dict[str, pa.Array] = {}
+        for name in TEXT_FIELDS:
+            text[name] = normalize_text(col(name)) if name in fields else pa.nulls(n, LS)
+        checks: list[tuple[np.ndarray, str]] = []  # (bad mask, code), in the order of checks
+        if "status" in fields:
+            text["status"], bad = normalize_status(col("status"), settings.sync.statuses)
+            checks.append((bad, STATUS_UNKNOWN))
+        else:
+            text["status"] = pa.nulls(n, LS)
+        ints: dict[str, Integers] = {}
+        for name in INT_FIELDS:
+            if name in fields:
+                ints[name], bad = normalize_integer(col(name))
+                checks.append((bad, not_integer_code(name)))
+            else:
+                ints[name] = Integers(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
+        phone = pending.result()
     e164 = phone.e164
     phone_codes = dict(zip(phone.code_rows.tolist(), phone.code_text, strict=True))
     number_col = fields["number"]
@@ -195,24 +210,15 @@ def _read_part(
                 phone_codes.update(
                     dict.fromkeys(np.flatnonzero(hit).tolist(), phones.PHONE_SCIENTIFIC)
                 )
+    text["number"] = e164
+    codes: dict[int, list[str]] = {}  # sparse: only bad rows; the phone's code first
+    warned: dict[int, list[str]] = {}
     for i, joined in sorted(phone_codes.items()):
         for code in joined.split(";"):
             (codes if code in phones.PHONE_ERRORS else warned).setdefault(i, []).append(code)
-    text: dict[str, pa.Array] = {"number": e164}
-    for name in TEXT_FIELDS:
-        text[name] = normalize_text(col(name)) if name in fields else pa.nulls(n, LS)
-    if "status" in fields:
-        text["status"], bad = normalize_status(col("status"), settings.sync.statuses)
-        flag(bad, STATUS_UNKNOWN)
-    else:
-        text["status"] = pa.nulls(n, LS)
-    ints: dict[str, Integers] = {}
-    for name in INT_FIELDS:
-        if name in fields:
-            ints[name], bad = normalize_integer(col(name))
-            flag(bad, not_integer_code(name))
-        else:
-            ints[name] = Integers(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
+    for bad, code in checks:
+        for i in np.flatnonzero(bad).tolist():
+            codes.setdefault(i, []).append(code)
     if campaign is not None:
         text["campaign"] = pc.fill_null(text["campaign"], pa.scalar(campaign, LS))
     info = SourceInfo(
@@ -360,10 +366,13 @@ def read_sources(
     for i in np.flatnonzero(twin >= 0).tolist():
         codes.setdefault(i, []).append(DUPLICATE)
     bad = rejected | (twin >= 0)
-    issues = build_issues(
-        parts, starts, numbers, campaigns, np.flatnonzero(bad), codes, twin, dup_kind, settings
-    )
-    leads = _leads(parts, starts, ~bad)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The table (Arrow filters, no GIL) beside the issues (Python objects, GIL).
+        pending = pool.submit(_leads, parts, starts, ~bad)
+        issues = build_issues(
+            parts, starts, numbers, campaigns, np.flatnonzero(bad), codes, twin, dup_kind, settings
+        )
+        leads = pending.result()
     warnings.extend(warning_lines(parts, starts, ~bad))
     report("check", total, total)
     return ReadResult(
