@@ -116,8 +116,8 @@ def _set_declared_size(path: Path, member: str, size: int) -> None:
 
 
 def xlsx_zip_bomb(folder: Path) -> Path:
-    """64 MiB of sheet XML in a ~70 KB file: an honest container with a ~1000-fold ratio."""
-    return write_xlsx(folder / "zip_bomb.xlsx", _huge_sheet(64 * MIB))
+    """16 MiB of sheet XML in a ~20 KB file: an honest container with a ~1000-fold ratio."""
+    return write_xlsx(folder / "zip_bomb.xlsx", _huge_sheet(16 * MIB))
 
 
 def xlsx_declares_3_gib(folder: Path) -> Path:
@@ -128,9 +128,9 @@ def xlsx_declares_3_gib(folder: Path) -> Path:
 
 
 def xlsx_lies_about_size(folder: Path) -> Path:
-    """64 MiB of sheet XML declared as 1,000 bytes: passes a check of the declared sizes, so
+    """16 MiB of sheet XML declared as 1,000 bytes: passes a check of the declared sizes, so
     the decompressor itself must stop at the declared size."""
-    path = write_xlsx(folder / "lies_about_size.xlsx", _huge_sheet(64 * MIB))
+    path = write_xlsx(folder / "lies_about_size.xlsx", _huge_sheet(16 * MIB))
     _set_declared_size(path, SHEET_PART, 1_000)
     return path
 
