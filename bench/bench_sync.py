@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from leadsync.sandbox import Sandbox, SandboxConfig  # noqa: E402
+from leadsync.sandbox import Sandbox, SandboxConfig
 
 FULL_ROWS = 1_000_000
 QUICK_ROWS = 50_000
@@ -58,8 +58,13 @@ def build(n: int, folder: Path, sandbox: Sandbox) -> tuple[Path, dict[str, int]]
     sandbox.state.add_leads(
         cid,
         (
-            {"number": e164(i), "first_name": f"First{i % 997}", "last_name": f"Last{i % 991}",
-             "priority": 1 + i % 5, "status": "new"}
+            {
+                "number": e164(i),
+                "first_name": f"First{i % 997}",
+                "last_name": f"Last{i % 991}",
+                "priority": 1 + i % 5,
+                "status": "new",
+            }
             for i in [*range(keep), *remote_only]
         ),
     )
@@ -86,10 +91,22 @@ def main() -> int:
             "LEADSYNC_ACCOUNT_ID": sb.config.account_id,
         }
         config = folder / "bench.toml"
-        config.write_text(f"[api]\npage_size = {PAGE}\n[sync]\nmode = \"mirror\"\n")
+        config.write_text(f'[api]\npage_size = {PAGE}\n[sync]\nmode = "mirror"\n')
         report_dir = folder / "report"
-        cmd = [sys.executable, "-m", "leadsync", "--config", str(config), "sync", str(path),
-               "--campaign", "Bench", "--dry-run", "--report-dir", str(report_dir)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "leadsync",
+            "--config",
+            str(config),
+            "sync",
+            str(path),
+            "--campaign",
+            "Bench",
+            "--dry-run",
+            "--report-dir",
+            str(report_dir),
+        ]
         t0 = time.perf_counter()
         done = subprocess.run(cmd, env=env, capture_output=True, text=True)
         wall = time.perf_counter() - t0
@@ -99,8 +116,11 @@ def main() -> int:
             return 1
         summary = json.loads((report_dir / "summary.json").read_text())
     totals = summary["totals"]
-    got = {"add": totals["planned_add"], "delete": totals["planned_delete"],
-           "status": totals["planned_status"]}
+    got = {
+        "add": totals["planned_add"],
+        "delete": totals["planned_delete"],
+        "status": totals["planned_status"],
+    }
     timings = summary["timings"]
     print(f"\n{'metric':<34}{'measured':>14}{'target':>14}")
     print(f"{'rows / remote leads':<34}{n:>14,}{'':>14}")

@@ -126,7 +126,7 @@ class ConnectError(TransientError):
     """The request certainly never reached the server (refused, DNS, TLS handshake)."""
 
 
-class TimeoutError_(TransientError):  # noqa: N801 - avoid shadowing the builtin
+class TimeoutError_(TransientError):
     """The request was sent but no answer came in time: it may have been applied."""
 
 

@@ -56,7 +56,7 @@ def test_leadsync_toml_in_cwd_and_env_pointer(tmp_path: Path) -> None:
         ('[sync]\nmode = "nuke"\n', "[sync] mode"),
         ("[sync\n", "not valid TOML"),
         ('[columns]\nphone = "Phone"\n', "unknown lead field"),
-        ('[api]\nbogus = 1\n', "[api] bogus"),
+        ("[api]\nbogus = 1\n", "[api] bogus"),
     ],
 )
 def test_invalid_settings_name_the_key(tmp_path: Path, text: str, needle: str) -> None:

@@ -60,7 +60,9 @@ class CliContext:
     err_console: Console = field(default_factory=lambda: Console(stderr=True))
 
     @classmethod
-    def create(cls, *, config: str | None, verbose: int, quiet: bool, log_format: str) -> CliContext:
+    def create(
+        cls, *, config: str | None, verbose: int, quiet: bool, log_format: str
+    ) -> CliContext:
         return cls(
             config=config,
             verbose=verbose,
