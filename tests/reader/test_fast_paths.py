@@ -20,7 +20,7 @@ from leadsync.errors import InputError
 from leadsync.reader import read_sources
 from leadsync.reader.dedupe import find_duplicates
 from leadsync.reader.limits import DEFAULT_LIMITS
-from leadsync.reader.textfile import _read_arrow, _read_exact, read_text_table
+from leadsync.reader.textfile import _read_arrow, _read_exact, _title_lines, read_text_table
 from leadsync.reader.workbook import _cell_text, _column_text, scientific_cells
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -84,6 +84,29 @@ def test_arrow_csv_reader_equals_the_exact_readers_on_regular_files(case):
     if grid is None:
         return  # e.g. a field with a delimiter left unquoted by the generator
     assert [c.to_pylist() for c in grid.columns] == exact(text, delimiter, width)
+
+
+title_line = st.text(alphabet="ab 1é,;", max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(regular_csv(), st.lists(title_line, max_size=3), st.sampled_from(["\n", "\r\n", "\r"]))
+def test_title_lines_skipped_by_arrow_are_the_exact_readers_rows(case, titles, end):
+    text, _, _ = case
+    data = "".join(t + end for t in titles).encode() + text
+    table = read_text_table("t.csv", data, encoding=None, limits=DEFAULT_LIMITS)
+    grid = [c.to_pylist() for c in table.cells.columns]
+    assert grid == exact(data, table.delimiter, table.cells.width)
+
+
+def test_a_title_row_keeps_the_fast_reader():
+    data = b"Leads export\n\nPhone,Name\n2135550100,Ann\n"
+    titles = _title_lines(data.decode(), ",", 2)
+    assert titles == [["Leads export"], []]
+    grid = _read_arrow(data, ",", 2, titles)
+    assert grid is not None
+    assert [c.to_pylist() for c in grid.columns] == exact(data, ",", 2)
+    assert _title_lines('"Leads"\nPhone,Name\n1,2\n', ",", 2) is None  # quoted: not skipped
 
 
 def test_arrow_reader_answers_for_a_plain_file_and_declines_ragged_or_open_quotes():
