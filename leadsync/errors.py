@@ -11,7 +11,7 @@ Retry code decides by *type*, never by message text. The tree::
     ├── LockedError         (exit 5)   another run of the job holds the lock
     └── ApiError                       anything the Campaigns API said or failed to say;
         │                              carries endpoint, method, status, server message
-        ├── TransientError             safe to try again later (the call may be repeated
+        ├── TransientError  (exit 4)   safe to try again later (the call may be repeated
         │   │                          when it is idempotent)
         │   ├── ConnectError           never reached the server (refused, DNS, TLS handshake)
         │   ├── TimeoutError_          sent, no answer in time (may have been applied!)
@@ -119,7 +119,14 @@ class ApiError(LeadsyncError):
 
 
 class TransientError(ApiError):
-    """Trying again later may succeed."""
+    """Trying again later may succeed.
+
+    One that escapes every retry and stops a run (a campaign listing answered 503 until the
+    attempts ran out) means the API is not working now: exit 4, "retry later", like
+    UnreachableError. Per-operation failures during apply are results, never raised.
+    """
+
+    exit_code = ExitCode.UNREACHABLE
 
 
 class ConnectError(TransientError):

@@ -84,7 +84,7 @@ def test_a_server_failing_everything_ends_the_run_in_seconds(
         settings, SyncRequest((src,), campaign=CAMPAIGN, report_dir=tmp_path / "report")
     )
     took = time.monotonic() - started
-    assert report.exit_code in (ExitCode.UNREACHABLE, ExitCode.FAILED), report.messages
+    assert report.exit_code == ExitCode.UNREACHABLE, report.messages  # the API is down: retry later
     assert took < FAIL_EVERYTHING_BOUND_S, f"{took:.0f} s"
     assert sb.stats.by_route[("PUT", "add")] == 0
     assert (report.folder / "summary.json").exists()
