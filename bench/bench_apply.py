@@ -29,11 +29,11 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 import requests
+from benchtable import Row, print_rows
 
 from leadsync.api import CampaignsClient
 from leadsync.apply import Journal, apply_plan
@@ -48,14 +48,6 @@ FULL = {"adds": 2000, "naive": 200, "journal_lines": 2000}
 QUICK = {"adds": 400, "naive": 50, "journal_lines": 300}
 START_TIMEOUT_S = 60
 ADD_PATH = "/api/v2/config/campaigns/{cid}/lead"
-
-
-@dataclass
-class Row:
-    metric: str
-    measured: str
-    target: str
-    ok: bool = True
 
 
 # --- the server process ----------------------------------------------------------------------
@@ -271,18 +263,7 @@ def main() -> int:
         )
         for mode, us in cost.items()
     ]
-    width = max(len(r.metric) for r in rows)
-    mwidth = max(len(r.measured) for r in rows)
-    print(f"{'metric':<{width}} | {'measured':<{mwidth}} | target or baseline")
-    print(f"{'-' * width}-+-{'-' * mwidth}-+-{'-' * 20}")
-    for r in rows:
-        flag = "" if r.ok else "   << MISSED"
-        print(f"{r.metric:<{width}} | {r.measured:<{mwidth}} | {r.target}{flag}")
-    print(
-        f"(machine load average: {', '.join(f'{x:.1f}' for x in psutil.getloadavg())} "
-        f"on {psutil.cpu_count()} CPUs; timings are noisy when it is high)"
-    )
-    return 0 if all(r.ok for r in rows) else 1
+    return print_rows(rows)
 
 
 if __name__ == "__main__":

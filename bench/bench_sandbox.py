@@ -19,11 +19,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import psutil
 import requests
+from benchtable import Row, print_rows
 
 from leadsync.sandbox import Sandbox, SandboxConfig, SandboxState
 
@@ -46,14 +46,6 @@ DELETE_EVERY = 10
 EDGE_PAGES = 20
 CAMPAIGNS = "/api/v2/reports/campaigns/leads/status"
 START_TIMEOUT_S = 600
-
-
-@dataclass
-class Row:
-    metric: str
-    measured: str
-    target: str
-    ok: bool = True
 
 
 def session() -> requests.Session:
@@ -341,13 +333,7 @@ def main() -> int:
         if proc.stdin:
             proc.stdin.close()
         proc.wait(timeout=START_TIMEOUT_S)
-    width = max(len(r.metric) for r in rows)
-    mwidth = max(len(r.measured) for r in rows)
-    print(f"{'metric':<{width}} | {'measured':<{mwidth}} | target or baseline")
-    print(f"{'-' * width}-|-{'-' * mwidth}-|-{'-' * 30}")
-    for r in rows:
-        flag = "" if r.ok else "   <-- MISSED"
-        print(f"{r.metric:<{width}} | {r.measured:<{mwidth}} | {r.target}{flag}")
+    print_rows(rows, load_note=False)
     missed = [r.metric for r in rows if not r.ok]
     if missed:
         print(f"missed: {', '.join(missed)}")

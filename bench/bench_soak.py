@@ -29,13 +29,12 @@ import resource
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the scenarios live with the reliability suites
 
-import psutil  # noqa: E402
+from benchtable import Row, print_rows  # noqa: E402
 
 from leadsync.errors import ExitCode  # noqa: E402
 from leadsync.pipeline import SyncRequest, run_sync  # noqa: E402
@@ -54,14 +53,6 @@ QUICK = {"crash_adds": 500, "kills": 2, "seeds": (1,), "soak_ops": 2_000}
 LATENCY_MS = 5.0
 OUTAGE_TARGET_S = 60.0
 OUTAGE_BEFORE_S = 178.0  # measured before the outage rule (2,000 status changes, defaults)
-
-
-@dataclass
-class Row:
-    metric: str
-    measured: str
-    target: str
-    ok: bool = True
 
 
 def run_crash(size: int, kills: int, seeds: tuple[int, ...], folder: Path) -> list[CrashResult]:
@@ -233,18 +224,7 @@ def main() -> int:
     rows.append(
         Row("wall time, all of the above", f"{time.monotonic() - started:.0f} s", "baseline")
     )
-    width = max(len(r.metric) for r in rows)
-    mwidth = max(len(r.measured) for r in rows)
-    print(f"{'metric':<{width}} | {'measured':<{mwidth}} | target or baseline")
-    print(f"{'-' * width}-+-{'-' * mwidth}-+-{'-' * 20}")
-    for r in rows:
-        flag = "" if r.ok else "   << MISSED"
-        print(f"{r.metric:<{width}} | {r.measured:<{mwidth}} | {r.target}{flag}")
-    print(
-        f"(machine load average: {', '.join(f'{x:.1f}' for x in psutil.getloadavg())} "
-        f"on {psutil.cpu_count()} CPUs; timings are noisy when it is high)"
-    )
-    return 0 if all(r.ok for r in rows) else 1
+    return print_rows(rows)
 
 
 if __name__ == "__main__":
