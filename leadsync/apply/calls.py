@@ -76,34 +76,27 @@ def perform(call: Callable[[], Any], *, is_add: bool, clock: Callable[[], float]
     """Run ``call`` once and classify its outcome (see the module table). Never raises an
     ``Exception``; ``KeyboardInterrupt``/``SystemExit`` pass through."""
     started = clock()
+
+    def from_error(exc: ApiError, outcome: OpOutcome, fatal: ApiError | None = None) -> CallOutcome:
+        return CallOutcome(
+            outcome,
+            _attempts(exc),
+            exc.status,
+            str(exc),
+            exc.method or None,
+            started,
+            clock(),
+            fatal=fatal,
+        )
+
     try:
         value = call()
     except FATAL_ERRORS as exc:
-        return CallOutcome(
-            OpOutcome.FAILED,
-            _attempts(exc),
-            exc.status,
-            str(exc),
-            exc.method or None,
-            started,
-            clock(),
-            fatal=exc,
-        )
+        return from_error(exc, OpOutcome.FAILED, fatal=exc)
     except _UNCERTAIN_ADD_ERRORS as exc:
-        outcome = OpOutcome.UNCERTAIN if is_add else OpOutcome.FAILED
-        return CallOutcome(
-            outcome, _attempts(exc), exc.status, str(exc), exc.method or None, started, clock()
-        )
+        return from_error(exc, OpOutcome.UNCERTAIN if is_add else OpOutcome.FAILED)
     except ApiError as exc:
-        return CallOutcome(
-            OpOutcome.FAILED,
-            _attempts(exc),
-            exc.status,
-            str(exc),
-            exc.method or None,
-            started,
-            clock(),
-        )
+        return from_error(exc, OpOutcome.FAILED)
     except Exception as exc:  # a bug below us: for an add, let the re-read decide
         logger.exception("unexpected error in an API call")
         outcome = OpOutcome.UNCERTAIN if is_add else OpOutcome.FAILED
