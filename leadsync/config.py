@@ -62,7 +62,12 @@ class ApiSettings(_Section):
     add_lead_method: Literal["auto", "PUT", "POST"] = Field(
         "auto", description="Verb for add lead; auto = PUT, one POST fallback on 404/405"
     )
-    concurrency: int = Field(8, ge=1, le=256, description="Worker threads applying operations")
+    concurrency: int = Field(8, ge=1, le=256, description="Calls in flight when applying")
+    io: Literal["async", "threads"] = Field(
+        "async",
+        description="How writes are sent: async = one event loop (fast); threads = a thread "
+        "per call (always used with a proxy)",
+    )
     max_rps: float | None = Field(
         None, gt=0, description="Client-side request rate cap; none = adaptive on 429 only"
     )

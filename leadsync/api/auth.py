@@ -126,6 +126,23 @@ class Auth:
                 self.generation,
             )
 
+    def current(self) -> tuple[dict[str, str], int] | None:
+        """What :meth:`headers` gives, when that needs no login and no wait for a login in
+        progress on another thread; else None (then call :meth:`headers` off the event loop)."""
+        if self._creds.api_key:
+            return self.headers()
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            if self._token is None or self._account_id is None:
+                return None
+            return (
+                {"Authorization": f"Bearer {self._token}", "X-Account-ID": self._account_id},
+                self.generation,
+            )
+        finally:
+            self._lock.release()
+
     def can_relogin(self) -> bool:
         return not self._creds.api_key
 

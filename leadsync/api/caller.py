@@ -11,15 +11,17 @@ Innermost first::
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
+from tenacity import AsyncRetrying, Retrying
 
 from ..config import ApiSettings
 from ..errors import (
@@ -36,6 +38,7 @@ from ..errors import (
     UnreachableError,
     UsageError,
 )
+from .aio import AsyncTransport
 from .auth import Auth, Credentials
 from .ratelimit import RateLimiter
 from .retry import Backoff, Counters, RetryBudget, build_retrying
@@ -78,6 +81,7 @@ class Caller:
         self.settings = settings
         base_url = _check_base_url(settings.base_url)
         self._sleep = sleep
+        self._clock = clock
         self.counters = Counters()
         self._backoff = Backoff(settings.backoff_max_s, rng=rng)
         self._budget = RetryBudget(
@@ -152,20 +156,27 @@ class Caller:
             response = self._transport.send(
                 method, path, headers=headers, params=params, json=json_body
             )
-        except ThrottledError as err:
+        except ApiError as err:
+            self._exchange_failed(err)
+            raise
+        self._exchange_answered(response)
+        return response
+
+    def _exchange_failed(self, err: ApiError) -> None:
+        """Bookkeeping for a request that ended in ``err``: throttling slows everyone down;
+        a server-side failure counts towards an outage; any other answer shows the API is up."""
+        if isinstance(err, ThrottledError):
             self.counters.add("throttled")
             self._limiter.on_throttled(err.retry_after)
-            raise
-        except (ServerError, TimeoutError_, ConnectError):
+        elif isinstance(err, ServerError | TimeoutError_ | ConnectError):
             self._budget.record_failure()
-            raise
-        except ApiError:
+        else:
             self._budget.record_answer()  # 400, 404, 403…: the server is up and answering
-            raise
+
+    def _exchange_answered(self, response: requests.Response) -> None:
         self._budget.record_answer()
         if response.status_code != 401:
             self._limiter.on_success()
-        return response
 
     def _login_call(self, body: dict[str, str]) -> requests.Response:
         try:
@@ -235,32 +246,154 @@ class Caller:
         """Run ``attempt`` under the retry policy for ``retry_on``; count errors; turn
         connection errors that outlived every attempt into UnreachableError. A raised error
         carries ``attempts``, the number of tries made."""
-        retrying = build_retrying(
+        # Most calls succeed at once: the first try runs outside tenacity, whose set-up per
+        # call was a tenth of the client's CPU. A failed first try is replayed to tenacity as
+        # its attempt 1, so retries, backoff, budget and logs are exactly the policy's.
+        try:
+            return attempt()
+        except Exception as exc:
+            first: Exception = exc
+        replay = _Replay(first)
+
+        def tries() -> T:
+            replay.check()
+            return attempt()
+
+        retrying = self._retrying(retry_on, what)
+        assert isinstance(retrying, Retrying)
+        try:
+            try:
+                return retrying(tries)
+            except ConnectError as err:
+                raise self._unreachable(err) from err
+        except ApiError as err:
+            self._count_failed_call(err, retrying.statistics)
+            raise
+
+    def _retrying(
+        self, retry_on: tuple[type[ApiError], ...], what: str, *, on_loop: bool = False
+    ) -> Retrying | AsyncRetrying:
+        return build_retrying(
             retry_on=retry_on,
             attempts=self.settings.retry_attempts,
             backoff=self._backoff,
             budget=self._budget,
             counters=self.counters,
-            sleep=self._sleep,
+            sleep=self._asleep if on_loop else self._sleep,
             what=what,
+            on_loop=on_loop,
         )
+
+    def _unreachable(self, err: ConnectError) -> UnreachableError:
+        return UnreachableError(
+            f"API unreachable after {self.settings.retry_attempts} attempt(s): "
+            f"{Exception.__str__(err)}",
+            method=err.method,
+            endpoint=err.endpoint,
+        )
+
+    def _count_failed_call(self, err: ApiError, statistics: dict[str, Any]) -> None:
+        # Count each failed call once, though login runs inside another call's attempt.
+        if not getattr(err, "_leadsync_counted", False):
+            err._leadsync_counted = True  # type: ignore[attr-defined]
+            self.counters.add("errors")
+            # How many times this call was tried (read by the apply journal).
+            err.attempts = statistics.get("attempt_number", 1)  # type: ignore[attr-defined]
+
+    # --- the same layers on an asyncio loop (the apply engine's writes) --------------------
+    def _async_transport(self) -> AsyncTransport | None:
+        """A new :class:`~leadsync.api.aio.AsyncTransport` for one event loop, or None when
+        this client cannot send from one (an injected session, a proxy, ``api.io =
+        "threads"``): then calls go through :meth:`_call` on threads."""
+        if self.settings.io != "async" or not self._transport.direct:
+            return None
+        return AsyncTransport(
+            self._transport, pool_size=max(1, self.settings.concurrency), clock=self._clock
+        )
+
+    async def _asleep(self, seconds: float) -> None:
+        if self._sleep is time.sleep:
+            await asyncio.sleep(seconds)
+        else:  # an injected sleep (tests): it records and returns at once
+            self._sleep(seconds)
+            await asyncio.sleep(0)
+
+    async def _aexchange(
+        self,
+        aio: AsyncTransport,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+    ) -> requests.Response:
+        wait = self._limiter.reserve()
+        if wait > 0:
+            await self._asleep(wait)
+        self.counters.add("requests")
+        try:
+            response = await aio.send(method, path, headers=headers, json=json_body)
+        except ApiError as err:
+            self._exchange_failed(err)
+            raise
+        self._exchange_answered(response)
+        return response
+
+    async def _aauth_headers(self, aio: AsyncTransport) -> tuple[dict[str, str], int]:
+        held = self._auth.current()
+        if held is not None:
+            return held
+        # A login (first, or in progress on another thread) must not stall the loop.
+        return await aio.offload(self._auth.headers)
+
+    async def _asend_authed(
+        self, aio: AsyncTransport, method: str, path: str, *, json_body: Any = None
+    ) -> requests.Response:
+        """:meth:`_send_authed` on the loop; a re-login runs on a thread meanwhile."""
+        headers, generation = await self._aauth_headers(aio)
+        response = await self._aexchange(aio, method, path, headers=headers, json_body=json_body)
+        if response.status_code != 401:
+            return response
+        if not self._auth.can_relogin():
+            raise self._unauthorized(method, path, response, "the API key was refused")
+        for _ in range(MAX_RELOGIN_ROUNDS):
+            await aio.offload(self._auth.relogin, generation)
+            headers, generation = await self._aauth_headers(aio)
+            response = await self._aexchange(
+                aio, method, path, headers=headers, json_body=json_body
+            )
+            if response.status_code != 401:
+                return response
+        raise self._unauthorized(method, path, response, "refused again right after a fresh login")
+
+    async def _acall(
+        self,
+        attempt: Callable[[], Awaitable[T]],
+        *,
+        retry_on: tuple[type[ApiError], ...],
+        what: str,
+    ) -> T:
+        """:meth:`_call` for a coroutine ``attempt``: the same policy, backoff and budget,
+        waiting on the loop."""
+        try:
+            return await attempt()  # the first try outside tenacity, as in _call
+        except Exception as exc:
+            first: Exception = exc
+        replay = _Replay(first)
+
+        async def tries() -> T:
+            replay.check()
+            return await attempt()
+
+        retrying = self._retrying(retry_on, what, on_loop=True)
+        assert isinstance(retrying, AsyncRetrying)
         try:
             try:
-                return retrying(attempt)
+                return await retrying(tries)
             except ConnectError as err:
-                raise UnreachableError(
-                    f"API unreachable after {self.settings.retry_attempts} attempt(s): "
-                    f"{Exception.__str__(err)}",
-                    method=err.method,
-                    endpoint=err.endpoint,
-                ) from err
+                raise self._unreachable(err) from err
         except ApiError as err:
-            # Count each failed call once, though login runs inside another call's attempt.
-            if not getattr(err, "_leadsync_counted", False):
-                err._leadsync_counted = True  # type: ignore[attr-defined]
-                self.counters.add("errors")
-                # How many times this call was tried (read by the apply journal).
-                err.attempts = retrying.statistics.get("attempt_number", 1)  # type: ignore[attr-defined]
+            self._count_failed_call(err, retrying.statistics)
             raise
 
     def _request(
@@ -308,6 +441,21 @@ class Caller:
             method="GET",
             endpoint=path,
         )
+
+
+class _Replay:
+    """Raises the error of a call's first try once (tenacity's attempt 1), then lets the
+    following attempts run."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error: Exception | None = error
+
+    def check(self) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
 
 
 def require_text(name: str, value: str) -> None:

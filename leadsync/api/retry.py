@@ -23,7 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+)
 
 from ..errors import ApiError, ThrottledError, UnreachableError
 
@@ -191,12 +197,14 @@ def build_retrying(
     backoff: Backoff,
     budget: RetryBudget,
     counters: Counters,
-    sleep: Callable[[float], None],
+    sleep: Callable[[float], Any],
     what: str,
-) -> Retrying:
+    on_loop: bool = False,
+) -> Retrying | AsyncRetrying:
     """A tenacity policy: retry ``retry_on`` errors, ``attempts`` tries in all, the backoff,
     the run's budget (UnreachableError when spent), the injected ``sleep``; re-raises the last
-    error when attempts run out."""
+    error when attempts run out. ``on_loop``: an ``AsyncRetrying`` for coroutines, ``sleep``
+    then being a coroutine function."""
 
     def before_sleep(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome is not None else None
@@ -211,7 +219,8 @@ def build_retrying(
             wait,
         )
 
-    return Retrying(
+    policy = AsyncRetrying if on_loop else Retrying
+    return policy(
         retry=retry_if_exception_type(retry_on),
         stop=stop_after_attempt(attempts),
         wait=backoff,

@@ -211,22 +211,36 @@ def tls_verify(settings: ApiSettings) -> bool | str:
 
 
 class HttpResponse(requests.Response):
-    """An answer read through urllib3, as the ``requests.Response`` callers expect:
+    """An answer read without requests, as the ``requests.Response`` callers expect:
     ``status_code``, ``reason``, ``headers`` (case-insensitive), ``content``, ``text`` (decoded
     as requests decodes it) and ``json()``; ``url`` and ``elapsed``. ``request`` is None."""
 
-    def __init__(self, raw: urllib3.BaseHTTPResponse, url: str, elapsed_s: float) -> None:
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        headers: urllib3.HTTPHeaderDict,
+        content: bytes,
+        url: str,
+        elapsed_s: float,
+    ) -> None:
         super().__init__()
-        self.status_code = raw.status
-        self.reason = raw.reason or ""
+        self.status_code = status
+        self.reason = reason
         # urllib3's HTTPHeaderDict is case-insensitive and joins repeated headers with ", ",
         # as the CaseInsensitiveDict that requests copies it into.
-        self.headers = raw.headers  # type: ignore[assignment]
-        self.encoding = get_encoding_from_headers(raw.headers)
-        self._content = raw.data
+        self.headers = headers  # type: ignore[assignment]
+        self.encoding = get_encoding_from_headers(headers)
+        self._content = content
         self._content_consumed = True
         self.url = url
         self.elapsed = timedelta(seconds=elapsed_s)
+
+    @classmethod
+    def from_urllib3(
+        cls, raw: urllib3.BaseHTTPResponse, url: str, elapsed_s: float
+    ) -> HttpResponse:
+        return cls(raw.status, raw.reason or "", raw.headers, raw.data, url, elapsed_s)
 
 
 class Transport:
@@ -276,6 +290,12 @@ class Transport:
             self._urlopen = self._origin.urlopen
             self._target_prefix = requote_uri(urlsplit(self.base_url).path)
 
+    @property
+    def direct(self) -> bool:
+        """True when requests go straight to ``base_url`` through leadsync's own pool (no
+        injected session, no proxy): what :class:`~leadsync.api.aio.AsyncTransport` can do."""
+        return self.session is None and self._origin is not None
+
     def close(self) -> None:
         """Close the connections this transport opened (an injected session is its owner's
         to close). A later request opens a new one, as a closed requests Session would."""
@@ -303,21 +323,29 @@ class Transport:
             response = self._send_with_session(method, path, headers, params, json)
         else:
             response = self._send_with_pool(method, path, headers, params, json, started)
-        elapsed_ms = (self._clock() - started) * 1000
-        log.debug("%s %s → %d in %.0f ms", method, path, response.status_code, elapsed_ms)
+        return self.settle(method, path, response, started)
+
+    def settle(
+        self, method: str, path: str, response: requests.Response, started: float
+    ) -> requests.Response:
+        """``response`` when it is 2xx or 401 (auth is the caller's), else its typed error."""
+        if log.isEnabledFor(logging.DEBUG):
+            elapsed_ms = (self._clock() - started) * 1000
+            log.debug("%s %s → %d in %.0f ms", method, path, response.status_code, elapsed_ms)
         if response.status_code < 300 or response.status_code == 401:
             return response
         raise self.error_for(method, path, response)
 
-    def _send_with_pool(
+    def prepare(
         self,
         method: str,
         path: str,
         headers: Mapping[str, str] | None,
         params: Mapping[str, Any] | None,
         json: Any,
-        started: float,
-    ) -> requests.Response:
+    ) -> tuple[str, dict[str, str], bytes | None]:
+        """The request target (path and query), headers and body of one request, as requests
+        would send them. Raises TerminalError for a body that cannot be JSON (NaN, infinity)."""
         target = self._target_prefix + path
         if params:
             # As requests encodes them: None values left out, sequences repeated.
@@ -339,6 +367,18 @@ class Transport:
             sent["Content-Length"] = str(len(body))
         elif method not in BODYLESS_METHODS:
             sent["Content-Length"] = "0"
+        return target, sent, body
+
+    def _send_with_pool(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str] | None,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        started: float,
+    ) -> requests.Response:
+        target, sent, body = self.prepare(method, path, headers, params, json)
         try:
             raw = self._urlopen(
                 method,
@@ -352,7 +392,7 @@ class Transport:
             )
         except URLLIB3_FAILURES as err:
             raise self._map_urllib3_error(method, path, err) from None
-        return HttpResponse(raw, self.base_url + target, self._clock() - started)
+        return HttpResponse.from_urllib3(raw, self.base_url + target, self._clock() - started)
 
     def _send_with_session(
         self,
@@ -389,13 +429,13 @@ class Transport:
         if isinstance(err, ConnectTimeoutError):
             return ConnectError(f"could not connect within {self.timeout_s:g} s ({detail})", **ctx)
         if isinstance(err, SSLError):
-            return self._tls_error(err, detail, ctx)
+            return self.tls_error(err, detail, ctx)
         if isinstance(err, ReadTimeoutError):
-            return self._no_answer(ctx)
+            return self.no_answer(ctx)
         if isinstance(err, ProtocolError | HTTPException | OSError):
             if _never_connected(err):
                 return ConnectError(f"could not connect to {self.base_url} ({detail})", **ctx)
-            return self._connection_lost(detail, ctx)
+            return self.connection_lost(detail, ctx)
         # A body that cannot be decoded, an invalid header value, … : nothing to retry.
         return TerminalError(f"request failed: {detail}", **ctx)
 
@@ -405,33 +445,33 @@ class Transport:
         if isinstance(err, requests.ConnectTimeout):
             return ConnectError(f"could not connect within {self.timeout_s:g} s ({detail})", **ctx)
         if isinstance(err, requests.exceptions.SSLError):
-            return self._tls_error(err, detail, ctx)
+            return self.tls_error(err, detail, ctx)
         if isinstance(err, requests.exceptions.ProxyError):
             return ConnectError(f"proxy refused the connection ({detail})", **ctx)
         if isinstance(err, requests.ConnectionError) and _never_connected(err):
             return ConnectError(f"could not connect to {self.base_url} ({detail})", **ctx)
         if isinstance(err, requests.ReadTimeout):
-            return self._no_answer(ctx)
+            return self.no_answer(ctx)
         if isinstance(err, requests.ConnectionError):
-            return self._connection_lost(detail, ctx)
+            return self.connection_lost(detail, ctx)
         # Invalid URL, too many redirects, … : nothing to retry.
         return TerminalError(f"request failed: {detail}", **ctx)
 
-    def _tls_error(self, err: BaseException, detail: str, ctx: dict[str, Any]) -> ApiError:
+    def tls_error(self, err: BaseException, detail: str, ctx: dict[str, Any]) -> ApiError:
         refused = _cause_of_type(err, ssl.SSLCertVerificationError)
         if refused is not None:
             # Not transient: every retry would meet the same certificate.
             return UnreachableError(_certificate_advice(self.base_url, refused, detail), **ctx)
         return ConnectError(f"TLS handshake failed ({detail})", **ctx)
 
-    def _no_answer(self, ctx: dict[str, Any]) -> TimeoutError_:
+    def no_answer(self, ctx: dict[str, Any]) -> TimeoutError_:
         return TimeoutError_(
             f"no answer within {self.timeout_s:g} s; the request was sent and may have "
             "been applied",
             **ctx,
         )
 
-    def _connection_lost(self, detail: str, ctx: dict[str, Any]) -> TimeoutError_:
+    def connection_lost(self, detail: str, ctx: dict[str, Any]) -> TimeoutError_:
         return TimeoutError_(
             f"connection lost after the request was sent ({detail}); it may have been applied",
             **ctx,
