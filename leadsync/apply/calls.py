@@ -21,7 +21,7 @@ re-reads the campaign and adds only what is missing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -44,13 +44,27 @@ _UNCERTAIN_ADD_ERRORS: tuple[type[ApiError], ...] = (UncertainAddError, TimeoutE
 
 
 class LeadWriter(Protocol):
-    """The part of :class:`leadsync.api.CampaignsClient` the apply engine uses."""
+    """The part of :class:`leadsync.api.CampaignsClient` the apply engine uses. A client
+    may also offer ``async_writer()`` (see :class:`AsyncLeadWriter`)."""
 
     def add_lead(self, campaign_id: str, body: dict[str, Any]) -> Any: ...
 
     def set_status(self, lead_id: str, status: str) -> None: ...
 
     def delete_lead(self, lead_id: str) -> None: ...
+
+
+class AsyncLeadWriter(Protocol):
+    """The same writes as coroutines on one event loop
+    (:class:`leadsync.api.client.AsyncWriter`)."""
+
+    async def add_lead(self, campaign_id: str, body: dict[str, Any]) -> Any: ...
+
+    async def set_status(self, lead_id: str, status: str) -> None: ...
+
+    async def delete_lead(self, lead_id: str) -> None: ...
+
+    async def aclose(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,32 +90,54 @@ def perform(call: Callable[[], Any], *, is_add: bool, clock: Callable[[], float]
     """Run ``call`` once and classify its outcome (see the module table). Never raises an
     ``Exception``; ``KeyboardInterrupt``/``SystemExit`` pass through."""
     started = clock()
+    try:
+        value = call()
+    except Exception as exc:
+        return _failed(exc, is_add, started, clock)
+    return _done(value, started, clock)
 
-    def from_error(exc: ApiError, outcome: OpOutcome, fatal: ApiError | None = None) -> CallOutcome:
+
+async def perform_async(
+    call: Callable[[], Awaitable[Any]], *, is_add: bool, clock: Callable[[], float]
+) -> CallOutcome:
+    """:func:`perform` for a call made on an event loop (``call()`` gives a coroutine)."""
+    started = clock()
+    try:
+        value = await call()
+    except Exception as exc:
+        return _failed(exc, is_add, started, clock)
+    return _done(value, started, clock)
+
+
+def _failed(
+    exc: Exception, is_add: bool, started: float, clock: Callable[[], float]
+) -> CallOutcome:
+    def from_error(err: ApiError, outcome: OpOutcome, fatal: ApiError | None = None) -> CallOutcome:
         return CallOutcome(
             outcome,
-            _attempts(exc),
-            exc.status,
-            str(exc),
-            exc.method or None,
+            _attempts(err),
+            err.status,
+            str(err),
+            err.method or None,
             started,
             clock(),
             fatal=fatal,
         )
 
-    try:
-        value = call()
-    except FATAL_ERRORS as exc:
+    if isinstance(exc, FATAL_ERRORS):
         return from_error(exc, OpOutcome.FAILED, fatal=exc)
-    except _UNCERTAIN_ADD_ERRORS as exc:
+    if isinstance(exc, _UNCERTAIN_ADD_ERRORS):
         return from_error(exc, OpOutcome.UNCERTAIN if is_add else OpOutcome.FAILED)
-    except ApiError as exc:
+    if isinstance(exc, ApiError):
         return from_error(exc, OpOutcome.FAILED)
-    except Exception as exc:  # a bug below us: for an add, let the re-read decide
-        logger.exception("unexpected error in an API call")
-        outcome = OpOutcome.UNCERTAIN if is_add else OpOutcome.FAILED
-        message = f"unexpected error: {type(exc).__name__}: {exc}"
-        return CallOutcome(outcome, 1, None, message, None, started, clock())
+    # A bug below us: for an add, let the re-read decide.
+    logger.error("unexpected error in an API call", exc_info=exc)
+    outcome = OpOutcome.UNCERTAIN if is_add else OpOutcome.FAILED
+    message = f"unexpected error: {type(exc).__name__}: {exc}"
+    return CallOutcome(outcome, 1, None, message, None, started, clock())
+
+
+def _done(value: Any, started: float, clock: Callable[[], float]) -> CallOutcome:
     method = getattr(value, "method", None)
     status = getattr(value, "status", None)
     return CallOutcome(

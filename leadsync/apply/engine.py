@@ -18,17 +18,17 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import pandas as pd
 
 from ..errors import ApiError
 from ..models import Operation, OpKind, OpOutcome, OpResult
-from .calls import FATAL_ERRORS, CallOutcome, LeadWriter, perform
+from .calls import FATAL_ERRORS, AsyncLeadWriter, CallOutcome, LeadWriter, perform, perform_async
 from .deps import find_dependencies
 from .journal import Journal
-from .pool import Completion, WorkerPool
+from .pool import AsyncTask, Completion, WorkerPool
 from .state import ApplyResult, OpState, count_outcomes
 
 logger = logging.getLogger(__name__)
@@ -47,8 +47,11 @@ QUEUE_DEPTH_PER_WORKER = 2
 
 FetchRemote = Callable[[str], pd.DataFrame]
 Progress = Callable[[int, int], None]
-#: A unit of work for the pool: (operation index, call returning CallOutcome|None, prefix).
-Task = tuple[int, Callable[[], CallOutcome | None], str]
+#: Seconds the engine waits for its event-loop connections to close at the end.
+CLOSE_TIMEOUT_S = 5.0
+#: A unit of work for the pool: (operation index, call returning CallOutcome|None — on a
+#: worker thread, or as an AsyncTask on the event loop —, message prefix).
+Task = tuple[int, Callable[[], CallOutcome | None] | AsyncTask, str]
 
 
 class Engine:
@@ -82,6 +85,10 @@ class Engine:
         self.fatal: ApiError | None = None
         self.rounds_used = 0
         self.lead_ids: dict[tuple[str, str], str] = {}
+        # The event-loop path for writes when the client offers one (CampaignsClient does,
+        # unless it talks through a proxy or an injected session): see .pool.
+        make_writer = getattr(client, "async_writer", None)
+        self.writer: AsyncLeadWriter | None = make_writer() if make_writer else None
 
         deps = find_dependencies(operations)
         self.states = [OpState(op) for op in operations]
@@ -196,18 +203,46 @@ class Engine:
 
         return run
 
-    def op_task(self, op: Operation) -> Callable[[], CallOutcome | None]:
-        """The worker task carrying out ``op``."""
-        client = self.client
+    def atask(self, call: Callable[[], Awaitable[Any]], *, is_add: bool) -> AsyncTask:
+        """:meth:`task` for the event loop: ``call()`` gives the coroutine making the call."""
+        halt, stop, clock = self.halt, self.stop, self.clock
+
+        async def run() -> CallOutcome | None:
+            if halt.is_set() or stop.is_set():
+                return None
+            outcome = await perform_async(call, is_add=is_add, clock=clock)
+            if outcome.fatal is not None:
+                halt.set()
+            return outcome
+
+        return AsyncTask(run)
+
+    def op_task(self, op: Operation) -> Callable[[], CallOutcome | None] | AsyncTask:
+        """The task carrying out ``op`` (on the event loop when the client offers it)."""
         if op.kind is OpKind.ADD:
             body = dict(op.body or {})
             body.setdefault("number", op.key)
-            return self.task(lambda: client.add_lead(op.campaign_id, body), is_add=True)
+            cid = op.campaign_id
+            if (w := self.writer) is not None:
+                return self.atask(functools.partial(w.add_lead, cid, body), is_add=True)
+            client = self.client
+            return self.task(lambda: client.add_lead(cid, body), is_add=True)
         lead_id = str(op.lead_id)
         if op.kind is OpKind.SET_STATUS:
-            status = str(op.status)
-            return self.task(lambda: client.set_status(lead_id, status), is_add=False)
+            return self.status_task(lead_id, str(op.status))
+        if (w := self.writer) is not None:
+            return self.atask(functools.partial(w.delete_lead, lead_id), is_add=False)
+        client = self.client
         return self.task(lambda: client.delete_lead(lead_id), is_add=False)
+
+    def status_task(
+        self, lead_id: str, status: str
+    ) -> Callable[[], CallOutcome | None] | AsyncTask:
+        """The task setting lead ``lead_id``'s status to ``status``."""
+        if (w := self.writer) is not None:
+            return self.atask(functools.partial(w.set_status, lead_id, status), is_add=False)
+        client = self.client
+        return self.task(lambda: client.set_status(lead_id, status), is_add=False)
 
     def drive(
         self,
@@ -338,13 +373,18 @@ class Engine:
     def run(self) -> None:
         from .settle import set_post_statuses, settle_adds
 
-        pool = WorkerPool(self.concurrency)
+        pool = WorkerPool(self.concurrency, loop=self.writer is not None)
         try:
             self.main_pass(pool)
             settle_adds(self, pool)
             set_post_statuses(self, pool)
         finally:
             self.halt.set()
+            if self.writer is not None and pool.in_flight == 0:
+                try:
+                    pool.run_on_loop(self.writer.aclose(), CLOSE_TIMEOUT_S)
+                except Exception as exc:  # closing idle connections: nothing is lost
+                    logger.debug("closing the apply's connections failed: %r", exc)
             pool.close()
 
 

@@ -15,7 +15,6 @@ statuses need: a SET_STATUS following an add, or an ADD carrying a ``status`` ot
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -176,7 +175,6 @@ def set_post_statuses(engine: Engine, pool: WorkerPool) -> None:
     out: list[OpResult] = []
     tasks: list[Task] = []
     wanted: dict[int, str] = {}  # operation index -> status it sets
-    client = engine.client
     for i, st in enumerate(states):
         if st.op.kind is not OpKind.ADD or not (st.followers or st.post_status):
             continue
@@ -215,9 +213,7 @@ def set_post_statuses(engine: Engine, pool: WorkerPool) -> None:
             tasks.append(
                 (
                     j,
-                    engine.task(
-                        functools.partial(client.set_status, lead_id, status), is_add=False
-                    ),
+                    engine.status_task(lead_id, status),
                     f"status {status!r} of new lead {lead_id}",
                 )
             )
