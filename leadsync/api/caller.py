@@ -11,7 +11,6 @@ Innermost first::
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import random
@@ -38,10 +37,9 @@ from ..errors import (
     UnreachableError,
     UsageError,
 )
-from .aio import AsyncTransport
 from .auth import Auth, Credentials
 from .ratelimit import RateLimiter
-from .retry import Backoff, Counters, RetryBudget, build_retrying
+from .retry import Backoff, Counters, ReplayFirst, RetryBudget, build_retrying
 from .transport import Redactor, Transport, tls_verify
 from .wire import LOGIN_PATH, WireFormatError, loads
 
@@ -81,7 +79,7 @@ class Caller:
         self.settings = settings
         base_url = _check_base_url(settings.base_url)
         self._sleep = sleep
-        self._clock = clock
+        self._clock = clock  # also the event-loop path's (AsyncWriter)
         self.counters = Counters()
         self._backoff = Backoff(settings.backoff_max_s, rng=rng)
         self._budget = RetryBudget(
@@ -253,7 +251,7 @@ class Caller:
             return attempt()
         except Exception as exc:
             first: Exception = exc
-        replay = _Replay(first)
+        replay = ReplayFirst(first)
 
         def tries() -> T:
             replay.check()
@@ -271,17 +269,23 @@ class Caller:
             raise
 
     def _retrying(
-        self, retry_on: tuple[type[ApiError], ...], what: str, *, on_loop: bool = False
+        self,
+        retry_on: tuple[type[ApiError], ...],
+        what: str,
+        *,
+        loop_sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> Retrying | AsyncRetrying:
+        """The tenacity policy of one call; with ``loop_sleep``, the AsyncRetrying that
+        waits with it (an event loop's calls)."""
         return build_retrying(
             retry_on=retry_on,
             attempts=self.settings.retry_attempts,
             backoff=self._backoff,
             budget=self._budget,
             counters=self.counters,
-            sleep=self._asleep if on_loop else self._sleep,
+            sleep=loop_sleep or self._sleep,
             what=what,
-            on_loop=on_loop,
+            on_loop=loop_sleep is not None,
         )
 
     def _unreachable(self, err: ConnectError) -> UnreachableError:
@@ -299,102 +303,6 @@ class Caller:
             self.counters.add("errors")
             # How many times this call was tried (read by the apply journal).
             err.attempts = statistics.get("attempt_number", 1)  # type: ignore[attr-defined]
-
-    # --- the same layers on an asyncio loop (the apply engine's writes) --------------------
-    def _async_transport(self) -> AsyncTransport | None:
-        """A new :class:`~leadsync.api.aio.AsyncTransport` for one event loop, or None when
-        this client cannot send from one (an injected session, a proxy, ``api.io =
-        "threads"``): then calls go through :meth:`_call` on threads."""
-        if self.settings.io != "async" or not self._transport.direct:
-            return None
-        return AsyncTransport(
-            self._transport, pool_size=max(1, self.settings.concurrency), clock=self._clock
-        )
-
-    async def _asleep(self, seconds: float) -> None:
-        if self._sleep is time.sleep:
-            await asyncio.sleep(seconds)
-        else:  # an injected sleep (tests): it records and returns at once
-            self._sleep(seconds)
-            await asyncio.sleep(0)
-
-    async def _aexchange(
-        self,
-        aio: AsyncTransport,
-        method: str,
-        path: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        json_body: Any = None,
-    ) -> requests.Response:
-        wait = self._limiter.reserve()
-        if wait > 0:
-            await self._asleep(wait)
-        self.counters.add("requests")
-        try:
-            response = await aio.send(method, path, headers=headers, json=json_body)
-        except ApiError as err:
-            self._exchange_failed(err)
-            raise
-        self._exchange_answered(response)
-        return response
-
-    async def _aauth_headers(self, aio: AsyncTransport) -> tuple[dict[str, str], int]:
-        held = self._auth.current()
-        if held is not None:
-            return held
-        # A login (first, or in progress on another thread) must not stall the loop.
-        return await aio.offload(self._auth.headers)
-
-    async def _asend_authed(
-        self, aio: AsyncTransport, method: str, path: str, *, json_body: Any = None
-    ) -> requests.Response:
-        """:meth:`_send_authed` on the loop; a re-login runs on a thread meanwhile."""
-        headers, generation = await self._aauth_headers(aio)
-        response = await self._aexchange(aio, method, path, headers=headers, json_body=json_body)
-        if response.status_code != 401:
-            return response
-        if not self._auth.can_relogin():
-            raise self._unauthorized(method, path, response, "the API key was refused")
-        for _ in range(MAX_RELOGIN_ROUNDS):
-            await aio.offload(self._auth.relogin, generation)
-            headers, generation = await self._aauth_headers(aio)
-            response = await self._aexchange(
-                aio, method, path, headers=headers, json_body=json_body
-            )
-            if response.status_code != 401:
-                return response
-        raise self._unauthorized(method, path, response, "refused again right after a fresh login")
-
-    async def _acall(
-        self,
-        attempt: Callable[[], Awaitable[T]],
-        *,
-        retry_on: tuple[type[ApiError], ...],
-        what: str,
-    ) -> T:
-        """:meth:`_call` for a coroutine ``attempt``: the same policy, backoff and budget,
-        waiting on the loop."""
-        try:
-            return await attempt()  # the first try outside tenacity, as in _call
-        except Exception as exc:
-            first: Exception = exc
-        replay = _Replay(first)
-
-        async def tries() -> T:
-            replay.check()
-            return await attempt()
-
-        retrying = self._retrying(retry_on, what, on_loop=True)
-        assert isinstance(retrying, AsyncRetrying)
-        try:
-            try:
-                return await retrying(tries)
-            except ConnectError as err:
-                raise self._unreachable(err) from err
-        except ApiError as err:
-            self._count_failed_call(err, retrying.statistics)
-            raise
 
     def _request(
         self,
@@ -441,21 +349,6 @@ class Caller:
             method="GET",
             endpoint=path,
         )
-
-
-class _Replay:
-    """Raises the error of a call's first try once (tenacity's attempt 1), then lets the
-    following attempts run."""
-
-    __slots__ = ("error",)
-
-    def __init__(self, error: Exception) -> None:
-        self.error: Exception | None = error
-
-    def check(self) -> None:
-        if self.error is not None:
-            error, self.error = self.error, None
-            raise error
 
 
 def require_text(name: str, value: str) -> None:

@@ -22,15 +22,14 @@ import requests
 
 from ..config import ApiSettings
 from ..errors import (
-    ApiError,
     BadRequestError,
     NotFoundError,
     PaginationError,
-    UncertainAddError,
     UsageError,
 )
 from ..models import Campaign
 from .aio import AsyncTransport
+from .async_writer import AsyncWriter
 from .caller import (
     ADD_RETRY,
     AMBIGUOUS,
@@ -55,6 +54,7 @@ from .wire import (
     parse_list,
     quote_segment,
 )
+from .write_errors import both_verbs_refused, log_already_deleted, uncertain_add
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +224,7 @@ class CampaignsClient(Caller):
                 response, attempts = self._add_once(method, path, body)
                 attempts += getattr(err, "attempts", 1)
             except NotFoundError as post_err:
-                raise _both_verbs_refused(path, err, post_err) from None
+                raise both_verbs_refused(path, err, post_err) from None
         return self._added(learned, method, response, attempts)
 
     def _fall_back_to_post(self, path: str, err: NotFoundError) -> str:
@@ -263,7 +263,7 @@ class CampaignsClient(Caller):
             try:
                 return self._send_authed(method, path, json_body=body)
             except AMBIGUOUS as err:
-                raise _uncertain(err) from err
+                raise uncertain_add(err) from err
 
         response = self._call(attempt, retry_on=ADD_RETRY, what=f"{method} {path}")
         return response, tries
@@ -272,8 +272,12 @@ class CampaignsClient(Caller):
         """The writes of this client as coroutines for one asyncio loop (the apply engine's
         fast path), or None when this client sends through threads only (an injected
         session, a proxy, ``api.io = "threads"``)."""
-        aio = self._async_transport()
-        return AsyncWriter(self, aio) if aio is not None else None
+        if self.settings.io != "async" or not self._transport.direct:
+            return None
+        transport = AsyncTransport(
+            self._transport, pool_size=max(1, self.settings.concurrency), clock=self._clock
+        )
+        return AsyncWriter(self, transport)
 
     def set_status(self, lead_id: str, status: str) -> None:
         """Set a lead's status (endpoint 7; idempotent, retried). Raises BadRequestError
@@ -303,7 +307,7 @@ class CampaignsClient(Caller):
             except BadRequestError as err:
                 if not ambiguous:
                     raise
-                _already_deleted(path, err)
+                log_already_deleted(path, err)
             except AMBIGUOUS:
                 ambiguous = True
                 raise
@@ -368,122 +372,6 @@ class CampaignsClient(Caller):
 
 
 # --- helpers -------------------------------------------------------------------------------
-def _uncertain(err: ApiError) -> UncertainAddError:
-    return UncertainAddError(
-        f"outcome unknown ({Exception.__str__(err)}); not retried: the lead may "
-        "or may not have been added",
-        method=err.method,
-        endpoint=err.endpoint,
-        status=err.status,
-        server_message=err.server_message,
-    )
-
-
-def _both_verbs_refused(path: str, err: NotFoundError, post_err: NotFoundError) -> NotFoundError:
-    return NotFoundError(
-        f"add lead refused with both verbs: PUT → {err.status}, POST → "
-        f"{post_err.status} ({post_err.server_message or 'no message'}); check "
-        "api.base_url and the campaign id",
-        method="POST",
-        endpoint=path,
-        status=post_err.status,
-        server_message=post_err.server_message,
-    )
-
-
-def _already_deleted(path: str, err: BadRequestError) -> None:
-    log.info(
-        "DELETE %s → 400 (%s) after an ambiguous attempt: already deleted",
-        path,
-        err.server_message,
-    )
-
-
-class AsyncWriter:
-    """The three writes of a :class:`CampaignsClient` (add lead, set status, delete lead) as
-    coroutines on one asyncio loop, with the same contract, policy and shared state
-    (token, rate limiter, retry budget, counters, the learnt add verb) as the client's own
-    methods. Get one from :meth:`CampaignsClient.async_writer`; use it on one loop; ``await
-    aclose()`` when done."""
-
-    def __init__(self, client: CampaignsClient, aio: AsyncTransport) -> None:
-        self._client = client
-        self._aio = aio
-
-    async def aclose(self) -> None:
-        await self._aio.aclose()
-
-    async def add_lead(self, campaign_id: str, body: dict[str, Any]) -> AddResult:
-        """:meth:`CampaignsClient.add_lead` on the loop."""
-        c = self._client
-        require_text("campaign_id", campaign_id)
-        path = ADD_LEAD_PATH.format(campaign_id=quote_segment(campaign_id))
-        learned = c.add_method
-        method = learned or "PUT"
-        try:
-            response, attempts = await self._add_once(method, path, body)
-        except NotFoundError as err:
-            if learned is not None or method != "PUT":
-                raise
-            method = c._fall_back_to_post(path, err)
-            try:
-                response, attempts = await self._add_once(method, path, body)
-                attempts += getattr(err, "attempts", 1)
-            except NotFoundError as post_err:
-                raise _both_verbs_refused(path, err, post_err) from None
-        return c._added(learned, method, response, attempts)
-
-    async def _add_once(
-        self, method: str, path: str, body: dict[str, Any]
-    ) -> tuple[requests.Response, int]:
-        c, aio = self._client, self._aio
-        tries = 0
-
-        async def attempt() -> requests.Response:
-            nonlocal tries
-            tries += 1
-            try:
-                return await c._asend_authed(aio, method, path, json_body=body)
-            except AMBIGUOUS as err:
-                raise _uncertain(err) from err
-
-        response = await c._acall(attempt, retry_on=ADD_RETRY, what=f"{method} {path}")
-        return response, tries
-
-    async def set_status(self, lead_id: str, status: str) -> None:
-        """:meth:`CampaignsClient.set_status` on the loop."""
-        c, aio = self._client, self._aio
-        require_text("lead_id", lead_id)
-        require_text("status", status)
-        path = SET_STATUS_PATH.format(lead_id=quote_segment(lead_id), status=quote_segment(status))
-
-        async def attempt() -> None:
-            await c._asend_authed(aio, "POST", path)
-
-        await c._acall(attempt, retry_on=IDEMPOTENT_RETRY, what=f"POST {path}")
-
-    async def delete_lead(self, lead_id: str) -> None:
-        """:meth:`CampaignsClient.delete_lead` on the loop."""
-        c, aio = self._client, self._aio
-        require_text("lead_id", lead_id)
-        path = DELETE_LEAD_PATH.format(lead_id=quote_segment(lead_id))
-        ambiguous = False
-
-        async def attempt() -> None:
-            nonlocal ambiguous
-            try:
-                await c._asend_authed(aio, "DELETE", path)
-            except BadRequestError as err:
-                if not ambiguous:
-                    raise
-                _already_deleted(path, err)
-            except AMBIGUOUS:
-                ambiguous = True
-                raise
-
-        await c._acall(attempt, retry_on=IDEMPOTENT_RETRY, what=f"DELETE {path}")
-
-
 def resolve_campaign(ref: str, campaigns: Sequence[Campaign]) -> Campaign:
     """The campaign ``ref`` names among ``campaigns``: id, then exact name, then
     case-insensitive name. UsageError listing the known campaigns otherwise."""

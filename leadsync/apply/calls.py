@@ -56,7 +56,7 @@ class LeadWriter(Protocol):
 
 class AsyncLeadWriter(Protocol):
     """The same writes as coroutines on one event loop
-    (:class:`leadsync.api.client.AsyncWriter`)."""
+    (:class:`leadsync.api.async_writer.AsyncWriter`)."""
 
     async def add_lead(self, campaign_id: str, body: dict[str, Any]) -> Any: ...
 
