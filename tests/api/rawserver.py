@@ -9,7 +9,7 @@ import socket
 import struct
 import threading
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Self
 
 #: What the server does after reading a request: send these bytes (a whole HTTP answer; the
 #: connection stays open for more), hold the connection and never answer, close it cleanly,
@@ -68,7 +68,13 @@ class RawServer:
         self._connections: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
 
-    def __enter__(self) -> RawServer:
+    @property
+    def accepted(self) -> int:
+        """TCP connections accepted so far."""
+        with self._lock:
+            return len(self._connections)
+
+    def __enter__(self) -> Self:
         self._spawn(self._accept_loop)
         return self
 
@@ -105,7 +111,7 @@ class RawServer:
         pending = b""
         with conn:
             while not self._stop.is_set():
-                request, pending = _read_request(conn, pending)
+                request, pending = read_request(conn, pending)
                 if request is None:
                     return
                 with self._lock:
@@ -124,7 +130,7 @@ class RawServer:
                 conn.sendall(behaviour)
 
 
-def _read_request(conn: socket.socket, pending: bytes) -> tuple[RawRequest | None, bytes]:
+def read_request(conn: socket.socket, pending: bytes) -> tuple[RawRequest | None, bytes]:
     """The next request on ``conn`` (None at end of stream) and the bytes read past it."""
     data = pending
     while b"\r\n\r\n" not in data:
