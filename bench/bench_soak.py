@@ -134,7 +134,7 @@ def main() -> int:
             Row(
                 "crash: committed adds missing from a killed run's journal (max)",
                 f"{unjournaled}",
-                f"≤ {ENGINE_WINDOW} (calls in flight)",
+                f"≤ {ENGINE_WINDOW} (the engine's window: sent, not yet journaled)",
                 unjournaled <= ENGINE_WINDOW,
             ),
             Row(
