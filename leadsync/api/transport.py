@@ -431,6 +431,11 @@ class Transport:
         if isinstance(err, SSLError):
             return self.tls_error(err, detail, ctx)
         if isinstance(err, ReadTimeoutError):
+            if _timed_out_connecting(err):
+                return ConnectError(
+                    f"could not connect within {self.timeout_s:g} s (TLS handshake timed out)",
+                    **ctx,
+                )
             return self.no_answer(ctx)
         if isinstance(err, ProtocolError | HTTPException | OSError):
             if _never_connected(err):
@@ -544,6 +549,19 @@ def _cause_of_type(err: BaseException, kind: type[E]) -> E | None:
         nested = next((a for a in getattr(cause, "args", ()) if isinstance(a, BaseException)), None)
         cause = nested or cause.__cause__ or cause.__context__
     return None
+
+
+def _timed_out_connecting(err: BaseException) -> bool:
+    """True for a urllib3 ReadTimeoutError that came from setting the connection up (the TLS
+    handshake in ``_validate_conn``), not from waiting for the answer: nothing was sent.
+    urllib3 raises the same type for both; the timeout's own traceback tells them apart."""
+    cause = err.__context__
+    tb = cause.__traceback__ if cause is not None else None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name == "_validate_conn":
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _never_connected(err: BaseException) -> bool:

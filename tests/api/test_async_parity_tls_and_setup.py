@@ -27,7 +27,6 @@ from .parity import (
     LEAD_ID,
     PASSWORD,
     PATHS,
-    THREADED_PATH_BUG,
     ScriptServer,
     Writes,
     add_one,
@@ -89,11 +88,11 @@ def test_a_private_ca_or_verification_off_lets_the_writes_through(
     assert https_sandbox.stats.connections == 1  # one TLS connection, kept alive
 
 
-@pytest.mark.parametrize("path", [pytest.param("threads", marks=THREADED_PATH_BUG), "async"])
+@pytest.mark.parametrize("path", PATHS)
 def test_a_tls_handshake_that_never_completes_sent_nothing(path: str) -> None:
     """The server accepts the connection but never answers the TLS hello: nothing was sent,
-    so the add is retried (ConnectError) and ends unreachable. urllib3 raises a *read*
-    timeout for a handshake timeout, which the threaded path reports as an uncertain add."""
+    so the add is retried (ConnectError) and ends unreachable. (urllib3 raises a *read*
+    timeout for a handshake timeout; the threaded path tells it apart by where it arose.)"""
     with ScriptServer("silent") as srv:
         url = srv.url.replace("http://", "https://")
         settings = api_key_settings(url, retry_attempts=2, timeout_s=SHORT_TIMEOUT_S)
@@ -101,6 +100,33 @@ def test_a_tls_handshake_that_never_completes_sent_nothing(path: str) -> None:
     assert out.error is not None and out.error[0] == "UnreachableError"
     assert out.error[3] == 2 and f"within {SHORT_TIMEOUT_S:g} s" in out.error[1]
     assert out.sent == ()
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_no_answer_after_the_tls_handshake_leaves_the_add_uncertain(
+    https_sandbox: Sandbox, tls: TlsFiles, path: str
+) -> None:
+    """The counterpart of the handshake timeout: connected over TLS and the request sent,
+    the answer does not come in time — the add may have been applied: uncertain, sent once."""
+    cid = https_sandbox.state.add_campaign(f"Slow over TLS ({path})")
+    settings = settings_for(
+        https_sandbox,
+        api_key=https_sandbox.config.api_key,
+        ca_bundle=tls.ca_cert,
+        timeout_s=SHORT_TIMEOUT_S,
+    )
+
+    async def add(w: Writes) -> AddResult:
+        return await w.add_lead(cid, {"number": "+12135550101"})
+
+    before = https_sandbox.stats.requests
+    https_sandbox.configure(latency_ms=SHORT_TIMEOUT_S * 1000 + 500)
+    try:
+        out = play(path, settings, add, port=https_sandbox.port)
+    finally:
+        https_sandbox.configure(latency_ms=0.0)
+    assert out.error is not None and out.error[0] == "UncertainAddError", out.error
+    assert out.error[3] == 1 and https_sandbox.stats.requests - before == 1
 
 
 # --- when there is no async writer --------------------------------------------------------------
