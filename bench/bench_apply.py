@@ -238,6 +238,10 @@ def main() -> int:
         proc.wait(10)
 
     efficiency = ideal / wall
+    # At --quick sizes (400 adds, 0.5 s ideal) the run's fixed costs (plan set-up, pool
+    # start and close) weigh several times more: a smoke run, not the measure of the target.
+    judged = not args.quick
+    target = f"≥ {TARGET_EFFICIENCY:.0%}" if judged else "(quick: not judged)"
     rows += [
         Row(
             f"apply_plan: {n} adds, {LATENCY_MS:g} ms/call, concurrency {CONCURRENCY}",
@@ -247,8 +251,8 @@ def main() -> int:
         Row(
             "apply efficiency (ideal / wall)",
             f"{efficiency:.0%}",
-            f"≥ {TARGET_EFFICIENCY:.0%}",
-            efficiency >= TARGET_EFFICIENCY,
+            target,
+            not judged or efficiency >= TARGET_EFFICIENCY,
         ),
         Row("adds done", f"{done}", f"{n}", done == n),
         Row(
@@ -260,8 +264,8 @@ def main() -> int:
         Row(
             "engine alone (calls wait 20 ms on the loop, no HTTP): efficiency",
             f"{ideal / engine_loop:.0%} ({engine_loop:.2f} s)",
-            f"≥ {TARGET_EFFICIENCY:.0%}",
-            ideal / engine_loop >= TARGET_EFFICIENCY,
+            target,
+            not judged or ideal / engine_loop >= TARGET_EFFICIENCY,
         ),
         Row(
             "engine alone, threads (calls sleep 20 ms, no HTTP): efficiency",
