@@ -68,6 +68,7 @@ from ..errors import (
     UnreachableError,
 )
 from ..logs import register_secret
+from .strict_http import POOL_CLASSES
 from .wire import parse_retry_after, server_message
 
 log = logging.getLogger(__name__)
@@ -172,7 +173,7 @@ def build_pool(
         options["ca_cert_dir" if isdir(ca) else "ca_certs"] = ca
     proxy = select_proxy(base_url, get_environ_proxies(base_url))
     if not proxy:
-        return urllib3.PoolManager(**options)
+        return _strict(urllib3.PoolManager(**options))
     proxy = prepend_scheme_if_needed(proxy, "http")
     if not urllib3.util.parse_url(proxy).host:
         raise ConfigError(f"the proxy URL for {base_url} in the environment has no host")
@@ -189,7 +190,13 @@ def build_pool(
             ) from None
         return SOCKSProxyManager(proxy, username=username, password=password, **options)
     headers = urllib3.make_headers(proxy_basic_auth=f"{username}:{password}") if username else None
-    return urllib3.ProxyManager(proxy, proxy_headers=headers, **options)
+    return _strict(urllib3.ProxyManager(proxy, proxy_headers=headers, **options))
+
+
+def _strict(manager: urllib3.PoolManager) -> urllib3.PoolManager:
+    """``manager`` with pools that read answers strictly (:mod:`.strict_http`)."""
+    manager.pool_classes_by_scheme = dict(POOL_CLASSES)
+    return manager
 
 
 def tls_verify(settings: ApiSettings) -> bool | str:

@@ -23,8 +23,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-import pytest
-
 from leadsync.api import CampaignsClient
 from leadsync.api.client import AddResult
 from leadsync.config import ApiSettings
@@ -52,12 +50,6 @@ OK = answer(body=b'{"id": "new-1"}', headers={"Content-Type": "application/json"
 CHUNKED = (
     b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
     b'8\r\n{"id": "\r\n7\r\nnew-1"}\r\n0\r\n\r\n'
-)
-
-#: Marks the threaded-path case of a test that the threaded path (transport.py) fails; pinned
-#: (strict) until it is fixed.
-THREADED_PATH_BUG = pytest.mark.xfail(
-    strict=True, reason="the threaded path (urllib3/http.client) gets this wrong: see the docstring"
 )
 
 

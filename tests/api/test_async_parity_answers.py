@@ -3,8 +3,8 @@ scripted raw server both paths give the same result or error and put the same re
 wire: a plain success, a refusal with the server's message, the 404/405 fallback from PUT to
 POST, answers in every framing (chunked, gzip, HTTP/1.0, interim 100s) and arriving in pieces;
 the exact request bytes and headers; kept-alive connections reused, and one the server closed
-not reused. Where the threaded path reads an answer wrongly (a 103, headers cut short) the
-async path is right and the threaded case is a strict xfail.
+not reused; and where http.client alone would read an answer wrongly (a 103 Early Hints,
+headers cut short), both paths read it strictly.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from .parity import (
     OK,
     PATHS,
     STATUS_PATH,
-    THREADED_PATH_BUG,
     Action,
     ScriptServer,
     Send,
@@ -242,12 +241,12 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused(loop: str) -> N
     assert len(out.sent) == 2 and out.connections == 2
 
 
-# --- where the threaded path reads an answer wrongly (see parity.THREADED_PATH_BUG) ------------
-@pytest.mark.parametrize("path", [pytest.param("threads", marks=THREADED_PATH_BUG), "async"])
+# --- where http.client alone would read an answer wrongly (leadsync.api.strict_http) -----------
+@pytest.mark.parametrize("path", PATHS)
 def test_an_early_hints_answer_is_not_taken_for_the_answer(path: str) -> None:
     """A 103 is an interim answer, as 100 is, and the real one follows. http.client skips
-    only 100: the threaded path takes the 103 for the add's answer (a success) and drops
-    the real one, here a refusal: a refused add is reported added."""
+    only 100; taken for the add's answer (a success), the 103 would hide the real one, here
+    a refusal (the threaded path reads through leadsync.api.strict_http)."""
     hints = b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
     refused = json_answer(400, "Bad Request", {"message": "duplicate"})
     with ScriptServer(hints + refused) as srv:
@@ -255,11 +254,11 @@ def test_an_early_hints_answer_is_not_taken_for_the_answer(path: str) -> None:
     assert out.error == ("BadRequestError", f"PUT {ADD_PATH} → 400: duplicate", 400, 1)
 
 
-@pytest.mark.parametrize("path", [pytest.param("threads", marks=THREADED_PATH_BUG), "async"])
+@pytest.mark.parametrize("path", PATHS)
 def test_an_answer_cut_inside_its_headers_leaves_the_add_uncertain(path: str) -> None:
     """The connection ends in the middle of the answer's headers. http.client takes the end
-    of the stream for the end of the headers, and then for the end of an empty body: the
-    threaded path reports the add done on half an answer."""
+    of the stream for the end of the headers, and then for the end of an empty body: half
+    an answer would read as a done add (the threaded path reads through strict_http)."""
     with ScriptServer(hang_up_after(b"HTTP/1.1 200 OK\r\nContent-")) as srv:
         out = play(path, api_key_settings(srv.url), add_one, srv)
     assert out.error is not None and out.error[0] == "UncertainAddError"

@@ -1,7 +1,7 @@
 """The async write path over TLS and where it is not used. Against an HTTPS sandbox both paths
 refuse an untrusted certificate or one for another host with the same advice, and let the
 writes through with a private CA or verification off; a TLS handshake that never completes
-sent nothing (the threaded path gets this wrong: a strict xfail). ``async_writer()`` is None
+sent nothing, and no answer after the handshake leaves an add uncertain. ``async_writer()`` is None
 with ``io="threads"``, with a caller's requests Session and through a proxy. No secret (the
 password, access or refresh tokens) reaches an error or a log line of the async path.
 """
