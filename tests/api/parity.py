@@ -28,7 +28,7 @@ from leadsync.api.client import AddResult
 from leadsync.config import ApiSettings
 from leadsync.errors import ApiError
 
-from .rawserver import RawServer, answer, read_request
+from .rawserver import RawServer, answer
 from .support import RecordingSleep
 from .test_transport import api_key_settings
 
@@ -100,34 +100,27 @@ class ScriptServer(RawServer):
         with self._lock:
             return self.script.pop(0) if len(self.script) > 1 else self.script[0]
 
-    def _serve(self, conn: socket.socket) -> None:
-        pending = b""
-        with conn:
-            while not self._stop.is_set():
-                request, pending = read_request(conn, pending)
-                if request is None:
-                    return
-                with self._lock:
-                    self.requests.append(request)
-                action = self._next()
-                if isinstance(action, Send):
-                    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                    for i, part in enumerate(action.parts):
-                        time.sleep(PIECE_GAP_S if i else 0)
-                        conn.sendall(part)
-                    if not action.hang_up:
-                        continue
-                    conn.close()
-                    self.hung_up.set()
-                    return
-                if isinstance(action, bytes):
-                    conn.sendall(action)
-                    continue
-                if action == "silent":
-                    self._stop.wait()
-                elif action == "reset":  # linger 0: close() sends RST instead of FIN
-                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                return  # "close" and the others: the connection ends here
+    def respond(self, conn: socket.socket) -> bool:
+        """Play the script's next action on ``conn``; False ends the connection."""
+        action = self._next()
+        if isinstance(action, Send):
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for i, part in enumerate(action.parts):
+                time.sleep(PIECE_GAP_S if i else 0)
+                conn.sendall(part)
+            if not action.hang_up:
+                return True
+            conn.close()
+            self.hung_up.set()
+            return False
+        if isinstance(action, bytes):
+            conn.sendall(action)
+            return True
+        if action == "silent":
+            self._stop.wait()
+        elif action == "reset":  # linger 0: close() sends RST instead of FIN
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        return False  # "close" and the others: the connection ends here
 
 
 # --- the two paths ----------------------------------------------------------------------------

@@ -116,18 +116,24 @@ class RawServer:
                     return
                 with self._lock:
                     self.requests.append(request)
-                behaviour = self.behaviour
-                if behaviour == "silent":
-                    self._stop.wait()
+                if not self.respond(conn):
                     return
-                if behaviour == "close":
-                    return
-                if behaviour == "reset":
-                    # Linger 0: close() sends RST instead of FIN.
-                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                    return
-                assert isinstance(behaviour, bytes)
-                conn.sendall(behaviour)
+
+    def respond(self, conn: socket.socket) -> bool:
+        """Act on the request just read (``behaviour``); False ends the connection."""
+        behaviour = self.behaviour
+        if behaviour == "silent":
+            self._stop.wait()
+            return False
+        if behaviour == "close":
+            return False
+        if behaviour == "reset":
+            # Linger 0: close() sends RST instead of FIN.
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return False
+        assert isinstance(behaviour, bytes)
+        conn.sendall(behaviour)
+        return True
 
 
 def read_request(conn: socket.socket, pending: bytes) -> tuple[RawRequest | None, bytes]:
