@@ -25,7 +25,7 @@ from .plan import Plan, fingerprint_remote
 from .planfile import SavedPlan, is_applied, mark_applied, save_plan
 from .report import RunReport
 from .report.model import ROW_COLUMNS
-from .stages import Run, _exit_code, apply_changes
+from .stages import Run, _exit_code, apply_changes, interruption
 
 log = logging.getLogger(__name__)
 
@@ -229,8 +229,9 @@ def finish_apply_report(run: Run, saved: SavedPlan, client: Any) -> RunReport:
         kept=plan.kept,
         drift=plan.drift,
         status_before={plan.campaigns.get(c, c): s for c, s in plan.status_before.items()},
-        messages=messages + ([str(run.error)] if run.error else []),
+        messages=interruption(applied) + messages + ([str(run.error)] if run.error else []),
         refusal=str(run.error) if isinstance(run.error, RefusedError) else None,
+        interrupted=bool(applied is not None and applied.interrupted),
     )
 
 

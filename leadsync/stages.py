@@ -352,8 +352,9 @@ def finish_report(run: Run, client: Any) -> RunReport:
             c.name: dict(c.leads_by_status) for c in (targets.campaigns.values() if targets else [])
         },
         status_after=_status_after(client, names, run, applied),
-        messages=messages + ([str(run.error)] if run.error else []),
+        messages=interruption(applied) + messages + ([str(run.error)] if run.error else []),
         refusal=str(run.error) if isinstance(run.error, RefusedError) else None,
+        interrupted=bool(applied is not None and applied.interrupted),
     )
     return report
 
@@ -397,6 +398,19 @@ def _status_after(
     except ApiError as err:
         run.messages.append(f"could not read campaign counts after applying: {err}")
         return {}
+
+
+def interruption(applied: ApplyResult | None) -> list[str]:
+    """The message of an apply stopped by a signal (none otherwise)."""
+    if applied is None or not applied.interrupted:
+        return []
+    skipped = applied.counts.get("skipped", 0)
+    return [
+        f"stopped by a signal (SIGTERM or Ctrl-C) while applying: {skipped:,} operation(s) "
+        "were not started; every call in flight finished and is recorded in "
+        "operations.jsonl. Run the same command again to finish: it re-reads the campaigns "
+        "and does only what is still missing."
+    ]
 
 
 def _exit_code(

@@ -117,6 +117,8 @@ class RunReport:
     status_after: dict[str, dict[str, int]] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)
     refusal: str | None = None
+    #: The apply was stopped by a signal (SIGTERM, Ctrl-C) before every operation ran.
+    interrupted: bool = False
     folder: Path | None = None  # set by write_report: where the files are
 
     # --- derived values ---------------------------------------------------------------------
@@ -176,6 +178,7 @@ class RunReport:
             "exit_meaning": self.exit_meaning(),
             "headline": self.headline(),
             "dry_run": bool(self.dry_run),
+            "interrupted": bool(self.interrupted),
             "mode": self.mode,
             "command": self.command,
             "job": self.job,

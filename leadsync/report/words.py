@@ -82,6 +82,8 @@ def headline(report: RunReport) -> str:
         parts.append(f"{t['deleted']:,} removed")
     text = _join(parts)
     problems = []
+    if report.interrupted:
+        problems.append("the run was stopped before it finished (run it again to finish)")
     if t["failed"]:
         problems.append(f"{count(t['failed'], 'operation')} failed")
     if t["residual"]:

@@ -17,6 +17,7 @@ SUMMARY_KEYS = [
     "exit_meaning",
     "headline",
     "dry_run",
+    "interrupted",
     "mode",
     "command",
     "job",
