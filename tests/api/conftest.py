@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import vcr
+
+from leadsync.sandbox import Sandbox, SandboxConfig
+from tests.reliability.support import TlsFiles, make_private_ca
 
 from .support import RecordingSleep, make_vcr
 
@@ -18,3 +23,16 @@ def doc_vcr() -> vcr.VCR:
 def fake_sleep() -> RecordingSleep:
     """A sleep that records every wait and advances its own clock."""
     return RecordingSleep()
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A private CA and a server certificate for 127.0.0.1 it signed."""
+    return make_private_ca(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def https_sandbox(tls: TlsFiles) -> Iterator[Sandbox]:
+    """A sandbox serving HTTPS with ``tls``'s server certificate."""
+    with Sandbox(SandboxConfig(tls_cert=tls.server_cert, tls_key=tls.server_key)) as sb:
+        yield sb

@@ -29,8 +29,7 @@ from leadsync.config import ApiSettings
 from leadsync.errors import ApiError
 
 from .rawserver import RawServer, answer
-from .support import RecordingSleep
-from .test_transport import api_key_settings
+from .support import RecordingSleep, api_key_settings
 
 PATHS = ("threads", "async")
 #: Backoff jitter seed, the same for both paths so that their waits can be compared.

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 import vcr
 from vcr.request import Request as VcrRequest
 
@@ -137,3 +138,30 @@ class RecordingSleep:
 
     def clock(self) -> float:
         return self.now
+
+
+#: A timeout short enough for tests that wait for one (seconds).
+SHORT_TIMEOUT_S = 0.3
+#: Every proxy variable requests and urllib3 read (each also in upper case).
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+def clear_proxy_env(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
+    """No proxy variable set but ``values`` (e.g. ``http_proxy=...``), in both cases."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+        monkeypatch.setenv(name.upper(), value)
+
+
+def api_key_settings(base_url: str, **api: Any) -> ApiSettings:
+    """Settings for ``base_url`` that never log in (API key mode)."""
+    values: dict[str, Any] = {
+        "base_url": base_url,
+        "api_key": "key-never-logged-5b1d",
+        "account_id": "acct-raw",
+    }
+    values.update(api)
+    return ApiSettings(**values)

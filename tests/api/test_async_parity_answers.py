@@ -40,7 +40,7 @@ from .parity import (
     lines,
     play,
 )
-from .test_transport import api_key_settings
+from .support import api_key_settings
 
 #: Time for a FIN to reach the client over loopback.
 FIN_WAIT_S = 0.05

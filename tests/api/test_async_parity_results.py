@@ -49,7 +49,7 @@ from .parity import (
     set_one,
 )
 from .rawserver import answer, free_port
-from .test_transport import SHORT_TIMEOUT_S
+from .support import SHORT_TIMEOUT_S
 
 #: Adds sent to a sandbox that fails a share of them.
 ADDS_UNDER_FAULTS = 30

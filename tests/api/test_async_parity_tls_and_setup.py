@@ -22,7 +22,6 @@ from leadsync.sandbox import Sandbox
 from tests.helpers import MakeSandbox, settings_for
 from tests.reliability.support import TlsFiles
 
-from . import test_transport
 from .parity import (
     LEAD_ID,
     PASSWORD,
@@ -34,12 +33,7 @@ from .parity import (
     play,
     run_writes,
 )
-from .support import RecordingSleep
-from .test_transport import SHORT_TIMEOUT_S, api_key_settings, clear_proxy_env
-
-#: test_transport's TLS fixtures (a private CA; an HTTPS sandbox with its certificate), shared.
-tls = test_transport.tls
-https_sandbox = test_transport.https_sandbox
+from .support import SHORT_TIMEOUT_S, RecordingSleep, api_key_settings, clear_proxy_env
 
 
 # --- TLS ----------------------------------------------------------------------------------------

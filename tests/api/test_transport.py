@@ -9,7 +9,6 @@ import base64
 import json
 import logging
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,20 +36,25 @@ from leadsync.errors import (
     UncertainAddError,
     UnreachableError,
 )
-from leadsync.sandbox import Sandbox, SandboxConfig
+from leadsync.sandbox import Sandbox
 from tests.helpers import MakeSandbox, settings_for
-from tests.reliability.support import TlsFiles, make_private_ca
+from tests.reliability.support import TlsFiles
 
 from .rawserver import RawServer, answer, free_port
-from .support import FILTERED, RecordingSleep, make_vcr
+from .support import (
+    FILTERED,
+    SHORT_TIMEOUT_S,
+    RecordingSleep,
+    api_key_settings,
+    clear_proxy_env,
+    make_vcr,
+)
 
 ADD_PATH = "/api/v2/config/campaigns/c0ffee/lead"
 ADD_BODY = {"number": "+12135550100", "first_name": "Zoë", "priority": 3}
 AUTH = {"Authorization": "Bearer tok-0123456789", "X-Account-ID": "acct-demo"}
 #: A read timeout short enough for a test, long enough for loopback.
-SHORT_TIMEOUT_S = 0.3
 PORTAL = "http://portal.invalid:9443"
-PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -88,27 +92,6 @@ def same_failure(base_url: str, method: str = "PUT", **api: Any) -> ApiError:
     errors = {name: failure(t, method) for name, t in transports(base_url, **api).items()}
     assert comparable(errors["urllib3"]) == comparable(errors["requests"])
     return errors["urllib3"]
-
-
-def clear_proxy_env(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
-    """No proxy variable set but ``values`` (e.g. ``http_proxy=...``), in both cases."""
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-        monkeypatch.setenv(name.upper(), value)
-
-
-def api_key_settings(base_url: str, **api: Any) -> ApiSettings:
-    """Settings for ``base_url`` that never log in (API key mode)."""
-    values: dict[str, Any] = {
-        "base_url": base_url,
-        "api_key": "key-never-logged-5b1d",
-        "account_id": "acct-raw",
-    }
-    values.update(api)
-    return ApiSettings(**values)
 
 
 # --- failures: same type, same message as through requests -----------------------------------
@@ -190,17 +173,6 @@ def test_an_idempotent_call_is_retried_after_a_lost_connection() -> None:
 
 
 # --- TLS ---------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return make_private_ca(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture
-def https_sandbox(tls: TlsFiles) -> Iterator[Sandbox]:
-    with Sandbox(SandboxConfig(tls_cert=tls.server_cert, tls_key=tls.server_key)) as sb:
-        yield sb
-
-
 def test_an_untrusted_certificate_is_unreachable_with_advice(https_sandbox: Sandbox) -> None:
     err = same_failure(https_sandbox.base_url, method="GET")
     assert type(err) is UnreachableError
