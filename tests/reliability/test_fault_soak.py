@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from leadsync.api.retry import OUTAGE_MIN_FAILURES, Backoff, Counters, RetryBudget
 from leadsync.errors import ExitCode, UnreachableError
 from leadsync.pipeline import SyncRequest, run_sync
+from leadsync.report import RunReport
 from leadsync.sandbox import Sandbox
 from tests.helpers import MakeSandbox, ManualClock
 from tests.reliability.scenarios import CAMPAIGN, CONCURRENCY, SoakResult, fault_soak
@@ -90,6 +92,32 @@ def test_a_server_failing_everything_ends_the_run_in_seconds(
     assert (report.folder / "summary.json").exists()
 
 
+def sync_into_an_outage(
+    sb: Sandbox, tmp_path: Path, size: int, api: dict[str, Any], fail_after: int
+) -> tuple[RunReport, float]:
+    """Sync ``size`` status changes into campaign CAMPAIGN; the sandbox starts failing every
+    request once ``fail_after`` operations were applied. The report, and the seconds from the
+    outage to the end of the run."""
+    cid = sb.state.add_campaign(CAMPAIGN)
+    sb.state.add_leads(cid, [{"number": number(i), "status": "new"} for i in range(size)])
+    src = write_leads(
+        tmp_path / "leads.csv", [{"number": number(i), "status": "success"} for i in range(size)]
+    )
+    outage: list[float] = []
+
+    def progress(stage: str, done: int, total: int | None) -> None:
+        if stage == "apply" and done >= fail_after and not outage:
+            sb.configure(fail_rate=1.0)
+            outage.append(time.monotonic())
+
+    report = run_sync(
+        sync_settings(sb, api=api),
+        SyncRequest((src,), campaign=CAMPAIGN, report_dir=tmp_path / "report"),
+        progress=progress,
+    )
+    return report, time.monotonic() - outage[0]
+
+
 def test_an_outage_during_the_apply_stops_it_after_one_retry_schedule(
     make_sandbox: MakeSandbox, tmp_path: Path
 ) -> None:
@@ -97,29 +125,10 @@ def test_an_outage_during_the_apply_stops_it_after_one_retry_schedule(
     (500 retries of 15 s schedules); now the run stops once every request has failed for
     longer than one call's retry schedule."""
     sb = make_sandbox()
-    cid = sb.state.add_campaign(CAMPAIGN)
     size = 2_000
-    sb.state.add_leads(cid, [{"number": number(i), "status": "new"} for i in range(size)])
-    src = write_leads(
-        tmp_path / "leads.csv", [{"number": number(i), "status": "success"} for i in range(size)]
-    )
     # A budget that cannot be the reason the run stops; a 1 s retry schedule (0.2 s × 5).
-    settings = sync_settings(
-        sb, api={"backoff_max_s": 0.2, "retry_budget": 1_000_000, "concurrency": CONCURRENCY}
-    )
-    outage: list[float] = []
-
-    def progress(stage: str, done: int, total: int | None) -> None:
-        if stage == "apply" and done >= 50 and not outage:
-            sb.configure(fail_rate=1.0)
-            outage.append(time.monotonic())
-
-    report = run_sync(
-        settings,
-        SyncRequest((src,), campaign=CAMPAIGN, report_dir=tmp_path / "report"),
-        progress=progress,
-    )
-    stopped_after = time.monotonic() - outage[0]
+    api = {"backoff_max_s": 0.2, "retry_budget": 1_000_000, "concurrency": CONCURRENCY}
+    report, stopped_after = sync_into_an_outage(sb, tmp_path, size, api, fail_after=50)
     assert report.exit_code == ExitCode.UNREACHABLE, report.messages
     assert any("failed all of the last" in m for m in report.messages), report.messages
     assert stopped_after < OUTAGE_STOP_BOUND_S, f"{stopped_after:.1f} s"
@@ -133,26 +142,10 @@ def test_an_outage_during_a_large_apply_with_default_retries(
     make_sandbox: MakeSandbox, tmp_path: Path
 ) -> None:
     sb = make_sandbox(latency_ms=1.0)
-    cid = sb.state.add_campaign(CAMPAIGN)
-    size = FULL_OPS
-    sb.state.add_leads(cid, [{"number": number(i), "status": "new"} for i in range(size)])
-    src = write_leads(
-        tmp_path / "leads.csv", [{"number": number(i), "status": "success"} for i in range(size)]
+    # every retry default
+    report, stopped_after = sync_into_an_outage(
+        sb, tmp_path, FULL_OPS, {"backoff_max_s": 30.0}, fail_after=200
     )
-    settings = sync_settings(sb, api={"backoff_max_s": 30.0})  # every retry default
-    outage: list[float] = []
-
-    def progress(stage: str, done: int, total: int | None) -> None:
-        if stage == "apply" and done >= 200 and not outage:
-            sb.configure(fail_rate=1.0)
-            outage.append(time.monotonic())
-
-    report = run_sync(
-        settings,
-        SyncRequest((src,), campaign=CAMPAIGN, report_dir=tmp_path / "report"),
-        progress=progress,
-    )
-    stopped_after = time.monotonic() - outage[0]
     assert report.exit_code == ExitCode.UNREACHABLE, report.messages
     # One retry schedule (15.5 s) + the backoff sleeps in flight (≤ 8 s) + margin.
     assert stopped_after < FAIL_EVERYTHING_BOUND_S, f"{stopped_after:.1f} s"
