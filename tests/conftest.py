@@ -1,4 +1,5 @@
-"""Shared fixtures: a fresh sandbox per test, and a factory for sandboxes with knobs."""
+"""Shared fixtures: a fresh sandbox per test, a factory for sandboxes with knobs, and a
+private CA for the TLS tests."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from leadsync.sandbox import Sandbox, SandboxConfig
 from tests.helpers import MakeSandbox
+from tests.reliability.support import TlsFiles, make_private_ca
 
 
 @pytest.fixture
@@ -32,3 +34,9 @@ def make_sandbox() -> Iterator[MakeSandbox]:
     yield make
     for sb in made:
         sb.stop()
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A private CA and a server certificate for 127.0.0.1 it signed."""
+    return make_private_ca(tmp_path_factory.mktemp("tls"))

@@ -8,7 +8,7 @@ import pytest
 import vcr
 
 from leadsync.sandbox import Sandbox, SandboxConfig
-from tests.reliability.support import TlsFiles, make_private_ca
+from tests.reliability.support import TlsFiles
 
 from .support import RecordingSleep, make_vcr
 
@@ -23,12 +23,6 @@ def doc_vcr() -> vcr.VCR:
 def fake_sleep() -> RecordingSleep:
     """A sleep that records every wait and advances its own clock."""
     return RecordingSleep()
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    """A private CA and a server certificate for 127.0.0.1 it signed."""
-    return make_private_ca(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture

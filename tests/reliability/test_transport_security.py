@@ -17,7 +17,6 @@ from tests.reliability.support import (
     RunCli,
     TlsFiles,
     api_values,
-    make_private_ca,
     number,
     write_config,
     write_leads,
@@ -26,11 +25,6 @@ from tests.reliability.support import (
 #: A refused certificate is not retried: the answer comes at once, not after a backoff.
 REFUSAL_BOUND_S = 5.0
 OFF_WARNING = "TLS certificate verification is OFF"
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return make_private_ca(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture
