@@ -35,8 +35,8 @@ import pandas as pd
 import psutil
 
 from leadsync import models
-from leadsync.diff import CampaignDiff, diff_campaign
-from leadsync.plan import PlanPolicy, build_plan, check_guards, fingerprint_remote
+from leadsync.sync.diff import CampaignDiff, diff_campaign
+from leadsync.sync.plan import PlanPolicy, build_plan, check_guards, fingerprint_remote
 
 FULL_ROWS = 1_000_000
 QUICK_ROWS = 100_000

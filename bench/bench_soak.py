@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO))  # the scenarios live with the reliability suites
 from benchtable import Row, print_rows  # noqa: E402
 
 from leadsync.errors import ExitCode  # noqa: E402
-from leadsync.pipeline import SyncRequest, run_sync  # noqa: E402
+from leadsync.run.pipeline import SyncRequest, run_sync  # noqa: E402
 from leadsync.sandbox import Sandbox, SandboxConfig  # noqa: E402
 from tests.reliability.scenarios import (  # noqa: E402
     CAMPAIGN,

@@ -230,3 +230,22 @@ COUNT_KEYS: tuple[str, ...] = (
 
 def zero_counts() -> dict[str, int]:
     return dict.fromkeys(COUNT_KEYS, 0)
+
+
+#: Columns of ``RunReport.rows`` and ``rows.csv``, in order.
+ROW_COLUMNS: tuple[str, ...] = (
+    "file",
+    "sheet",
+    "row",
+    "campaign",
+    "number",
+    "outcome",
+    "lead_id",
+    "reasons",
+    "message",
+)
+
+
+def empty_rows() -> pd.DataFrame:
+    """An empty rows table with :data:`ROW_COLUMNS` (``row`` is ``Int64``, the rest text)."""
+    return pd.DataFrame({c: pd.Series(dtype="Int64" if c == "row" else "str") for c in ROW_COLUMNS})

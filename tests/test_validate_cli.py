@@ -18,7 +18,7 @@ from leadsync.cli import main
 from leadsync.config import Settings, load_settings
 from leadsync.errors import ExitCode, InputError
 from leadsync.models import COUNT_KEYS
-from leadsync.validate import reject_fraction_message, run_validate
+from leadsync.run.validate import reject_fraction_message, run_validate
 
 DATA = Path(__file__).parent / "data"
 ONE_BAD = DATA / "one_bad_row.csv"  # 10 rows; row 5 has priority "high" and a formula name

@@ -11,7 +11,7 @@ import click
 from rich.table import Table
 
 from ..errors import ExitCode
-from ..jobs import format_totals, job_status
+from ..jobs.folders import format_totals, job_status
 from .common import CliContext, command_config_option, pass_cli
 
 NO_VALUE = "-"

@@ -1,4 +1,4 @@
-"""``leadsync sync``, ``plan``, ``apply`` and ``demo``: thin skins over leadsync.pipeline."""
+"""``leadsync sync``, ``plan``, ``apply`` and ``demo``: thin skins over leadsync.run.pipeline."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import click
 
 from ..apply import install_signal_handlers
 from ..errors import LeadsyncError, UsageError
-from ..pipeline import SyncRequest, expand_sources, run_apply, run_job, run_sync
 from ..report import RunReport, make_progress, print_summary
+from ..run.pipeline import SyncRequest, expand_sources, run_apply, run_job, run_sync
 from .common import CliContext, command_config_option, pass_cli
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -244,8 +244,8 @@ def apply_command(
 def _replan(cli: CliContext, settings: Any, plan_file: Path, report_dir: Path | None) -> int:
     from rich.table import Table
 
-    from ..planfile import load_plan
-    from ..reviewed import plan_difference
+    from ..run.planfile import load_plan
+    from ..run.reviewed import plan_difference
 
     saved = load_plan(plan_file)
     fresh = plan_file.with_name(f"{plan_file.stem}.replanned.json")
@@ -289,7 +289,7 @@ def _replan(cli: CliContext, settings: Any, plan_file: Path, report_dir: Path | 
 def demo_command(cli: CliContext, mode: str, dry_run: bool, report_dir: Path | None) -> int:
     """Start the embedded sandbox, show its campaigns, sync sample_data/ into it, print the
     summary and where the report is."""
-    from ..demo import run_demo
+    from .demo import run_demo
 
     with _progress(cli) as progress:
         report = run_demo(

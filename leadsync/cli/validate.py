@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from ..errors import UsageError
-from ..pipeline import expand_sources
 from ..report import make_progress, print_summary
-from ..validate import run_validate
+from ..run.pipeline import expand_sources
+from ..run.validate import run_validate
 from .common import CliContext, command_config_option, pass_cli
 
 

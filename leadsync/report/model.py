@@ -1,6 +1,6 @@
 """The run report: everything a run learned, as one value, and its ``summary.json`` form.
 
-:class:`RunReport` is filled by the pipeline (or :func:`leadsync.validate.run_validate`) and
+:class:`RunReport` is filled by the pipeline (or :func:`leadsync.run.validate.run_validate`) and
 handed to :func:`leadsync.report.write_report`. Totals are always computed from the
 per-campaign counts, never kept separately, so they cannot disagree.
 """
@@ -16,22 +16,19 @@ import pandas as pd
 
 from .. import __version__
 from ..errors import ExitCode
-from ..models import COUNT_KEYS, IssueKind, OpResult, RowIssue, SourceInfo, zero_counts
+from ..models import (
+    COUNT_KEYS,
+    IssueKind,
+    OpResult,
+    RowIssue,
+    SourceInfo,
+    zero_counts,
+)
+from ..models import ROW_COLUMNS as ROW_COLUMNS  # re-exported: report users name it here
+from ..models import empty_rows as empty_rows
 
 Command = Literal["sync", "plan", "apply", "validate"]
 
-#: Columns of ``RunReport.rows`` and ``rows.csv``, in order.
-ROW_COLUMNS: tuple[str, ...] = (
-    "file",
-    "sheet",
-    "row",
-    "campaign",
-    "number",
-    "outcome",
-    "lead_id",
-    "reasons",
-    "message",
-)
 #: Row outcomes (PRODUCT.md §5). ``valid`` is what ``validate`` gives an accepted row.
 ROW_OUTCOMES: tuple[str, ...] = (
     "added",
@@ -58,11 +55,6 @@ EXIT_MEANINGS: dict[int, str] = {
     ExitCode.UNREACHABLE: "API unreachable or login refused",
     ExitCode.LOCKED: "another run of the job holds the lock",
 }
-
-
-def empty_rows() -> pd.DataFrame:
-    """An empty rows table with :data:`ROW_COLUMNS` (``row`` is ``Int64``, the rest text)."""
-    return pd.DataFrame({c: pd.Series(dtype="Int64" if c == "row" else "str") for c in ROW_COLUMNS})
 
 
 def _utc_now() -> datetime:

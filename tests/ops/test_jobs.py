@@ -14,7 +14,7 @@ import pytest
 
 from leadsync.config import JobSettings, load_settings
 from leadsync.errors import ConfigError, ExitCode, InputError
-from leadsync.jobs import (
+from leadsync.jobs.folders import (
     EXIT_MEANINGS,
     archive_sources,
     job_paths,

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from leadsync.cli import cli
-from leadsync.jobs import EXIT_MEANINGS
+from leadsync.jobs.folders import EXIT_MEANINGS
 
 CONFIG = """
 [sync]

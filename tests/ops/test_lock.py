@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from leadsync.errors import ExitCode, LockedError
-from leadsync.jobs import lock_path
-from leadsync.lock import JobLock, LockInfo, holder_state, pid_alive, read_lock
+from leadsync.jobs.folders import lock_path
+from leadsync.jobs.lock import JobLock, LockInfo, holder_state, pid_alive, read_lock
 
 WORKER = Path(__file__).with_name("lock_worker.py")
 RACERS = 8
@@ -111,7 +111,7 @@ def test_stale_lock_from_a_dead_pid_is_taken_over(
     stale = LockInfo(pid=pid, hostname="web1", started_at="2026-11-28T23:59:00Z", job="nightly")
     path.write_text(stale.to_json())
     with (
-        caplog.at_level(logging.WARNING, logger="leadsync.lock"),
+        caplog.at_level(logging.WARNING, logger="leadsync.jobs.lock"),
         JobLock(path, job="nightly") as lock,
     ):
         assert lock.took_over == stale

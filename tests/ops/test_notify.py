@@ -17,8 +17,8 @@ import pytest
 import requests
 
 from leadsync import __version__
-from leadsync.jobs import EXIT_MEANINGS
-from leadsync.notify import format_notification, notify, safe_url
+from leadsync.jobs.folders import EXIT_MEANINGS
+from leadsync.jobs.notify import format_notification, notify, safe_url
 
 SECRET_PATH = "/services/T0001/B0002/XyZsecretWebhookToken"
 SUMMARY = {
@@ -86,7 +86,7 @@ def webhook() -> Iterator[Webhook]:
 
 
 def test_posts_text_and_summary_as_json(webhook: Webhook, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="leadsync.notify")
+    caplog.set_level(logging.INFO, logger="leadsync.jobs.notify")
     summary = {**SUMMARY, "finished_at": datetime(2026, 11, 30, 0, 1, tzinfo=UTC)}
     assert notify(webhook.url, summary, "leadsync job nightly: exit 1") is True
     (request,) = webhook.received
@@ -114,7 +114,7 @@ def test_a_non_2xx_answer_is_a_warning(
     webhook.status, webhook.location = status, location
     assert notify(webhook.url, SUMMARY, "text") is False
     assert len(webhook.received) == 1  # sent once, not retried, not redirected
-    (record,) = [r for r in caplog.records if r.name == "leadsync.notify"]
+    (record,) = [r for r in caplog.records if r.name == "leadsync.jobs.notify"]
     assert record.levelno == logging.WARNING
     assert f"HTTP {status}" in record.getMessage()
     assert "XyZsecret" not in caplog.text

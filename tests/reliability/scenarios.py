@@ -24,7 +24,7 @@ from leadsync.apply import latest_results, read_journal
 from leadsync.apply.journal import JOURNAL_NAME, RECORD_FIELDS
 from leadsync.errors import ExitCode
 from leadsync.models import OpOutcome
-from leadsync.pipeline import SyncRequest, run_sync
+from leadsync.run.pipeline import SyncRequest, run_sync
 from leadsync.sandbox import Sandbox
 from tests.reliability.support import (
     CLI_MEMORY_LIMIT,

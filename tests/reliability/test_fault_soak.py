@@ -15,8 +15,8 @@ import pytest
 
 from leadsync.api.retry import OUTAGE_MIN_FAILURES, Backoff, Counters, RetryBudget
 from leadsync.errors import ExitCode, UnreachableError
-from leadsync.pipeline import SyncRequest, run_sync
 from leadsync.report import RunReport
+from leadsync.run.pipeline import SyncRequest, run_sync
 from leadsync.sandbox import Sandbox
 from tests.helpers import MakeSandbox, ManualClock
 from tests.reliability.scenarios import CAMPAIGN, CONCURRENCY, SoakResult, fault_soak

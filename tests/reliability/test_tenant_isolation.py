@@ -14,7 +14,7 @@ import requests
 from leadsync.api import CampaignsClient
 from leadsync.config import ApiSettings
 from leadsync.errors import ExitCode
-from leadsync.pipeline import SyncRequest, run_sync
+from leadsync.run.pipeline import SyncRequest, run_sync
 from leadsync.sandbox import Sandbox
 from tests.helpers import sandbox_headers
 from tests.reliability.support import RunCli, api_values, number, sync_settings, write_config

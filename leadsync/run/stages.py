@@ -1,4 +1,4 @@
-"""The stages of :func:`leadsync.pipeline.run_sync` that sit between the library parts.
+"""The stages of :func:`leadsync.run.pipeline.run_sync` that sit between the library parts.
 
 :class:`Run` carries what a run accumulates (timings, the report folder, the value each stage
 produced, the error that stopped it); the functions here glue reader, diff, plan, apply and
@@ -18,19 +18,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
-from .apply import ApplyResult, Journal
-from .apply.journal import JOURNAL_NAME
+from ..apply import ApplyResult, Journal
+from ..apply.journal import JOURNAL_NAME
+from ..config import Settings
+from ..errors import ApiError, ExitCode, InputError, LeadsyncError, RefusedError
+from ..jobs.folders import archive_sources, new_report_folder
+from ..logs import log_context
+from ..models import IssueKind, OpKind, ReadResult, RowIssue
+from ..report import RunReport, write_before_csv, write_report
+from ..report.files import write_summary
+from ..sync.diff import CampaignDiff, diff_campaign
+from ..sync.outcomes import Verification, campaign_counts, row_outcomes
+from ..sync.plan import Plan, PlanPolicy, build_plan, check_guards, fingerprint_remote
 from .campaigns import Current, Targets, fetch_remote
-from .config import Settings
-from .diff import CampaignDiff, diff_campaign
-from .errors import ApiError, ExitCode, InputError, LeadsyncError, RefusedError
-from .jobs import archive_sources, new_report_folder
-from .logs import log_context
-from .models import IssueKind, OpKind, ReadResult, RowIssue
-from .outcomes import Verification, campaign_counts, row_outcomes
-from .plan import Plan, PlanPolicy, build_plan, check_guards, fingerprint_remote
-from .report import RunReport, write_before_csv, write_report
-from .report.files import write_summary
 
 if TYPE_CHECKING:
     from .pipeline import SyncRequest

@@ -15,10 +15,10 @@ from typing import Protocol
 
 import pandas as pd
 
-from .api import resolve_campaign
-from .errors import ApiError, TransientError, UnreachableError, UsageError
-from .models import REMOTE_COLUMNS, Campaign, IssueKind, RowIssue, empty_remote
-from .reader import normalize_remote_keys
+from ..api import resolve_campaign
+from ..errors import ApiError, TransientError, UnreachableError, UsageError
+from ..models import REMOTE_COLUMNS, Campaign, IssueKind, RowIssue, empty_remote
+from ..reader import normalize_remote_keys
 
 log = logging.getLogger(__name__)
 

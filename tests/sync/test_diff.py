@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadsync import models
-from leadsync.diff import (
+from leadsync.sync.diff import (
     DRIFT_COLUMNS,
     DUPLICATE_COLUMNS,
     MATCHED_COLUMNS,

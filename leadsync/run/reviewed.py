@@ -15,16 +15,15 @@ from typing import Any
 
 import pandas as pd
 
-from .apply import ApplyResult, apply_plan
+from ..apply import ApplyResult, apply_plan
+from ..config import Settings
+from ..errors import ApiError, RefusedError
+from ..models import ROW_COLUMNS, Operation, OpKind, OpOutcome, OpResult, ReadResult, zero_counts
+from ..report import RunReport
+from ..sync.outcomes import Verification, campaign_counts
+from ..sync.plan import Plan, fingerprint_remote
 from .campaigns import Current, Targets, fetch_remote
-from .config import Settings
-from .errors import ApiError, RefusedError
-from .models import Operation, OpKind, OpOutcome, OpResult, ReadResult, zero_counts
-from .outcomes import Verification, campaign_counts
-from .plan import Plan, fingerprint_remote
 from .planfile import SavedPlan, is_applied, mark_applied, save_plan
-from .report import RunReport
-from .report.model import ROW_COLUMNS
 from .stages import Run, _exit_code, apply_changes, interruption
 
 log = logging.getLogger(__name__)

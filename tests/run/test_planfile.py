@@ -11,18 +11,18 @@ import pandas as pd
 import pytest
 
 from leadsync import models
-from leadsync.diff import diff_campaign
 from leadsync.errors import ExitCode, InputError, RefusedError
 from leadsync.models import Campaign, SourceInfo
-from leadsync.plan import Plan, PlanPolicy, build_plan, fingerprint_remote
-from leadsync.planfile import (
+from leadsync.run.planfile import (
     PLAN_VERSION,
     is_applied,
     load_plan,
     mark_applied,
     save_plan,
 )
-from tests.test_diff import desired_frame, remote_frame
+from leadsync.sync.diff import diff_campaign
+from leadsync.sync.plan import Plan, PlanPolicy, build_plan, fingerprint_remote
+from tests.sync.test_diff import desired_frame, remote_frame
 
 CREATED = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 SOURCE = SourceInfo(

@@ -1,4 +1,4 @@
-"""diff.py and plan.py are pure: no HTTP client, no sandbox, no API client, no file access.
+"""The modules of leadsync/sync/ (diff, plan, outcomes) are pure: no HTTP client, no sandbox, no API client, no file access.
 
 Two independent checks: what importing them actually loads (in a fresh interpreter, so other
 tests' imports do not hide anything), and what their source imports or calls (so a lazy import
@@ -18,7 +18,8 @@ import pytest
 import leadsync
 
 PACKAGE = Path(leadsync.__file__).parent
-PURE_MODULES = ("diff", "plan")
+PURE_DIR = PACKAGE / "sync"
+PURE_MODULES = tuple(sorted(p.stem for p in PURE_DIR.glob("*.py") if p.stem != "__init__"))
 #: Never loaded by importing the pure modules (nor the plan file module).
 FORBIDDEN_LOADED = ("requests", "urllib3", "leadsync.sandbox", "leadsync.api")
 #: Never imported by the pure modules' source, anywhere in the file.
@@ -65,22 +66,27 @@ def is_forbidden(name: str, forbidden: tuple[str, ...]) -> bool:
 
 
 def test_importing_the_pure_modules_loads_no_network_or_sandbox_code() -> None:
-    loaded, with_requests = loaded_modules("leadsync.diff", "leadsync.plan", "leadsync.planfile")
-    assert "leadsync.plan" in loaded  # the probe really imported them
+    loaded, with_requests = loaded_modules(
+        "leadsync.sync.diff", "leadsync.sync.plan", "leadsync.run.planfile"
+    )
+    assert "leadsync.sync.plan" in loaded  # the probe really imported them
     assert "requests" in with_requests  # and it would see a forbidden module
     bad = sorted(m for m in loaded if is_forbidden(m, FORBIDDEN_LOADED))
     assert bad == []
 
 
-def source_imports(path: Path) -> set[str]:
+def source_imports(path: Path, package: str = "leadsync") -> set[str]:
+    """Every module ``path`` imports; relative imports resolved against ``package``."""
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
-            if node.level:  # relative: from .x import y → leadsync.x
-                base = "leadsync" + ("." + base if base else "")
+            if node.level:  # relative: from ..x import y in leadsync.sync → leadsync.x
+                parts = package.split(".")
+                anchor = ".".join(parts[: len(parts) - node.level + 1])
+                base = anchor + ("." + base if base else "")
                 names.update(f"{base}.{alias.name}" for alias in node.names)
             names.add(base)
     return names
@@ -88,14 +94,14 @@ def source_imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("module", PURE_MODULES)
 def test_pure_source_imports_nothing_that_does_io(module: str) -> None:
-    imports = source_imports(PACKAGE / f"{module}.py")
+    imports = source_imports(PURE_DIR / f"{module}.py", "leadsync.sync")
     assert "pandas" in imports  # the parse found the imports
     assert sorted(i for i in imports if is_forbidden(i, FORBIDDEN_IMPORTS)) == []
 
 
 @pytest.mark.parametrize("module", PURE_MODULES)
 def test_pure_source_calls_no_io_builtin(module: str) -> None:
-    tree = ast.parse((PACKAGE / f"{module}.py").read_text(encoding="utf-8"))
+    tree = ast.parse((PURE_DIR / f"{module}.py").read_text(encoding="utf-8"))
     calls = {
         node.func.id
         for node in ast.walk(tree)
@@ -104,8 +110,19 @@ def test_pure_source_calls_no_io_builtin(module: str) -> None:
     assert sorted(calls & set(FORBIDDEN_CALLS)) == []
 
 
+def test_the_pure_core_is_found() -> None:
+    assert {"diff", "plan", "outcomes"} <= set(PURE_MODULES)
+
+
 def test_the_source_check_would_see_a_forbidden_import(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text("import pandas\nfrom .api import client\nimport os.path\n", "utf-8")
     found = {i for i in source_imports(sample) if is_forbidden(i, FORBIDDEN_IMPORTS)}
     assert found == {"leadsync.api", "leadsync.api.client", "os.path"}
+
+
+def test_relative_imports_resolve_from_the_pure_package(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("from ..report import model\nfrom .diff import x\n", "utf-8")
+    found = source_imports(sample, "leadsync.sync")
+    assert {"leadsync.report.model", "leadsync.sync.diff"} <= found

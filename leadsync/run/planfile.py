@@ -37,10 +37,10 @@ from typing import Any
 
 import pandas as pd
 
-from . import __version__
-from .errors import InputError, RefusedError
-from .models import Operation, OpKind, SourceInfo
-from .plan import (
+from .. import __version__
+from ..errors import InputError, RefusedError
+from ..models import Operation, OpKind, SourceInfo
+from ..sync.plan import (
     KEPT_COLUMNS,
     PLAN_COUNT_KEYS,
     PLAN_DRIFT_COLUMNS,

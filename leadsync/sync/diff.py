@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .models import DESIRED_COLUMNS, INT_FIELDS, LISTED_FIELDS, REMOTE_COLUMNS, SOURCE_COLUMNS
+from ..models import DESIRED_COLUMNS, INT_FIELDS, LISTED_FIELDS, REMOTE_COLUMNS, SOURCE_COLUMNS
 
 #: Digits after "+" that still fit in an int64 (E.164 numbers have at most 15).
 _MAX_INT_DIGITS = 18

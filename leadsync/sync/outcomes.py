@@ -1,7 +1,7 @@
 """What happened to each input row and each campaign: plan + apply + verify → report tables.
 
 Pure functions over the values the pipeline stages produce. ``row_outcomes`` gives one line per
-input row (``report.model.ROW_COLUMNS``); ``campaign_counts`` gives the ``COUNT_KEYS`` of every
+input row (``models.ROW_COLUMNS``); ``campaign_counts`` gives the ``COUNT_KEYS`` of every
 campaign; both feed :class:`leadsync.report.RunReport`.
 """
 
@@ -13,17 +13,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .diff import CampaignDiff
-from .models import (
+from ..models import (
+    ROW_COLUMNS,
     IssueKind,
     OpKind,
     OpOutcome,
     OpResult,
     RowIssue,
+    empty_rows,
     zero_counts,
 )
+from .diff import CampaignDiff
 from .plan import REASON_STATUS_AFTER_ADD, Plan, is_removal
-from .report.model import ROW_COLUMNS, empty_rows
 
 _DONE = (OpOutcome.DONE, OpOutcome.SETTLED_PRESENT)
 

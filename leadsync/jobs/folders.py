@@ -31,10 +31,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .config import JobSettings, Settings
-from .errors import ConfigError, InputError
+from ..config import JobSettings, Settings
+from ..errors import ConfigError, InputError
+from ..report.model import EXIT_MEANINGS
 from .lock import holder_state, read_lock
-from .report.model import EXIT_MEANINGS
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from leadsync import models
 from leadsync.config import SyncSettings
-from leadsync.diff import CampaignDiff, diff_campaign
 from leadsync.errors import ExitCode, InputError, RefusedError
 from leadsync.models import Campaign, Operation, OpKind
-from leadsync.plan import (
+from leadsync.sync.diff import CampaignDiff, diff_campaign
+from leadsync.sync.plan import (
     KEPT_ALREADY_REMOVED,
     KEPT_COLUMNS,
     KEPT_DUPLICATE,
@@ -36,7 +36,7 @@ from leadsync.plan import (
     is_removal,
     operation_waves,
 )
-from tests.test_diff import desired_frame, remote_frame
+from tests.sync.test_diff import desired_frame, remote_frame
 
 STATUSES = ("new", "success", "failed")
 CAMPAIGNS = {"c1": Campaign("c1", "Spring"), "c2": Campaign("c2", "Autumn")}

@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from . import __version__
-from .jobs import EXIT_MEANINGS, format_totals
+from .. import __version__
+from .folders import EXIT_MEANINGS, format_totals
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from leadsync.errors import ExitCode
-from leadsync.jobs import lock_path
-from leadsync.lock import JobLock
+from leadsync.jobs.folders import lock_path
+from leadsync.jobs.lock import JobLock
 from leadsync.sandbox import Sandbox
 from tests.helpers import MakeSandbox
 

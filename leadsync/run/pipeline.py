@@ -14,18 +14,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .api import CampaignsClient
-from .apply import apply_plan
+from ..api import CampaignsClient
+from ..apply import apply_plan
+from ..config import Settings
+from ..errors import ExitCode, InputError, LeadsyncError
+from ..jobs.folders import job_paths, prune_reports, resolve_sources
+from ..jobs.lock import JobLock
+from ..jobs.notify import format_notification, notify
+from ..logs import log_context
+from ..reader import read_sources
+from ..report import RunReport
 from .campaigns import fetch_current, resolve_campaigns
-from .config import Settings
-from .errors import ExitCode, InputError, LeadsyncError
-from .jobs import job_paths, prune_reports, resolve_sources
-from .lock import JobLock
-from .logs import log_context
-from .notify import format_notification, notify
 from .planfile import load_plan
-from .reader import read_sources
-from .report import RunReport
 from .reviewed import (
     apply_saved_plan,
     check_plan_current,

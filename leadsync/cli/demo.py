@@ -12,11 +12,11 @@ from typing import Any
 
 from rich.console import Console
 
-from .api import CampaignsClient
-from .config import Settings, load_settings
-from .pipeline import Progress, SyncRequest, expand_sources, run_sync
-from .report import RunReport
-from .sandbox import Sandbox, SandboxConfig
+from ..api import CampaignsClient
+from ..config import Settings, load_settings
+from ..report import RunReport
+from ..run.pipeline import Progress, SyncRequest, expand_sources, run_sync
+from ..sandbox import Sandbox, SandboxConfig
 
 #: Where the demo's files are: ./sample_data when run from a checkout.
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
@@ -91,7 +91,7 @@ def run_demo(
     sample_dir: Path = SAMPLE_DIR,
 ) -> RunReport:
     """Start the sandbox, show its campaigns, sync ``sample_dir`` into it, show them again."""
-    from .cli.api_commands import campaigns_table
+    from .api_commands import campaigns_table
 
     with Sandbox(SandboxConfig()) as sandbox:
         seed_demo_state(sandbox)

@@ -11,11 +11,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .config import Settings
-from .errors import ExitCode
-from .jobs import new_report_folder
-from .models import ReadResult
-from .report import RunReport, read_counts, read_rows, write_report
+from ..config import Settings
+from ..errors import ExitCode
+from ..jobs.folders import new_report_folder
+from ..models import ReadResult
+from ..report import RunReport, read_counts, read_rows, write_report
 
 ProgressFn = Callable[[str, int, int | None], None]
 
@@ -87,11 +87,11 @@ def run_validate(
 
     Returns the report; ``report.folder`` is the folder written (``report_dir``, else
     ``settings.sync.report_dir/<UTC time>_<first file stem>``, named like every run's folder
-    by :func:`leadsync.jobs.new_report_folder`). ``report.exit_code`` is 0, or
+    by :func:`leadsync.jobs.folders.new_report_folder`). ``report.exit_code`` is 0, or
     2 when more rows were rejected than ``sync.max_reject_fraction`` allows. Raises
     InputError (exit 2) when a file cannot be read at all; nothing is written then.
     """
-    from .reader import read_sources  # the reader imports pandas engines; keep import cheap
+    from ..reader import read_sources  # the reader imports pandas engines; keep import cheap
 
     started = clock()
     t0 = timer()

@@ -1,6 +1,6 @@
 """Pure: differences + policy → an ordered list of operations; the safety guards.
 
-:func:`build_plan` turns one :class:`~leadsync.diff.CampaignDiff` per campaign into a
+:func:`build_plan` turns one :class:`~leadsync.sync.diff.CampaignDiff` per campaign into a
 :class:`Plan`: the API calls to make (``models.Operation``), the remote leads it keeps and why,
 the drift it found, the adds it skipped, and per-campaign counts. :func:`check_guards` then
 refuses plans that would do too much damage (PRODUCT.md §3). :func:`fingerprint_remote` hashes a
@@ -40,12 +40,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..errors import InputError, RefusedError
+from ..models import INT_FIELDS, LEAD_FIELDS, LISTED_FIELDS, Campaign, Operation, OpKind
 from .diff import DRIFT_COLUMNS, CampaignDiff, arrow_text
-from .errors import InputError, RefusedError
-from .models import INT_FIELDS, LEAD_FIELDS, LISTED_FIELDS, Campaign, Operation, OpKind
 
 if TYPE_CHECKING:
-    from .config import SyncSettings
+    from ..config import SyncSettings
 
 #: The status the API gives a lead it adds (the add body carries none).
 DEFAULT_ADD_STATUS = "new"

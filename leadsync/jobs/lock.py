@@ -25,7 +25,7 @@ fail and retries.
 
 The lock directory must be on a filesystem where ``flock`` works between every host that runs
 the job: a local disk, or NFSv4. Release unlinks the file *before* dropping the flock. Where a
-job's lock file lives is decided by :func:`leadsync.jobs.lock_path`.
+job's lock file lives is decided by :func:`leadsync.jobs.folders.lock_path`.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
-from .errors import LockedError
+from ..errors import LockedError
 
 log = logging.getLogger(__name__)
 

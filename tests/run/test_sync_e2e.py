@@ -12,7 +12,7 @@ import pytest
 
 from leadsync.config import Settings, load_settings
 from leadsync.errors import ExitCode
-from leadsync.pipeline import SyncRequest, run_sync
+from leadsync.run.pipeline import SyncRequest, run_sync
 from leadsync.sandbox import Sandbox
 from tests.helpers import MakeSandbox
 
