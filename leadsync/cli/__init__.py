@@ -14,7 +14,7 @@ from .. import __version__
 from ..errors import ExitCode, LeadsyncError
 from ..logs import setup_logging
 from . import api_commands, jobs, sandbox, sync, validate
-from .common import CliContext, config_option
+from .common import CliContext, add_global_options, config_option
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -38,7 +38,7 @@ def cli(ctx: click.Context, config: str | None, verbose: int, quiet: bool, log_f
 
 for module in (sync, validate, api_commands, sandbox, jobs):
     for command in module.COMMANDS:
-        cli.add_command(command)
+        cli.add_command(add_global_options(command))
 
 
 def main(argv: list[str] | None = None) -> None:

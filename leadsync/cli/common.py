@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 
 from ..config import Settings, load_settings
+from ..logs import setup_logging
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,6 +45,62 @@ def command_config_option(f: F) -> F:
         default=None,
         callback=_remember_config,
         help="TOML config file (same as the global --config).",
+    )(f)
+
+
+def _set_global(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A subcommand's copy of a global option: set it on the CliContext, re-apply logging."""
+
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        cli = ctx.find_object(CliContext)
+        if cli is None or value in (None, 0, False):
+            return value
+        setattr(cli, name, value)
+        setup_logging(cli.log_format, verbosity=cli.verbose, quiet=cli.quiet)
+        return value
+
+    return callback
+
+
+def add_global_options(command: click.Command) -> click.Command:
+    """Accept -v, -q and --log-format after the command name too (``leadsync sync --job
+    nightly --log-format json``), as --config is."""
+    command.params.extend(
+        [
+            click.Option(
+                ["-v", "--verbose", "_verbose"],
+                count=True,
+                expose_value=False,
+                callback=_set_global("verbose"),
+                help="More log output (repeatable; same as before the command).",
+            ),
+            click.Option(
+                ["-q", "--quiet", "_quiet"],
+                is_flag=True,
+                expose_value=False,
+                callback=_set_global("quiet"),
+                help="Only warnings and errors (same as before the command).",
+            ),
+            click.Option(
+                ["--log-format", "_log_format"],
+                type=click.Choice(["text", "json"]),
+                default=None,
+                expose_value=False,
+                callback=_set_global("log_format"),
+                help="text or json log lines (same as before the command).",
+            ),
+        ]
+    )
+    return command
+
+
+def replace_report_option(f: F) -> F:
+    """--replace-report: let --report-dir name a folder that holds a previous report."""
+    return click.option(
+        "--replace-report",
+        is_flag=True,
+        help="With --report-dir: replace the previous leadsync report in that folder "
+        "(without it a non-empty folder is refused).",
     )(f)
 
 

@@ -12,9 +12,10 @@ import click
 
 from ..apply import install_signal_handlers
 from ..errors import LeadsyncError, UsageError
+from ..jobs.runner import run_job
 from ..report import RunReport, make_progress, print_summary
-from ..run.pipeline import SyncRequest, expand_sources, run_apply, run_job, run_sync
-from .common import CliContext, command_config_option, pass_cli
+from ..run.pipeline import SyncRequest, expand_sources, run_apply, run_sync
+from .common import CliContext, command_config_option, pass_cli, replace_report_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,6 +41,7 @@ def sync_options(f: F) -> F:
             type=click.Path(path_type=Path, file_okay=False),
             help="Write the report into this folder (default reports/<time>_<name>).",
         ),
+        replace_report_option,
         click.option(
             "--allow-mass-delete",
             is_flag=True,
@@ -90,6 +92,7 @@ def sync_command(
     region: str | None,
     sheet: str | None,
     report_dir: Path | None,
+    replace_report: bool,
     allow_mass_delete: bool,
     command_config: str | None,
     dry_run: bool,
@@ -97,7 +100,7 @@ def sync_command(
     """Sync SOURCE files (CSV, TSV, TXT, XLSX, XLSM, XLS, ODS, or folders of them) into
     campaigns: add, set statuses, and in mirror mode remove, then verify and report."""
     settings = cli.settings(_overrides(mode, region, sheet))
-    if jobs and (sources or campaign or report_dir):
+    if jobs and (sources or campaign or report_dir or replace_report):
         raise UsageError(
             "--job takes its files, campaign and report folder from the config; "
             "do not give SOURCE, --campaign or --report-dir with it"
@@ -113,6 +116,7 @@ def sync_command(
             dry_run=dry_run,
             allow_mass_delete=allow_mass_delete,
             report_dir=report_dir,
+            replace_report=replace_report,
         )
         report = _run_with_signals(
             lambda stop: run_sync(settings, request, progress=progress, stop=stop)
@@ -176,6 +180,7 @@ def plan_command(
     region: str | None,
     sheet: str | None,
     report_dir: Path | None,
+    replace_report: bool,
     allow_mass_delete: bool,
     command_config: str | None,
     out: Path,
@@ -194,6 +199,7 @@ def plan_command(
         dry_run=True,
         allow_mass_delete=allow_mass_delete,
         report_dir=report_dir,
+        replace_report=replace_report,
         plan_out=out,
     )
     with _progress(cli) as progress:
@@ -211,6 +217,7 @@ def plan_command(
     type=click.Path(path_type=Path, file_okay=False),
     help="Write the report into this folder (default reports/<time>_apply-<plan>).",
 )
+@replace_report_option
 @click.option(
     "--replan",
     is_flag=True,
@@ -223,6 +230,7 @@ def apply_command(
     cli: CliContext,
     plan_file: Path,
     report_dir: Path | None,
+    replace_report: bool,
     replan: bool,
     command_config: str | None,
 ) -> int:
@@ -230,18 +238,29 @@ def apply_command(
     written) when a campaign changed since the plan was made or the plan was already applied."""
     settings = cli.settings()
     if replan:
-        return _replan(cli, settings, plan_file, report_dir)
+        return _replan(cli, settings, plan_file, report_dir, replace_report)
     with _progress(cli) as progress:
         report = _run_with_signals(
             lambda stop: run_apply(
-                settings, plan_file, report_dir=report_dir, progress=progress, stop=stop
+                settings,
+                plan_file,
+                report_dir=report_dir,
+                replace_report=replace_report,
+                progress=progress,
+                stop=stop,
             )
         )
     print_summary(report, cli.console)
     return report.exit_code
 
 
-def _replan(cli: CliContext, settings: Any, plan_file: Path, report_dir: Path | None) -> int:
+def _replan(
+    cli: CliContext,
+    settings: Any,
+    plan_file: Path,
+    report_dir: Path | None,
+    replace_report: bool,
+) -> int:
     from rich.table import Table
 
     from ..run.planfile import load_plan
@@ -253,6 +272,7 @@ def _replan(cli: CliContext, settings: Any, plan_file: Path, report_dir: Path | 
         expand_sources([Path(s.path) for s in saved.sources]),
         dry_run=True,
         report_dir=report_dir,
+        replace_report=replace_report,
         plan_out=fresh,
         campaign=saved.meta.get("campaign"),
     )

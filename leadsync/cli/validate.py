@@ -10,7 +10,7 @@ from ..errors import UsageError
 from ..report import make_progress, print_summary
 from ..run.pipeline import expand_sources
 from ..run.validate import run_validate
-from .common import CliContext, command_config_option, pass_cli
+from .common import CliContext, command_config_option, pass_cli, replace_report_option
 
 
 @click.command("validate")
@@ -23,6 +23,7 @@ from .common import CliContext, command_config_option, pass_cli
     type=click.Path(path_type=Path, file_okay=False),
     help="Write the report into this folder (default reports/<time>_<first file>).",
 )
+@replace_report_option
 @command_config_option
 @pass_cli
 def validate_command(
@@ -32,6 +33,7 @@ def validate_command(
     sheet: str | None,
     campaign: str | None,
     report_dir: Path | None,
+    replace_report: bool,
     command_config: str | None,
 ) -> int:
     """Read SOURCE files (CSV, TSV, TXT, XLSX, XLSM, XLS, ODS, or folders of them) and check every row as a sync
@@ -49,6 +51,7 @@ def validate_command(
             list(expand_sources(sources)),
             settings,
             report_dir=report_dir,
+            replace_report=replace_report,
             campaign=campaign,
             progress=progress,
         )

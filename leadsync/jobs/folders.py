@@ -5,15 +5,13 @@ What an unattended ``leadsync sync --job NAME`` run needs around the sync itself
 - :func:`job_paths` — the job's report root, lock file and archive folder, with relative paths
   of the config resolved against the config file's folder;
 - :func:`resolve_sources` — the job's ``source`` patterns → the files to read;
-- :func:`new_report_folder` — this run's report folder ``<report root>/<UTC time>_<job>``;
 - :func:`prune_reports` — keep the job's last N report folders;
 - :func:`archive_sources` — after a run that exited 0, move the files read into the archive;
 - :func:`last_run` — the newest ``summary.json`` of a job; :func:`job_status` — one line of
   ``leadsync jobs``.
 
-Report folders are named ``20261129T235900Z_nightly`` (UTC, to the second); when two runs
-start in the same second the later one is ``20261129T235900Z-2_nightly``. Pruning only ever
-deletes folders matching exactly that pattern for exactly that job.
+Report folders are named as :mod:`leadsync.report.folder` says; pruning only ever deletes
+folders matching exactly that pattern for exactly that job.
 """
 
 from __future__ import annotations
@@ -33,6 +31,8 @@ from typing import Any
 
 from ..config import JobSettings, Settings
 from ..errors import ConfigError, InputError
+from ..report.folder import MAX_NAME_TRIES, REPORT_FOLDER_RE, STAMP_FORMAT, stamp
+from ..report.folder import safe_name as safe_job_name
 from ..report.model import EXIT_MEANINGS
 from .lock import holder_state, read_lock
 
@@ -51,25 +51,11 @@ TOTALS_SHOWN: tuple[str, ...] = (
 )
 TOTALS_ALWAYS_SHOWN: frozenset[str] = frozenset({"failed", "residual"})
 
-#: UTC time at the head of report folder names and in archived file names.
-STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
-_STAMP_RE = r"[0-9]{8}T[0-9]{6}Z"
-#: ``<stamp>[-n]_<name>``: the only folders :func:`prune_reports` may delete.
-REPORT_FOLDER_RE = re.compile(rf"^(?P<stamp>{_STAMP_RE})(?:-(?P<n>[0-9]+))?_(?P<name>.+)$")
-#: How many same-second names to try before giving up (a report folder or an archived file).
-MAX_NAME_TRIES = 1000
 SUMMARY_FILE = "summary.json"
 #: Folder, under a job's report root, that holds lock files (never matches REPORT_FOLDER_RE).
 LOCK_DIR_NAME = ".locks"
 LOCK_SUFFIX = ".lock"
-_UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 _GLOB_MAGIC = re.compile(r"[*?[]")
-
-
-def safe_job_name(name: str) -> str:
-    """``name`` made safe as part of a file name: runs of other than ``A-Za-z0-9._-`` → ``_``."""
-    safe = _UNSAFE_CHARS.sub("_", name).lstrip(".")
-    return safe or "job"
 
 
 def format_totals(totals: Mapping[str, Any]) -> str:
@@ -79,13 +65,6 @@ def format_totals(totals: Mapping[str, Any]) -> str:
         for key in TOTALS_SHOWN
         if key in totals and (totals[key] or key in TOTALS_ALWAYS_SHOWN)
     )
-
-
-def stamp(now: datetime) -> str:
-    """``20261129T235900Z``: ``now`` (an aware datetime) in UTC. ValueError if naive."""
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError(f"an aware datetime is needed, got naive {now!r}")
-    return now.astimezone(UTC).strftime(STAMP_FORMAT)
 
 
 def lock_path(report_root: Path, job: str) -> Path:
@@ -170,24 +149,6 @@ def _matches(job: str, pattern: str, base_dir: Path) -> list[str]:
         return [path] if os.path.isfile(path) else []
     full = raw if os.path.isabs(raw) else os.path.join(glob.escape(str(base_dir)), raw)
     return sorted(m for m in glob.glob(full, recursive=True) if os.path.isfile(m))
-
-
-def new_report_folder(report_root: Path, name: str, now: datetime) -> Path:
-    """Create and return this run's report folder ``<report_root>/<UTC stamp>_<name>``.
-
-    ``name`` is the job (or the source file's stem); a second folder in the same second gets
-    ``-2``, ``-3``… after the stamp. Creates ``report_root`` when missing.
-    """
-    head, tail = stamp(now), safe_job_name(name)
-    report_root.mkdir(parents=True, exist_ok=True)
-    for n in range(1, MAX_NAME_TRIES + 1):
-        folder = report_root / (f"{head}_{tail}" if n == 1 else f"{head}-{n}_{tail}")
-        try:
-            folder.mkdir()
-        except FileExistsError:
-            continue
-        return folder
-    raise ConfigError(f"{report_root}: {MAX_NAME_TRIES} report folders named {head}_{tail}")
 
 
 def _report_folders(report_root: Path, job: str) -> list[Path]:

@@ -11,27 +11,25 @@ import logging
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from ..apply import ApplyResult, apply_plan
 from ..config import Settings
-from ..errors import ApiError, RefusedError
-from ..models import ROW_COLUMNS, Operation, OpKind, OpOutcome, OpResult, ReadResult, zero_counts
-from ..report import RunReport
-from ..sync.outcomes import Verification, campaign_counts
+from ..errors import RefusedError
+from ..models import ReadResult
+from ..sync.outcomes import campaign_counts
 from ..sync.plan import Plan, fingerprint_remote
-from .campaigns import Current, Targets, fetch_remote
+from .campaigns import Current, LeadSource, Targets, fetch_remote
+from .finish import ROW_KEYS
 from .planfile import SavedPlan, is_applied, mark_applied, save_plan
-from .stages import Run, _exit_code, apply_changes, interruption
+from .stages import apply_changes
+from .state import CampaignsApi, Run
 
 log = logging.getLogger(__name__)
 
 #: Folder (under the report root) recording the ids of applied plans.
 APPLIED_DIR_NAME = ".applied-plans"
-#: Row counts saved with a plan so that ``apply``'s report can show them.
-ROW_KEYS = ("rows_read", "rows_valid", "rows_rejected", "rows_duplicate")
 
 
 def applied_registry(settings: Settings) -> Path:
@@ -73,7 +71,7 @@ def save_reviewed_plan(
     return out
 
 
-def check_plan_current(saved: SavedPlan, client: Any, settings: Settings) -> Current:
+def check_plan_current(saved: SavedPlan, client: LeadSource, settings: Settings) -> Current:
     """Refuse a plan that was applied before or whose campaigns changed since it was made;
     returns the campaigns' current leads (for ``before.csv``)."""
     registry = applied_registry(settings)
@@ -103,7 +101,7 @@ def check_plan_current(saved: SavedPlan, client: Any, settings: Settings) -> Cur
 
 
 def apply_saved_plan(
-    saved: SavedPlan, current: Current, client: Any, settings: Settings, run: Run
+    saved: SavedPlan, current: Current, client: CampaignsApi, settings: Settings, run: Run
 ) -> ApplyResult | None:
     """Record the plan as applied (exclusively: a concurrent apply of it is refused), then
     apply its operations."""
@@ -114,124 +112,6 @@ def apply_saved_plan(
         detail={"report": str(run.folder)},
     )
     return apply_changes(saved.plan, current, client, settings, run, apply=apply_plan)
-
-
-def verify_plan_effects(
-    plan: Plan, client: Any, settings: Settings, region: str, applied: ApplyResult | None
-) -> Verification:
-    """Re-read the touched campaigns and count the operations whose effect does not hold
-    (an added key absent, a deleted lead present, a status not as planned)."""
-    verification = Verification(lead_ids=dict(applied.lead_ids) if applied else {})
-    if applied is None:
-        return verification
-    for cid in sorted({op.campaign_id for op in plan.operations}):
-        try:
-            remote = fetch_remote(client, cid, region=region, page_size=settings.api.page_size)
-        except ApiError as err:
-            verification.messages.append(f"could not re-read {plan.campaigns.get(cid, cid)}: {err}")
-            verification.residual[cid] = sum(1 for op in plan.operations if op.campaign_id == cid)
-            continue
-        verification.remote_after[cid] = len(remote)
-        by_key = remote.drop_duplicates("key").set_index("key")
-        status_by_id = dict(zip(remote["id"], remote["status"], strict=True))
-        residual = 0
-        for op in (o for o in plan.operations if o.campaign_id == cid):
-            residual += not _holds(op, by_key, status_by_id)
-            if op.kind is OpKind.ADD and op.key in by_key.index:
-                verification.lead_ids[(cid, op.key)] = str(by_key.at[op.key, "id"])
-        verification.residual[cid] = residual
-    return verification
-
-
-def _holds(op: Operation, by_key: pd.DataFrame, status_by_id: dict[Any, Any]) -> bool:
-    if op.kind is OpKind.ADD:
-        return op.key in by_key.index
-    if op.kind is OpKind.DELETE:
-        return op.lead_id not in status_by_id
-    if op.lead_id is None:  # the status of a lead this plan added
-        return op.key in by_key.index and by_key.at[op.key, "status"] == op.status
-    return status_by_id.get(op.lead_id) == op.status
-
-
-def apply_rows(
-    plan: Plan, results: list[OpResult], lead_ids: dict[tuple[str, str], str]
-) -> pd.DataFrame:
-    """``rows.csv`` for ``apply``: one line per input row the plan touches."""
-    by_op = {r.op_id: r for r in results}
-    records = []
-    for op in plan.operations:
-        if op.source is None or (op.kind is OpKind.SET_STATUS and op.lead_id is None):
-            continue
-        r = by_op.get(op.op_id)
-        ok = r is not None and r.outcome in (OpOutcome.DONE, OpOutcome.SETTLED_PRESENT)
-        outcome = ("added" if op.kind is OpKind.ADD else "status_set") if ok else "failed"
-        lead_id = op.lead_id or lead_ids.get((op.campaign_id, op.key))
-        file, sheet, row = op.source
-        records.append(
-            (
-                file,
-                sheet,
-                row,
-                op.campaign,
-                op.key,
-                outcome,
-                lead_id,
-                op.reason,
-                "" if ok else (r.message if r else "not applied"),
-            )
-        )
-    rows = pd.DataFrame.from_records(records, columns=list(ROW_COLUMNS))
-    rows["row"] = rows["row"].astype("Int64")
-    return rows
-
-
-def finish_apply_report(run: Run, saved: SavedPlan, client: Any) -> RunReport:
-    """The report of ``leadsync apply``."""
-    plan = saved.plan
-    applied: ApplyResult | None = run.values.get("apply")
-    verification: Verification | None = run.values.get("verify")
-    current: Current | None = run.values.get("fetch")
-    results = applied.results if applied else []
-    remote_before = {cid: len(f) for cid, f in (current.remote.items() if current else [])}
-    counts = campaign_counts(
-        plan.campaigns,
-        {},
-        [],
-        plan,
-        results if applied else None,
-        verification,
-        remote_before=remote_before,
-    )
-    for name, rows in saved.meta.get("rows", {}).items():
-        for key in ROW_KEYS:
-            counts.setdefault(name, zero_counts())[key] = int(rows.get(key, 0))
-    if applied is None:
-        for c in counts.values():
-            c["remote_after"] = c["remote_before"]
-    exit_code = _exit_code(run, applied, counts)
-    messages = list(run.messages) + (verification.messages if verification else [])
-    return RunReport(
-        command="apply",
-        exit_code=int(exit_code),
-        dry_run=False,
-        mode=str(plan.mode),
-        started_at=run.started_at,
-        finished_at=datetime.now(UTC),
-        overrides=list(saved.meta.get("overrides", [])),
-        api=dict(client.counters.as_dict()) if hasattr(client, "counters") else {},
-        timings=dict(run.timings),
-        sources=list(saved.sources),
-        settings=saved.settings,
-        campaigns=counts,
-        rows=apply_rows(plan, results, verification.lead_ids if verification else {}),
-        operations=list(results),
-        kept=plan.kept,
-        drift=plan.drift,
-        status_before={plan.campaigns.get(c, c): s for c, s in plan.status_before.items()},
-        messages=interruption(applied) + messages + ([str(run.error)] if run.error else []),
-        refusal=str(run.error) if isinstance(run.error, RefusedError) else None,
-        interrupted=bool(applied is not None and applied.interrupted),
-    )
 
 
 def plan_difference(old: Plan, new: Plan) -> list[tuple[str, int, int]]:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from ..config import Settings
 from ..errors import ExitCode
-from ..jobs.folders import new_report_folder
 from ..models import ReadResult
 from ..report import RunReport, read_counts, read_rows, write_report
+from ..report.folder import new_report_folder, open_report_dir
 
 ProgressFn = Callable[[str, int, int | None], None]
 
@@ -78,6 +78,7 @@ def run_validate(
     settings: Settings,
     *,
     report_dir: Path | None = None,
+    replace_report: bool = False,
     campaign: str | None = None,
     progress: ProgressFn | None = None,
     clock: Callable[[], datetime] = _utc_now,
@@ -87,12 +88,15 @@ def run_validate(
 
     Returns the report; ``report.folder`` is the folder written (``report_dir``, else
     ``settings.sync.report_dir/<UTC time>_<first file stem>``, named like every run's folder
-    by :func:`leadsync.jobs.folders.new_report_folder`). ``report.exit_code`` is 0, or
+    by :func:`leadsync.report.folder.new_report_folder`). ``report.exit_code`` is 0, or
     2 when more rows were rejected than ``sync.max_reject_fraction`` allows. Raises
-    InputError (exit 2) when a file cannot be read at all; nothing is written then.
+    InputError (exit 2) when a file cannot be read at all (nothing is written then), ConfigError (exit 2) when ``report_dir`` cannot take a report (see
+    :func:`leadsync.report.folder.open_report_dir`).
     """
     from ..reader import read_sources  # the reader imports pandas engines; keep import cheap
 
+    if report_dir is not None:  # a folder that cannot take the report: exit 2 before reading
+        open_report_dir(report_dir, replace=replace_report, create=False)
     started = clock()
     t0 = timer()
     result = read_sources(list(paths), settings, campaign=campaign, progress=progress)
@@ -105,9 +109,12 @@ def run_validate(
         finished_at=clock(),
         timings=timings,
     )
-    folder = report_dir or new_report_folder(
-        settings.sync.report_dir, Path(paths[0]).stem if paths else "validate", started
-    )
+    if report_dir is not None:
+        folder = open_report_dir(report_dir, replace=replace_report)
+    else:
+        folder = new_report_folder(
+            settings.sync.report_dir, Path(paths[0]).stem if paths else "validate", started
+        )
     write_report(report, folder)
     return report
 

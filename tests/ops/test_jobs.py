@@ -19,12 +19,11 @@ from leadsync.jobs.folders import (
     archive_sources,
     job_paths,
     last_run,
-    new_report_folder,
     prune_reports,
     resolve_sources,
     safe_job_name,
-    stamp,
 )
+from leadsync.report.folder import new_report_folder, stamp
 
 NOW = datetime(2026, 11, 29, 23, 59, 0, tzinfo=UTC)
 
