@@ -25,10 +25,11 @@ demo: $(STAMP) ## sync sample_data/ against the embedded sandbox and print the s
 test: $(STAMP) ## run the whole test suite (what CI runs)
 	$(PYTEST) -m "not slow and not bench" -q
 
-lint: $(STAMP) ## ruff check, ruff format --check, mypy
+lint: $(STAMP) ## ruff check, ruff format --check, mypy, import contracts (layers, no cycles)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(STAMP) ## apply ruff format and safe fixes
 	$(BIN)/ruff format .
