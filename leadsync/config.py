@@ -34,7 +34,11 @@ DEFAULT_CONFIG_NAME = "leadsync.toml"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # strict: `concurrency = true` or `verify_tls = "no"` is an error, not 1 or False;
+    # no inf/nan: `backoff_max_s = inf` would wait forever. Paths and secrets take strings.
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, strict=True, allow_inf_nan=False
+    )
 
 
 class ApiSettings(_Section):
@@ -44,15 +48,21 @@ class ApiSettings(_Section):
         None, description="Portal address, e.g. https://portal.example.com:9443"
     )
     username: str | None = Field(None, description="Login user name")
-    password: SecretStr | None = Field(None, description="Login password (never logged)")
+    password: SecretStr | None = Field(
+        strict=False, default=None, description="Login password (never logged)"
+    )
     domain: str | None = Field(None, description="Tenant (the login's `domain`)")
     account_id: str | None = Field(
         None, description="Sent as X-Account-ID; else taken from the login answer's user"
     )
     api_key: SecretStr | None = Field(
-        None, description="X-API-Key, an alternative to username/password (never logged)"
+        strict=False,
+        default=None,
+        description="X-API-Key, an alternative to username/password (never logged)",
     )
-    ca_bundle: Path | None = Field(None, description="PEM file of CAs for a private-CA portal")
+    ca_bundle: Path | None = Field(
+        strict=False, default=None, description="PEM file of CAs for a private-CA portal"
+    )
     verify_tls: bool = Field(True, description="Verify TLS certificates; false is loudly logged")
     timeout_s: float = Field(30.0, gt=0, description="Per-request timeout in seconds")
     page_size: int = Field(500, gt=0, le=100_000, description="Leads asked for per page")
@@ -106,7 +116,9 @@ class SyncSettings(_Section):
     duplicate_policy: Literal["first", "last", "reject"] = Field(
         "first", description="Which of several input rows with one key wins"
     )
-    dnc_files: list[Path] = Field([], description="Do-not-call lists; listed numbers are rejected")
+    dnc_files: list[Path] = Field(
+        strict=False, default=[], description="Do-not-call lists; listed numbers are rejected"
+    )
     max_delete_fraction: float = Field(
         0.10, ge=0, le=1, description="Refuse plans deleting more of a campaign than this"
     )
@@ -117,7 +129,9 @@ class SyncSettings(_Section):
     max_reject_fraction: float = Field(
         0.20, ge=0, le=1, description="Refuse input whose rejected share exceeds this"
     )
-    report_dir: Path = Field(Path("reports"), description="Where report folders are written")
+    report_dir: Path = Field(
+        strict=False, default=Path("reports"), description="Where report folders are written"
+    )
     sheet: str | None = Field(None, description="Sheet to read; default the first; * for all")
     header_row: int | None = Field(None, ge=1, description="Header row as Excel shows it; auto")
     encoding: str | None = Field(None, description="Text encoding of CSV files; auto-detected")
@@ -147,13 +161,19 @@ def _check_columns(v: dict[str, str]) -> dict[str, str]:
 class JobSettings(BaseModel):
     """A configured nightly job; any ``[sync]`` key may be overridden for the job."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
 
-    name: str = Field(description="Job name (used by --job, the lock and the report folder)")
+    name: str = Field(
+        min_length=1, description="Job name (used by --job, the lock and the report folder)"
+    )
     source: list[str] = Field(description="Paths or globs; every match is read and combined")
     campaign: str | None = Field(None, description="Campaign name or id; else a campaign column")
-    archive_dir: Path | None = Field(None, description="Processed files move here after exit 0")
-    report_dir: Path | None = Field(None, description="Report folder root for this job")
+    archive_dir: Path | None = Field(
+        strict=False, default=None, description="Processed files move here after exit 0"
+    )
+    report_dir: Path | None = Field(
+        strict=False, default=None, description="Report folder root for this job"
+    )
     keep_reports: int | None = Field(None, ge=1, description="Keep the last N report folders")
     notify_url: str | None = Field(None, description="POST the summary here when done")
     columns: dict[str, str] = Field({}, description="Column mapping for this job")
@@ -164,6 +184,13 @@ class JobSettings(BaseModel):
         return [v] if isinstance(v, str) else v
 
     _check_cols = field_validator("columns")(classmethod(lambda cls, v: _check_columns(v)))
+
+    @field_validator("name")
+    @classmethod
+    def _named(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("a job needs a name (it names its lock and report folders)")
+        return v
 
     def sync_overrides(self) -> dict[str, Any]:
         """The ``[sync]`` keys this job overrides (validated against SyncSettings)."""
@@ -183,9 +210,21 @@ class Settings(BaseSettings):
     sync: SyncSettings = Field(default_factory=SyncSettings)  # type: ignore[arg-type]
     columns: dict[str, str] = Field({}, description="lead field = header in the file")
     jobs: list[JobSettings] = Field([], description="Configured jobs")
-    config_path: Path | None = Field(None, description="The file these settings came from")
+    config_path: Path | None = Field(
+        strict=False, default=None, description="The file these settings came from"
+    )
 
     _check_cols = field_validator("columns")(classmethod(lambda cls, v: _check_columns(v)))
+
+    @field_validator("jobs")
+    @classmethod
+    def _unique_job_names(cls, v: list[JobSettings]) -> list[JobSettings]:
+        seen: set[str] = set()
+        for job in v:
+            if job.name in seen:
+                raise ValueError(f"two jobs are named {job.name!r}; job names must be unique")
+            seen.add(job.name)
+        return v
 
     @classmethod
     def settings_customise_sources(

@@ -87,3 +87,55 @@ def test_job_overrides(tmp_path: Path) -> None:
     assert js.columns == {"number": "Phone", "first_name": "Given"}
     with pytest.raises(ConfigError, match="known jobs: nightly"):
         s.job("other")
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("[api]\nconcurrency = true\n", "[api] concurrency"),
+        ("[api]\nbackoff_max_s = inf\n", "[api] backoff_max_s: Input should be a finite number"),
+        ("[api]\ntimeout_s = nan\n", "[api] timeout_s: Input should be a finite number"),
+        ('[api]\nverify_tls = "no"\n', "[api] verify_tls"),
+        ('[sync]\nmax_delete_fraction = "0.5"\n', "[sync] max_delete_fraction"),
+        ("[sync]\ndelete_guard_floor = 2.5\n", "[sync] delete_guard_floor"),
+    ],
+)
+def test_loose_types_and_non_finite_numbers_are_refused(
+    tmp_path: Path, text: str, needle: str
+) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(cfg)
+    assert needle in str(info.value)
+    assert info.value.exit_code == ExitCode.BAD_INPUT
+
+
+def test_paths_and_secrets_still_take_strings(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[api]\npassword = "s3cret"\nca_bundle = "ca.pem"\n[sync]\nreport_dir = "r"\n')
+    settings = load_settings(cfg)
+    assert settings.api.password is not None
+    assert settings.api.password.get_secret_value() == "s3cret"
+    assert settings.sync.report_dir == Path("r")
+
+
+@pytest.mark.parametrize(
+    ("jobs", "needle"),
+    [
+        (
+            '[[jobs]]\nname = "nightly"\nsource = "a.csv"\n'
+            '[[jobs]]\nname = "nightly"\nsource = "b.csv"\n',
+            "two jobs are named 'nightly'",
+        ),
+        ('[[jobs]]\nname = ""\nsource = "a.csv"\n', "[[jobs]] #0.name"),
+        ('[[jobs]]\nname = "  "\nsource = "a.csv"\n', "a job needs a name"),
+        ('[[jobs]]\nname = "n"\nsource = "a.csv"\nkeep_reports = true\n', "keep_reports"),
+    ],
+)
+def test_bad_jobs_are_refused(tmp_path: Path, jobs: str, needle: str) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(jobs)
+    with pytest.raises(ConfigError) as info:
+        load_settings(cfg)
+    assert needle in str(info.value)
