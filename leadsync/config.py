@@ -129,6 +129,9 @@ class SyncSettings(_Section):
     max_reject_fraction: float = Field(
         0.20, ge=0, le=1, description="Refuse input whose rejected share exceeds this"
     )
+    reject_guard_floor: int = Field(
+        10, ge=0, description="The reject guard counts only above this many rejected rows"
+    )
     report_dir: Path = Field(
         strict=False, default=Path("reports"), description="Where report folders are written"
     )

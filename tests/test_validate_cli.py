@@ -18,7 +18,8 @@ from leadsync.cli import main
 from leadsync.config import Settings, load_settings
 from leadsync.errors import ExitCode, InputError
 from leadsync.models import COUNT_KEYS
-from leadsync.run.validate import reject_fraction_message, run_validate
+from leadsync.run.validate import run_validate
+from leadsync.sync.plan import PlanPolicy, reject_refusal
 
 DATA = Path(__file__).parent / "data"
 ONE_BAD = DATA / "one_bad_row.csv"  # 10 rows; row 5 has priority "high" and a formula name
@@ -127,12 +128,29 @@ def test_too_many_rejected_rows_exit_2_and_still_report(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out_dir = tmp_path / "report"
-    code, out, _ = run_cli(["validate", str(BAD_FIELDS), "--report-dir", str(out_dir)], capsys)
+    config = tmp_path / "leadsync.toml"
+    config.write_text("[sync]\nreject_guard_floor = 0\n", encoding="utf-8")
+    args = ["validate", str(BAD_FIELDS), "--config", str(config), "--report-dir", str(out_dir)]
+    code, out, _ = run_cli(args, capsys)
     assert code == ExitCode.BAD_INPUT
     summary = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
     assert summary["exit_code"] == 2
-    assert summary["refusal"].startswith("6 of 7 rows (85.7%) were rejected, more than the 20%")
+    assert summary["refusal"].startswith(
+        "6 of 7 input rows (85.7%) were rejected, more than the 20%"
+    )
     assert "max_reject_fraction" in " ".join(out.split())
+    assert len(read_csv(out_dir / "rejected.csv")) == 6
+
+
+def test_a_small_file_reports_its_bad_rows_and_is_not_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_dir = tmp_path / "report"
+    code, _, _ = run_cli(["validate", str(BAD_FIELDS), "--report-dir", str(out_dir)], capsys)
+    assert code == ExitCode.OK  # 6 rejected: not more than the default reject_guard_floor (10)
+    summary = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
+    assert summary["refusal"] is None
+    assert summary["totals"]["rows_rejected"] == 6
     assert len(read_csv(out_dir / "rejected.csv")) == 6
 
 
@@ -140,7 +158,9 @@ def test_reject_limit_comes_from_the_config(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = tmp_path / "leadsync.toml"
-    config.write_text("[sync]\nmax_reject_fraction = 0.05\n", encoding="utf-8")
+    config.write_text(
+        "[sync]\nmax_reject_fraction = 0.05\nreject_guard_floor = 0\n", encoding="utf-8"
+    )
     code, _, _ = run_cli(
         ["validate", str(ONE_BAD), "--config", str(config), "--report-dir", str(tmp_path / "r")],
         capsys,
@@ -177,7 +197,7 @@ def test_campaign_option_names_the_rows_and_flags_reach_the_settings(
     assert "Spring Promo" in out
     # US numbers written without +1 are not valid in the GB region
     assert summary["totals"]["rows_rejected"] > 1
-    assert code == ExitCode.BAD_INPUT
+    assert code == ExitCode.OK  # no more than reject_guard_floor rows rejected: reported only
 
 
 def test_no_source_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -193,11 +213,20 @@ def test_missing_file_raises_input_error(tmp_path: Path) -> None:
 
 
 def test_reject_fraction_rule() -> None:
-    assert reject_fraction_message(2, 10, 0.20) is None  # exactly the limit is allowed
-    assert reject_fraction_message(0, 0, 0.20) is None
-    message = reject_fraction_message(3, 10, 0.20)
+    policy = PlanPolicy(max_reject_fraction=0.20, reject_guard_floor=0)
+    assert reject_refusal(2, 10, policy) is None  # exactly the limit is allowed
+    assert reject_refusal(0, 0, policy) is None
+    message = reject_refusal(3, 10, policy)
     assert message is not None
-    assert re.match(r"3 of 10 rows \(30\.0%\) were rejected, more than the 20% allowed", message)
+    assert re.match(r"3 of 10 input rows \(30\.0%\) were rejected, more than the 20%", message)
+
+
+def test_reject_guard_floor() -> None:
+    policy = PlanPolicy(max_reject_fraction=0.20, reject_guard_floor=10)
+    assert reject_refusal(4, 13, policy) is None  # an ops user's 9 good rows load
+    assert reject_refusal(10, 10, policy) is None
+    assert reject_refusal(11, 20, policy) is not None  # a shifted column in a nightly file
+    assert "reject_guard_floor 10" in (reject_refusal(500, 1000, policy) or "")
 
 
 def test_a_folder_stands_for_its_spreadsheets(tmp_path: Path) -> None:

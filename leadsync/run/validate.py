@@ -1,7 +1,6 @@
 """``validate``: read and check files offline (no API call), write the report folder.
 
-Also home of the reject-fraction rule (PRODUCT.md §3), which the sync pipeline applies the
-same way.
+The reject-fraction rule is the sync's own (:func:`leadsync.sync.plan.reject_refusal`).
 """
 
 from __future__ import annotations
@@ -16,24 +15,13 @@ from ..errors import ExitCode
 from ..models import ReadResult
 from ..report import RunReport, read_counts, read_rows, write_report
 from ..report.folder import new_report_folder, open_report_dir
+from ..sync.plan import PlanPolicy, reject_refusal
 
 ProgressFn = Callable[[str, int, int | None], None]
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def reject_fraction_message(rejected: int, rows_read: int, max_fraction: float) -> str | None:
-    """None when ``rejected`` rows of ``rows_read`` are within ``max_fraction``; otherwise the
-    sentence that explains the refusal (exit 2) and how to override it."""
-    if rows_read <= 0 or rejected / rows_read <= max_fraction:
-        return None
-    return (
-        f"{rejected:,} of {rows_read:,} rows ({rejected / rows_read:.1%}) were rejected, more "
-        f"than the {max_fraction:.0%} allowed by sync.max_reject_fraction; fix the rows listed "
-        f"in rejected.csv (or raise max_reject_fraction in the config)"
-    )
 
 
 def build_validate_report(
@@ -62,8 +50,8 @@ def build_validate_report(
         messages=list(result.warnings),
     )
     totals = report.totals()
-    refusal = reject_fraction_message(
-        totals["rows_rejected"], totals["rows_read"], settings.sync.max_reject_fraction
+    refusal = reject_refusal(
+        totals["rows_rejected"], totals["rows_read"], PlanPolicy.from_settings(settings.sync)
     )
     if refusal:
         report.exit_code = int(ExitCode.BAD_INPUT)
@@ -121,6 +109,5 @@ def run_validate(
 
 __all__ = [
     "build_validate_report",
-    "reject_fraction_message",
     "run_validate",
 ]

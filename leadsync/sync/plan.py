@@ -31,7 +31,7 @@ import functools
 import hashlib
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -140,6 +140,7 @@ class PlanPolicy:
     delete_guard_floor: int = 10
     max_delete_count: int | None = None
     max_reject_fraction: float = 0.20
+    reject_guard_floor: int = 10
     add_status: str = DEFAULT_ADD_STATUS
 
     def __post_init__(self) -> None:
@@ -158,19 +159,9 @@ class PlanPolicy:
 
     @classmethod
     def from_settings(cls, sync: SyncSettings) -> PlanPolicy:
-        """The policy of a ``[sync]`` section (``config.SyncSettings``)."""
-        return cls(
-            mode=sync.mode,
-            delete_statuses=frozenset(sync.delete_statuses),
-            remove_action=sync.remove_action,
-            on_drift=sync.on_drift,
-            dedupe_remote=sync.dedupe_remote,
-            dedupe_scope=sync.dedupe_scope,
-            max_delete_fraction=sync.max_delete_fraction,
-            delete_guard_floor=sync.delete_guard_floor,
-            max_delete_count=sync.max_delete_count,
-            max_reject_fraction=sync.max_reject_fraction,
-        )
+        """The policy of a ``[sync]`` section: every field of the same name taken from it."""
+        values = {f.name: getattr(sync, f.name) for f in fields(cls) if hasattr(sync, f.name)}
+        return cls(**values)
 
     @property
     def soft_remove_status(self) -> str | None:
@@ -180,20 +171,10 @@ class PlanPolicy:
         return None
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain JSON-able data (``delete_statuses`` sorted)."""
-        return {
-            "mode": self.mode,
-            "delete_statuses": sorted(self.delete_statuses),
-            "remove_action": self.remove_action,
-            "on_drift": self.on_drift,
-            "dedupe_remote": self.dedupe_remote,
-            "dedupe_scope": self.dedupe_scope,
-            "max_delete_fraction": self.max_delete_fraction,
-            "delete_guard_floor": self.delete_guard_floor,
-            "max_delete_count": self.max_delete_count,
-            "max_reject_fraction": self.max_reject_fraction,
-            "add_status": self.add_status,
-        }
+        """Plain JSON-able data, every field (``delete_statuses`` sorted)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["delete_statuses"] = sorted(self.delete_statuses)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PlanPolicy:
@@ -726,7 +707,8 @@ def check_guards(
 
     1. mirror mode with zero valid rows → RefusedError (exit 3): an empty or unusable file
        must never read as "remove everything", whatever else is wrong with it;
-    2. rejected rows > ``max_reject_fraction`` of the rows read → InputError (exit 2);
+    2. rejected rows > ``max_reject_fraction`` of the rows read (counted only once more than
+       ``reject_guard_floor`` rows are rejected) → InputError (exit 2), see :func:`reject_refusal`;
     3. removals planned in a campaign whose fetch was incomplete (``complete_fetch[cid]`` is
        False or absent: unknown counts as incomplete) → RefusedError, no override;
     4. removals (hard or soft) in a campaign above ``max_delete_fraction`` of its leads (only
@@ -743,13 +725,9 @@ def check_guards(
             f"({rows_read} rows read, none valid)",
             guard="empty-mirror",
         )
-    if rows_read > 0 and Fraction(rows_rejected, rows_read) > _exact(policy.max_reject_fraction):
-        raise InputError(
-            f"{rows_rejected} of {rows_read} input rows were rejected "
-            f"({_pct(rows_rejected, rows_read)}), more than sync.max_reject_fraction "
-            f"({policy.max_reject_fraction:.0%}); fix the rows listed in rejected.csv or raise "
-            "the setting"
-        )
+    refusal = reject_refusal(rows_rejected, rows_read, policy)
+    if refusal:
+        raise InputError(refusal)
     removals: dict[str, int] = defaultdict(int)
     for op in plan.operations:
         if is_removal(op):
@@ -777,6 +755,24 @@ def check_guards(
             override="--allow-mass-delete",
         )
     return [f"--allow-mass-delete: {m}" for m in too_many]
+
+
+def reject_refusal(rejected: int, rows_read: int, policy: PlanPolicy) -> str | None:
+    """The sentence refusing an input whose rejected share is above ``max_reject_fraction``;
+    None when within it, or when no more than ``reject_guard_floor`` rows were rejected (a
+    small file reports its few bad rows and loads the rest; a nightly file whose column
+    shifted is still refused). ``validate`` and ``sync`` apply the same rule."""
+    limit = policy.max_reject_fraction
+    if rows_read <= 0 or rejected <= policy.reject_guard_floor:
+        return None
+    if Fraction(rejected, rows_read) <= _exact(limit):
+        return None
+    return (
+        f"{rejected:,} of {rows_read:,} input rows ({_pct(rejected, rows_read)}) were rejected, "
+        f"more than the {limit:.0%} allowed by sync.max_reject_fraction (counted above "
+        f"sync.reject_guard_floor {policy.reject_guard_floor}); fix the rows listed in "
+        "rejected.csv (or raise max_reject_fraction in the config)"
+    )
 
 
 def _mass_delete(plan: Plan, policy: PlanPolicy, cid: str, n: int) -> str | None:

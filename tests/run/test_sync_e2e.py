@@ -277,10 +277,21 @@ def test_too_many_rejected_rows_stops_with_exit_2_and_says_so(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
     sandbox.state.add_campaign("Spring")
-    rows = [{"number": number(1)}, {"number": "not a phone"}, {"number": "12"}]
+    # more than reject_guard_floor (10) rows rejected, and more than 20% of the file
+    rows = [{"number": number(1)}, *({"number": f"not a phone {i}"} for i in range(11))]
     report = sync(sandbox, tmp_path, [write_csv(tmp_path / "bad.csv", rows)])
     assert report.exit_code == ExitCode.BAD_INPUT
     assert writes(sandbox) == 0
     headline = summary(report)["headline"]
     assert headline.startswith("The run stopped") and "max_reject_fraction" in headline
     assert "Nothing was changed" in headline
+
+
+def test_a_small_file_with_a_few_bad_rows_loads_the_rest(sandbox: Sandbox, tmp_path: Path) -> None:
+    """13 rows, 4 bad: at most reject_guard_floor rows rejected, so the 9 good ones load."""
+    sandbox.state.add_campaign("Spring")
+    rows = [*({"number": number(i)} for i in range(9)), *({"number": "bad"} for _ in range(4))]
+    report = sync(sandbox, tmp_path, [write_csv(tmp_path / "small.csv", rows)])
+    assert report.exit_code == ExitCode.OK
+    assert summary(report)["totals"]["added"] == 9
+    assert summary(report)["totals"]["rows_rejected"] == 4

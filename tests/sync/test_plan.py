@@ -806,8 +806,8 @@ def test_mirror_with_every_row_rejected_is_refused_not_just_bad_input() -> None:
             plan,
             policy,
             rows_valid=0,
-            rows_rejected=5,
-            rows_read=5,
+            rows_rejected=50,
+            rows_read=50,
             complete_fetch={},
             allow_mass_delete=False,
         )
@@ -818,8 +818,8 @@ def test_mirror_with_every_row_rejected_is_refused_not_just_bad_input() -> None:
             plan,
             upsert,
             rows_valid=0,
-            rows_rejected=5,
-            rows_read=5,
+            rows_rejected=50,
+            rows_read=50,
             complete_fetch={},
             allow_mass_delete=False,
         )
