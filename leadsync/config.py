@@ -1,4 +1,4 @@
-"""Settings: ``[api]``, ``[sync]``, ``[columns]`` and ``[[jobs]]`` (PRODUCT.md §6).
+"""Settings: ``[api]``, ``[sync]``, ``[columns]`` and ``[[jobs]]`` (docs/design.md, 'Configuration').
 
 Precedence, highest first: command-line flags > ``LEADSYNC_*`` environment variables > the TOML
 file (``--config FILE``, else ``$LEADSYNC_CONFIG``, else ``./leadsync.toml`` when present) >
@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from .errors import ConfigError
 from .models import DEFAULT_STATUSES, INPUT_FIELDS
 
-#: Environment variables (PRODUCT.md §6) and the ``[api]`` key each one sets.
+#: Environment variables (docs/design.md, 'Configuration') and the ``[api]`` key each one sets.
 ENV_VARS: dict[str, str] = {
     "LEADSYNC_BASE_URL": "base_url",
     "LEADSYNC_USERNAME": "username",

@@ -25,7 +25,7 @@ Retry code decides by *type*, never by message text. The tree::
         ├── UnreachableError  (exit 4) retries exhausted on connection errors: API unreachable
         └── UncertainAddError          an add whose outcome is unknown (sent, then timeout/5xx):
                                        never retried blindly; the sync engine settles it
-                                       by re-reading the campaign (api/NOTES.md decision 2)
+                                       by re-reading the campaign (docs/design.md, API decision 2)
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """Process exit codes (PRODUCT.md §6). The CLI is the only place that exits."""
+    """Process exit codes (docs/design.md, 'Exit codes'). The CLI is the only place that exits."""
 
     OK = 0  # done, nothing failed
     FAILED = 1  # finished with failed operations or residual differences (or interrupted)
@@ -177,4 +177,4 @@ class UncertainAddError(ApiError):
     """An add was sent and its outcome is unknown (timeout or 5xx after sending).
 
     Never retried blindly: the sync engine re-reads the campaign and adds only what is still
-    missing (api/NOTES.md decision 2)."""
+    missing (docs/design.md, API decision 2)."""

@@ -206,7 +206,7 @@ class OpResult:
 
 
 # --- counts for the report -----------------------------------------------------------------
-#: The per-campaign (and totals) keys of ``summary.json`` (PRODUCT.md §5), in order.
+#: The per-campaign (and totals) keys of ``summary.json`` (docs/design.md, 'Reporting'), in order.
 COUNT_KEYS: tuple[str, ...] = (
     "rows_read",
     "rows_valid",

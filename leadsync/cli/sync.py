@@ -21,7 +21,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def sync_options(f: F) -> F:
-    """The options ``sync`` and ``plan`` share (PRODUCT.md §6)."""
+    """The options ``sync`` and ``plan`` share (docs/design.md, 'Configuration')."""
     decorators = [
         click.argument("sources", nargs=-1, type=click.Path(path_type=Path)),
         click.option("--campaign", help="Campaign name or id (else the file's campaign column)."),

@@ -1,4 +1,4 @@
-"""One run per job at a time: a lock file held with ``flock`` (PRODUCT.md §3).
+"""One run per job at a time: a lock file held with ``flock`` (docs/design.md, 'Safety').
 
 The lock file is created atomically (``O_CREAT | O_EXCL``) and an exclusive ``fcntl.flock`` is
 held on it for the whole run. The *flock* is what decides who owns the job: the kernel drops it

@@ -2,7 +2,7 @@
 
 Transport-free: :meth:`SandboxApp.handle` turns a :class:`Request` into a :class:`Response`,
 so the HTTP server (``server.py``) only moves bytes. Paths, verbs, headers, status codes and
-payloads follow ``shared/api/NOTES.md`` and the vendor document.
+payloads follow ``docs/design.md`` and the vendor document.
 
 Order of checks for every request: route known (404) → count it → latency → rate limit (429
 with Retry-After) → verb allowed (405) → transient failure (503, any route but login, nothing

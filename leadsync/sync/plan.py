@@ -3,7 +3,7 @@
 :func:`build_plan` turns one :class:`~leadsync.sync.diff.CampaignDiff` per campaign into a
 :class:`Plan`: the API calls to make (``models.Operation``), the remote leads it keeps and why,
 the drift it found, the adds it skipped, and per-campaign counts. :func:`check_guards` then
-refuses plans that would do too much damage (PRODUCT.md §3). :func:`fingerprint_remote` hashes a
+refuses plans that would do too much damage (docs/design.md, 'Safety'). :func:`fingerprint_remote` hashes a
 campaign's leads so a saved plan can tell when the campaign changed.
 
 How dependent calls are expressed (the apply stage relies on this):
@@ -703,7 +703,7 @@ def check_guards(
     complete_fetch: Mapping[str, bool],
     allow_mass_delete: bool,
 ) -> list[str]:
-    """Refuse a plan that would do too much damage (PRODUCT.md §3), in this order:
+    """Refuse a plan that would do too much damage (docs/design.md, 'Safety'), in this order:
 
     1. mirror mode with zero valid rows → RefusedError (exit 3): an empty or unusable file
        must never read as "remove everything", whatever else is wrong with it;

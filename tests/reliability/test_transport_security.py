@@ -106,7 +106,7 @@ def test_the_ca_bundle_makes_it_work(
     assert sorted(lead["number"] for lead in https_sandbox.state.leads(cid)) == [
         number(i) for i in range(5)
     ]
-    # The environment variable does the same (PRODUCT.md §6).
+    # The environment variable does the same (docs/design.md, 'Configuration').
     monkeypatch.setenv("LEADSYNC_CA_BUNDLE", str(tls.ca_cert))
     run = run_leadsync("--config", config(tmp_path, https_sandbox, name="plain.toml"), "campaigns")
     assert run.code == ExitCode.OK, run.err

@@ -1,4 +1,4 @@
-"""SIGTERM in the middle of applying, to the real CLI against the sandbox (PRODUCT.md §4): no
+"""SIGTERM in the middle of applying, to the real CLI against the sandbox (docs/design.md, 'Applying'): no
 new call starts, the calls in flight finish and are journaled, the report is written, the
 exit code is 1 — and the next run adds exactly what is missing. On both write paths."""
 
