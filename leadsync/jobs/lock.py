@@ -1,30 +1,15 @@
 """One run per job at a time: a lock file held with ``flock`` (docs/design.md, 'Safety').
 
-The lock file is created atomically (``O_CREAT | O_EXCL``) and an exclusive ``fcntl.flock`` is
-held on it for the whole run. The *flock* is what decides who owns the job: the kernel drops it
-when the holder exits, however it exits (SIGKILL, OOM kill, power loss of the process), so a
-crashed run never blocks the next one. The file's JSON content ``{pid, hostname, started_at,
-job}`` is for people and for error messages.
+An exclusive ``fcntl.flock`` on the job's lock file is held for the whole run. The flock alone
+decides who owns the job: the kernel drops it when the holder exits, however it exits (SIGKILL,
+OOM kill), so a crashed run never blocks the next one. The file itself is never deleted — only
+emptied when a run releases it — so every run locks the same file and no unlink race exists.
+Its JSON content ``{pid, hostname, started_at, job}`` is for people and error messages; content
+found by the next holder means the previous run ended without releasing (a *stale* lock, taken
+over and logged).
 
-Acquiring, in order:
-
-1. ``O_CREAT | O_EXCL`` creates the file: nobody held the job. Lock it, write who we are.
-2. The file already exists: open it and try ``flock(LOCK_EX | LOCK_NB)``.
-   - refused: a live process holds the job → :class:`~leadsync.errors.LockedError` (exit 5)
-     at once, naming the holder's pid, host and start time;
-   - granted: the holder is gone (its pid is dead, or it never got or lost its flock): the
-     lock is *stale* and we take it over by rewriting the content in place.
-3. After any flock is granted, check that the path still names the file we locked (same
-   inode). If not, the previous holder released (unlinked) it in between; start again.
-
-Why two takers of one stale lock cannot both win: taking over needs the flock on the file the
-path names, the kernel grants it to one open file at a time, and the path is only ever
-changed (unlinked on release) by the process holding that flock. Whoever loses the flock race
-gets ``LockedError``; whoever locks a file that was unlinked meanwhile sees the inode check
-fail and retries.
-
-The lock directory must be on a filesystem where ``flock`` works between every host that runs
-the job: a local disk, or NFSv4. Release unlinks the file *before* dropping the flock. Where a
+The lock folder must be on a filesystem where ``flock`` works between every host that runs the
+job: a local disk, or NFSv4. Never delete a lock file by hand while a run may hold it. Where a
 job's lock file lives is decided by :func:`leadsync.jobs.folders.lock_path`.
 """
 
@@ -49,12 +34,9 @@ log = logging.getLogger(__name__)
 
 #: Permission bits of a new lock file (owner writes; everyone may read who holds it).
 LOCK_FILE_MODE = 0o644
-#: How many times acquiring starts again after losing an unlink race (each retry means
-#: another process released or took the lock in between; more than a few means churn).
-MAX_ACQUIRE_ATTEMPTS = 20
 #: A refused run reads the holder's content for its message; while that content may be a
 #: dead holder's (a taker is mid-takeover), it reads again every pause, at most this long.
-HOLDER_SETTLE_S = 0.5
+HOLDER_SETTLE_S = 5.0
 HOLDER_READ_PAUSE_S = 0.01
 #: Never read more than this from a lock file (it holds a few hundred bytes of JSON).
 MAX_LOCK_FILE_BYTES = 64 * 1024
@@ -139,15 +121,6 @@ def _try_flock(fd: int) -> bool:
     return True
 
 
-def _names_same_file(fd: int, path: Path) -> bool:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return False
-    mine = os.fstat(fd)
-    return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
-
-
 def _read_fd(fd: int) -> str:
     return os.pread(fd, MAX_LOCK_FILE_BYTES, 0).decode("utf-8", "replace")
 
@@ -166,7 +139,7 @@ class JobLock:
 
     ``with JobLock(jobs.lock_path(root, "nightly"), job="nightly"):`` — raises
     :class:`~leadsync.errors.LockedError` (exit 5) at once when another live run holds it; takes
-    over a stale lock (logging a warning naming the dead holder); removes the file on exit.
+    over a stale lock (logging a warning naming the dead holder); empties the file on exit.
 
     ``clock`` gives the start time written to the file (an aware datetime); ``hostname`` and
     ``pid`` default to this process's. Not re-entrant: a second ``JobLock`` on the same path in
@@ -201,52 +174,25 @@ class JobLock:
         if self._fd is not None:
             raise RuntimeError(f"{self.path} is already held by this JobLock")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(MAX_ACQUIRE_ATTEMPTS):
-            fd, created = self._open()
-            if fd is None:
-                continue  # released between our EXCL attempt and our open: start again
-            try:
-                claimed = self._claim(fd, created)
-            except BaseException:
-                os.close(fd)
-                raise
-            if claimed:
-                return self
-            os.close(fd)  # we locked a file its holder had just unlinked: start again
-        raise LockedError(
-            f"job {self.job!r}: could not take the lock {self.path} after "
-            f"{MAX_ACQUIRE_ATTEMPTS} attempts (other runs keep taking and releasing it)"
-        )
-
-    def _claim(self, fd: int, created: bool) -> bool:
-        """Lock ``fd`` and write our content; False when the path no longer names it."""
-        if not _try_flock(fd):
-            raise self._locked_error()
-        if not _names_same_file(fd, self.path):
-            return False
-        previous = None if created else LockInfo.from_json(_read_fd(fd))
-        info = LockInfo(
-            pid=self._pid,
-            hostname=self._hostname,
-            started_at=_utc_iso(self._clock()),
-            job=self.job,
-        )
-        _write_fd(fd, info.to_json())
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, LOCK_FILE_MODE)
+        try:
+            if not _try_flock(fd):
+                raise self._locked_error()
+            previous = _read_fd(fd)
+            info = LockInfo(
+                pid=self._pid,
+                hostname=self._hostname,
+                started_at=_utc_iso(self._clock()),
+                job=self.job,
+            )
+            _write_fd(fd, info.to_json())
+        except BaseException:
+            os.close(fd)
+            raise
         self._fd, self.info = fd, info
-        if not created:
-            self._log_takeover(previous)
-        return True
-
-    def _open(self) -> tuple[int | None, bool]:
-        flags = os.O_RDWR | os.O_CLOEXEC
-        try:
-            return os.open(self.path, flags | os.O_CREAT | os.O_EXCL, LOCK_FILE_MODE), True
-        except FileExistsError:
-            pass
-        try:
-            return os.open(self.path, flags), False
-        except FileNotFoundError:
-            return None, False
+        if previous.strip():
+            self._log_takeover(LockInfo.from_json(previous))
+        return self
 
     def _locked_error(self) -> LockedError:
         # A process taking over a stale lock holds the flock an instant before it rewrites the
@@ -277,15 +223,12 @@ class JobLock:
         )
 
     def release(self) -> None:
-        """Remove the lock file and drop the flock. Safe to call twice."""
+        """Empty the lock file and drop the flock (the file stays). Safe to call twice."""
         fd, self._fd = self._fd, None
         if fd is None:
             return
         try:
-            # Unlink while still holding the flock, and only the file we hold: whoever opened
-            # the old file meanwhile sees the inode check fail and starts again.
-            if _names_same_file(fd, self.path):
-                self.path.unlink(missing_ok=True)
+            os.ftruncate(fd, 0)  # while still holding it: an empty file means "released"
         finally:
             os.close(fd)
 

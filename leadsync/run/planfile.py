@@ -38,6 +38,7 @@ from typing import Any
 import pandas as pd
 
 from .. import __version__
+from ..atomic import fsync_dir, write_atomic
 from ..errors import InputError, RefusedError
 from ..models import Operation, OpKind, SourceInfo
 from ..sync.plan import (
@@ -158,7 +159,7 @@ def save_plan(
     content = json.loads(json.dumps(content, ensure_ascii=False, allow_nan=False))
     plan_id = _content_id(content)
     content = {"format": PLAN_FORMAT, "version": PLAN_VERSION, "plan_id": plan_id, **content}
-    _write_atomic(path, _render(content))
+    write_atomic(path, _render(content))
     return plan_id
 
 
@@ -238,38 +239,6 @@ def _render(content: Mapping[str, Any]) -> str:
     return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable where the platform allows it (not on Windows)."""
-    try:
-        dir_fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
-
-
-# --- loading ---------------------------------------------------------------------------------
 def load_plan(path: Path) -> SavedPlan:
     """Read and check a plan file.
 
@@ -446,7 +415,7 @@ def mark_applied(
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-    _fsync_dir(record.parent)
+    fsync_dir(record.parent)
     return record
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..atomic import write_atomic
 from .activity import CallEntry, build_call_log, default_queues, render_event
 from .leads import (
     DEFAULT_CAMPAIGN_STATUS,
@@ -27,7 +28,7 @@ from .leads import (
     check_lead_fields,
     key_mask_for,
 )
-from .persist import STATE_FORMAT, STATE_VERSION, read_json, write_atomic
+from .persist import STATE_FORMAT, STATE_VERSION, read_json
 
 
 @dataclass(slots=True)
