@@ -1,7 +1,8 @@
 """The saved plan (``leadsync plan --out plan.json``) and the registry of applied plans.
 
 A plan file is JSON, versioned (``format`` = ``"leadsync-plan"``, ``version`` =
-:data:`PLAN_VERSION`), written atomically. Its ``plan_id`` is the SHA-256 of the canonical JSON
+:data:`PLAN_VERSION`), written atomically and read back through the pydantic model
+:class:`PlanFile`. Its ``plan_id`` is the SHA-256 of the canonical JSON
 of everything else in the file, so :func:`load_plan` detects any edit. Layout (version 1)::
 
     format, version, plan_id, created_at (ISO 8601, UTC), leadsync_version,
@@ -33,9 +34,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from .. import __version__
 from ..atomic import fsync_dir, write_atomic
@@ -43,7 +45,6 @@ from ..errors import InputError, RefusedError
 from ..models import Operation, OpKind, SourceInfo
 from ..sync.plan import (
     KEPT_COLUMNS,
-    PLAN_COUNT_KEYS,
     PLAN_DRIFT_COLUMNS,
     SKIPPED_COLUMNS,
     Plan,
@@ -53,40 +54,70 @@ from ..sync.plan import (
 
 PLAN_FORMAT = "leadsync-plan"
 PLAN_VERSION = 1
-#: Top-level keys every version-1 plan file has.
-REQUIRED_KEYS: tuple[str, ...] = (
-    "format",
-    "version",
-    "plan_id",
-    "created_at",
-    "leadsync_version",
-    "sources",
-    "settings",
-    "fingerprints",
-    "policy",
-    "campaigns",
-    "counts",
-    "status_before",
-    "unknown_statuses",
-    "remote_duplicates",
-    "messages",
-    "meta",
-    "operations",
-    "kept",
-    "drift",
-    "skipped",
-)
 _TABLES: dict[str, tuple[str, ...]] = {
     "kept": KEPT_COLUMNS,
     "drift": PLAN_DRIFT_COLUMNS,
     "skipped": SKIPPED_COLUMNS,
 }
-#: Column dtypes a saved table may declare (anything else is a corrupt file).
-_DTYPES = frozenset({"string", "Int64", "int64", "bool", "boolean"})
 #: Top-level keys written one item per line (large lists), the rest pretty-printed.
 _ONE_PER_LINE = ("operations",)
-_PLAN_ID = re.compile(r"^[0-9a-f]{64}$")
-_OP_FIELDS = ("op_id", "kind", "campaign_id", "campaign", "key", "reason")
+_PLAN_ID_PATTERN = r"^[0-9a-f]{64}$"
+_PLAN_ID = re.compile(_PLAN_ID_PATTERN)
+Counts = dict[str, dict[str, int]]
+
+
+# --- the file's content, as pydantic models ---------------------------------------------------
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class OperationData(_Strict):
+    """One operation as saved (``models.Operation``)."""
+
+    op_id: int
+    kind: OpKind
+    campaign_id: str
+    campaign: str
+    key: str
+    reason: str
+    lead_id: str | None = None
+    status: str | None = None
+    body: dict[str, Any] | None = None
+    source: tuple[str, str | None, int] | None = None
+    after: int | None = None
+
+
+class TableData(_Strict):
+    """A table of the plan (kept, drift, skipped): columns, their dtypes, the rows."""
+
+    columns: list[str]
+    dtypes: list[Literal["string", "Int64", "int64", "bool", "boolean"]]
+    rows: list[list[Any]]
+
+
+class PlanFile(_Strict):
+    """Everything a plan file holds; ``plan_id`` hashes all the rest."""
+
+    format: Literal["leadsync-plan"]
+    version: Literal[1]
+    plan_id: str = Field(pattern=_PLAN_ID_PATTERN)
+    created_at: AwareDatetime
+    leadsync_version: str
+    sources: list[SourceInfo]
+    settings: dict[str, Any]
+    fingerprints: dict[str, str]
+    policy: dict[str, Any]
+    campaigns: dict[str, str]
+    counts: Counts
+    status_before: Counts
+    unknown_statuses: Counts
+    remote_duplicates: dict[str, int]
+    messages: list[str]
+    meta: dict[str, Any]
+    operations: list[OperationData]
+    kept: TableData
+    drift: TableData
+    skipped: TableData
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +165,6 @@ def save_plan(
         raise ValueError("created_at must be timezone-aware")
     plan.fingerprints = dict(fingerprints)
     content: dict[str, Any] = {
-        "format": PLAN_FORMAT,
-        "version": PLAN_VERSION,
         "created_at": created_at.astimezone(UTC).isoformat(),
         "leadsync_version": __version__,
         "sources": [asdict(s) for s in sources],
@@ -149,7 +178,10 @@ def save_plan(
         "remote_duplicates": plan.remote_duplicates,
         "messages": plan.messages,
         "meta": dict(meta or {}),
-        "operations": [_op_to_json(op) for op in plan.operations],
+        "operations": [
+            OperationData.model_validate(asdict(op)).model_dump(mode="json", exclude_none=True)
+            for op in plan.operations
+        ],
         "kept": _table_to_json(plan.kept),
         "drift": _table_to_json(plan.drift),
         "skipped": _table_to_json(plan.skipped),
@@ -157,28 +189,13 @@ def save_plan(
     # Normalize through JSON once so what is hashed is exactly what load_plan will read
     # (tuples become lists…); key order is kept for reading, the hash sorts keys.
     content = json.loads(json.dumps(content, ensure_ascii=False, allow_nan=False))
+    content = {"format": PLAN_FORMAT, "version": PLAN_VERSION, **content}
     plan_id = _content_id(content)
-    content = {"format": PLAN_FORMAT, "version": PLAN_VERSION, "plan_id": plan_id, **content}
-    write_atomic(path, _render(content))
+    write_atomic(
+        path,
+        _render({"format": PLAN_FORMAT, "version": PLAN_VERSION, "plan_id": plan_id} | content),
+    )
     return plan_id
-
-
-def _op_to_json(op: Operation) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "op_id": op.op_id,
-        "kind": op.kind.value,
-        "campaign_id": op.campaign_id,
-        "campaign": op.campaign,
-        "key": op.key,
-        "reason": op.reason,
-    }
-    for name in ("lead_id", "status", "body", "after"):
-        value = getattr(op, name)
-        if value is not None:
-            out[name] = value
-    if op.source is not None:
-        out["source"] = list(op.source)
-    return out
 
 
 def _table_to_json(frame: pd.DataFrame) -> dict[str, Any]:
@@ -201,15 +218,13 @@ def _dtype_name(col: pd.Series) -> str:
     raise ValueError(f"column {col.name!r} has dtype {dtype}, which a plan file cannot hold")
 
 
-def _canonical(content: Mapping[str, Any]) -> str:
-    return json.dumps(
-        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
-
-
 def _content_id(content: Mapping[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of everything but ``plan_id``."""
     body = {k: v for k, v in content.items() if k != "plan_id"}
-    return hashlib.sha256(_canonical(body).encode("utf-8")).hexdigest()
+    canonical = json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def _render(content: Mapping[str, Any]) -> str:
@@ -218,27 +233,26 @@ def _render(content: Mapping[str, Any]) -> str:
     def compact(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
+    def lines(items: list[Any]) -> str:
+        return "[\n" + ",\n".join("  " + compact(v) for v in items) + "\n ]" if items else "[]"
+
     parts: list[str] = []
     for key, value in content.items():
         if key in _ONE_PER_LINE:
-            inner = ",\n".join("  " + compact(v) for v in value)
-            text = "[\n" + inner + "\n ]" if value else "[]"
+            text = lines(value)
         elif key in _TABLES:
-            rows = ",\n".join("  " + compact(r) for r in value["rows"])
             text = (
-                "{" + f'"columns": {compact(value["columns"])}, '
-                f'"dtypes": {compact(value["dtypes"])}, "rows": '
-                + ("[\n" + rows + "\n ]" if value["rows"] else "[]")
-                + "}"
+                f'{{"columns": {compact(value["columns"])}, '
+                f'"dtypes": {compact(value["dtypes"])}, "rows": {lines(value["rows"])}}}'
             )
         else:
-            text = json.dumps(value, ensure_ascii=False, allow_nan=False, indent=2).replace(
-                "\n", "\n "
-            )
+            text = json.dumps(value, ensure_ascii=False, allow_nan=False, indent=2)
+            text = text.replace("\n", "\n ")
         parts.append(f" {json.dumps(key)}: {text}")
     return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
+# --- loading ---------------------------------------------------------------------------------
 def load_plan(path: Path) -> SavedPlan:
     """Read and check a plan file.
 
@@ -247,122 +261,95 @@ def load_plan(path: Path) -> SavedPlan:
     after it was saved (its content no longer hashes to its ``plan_id``).
     """
     path = Path(path)
+
+    def bad(why: str) -> InputError:
+        return InputError(f"plan file {path} {why}", path=str(path))
+
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputError(f"plan file {path} does not exist", path=str(path)) from None
+        raise bad("does not exist") from None
     except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"plan file {path} cannot be read: {err}", path=str(path)) from None
+        raise bad(f"cannot be read: {err}") from None
     try:
         content = json.loads(text)
     except json.JSONDecodeError as err:
-        raise InputError(
-            f"plan file {path} is not valid JSON (line {err.lineno}, column {err.colno}): "
-            f"{err.msg}",
-            path=str(path),
-        ) from None
+        raise bad(f"is not valid JSON (line {err.lineno}, column {err.colno}): {err.msg}") from None
     if not isinstance(content, dict) or content.get("format") != PLAN_FORMAT:
         raise InputError(f"{path} is not a leadsync plan file", path=str(path))
     if content.get("version") != PLAN_VERSION:
-        raise InputError(
-            f"plan file {path} has format version {content.get('version')!r}; this leadsync "
-            f"({__version__}) reads version {PLAN_VERSION}: make the plan again",
-            path=str(path),
+        raise bad(
+            f"has format version {content.get('version')!r}; this leadsync ({__version__}) "
+            f"reads version {PLAN_VERSION}: make the plan again"
         )
-    missing = [k for k in REQUIRED_KEYS if k not in content]
+    missing = [k for k in PlanFile.model_fields if k not in content]
     if missing:
-        raise InputError(
-            f"plan file {path} is incomplete: missing {', '.join(missing)}", path=str(path)
-        )
+        raise bad(f"is incomplete: missing {', '.join(missing)}")
     plan_id = content["plan_id"]
     if not isinstance(plan_id, str) or not _PLAN_ID.match(plan_id):
-        raise InputError(f"plan file {path} has a malformed plan_id", path=str(path))
+        raise bad("has a malformed plan_id")
     if _content_id(content) != plan_id:
-        raise InputError(
-            f"plan file {path} was changed after it was saved (its content no longer matches "
-            f"plan_id {plan_id[:12]}…); make a new plan with `leadsync plan` instead of "
-            "editing it",
-            path=str(path),
+        raise bad(
+            f"was changed after it was saved (its content no longer matches plan_id "
+            f"{plan_id[:12]}…); make a new plan with `leadsync plan` instead of editing it"
         )
     try:
-        return _from_content(content, path)
+        return _saved_plan(PlanFile.model_validate(content), path)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise bad(
+            f"holds malformed data: {where}: {first['msg']} (got {first['input']!r})"
+        ) from None
     except (KeyError, TypeError, ValueError) as err:
-        raise InputError(f"plan file {path} holds malformed data: {err}", path=str(path)) from None
+        raise bad(f"holds malformed data: {err}") from None
 
 
-def _from_content(content: dict[str, Any], path: Path) -> SavedPlan:
-    policy = PlanPolicy.from_dict(content["policy"])
-    operations = [_op_from_json(o) for o in content["operations"]]
-    ids = [op.op_id for op in operations]
-    if ids != list(range(1, len(ids) + 1)):
+def _saved_plan(data: PlanFile, path: Path) -> SavedPlan:
+    operations = [Operation(**op.model_dump()) for op in data.operations]
+    if [op.op_id for op in operations] != list(range(1, len(operations) + 1)):
         raise ValueError("operation ids are not 1..N in order")
-    counts = {
-        str(cid): {k: int(c[k]) for k in PLAN_COUNT_KEYS} for cid, c in content["counts"].items()
-    }
     plan = Plan(
         operations=operations,
-        counts=counts,
-        kept=_table_from_json(content["kept"], _TABLES["kept"], "kept"),
-        drift=_table_from_json(content["drift"], _TABLES["drift"], "drift"),
-        skipped=_table_from_json(content["skipped"], _TABLES["skipped"], "skipped"),
-        campaigns={str(k): str(v) for k, v in content["campaigns"].items()},
-        policy=policy,
-        status_before=_nested_counts(content["status_before"]),
-        unknown_statuses=_nested_counts(content["unknown_statuses"]),
-        remote_duplicates={str(k): int(v) for k, v in content["remote_duplicates"].items()},
-        messages=[str(m) for m in content["messages"]],
-        fingerprints={str(k): str(v) for k, v in content["fingerprints"].items()},
+        counts=data.counts,
+        kept=_table_from_json(data.kept, "kept"),
+        drift=_table_from_json(data.drift, "drift"),
+        skipped=_table_from_json(data.skipped, "skipped"),
+        campaigns=data.campaigns,
+        policy=PlanPolicy.from_dict(data.policy),
+        status_before=data.status_before,
+        unknown_statuses=data.unknown_statuses,
+        remote_duplicates=data.remote_duplicates,
+        messages=data.messages,
+        fingerprints=data.fingerprints,
     )
     operation_waves(plan.operations)  # raises ValueError on a broken dependency
     return SavedPlan(
-        plan_id=content["plan_id"],
-        version=content["version"],
-        created_at=datetime.fromisoformat(content["created_at"]),
-        leadsync_version=str(content["leadsync_version"]),
+        plan_id=data.plan_id,
+        version=data.version,
+        created_at=data.created_at,
+        leadsync_version=data.leadsync_version,
         plan=plan,
-        sources=[SourceInfo(**s) for s in content["sources"]],
-        settings=dict(content["settings"]),
-        meta=dict(content["meta"]),
+        sources=data.sources,
+        settings=data.settings,
+        meta=data.meta,
         path=path,
     )
 
 
-def _op_from_json(data: Mapping[str, Any]) -> Operation:
-    missing = [f for f in _OP_FIELDS if f not in data]
-    if missing:
-        raise ValueError(f"an operation lacks {', '.join(missing)}")
-    source = data.get("source")
-    return Operation(
-        op_id=int(data["op_id"]),
-        kind=OpKind(data["kind"]),
-        campaign_id=str(data["campaign_id"]),
-        campaign=str(data["campaign"]),
-        key=str(data["key"]),
-        reason=str(data["reason"]),
-        lead_id=data.get("lead_id"),
-        status=data.get("status"),
-        body=dict(data["body"]) if data.get("body") is not None else None,
-        source=(str(source[0]), source[1], int(source[2])) if source is not None else None,
-        after=int(data["after"]) if data.get("after") is not None else None,
-    )
-
-
-def _table_from_json(data: Mapping[str, Any], expected: tuple[str, ...], name: str) -> pd.DataFrame:
-    columns, dtypes, rows = data["columns"], data["dtypes"], data["rows"]
-    if tuple(columns) != expected:
-        raise ValueError(f"table {name} has columns {columns}, expected {list(expected)}")
-    if len(dtypes) != len(columns) or not set(dtypes) <= _DTYPES:
-        raise ValueError(f"table {name} has bad dtypes {dtypes}")
-    if any(len(r) != len(columns) for r in rows):
-        raise ValueError(f"table {name} has a row of the wrong length")
-    values = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
+def _table_from_json(data: TableData, name: str) -> pd.DataFrame:
+    expected = _TABLES[name]
+    if tuple(data.columns) != expected:
+        raise ValueError(f"table {name} has columns {data.columns}, expected {list(expected)}")
+    if len(data.dtypes) != len(data.columns) or any(len(r) != len(data.columns) for r in data.rows):
+        raise ValueError(f"table {name} has a row or dtype list of the wrong length")
+    values = list(zip(*data.rows, strict=True)) if data.rows else [()] * len(data.columns)
     return pd.DataFrame(
-        {c: pd.array(list(v), dtype=t) for c, t, v in zip(columns, dtypes, values, strict=True)}
+        {
+            c: pd.array(list(v), dtype=t)
+            for c, t, v in zip(data.columns, data.dtypes, values, strict=True)
+        }
     )
-
-
-def _nested_counts(data: Mapping[str, Any]) -> dict[str, dict[str, int]]:
-    return {str(k): {str(s): int(n) for s, n in v.items()} for k, v in data.items()}
 
 
 # --- the registry of applied plans -----------------------------------------------------------
