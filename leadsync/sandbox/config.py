@@ -49,6 +49,12 @@ class SandboxConfig:
     rate_limit_burst: float | None = None
     #: Seconds a bearer token stays valid; afterwards 401.
     token_ttl_s: float = 3600.0
+    #: Requests a bearer token is good for; afterwards 401 (None: no limit). Expiry by count
+    #: makes re-logins happen however fast the client runs (tests must not race a clock).
+    token_max_uses: int | None = None
+    #: Every Nth request (any route but login) is answered 429 with Retry-After: 1 (None:
+    #: never): throttling by count, whatever the client's speed.
+    throttle_every: int | None = None
     #: Most leads the server returns on one page, whatever page_size asks.
     page_cap: int = 1000
     #: Leads per page when the request gives no page_size.
@@ -90,6 +96,10 @@ class SandboxConfig:
             problems.append(f"rate_limit_rps must be > 0 or None, got {self.rate_limit_rps}")
         if self.rate_limit_burst is not None and self.rate_limit_burst < 1:
             problems.append(f"rate_limit_burst must be >= 1 or None, got {self.rate_limit_burst}")
+        for name in ("token_max_uses", "throttle_every"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                problems.append(f"{name} must be >= 1 or None, got {value}")
         if self.token_ttl_s <= 0:
             problems.append(f"token_ttl_s must be > 0, got {self.token_ttl_s}")
         if self.page_cap < 1 or self.default_page_size < 1:

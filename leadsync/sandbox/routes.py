@@ -127,7 +127,9 @@ class SandboxApp:
         self._sleep = sleep
         self._dice = FaultDice(config.seed)
         self._tokens: dict[str, tuple[str, float]] = {}
+        self._token_uses: dict[str, int] = {}
         self._tokens_lock = threading.Lock()
+        self._requests_seen = 0  # for throttle_every
         self._bucket: TokenBucket | None = None
         self.config = config
         self.configure(config)
@@ -163,13 +165,16 @@ class SandboxApp:
         with self._tokens_lock:
             if len(self._tokens) >= TOKEN_PURGE_AT:
                 self._tokens = {t: v for t, v in self._tokens.items() if v[1] > now}
+                self._token_uses = {t: n for t, n in self._token_uses.items() if t in self._tokens}
             self._tokens[token] = (account_id, now + self.config.token_ttl_s)
+            self._token_uses[token] = 0
         return token
 
     def expire_tokens(self) -> None:
         """Make every issued token invalid (the next call with one answers 401)."""
         with self._tokens_lock:
             self._tokens.clear()
+            self._token_uses.clear()
 
     # --- dispatch ------------------------------------------------------------------------
     def handle(self, req: Request) -> Response:
@@ -213,6 +218,9 @@ class SandboxApp:
             if wait > 0:
                 self.stats.record_fault("rate_limited")
                 return _error(429, THROTTLED, **{"Retry-After": retry_after_header(wait)})
+        if cfg.throttle_every is not None and route != "login" and self._count_request():
+            self.stats.record_fault("rate_limited")
+            return _error(429, THROTTLED, **{"Retry-After": retry_after_header(1.0)})
         if route == "unknown":
             return _error(404, NOT_FOUND)
         if match is None:
@@ -237,6 +245,13 @@ class SandboxApp:
                 return _error(500, INTERNAL)
         return response
 
+    def _count_request(self) -> bool:
+        """Count a request; True when it is the ``throttle_every``-th."""
+        every = self.config.throttle_every
+        with self._tokens_lock:
+            self._requests_seen += 1
+            return every is not None and self._requests_seen % every == 0
+
     def _authenticate(self, req: Request) -> tuple[Account | None, Response | None]:
         account: Account | None = None
         auth = req.headers.get("authorization")
@@ -246,7 +261,11 @@ class SandboxApp:
                 return None, _error(401, UNAUTHORIZED)
             with self._tokens_lock:
                 held = self._tokens.get(token.strip())
-            if held is None or held[1] <= self._clock():
+                uses = 0
+                if held is not None:
+                    uses = self._token_uses[token.strip()] = self._token_uses[token.strip()] + 1
+            limit = self.config.token_max_uses
+            if held is None or held[1] <= self._clock() or (limit is not None and uses > limit):
                 return None, _error(401, UNAUTHORIZED)
             account = self.state.account(held[0])
         elif req.headers.get("x-api-key"):

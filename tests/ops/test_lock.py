@@ -85,13 +85,19 @@ def test_lock_file_holds_who_and_is_emptied_not_removed_on_exit(tmp_path: Path) 
     lock.release()  # twice is harmless
 
 
-def test_second_acquire_is_refused_at_once_naming_the_holder(tmp_path: Path) -> None:
+def test_second_acquire_is_refused_at_once_naming_the_holder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "nightly.lock"
+
+    def no_waiting(seconds: float) -> None:
+        raise AssertionError(f"the refused run waited ({seconds} s)")
+
     with JobLock(path, job="nightly", clock=lambda: FIXED):
-        started = time.monotonic()
+        monkeypatch.setattr("leadsync.jobs.lock.time.sleep", no_waiting)
         with pytest.raises(LockedError) as caught:
-            JobLock(path, job="nightly").acquire()
-        assert time.monotonic() - started < 1.0  # at once, no waiting for the holder
+            JobLock(path, job="nightly").acquire()  # at once: never waits for the holder
+        monkeypatch.undo()
     assert caught.value.exit_code == ExitCode.LOCKED == 5
     message = str(caught.value)
     assert f"pid {os.getpid()}" in message

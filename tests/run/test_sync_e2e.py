@@ -137,9 +137,9 @@ def test_never_duplicates_under_faults(make_sandbox: MakeSandbox, tmp_path: Path
     sb.state.add_leads(cid, [{"number": number(i), "status": "new"} for i in range(2_800)])
     rows = [{"number": number(i), "status": "success" if i < 100 else ""} for i in range(3_000)]
     src = write_csv(tmp_path / "leads.csv", rows)
-    sb.configure(fail_rate=0.10, ambiguous_rate=0.05, rate_limit_rps=400.0, token_ttl_s=2.0)
+    sb.configure(fail_rate=0.10, ambiguous_rate=0.05, throttle_every=97, token_max_uses=89)
     report = sync(sb, tmp_path, [src], api={"concurrency": 8, "retry_budget": 5_000})
-    sb.configure(fail_rate=0.0, ambiguous_rate=0.0, rate_limit_rps=None, token_ttl_s=3600.0)
+    sb.configure(fail_rate=0.0, ambiguous_rate=0.0, throttle_every=None, token_max_uses=None)
     leads = sb.state.leads(cid)
     counts = Counter(lead["number"] for lead in leads)
     assert max(counts.values()) == 1, "a duplicate lead was created"
@@ -153,7 +153,8 @@ def test_never_duplicates_under_faults(make_sandbox: MakeSandbox, tmp_path: Path
     assert c["added"] == 200 and c["status_set"] == 100
     assert c["residual"] == 0 and c["failed"] == 0
     assert c["remote_before"] == 2_800 and c["remote_after"] == len(leads) == 3_000
-    assert s["api"]["retries"] > 0  # the faults really fired
+    # the faults really fired (by count, so whatever the machine's speed)
+    assert s["api"]["retries"] > 0 and s["api"]["throttled"] > 0 and s["api"]["relogins"] > 0
 
 
 def test_mirror_refuses_an_empty_file(sandbox: Sandbox, tmp_path: Path) -> None:

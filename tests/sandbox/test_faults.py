@@ -161,6 +161,8 @@ def test_knobs_change_at_runtime(sandbox: Sandbox, http: requests.Session) -> No
         {"rate_limit_rps": 0},
         {"rate_limit_rps": 5, "rate_limit_burst": 0.5},
         {"token_ttl_s": 0},
+        {"token_max_uses": 0},
+        {"throttle_every": 0},
         {"page_cap": 0},
         {"last_page_style": "missing"},
         {"page_key_param": "cursor"},
@@ -176,3 +178,14 @@ def test_bad_knobs_are_a_config_error(knobs: dict[str, object]) -> None:
 def test_unknown_knob_is_named(sandbox: Sandbox) -> None:
     with pytest.raises(ConfigError, match="fail_rat"):
         sandbox.configure(fail_rat=0.1)
+
+
+def test_throttle_every_answers_every_nth_request_429(
+    make_sandbox: MakeSandbox, http: requests.Session
+) -> None:
+    sb = make_sandbox(throttle_every=3)
+    headers = sb.auth_headers()  # login is never throttled (nor counted)
+    codes = [http.get(sb.url(CAMPAIGNS), headers=headers) for _ in range(9)]
+    assert [r.status_code for r in codes] == [200, 200, 429] * 3
+    assert codes[2].headers["Retry-After"] == "1"
+    assert sb.stats.as_dict()["faults"]["rate_limited"] == 3
