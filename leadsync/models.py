@@ -222,6 +222,7 @@ COUNT_KEYS: tuple[str, ...] = (
     "deleted",
     "status_set",
     "failed",
+    "not_started",
     "residual",
     "remote_before",
     "remote_after",

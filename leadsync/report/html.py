@@ -30,7 +30,7 @@ MAX_FAILED_OPS = 1_000
 MAX_CAMPAIGN_COLUMNS = 5
 #: Rejection reasons listed.
 TOP_REASONS = 10
-PROBLEM_OUTCOMES = ("rejected", "failed")
+PROBLEM_OUTCOMES = ("rejected", "failed", "not_started")
 PROBLEM_COLUMNS = ("file", "sheet", "row", "campaign", "number", "outcome", "reasons", "message")
 
 #: The counts shown as cards and charted, per kind of run.
@@ -49,6 +49,7 @@ APPLIED_KEYS = [
     "deleted",
     "unchanged",
     "failed",
+    "not_started",
     "rows_rejected",
     "rows_duplicate",
 ]

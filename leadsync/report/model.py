@@ -37,6 +37,7 @@ ROW_OUTCOMES: tuple[str, ...] = (
     "rejected",
     "duplicate",
     "failed",
+    "not_started",
     "planned_add",
     "planned_status",
     "valid",

@@ -18,6 +18,7 @@ COLORS: dict[str, str] = {
     "kept": "#8d6e63",
     "drift": "#00838f",
     "failed": "#c62828",
+    "not_started": "#e65100",
     "residual": "#ad1457",
     "rows_rejected": "#ef6c00",
     "rows_duplicate": "#f9a825",

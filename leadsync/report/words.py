@@ -86,6 +86,8 @@ def headline(report: RunReport) -> str:
         problems.append("the run was stopped before it finished (run it again to finish)")
     if t["failed"]:
         problems.append(f"{count(t['failed'], 'operation')} failed")
+    if t["not_started"]:
+        problems.append(f"{count(t['not_started'], 'operation')} not started")
     if t["residual"]:
         problems.append(
             f"{count(t['residual'], 'difference')} still "
@@ -116,6 +118,7 @@ COUNT_LABELS: dict[str, str] = {
     "deleted": "removed",
     "status_set": "status changed",
     "failed": "failed",
+    "not_started": "not started (run stopped)",
     "residual": "still different after the run",
     "remote_before": "leads before",
     "remote_after": "leads after",
@@ -157,6 +160,7 @@ COUNT_SHORT: dict[str, str] = {
     "deleted": "removed",
     "status_set": "status set",
     "failed": "failed",
+    "not_started": "not started",
     "residual": "residual",
     "remote_before": "leads before",
     "remote_after": "leads after",

@@ -27,6 +27,8 @@ from .diff import CampaignDiff
 from .plan import REASON_STATUS_AFTER_ADD, Plan, is_removal
 
 _DONE = (OpOutcome.DONE, OpOutcome.SETTLED_PRESENT)
+#: rows.csv message of a row whose operation never started (the run was stopped first).
+NOT_STARTED_MESSAGE = "not started: the run stopped before this operation; run it again"
 
 
 @dataclass
@@ -137,8 +139,11 @@ def _row_ops(plan: Plan, results: Iterable[OpResult] | None) -> pd.DataFrame:
         r = by_op.get(op.op_id)
         if r is not None and r.outcome in _DONE:
             main[src] = ("added" if op.kind is OpKind.ADD else "status_set", op.reason, "")
+        elif r is None or r.outcome is OpOutcome.SKIPPED:
+            why = (r.message if r is not None else "") or NOT_STARTED_MESSAGE
+            main[src] = ("not_started", op.reason, why)
         else:
-            main[src] = ("failed", op.reason, r.message if r is not None else "not applied")
+            main[src] = ("failed", op.reason, r.message)
     for src, message in follow_failed.items():
         if src in main and main[src][0] == "added":
             main[src] = (
@@ -265,6 +270,8 @@ def campaign_counts(
                     c["status_set"] += 1
             elif r.outcome in (OpOutcome.FAILED, OpOutcome.UNCERTAIN):
                 c["failed"] += 1
+            elif r.outcome is OpOutcome.SKIPPED:
+                c["not_started"] += 1
     if verification is not None:
         for cid, n in verification.residual.items():
             bucket(names.get(cid, cid))["residual"] = int(n)

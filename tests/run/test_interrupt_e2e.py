@@ -4,6 +4,7 @@ exit code is 1 — and the next run adds exactly what is missing. On both write 
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -98,6 +99,12 @@ def test_sigterm_mid_apply_stops_cleanly_and_the_next_run_completes(
     assert {r.key for r in final.values() if str(r.outcome) == "done"} == set(held)
     assert summary["totals"]["added"] == len(held)
     assert f"{outcomes['skipped']:,} operation(s) were not started" in message
+    # rows.csv and summary.json agree: rows never started are not_started, not failed
+    with (folder / "rows.csv").open(encoding="utf-8-sig", newline="") as fh:
+        row_outcomes = Counter(r["outcome"] for r in csv.DictReader(fh))
+    assert row_outcomes["not_started"] == summary["totals"]["not_started"] == outcomes["skipped"]
+    assert row_outcomes["failed"] == summary["totals"]["failed"] == 0
+    assert row_outcomes["added"] == summary["totals"]["added"]
 
     again = subprocess.run(
         sync_command("second"), cwd=tmp_path, env=env, capture_output=True, text=True,

@@ -65,6 +65,7 @@ def test_every_summary_number_matches_the_server(sandbox: Sandbox, tmp_path: Pat
         "deleted": len(deleted),
         "status_set": status_set,
         "failed": 0,
+        "not_started": 0,
         "residual": 0,
         "remote_before": len(before),
         "remote_after": len(after),
