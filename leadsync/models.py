@@ -175,7 +175,7 @@ class Operation:
     campaign_id: str
     campaign: str  # name, for people
     key: str  # the lead's normalized number
-    reason: str  # missing | status-differs | absent-from-file | drift-replace | remote-duplicate
+    reason: str  # not-in-campaign | status-differs | absent-from-file | drift-replace | remote-duplicate
     lead_id: str | None = None  # set_status / delete
     status: str | None = None  # set_status target
     body: dict[str, Any] | None = None  # add body (only given fields)
@@ -206,6 +206,12 @@ class OpResult:
 
 
 # --- counts for the report -----------------------------------------------------------------
+#: Labels under which rows are counted that name no existing campaign (never a real campaign:
+#: headlines do not count them as campaigns).
+UNKNOWN_CAMPAIGN = "(unknown campaign)"
+NO_CAMPAIGN_GIVEN = "(none)"
+PSEUDO_CAMPAIGNS = frozenset({UNKNOWN_CAMPAIGN, NO_CAMPAIGN_GIVEN, "(no campaign)"})
+
 #: The per-campaign (and totals) keys of ``summary.json`` (docs/design.md, 'Reporting'), in order.
 COUNT_KEYS: tuple[str, ...] = (
     "rows_read",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import ExitCode
+from ..models import PSEUDO_CAMPAIGNS
 
 if TYPE_CHECKING:
     from .model import RunReport
@@ -17,7 +18,7 @@ def count(n: int, singular: str, plural: str | None = None) -> str:
 
 
 def _where(report: RunReport) -> str:
-    names = list(report.campaign_counts())
+    names = [n for n in report.campaign_counts() if n not in PSEUDO_CAMPAIGNS]
     if len(names) == 1:
         return names[0]
     return f"{len(names):,} campaigns"

@@ -17,13 +17,11 @@ import pandas as pd
 
 from ..api import resolve_campaign
 from ..errors import ApiError, TransientError, UnreachableError, UsageError
-from ..models import REMOTE_COLUMNS, Campaign, IssueKind, RowIssue, empty_remote
+from ..models import NO_CAMPAIGN_GIVEN, REMOTE_COLUMNS, Campaign, IssueKind, RowIssue, empty_remote
 from ..reader import normalize_remote_keys
 
 log = logging.getLogger(__name__)
 
-#: Placeholder campaign label for rows that name none (and no --campaign was given).
-NO_CAMPAIGN = "(none)"
 _INT_COLUMNS = ("retries", "priority", "created")
 
 
@@ -106,8 +104,8 @@ def resolve_campaigns(
 
 def _unknown_campaign_issue(row: object, known: str) -> RowIssue:
     values = {k: "" if pd.isna(v) else str(v) for k, v in row._asdict().items()}  # type: ignore[attr-defined]
-    ref = values.get("campaign") or NO_CAMPAIGN
-    if ref == NO_CAMPAIGN:
+    ref = values.get("campaign") or NO_CAMPAIGN_GIVEN
+    if ref == NO_CAMPAIGN_GIVEN:
         codes, msg = ("campaign-missing",), "this row names no campaign and none was given"
     else:
         codes, msg = ("campaign-unknown",), f"campaign {ref!r} does not exist; known: {known}"
@@ -119,7 +117,7 @@ def _unknown_campaign_issue(row: object, known: str) -> RowIssue:
         codes=codes,
         message=msg,
         values={k: v for k, v in values.items() if k not in ("file", "sheet", "row", "warnings")},
-        campaign=None if ref == NO_CAMPAIGN else ref,
+        campaign=None if ref == NO_CAMPAIGN_GIVEN else ref,
         number=values.get("number") or None,
     )
 

@@ -16,7 +16,15 @@ import pandas as pd
 
 from ..apply import ApplyResult
 from ..errors import ApiError, ExitCode, RefusedError
-from ..models import ROW_COLUMNS, OpKind, OpOutcome, OpResult, SourceInfo, zero_counts
+from ..models import (
+    NO_CAMPAIGN_GIVEN,
+    ROW_COLUMNS,
+    OpKind,
+    OpOutcome,
+    OpResult,
+    SourceInfo,
+    zero_counts,
+)
 from ..report import RunReport, write_report
 from ..report.files import write_summary
 from ..sync.outcomes import campaign_counts, row_outcomes
@@ -73,7 +81,7 @@ def finish_sync_report(run: Run, client: CampaignsApi) -> RunReport:
     if read is not None and targets is None:
         # The run stopped before campaigns were resolved: count the rows under their label.
         for label, frame in read.leads.groupby(
-            read.leads["campaign"].fillna(request.campaign or "(none)")
+            read.leads["campaign"].fillna(request.campaign or NO_CAMPAIGN_GIVEN)
         ):
             c = counts.setdefault(str(label), {})
             c["rows_read"] = c.get("rows_read", 0) + len(frame)

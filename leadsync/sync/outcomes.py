@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 
 from ..models import (
+    NO_CAMPAIGN_GIVEN,
     ROW_COLUMNS,
+    UNKNOWN_CAMPAIGN,
     IssueKind,
     OpKind,
     OpOutcome,
@@ -220,8 +222,9 @@ def campaign_counts(
     *,
     remote_before: Mapping[str, int],
 ) -> dict[str, dict[str, int]]:
-    """Every ``COUNT_KEYS`` count per campaign name (rows naming no known campaign are
-    counted under the name they gave)."""
+    """Every ``COUNT_KEYS`` count per campaign name; rows naming a campaign that does not
+    exist are counted under :data:`~leadsync.models.UNKNOWN_CAMPAIGN`, rows naming none under
+    :data:`~leadsync.models.NO_CAMPAIGN_GIVEN`."""
     counts: dict[str, dict[str, int]] = {}
 
     def bucket(name: str) -> dict[str, int]:
@@ -248,9 +251,11 @@ def campaign_counts(
     by_name = {name.casefold(): name for name in names.values()}
     by_id = dict(names)
     for issue in issues:
-        ref = issue.campaign or "(none)"
-        name = by_id.get(ref) or by_name.get(ref.casefold(), ref)
-        c = bucket(name)
+        ref = issue.campaign or NO_CAMPAIGN_GIVEN
+        known = by_id.get(ref) or by_name.get(ref.casefold())
+        # Rows naming a campaign that does not exist are counted together, not one made-up
+        # campaign per misspelled name (rows.csv and rejected.csv keep the name each gave).
+        c = bucket(known or (UNKNOWN_CAMPAIGN if issue.campaign else NO_CAMPAIGN_GIVEN))
         c["rows_read"] += 1
         if issue.kind is IssueKind.DUPLICATE:
             c["rows_duplicate"] += 1

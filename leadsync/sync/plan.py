@@ -53,7 +53,7 @@ DEFAULT_ADD_STATUS = "new"
 SOFT_REMOVE_PREFIX = "status:"
 
 # Operation.reason values.
-REASON_MISSING = "missing"
+REASON_MISSING = "not-in-campaign"
 REASON_STATUS = "status-differs"
 REASON_ABSENT = "absent-from-file"
 REASON_REPLACE = "drift-replace"

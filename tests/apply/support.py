@@ -41,7 +41,7 @@ def add_op(
         campaign_id=campaign_id,
         campaign="Spring",
         key=key,
-        reason="missing",
+        reason="not-in-campaign",
         status=status,
         body={"number": key, **fields},
         after=after,

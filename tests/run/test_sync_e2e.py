@@ -296,3 +296,25 @@ def test_a_small_file_with_a_few_bad_rows_loads_the_rest(sandbox: Sandbox, tmp_p
     assert report.exit_code == ExitCode.OK
     assert summary(report)["totals"]["added"] == 9
     assert summary(report)["totals"]["rows_rejected"] == 4
+
+
+def test_rows_naming_unknown_campaigns_are_one_group_not_made_up_campaigns(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    sandbox.state.add_campaign("Spring")
+    rows = [
+        {"number": number(1), "Campaign": "Spring"},
+        {"number": number(2), "Campaign": "Spring"},
+        {"number": number(3), "Campaign": "Sprnig"},
+        {"number": number(4), "Campaign": "Fall"},
+        {"number": number(5), "Campaign": "Winter"},
+    ]
+    src = write_csv(tmp_path / "c.csv", rows, header=["Phone", "Campaign"])
+    report = sync(sandbox, tmp_path, [src], campaign=None, dry_run=True)  # type: ignore[arg-type]
+    s = summary(report)
+    assert set(s["campaigns"]) == {"Spring", "(unknown campaign)"}
+    assert s["campaigns"]["(unknown campaign)"]["rows_rejected"] == 3
+    assert s["headline"].startswith("Dry run: 2 leads would be added to Spring;"), s["headline"]
+    with (report.folder / "rows.csv").open(encoding="utf-8-sig", newline="") as fh:
+        named = {r["campaign"] for r in csv.DictReader(fh) if r["outcome"] == "rejected"}
+    assert named == {"Sprnig", "Fall", "Winter"}  # each row keeps the name it gave

@@ -69,7 +69,7 @@ def three_way() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def test_add_mode_only_adds_and_keeps_the_rest() -> None:
     plan = plan_for(*three_way(), mode="add")
-    assert kinds(plan) == [("add", "missing", num(1))]
+    assert kinds(plan) == [("add", "not-in-campaign", num(1))]
     assert plan.kept[["lead_id", "reason"]].values.tolist() == [["r3", KEPT_REMOTE_ONLY]]
     assert plan.counts["c1"] == {
         "planned_add": 1,
@@ -84,7 +84,7 @@ def test_add_mode_only_adds_and_keeps_the_rest() -> None:
 
 def test_upsert_mode_adds_and_sets_statuses_but_never_removes() -> None:
     plan = plan_for(*three_way(), mode="upsert")
-    assert kinds(plan) == [("set_status", "status-differs", "r2"), ("add", "missing", num(1))]
+    assert kinds(plan) == [("set_status", "status-differs", "r2"), ("add", "not-in-campaign", num(1))]
     status_op = plan.operations[0]
     assert (status_op.status, status_op.source) == ("success", ("leads.csv", None, 3))
     assert plan.kept["reason"].tolist() == [KEPT_REMOTE_ONLY]
@@ -119,7 +119,7 @@ def test_mirror_with_wider_delete_statuses() -> None:
         {"id": "r3", "number": num(3), "status": "success"},
     )
     plan = plan_for(desired, remote, mode="mirror", delete_statuses={"new", "failed"})
-    assert kinds(plan) == [("delete", "absent-from-file", "r2"), ("add", "missing", num(1))]
+    assert kinds(plan) == [("delete", "absent-from-file", "r2"), ("add", "not-in-campaign", num(1))]
 
 
 def test_soft_removal_sets_a_status_and_counts_as_a_removal() -> None:
@@ -334,7 +334,7 @@ def test_account_scope_skips_numbers_held_by_another_campaign() -> None:
         PlanPolicy(dedupe_scope="account"),
         account_keys={num(1): "Autumn"},
     )
-    assert kinds(plan) == [("add", "missing", num(2))]
+    assert kinds(plan) == [("add", "not-in-campaign", num(2))]
     assert tuple(plan.skipped.columns) == SKIPPED_COLUMNS
     assert plan.skipped[["key", "row", "reason", "existing_campaign"]].values.tolist() == [
         [num(1), 2, SKIP_EXISTS, "Autumn"]
@@ -371,7 +371,7 @@ def test_campaign_scope_ignores_account_keys() -> None:
         PlanPolicy(),
         account_keys={num(1)},
     )
-    assert kinds(plan) == [("add", "missing", num(1))]
+    assert kinds(plan) == [("add", "not-in-campaign", num(1))]
 
 
 # --- order, ids, dependencies, tables --------------------------------------------------------
@@ -404,7 +404,7 @@ def test_operation_order_and_ids_are_deterministic() -> None:
         ("set_status", "status-differs", "y"),
         ("delete", "drift-replace", "x"),
         ("add", "drift-replace", num(1)),
-        ("add", "missing", num(9)),  # adds in file order
+        ("add", "not-in-campaign", num(9)),  # adds in file order
         ("set_status", "status-after-add", num(9)),
     ]
     assert {op.campaign_id for op in plan.operations[:7]} == {"c1"}
@@ -412,7 +412,7 @@ def test_operation_order_and_ids_are_deterministic() -> None:
 
 
 def test_operation_waves_reject_broken_dependencies() -> None:
-    op = Operation(1, OpKind.ADD, "c1", "Spring", num(1), "missing", after=5)
+    op = Operation(1, OpKind.ADD, "c1", "Spring", num(1), "not-in-campaign", after=5)
     with pytest.raises(ValueError, match="unknown operation 5"):
         operation_waves([op])
 
