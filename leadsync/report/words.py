@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ..errors import ExitCode
 from ..models import PSEUDO_CAMPAIGNS
 
-if TYPE_CHECKING:
-    from .model import RunReport
+
+class RunReport(Protocol):
+    """What the sentences are made of (:class:`leadsync.report.model.RunReport` has it all);
+    a protocol, so that this module and the model do not import each other."""
+
+    @property
+    def command(self) -> str: ...
+
+    @property
+    def exit_code(self) -> int: ...
+
+    @property
+    def dry_run(self) -> bool: ...
+
+    @property
+    def interrupted(self) -> bool: ...
+
+    @property
+    def refusal(self) -> str | None: ...
+
+    @property
+    def messages(self) -> list[str]: ...
+
+    def totals(self) -> dict[str, int]: ...
+
+    def campaign_counts(self) -> dict[str, dict[str, int]]: ...
+
+    def exit_meaning(self) -> str: ...
 
 
 def count(n: int, singular: str, plural: str | None = None) -> str:
