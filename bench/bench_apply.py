@@ -90,7 +90,9 @@ def number(i: int) -> str:
 
 def add_ops(cid: str, count: int) -> list[Operation]:
     return [
-        Operation(i, OpKind.ADD, cid, "Apply", number(i), "not-in-campaign", body={"number": number(i)})
+        Operation(
+            i, OpKind.ADD, cid, "Apply", number(i), "not-in-campaign", body={"number": number(i)}
+        )
         for i in range(count)
     ]
 

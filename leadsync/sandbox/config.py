@@ -51,7 +51,7 @@ class SandboxConfig:
     token_ttl_s: float = 3600.0
     #: Requests a bearer token is good for; afterwards 401 (None: no limit). Expiry by count
     #: makes re-logins happen however fast the client runs (tests must not race a clock).
-    token_max_uses: int | None = None
+    token_uses: int | None = None
     #: Every Nth request (any route but login) is answered 429 with Retry-After: 1 (None:
     #: never): throttling by count, whatever the client's speed.
     throttle_every: int | None = None
@@ -96,7 +96,7 @@ class SandboxConfig:
             problems.append(f"rate_limit_rps must be > 0 or None, got {self.rate_limit_rps}")
         if self.rate_limit_burst is not None and self.rate_limit_burst < 1:
             problems.append(f"rate_limit_burst must be >= 1 or None, got {self.rate_limit_burst}")
-        for name in ("token_max_uses", "throttle_every"):
+        for name in ("token_uses", "throttle_every"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 problems.append(f"{name} must be >= 1 or None, got {value}")

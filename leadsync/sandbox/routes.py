@@ -264,7 +264,7 @@ class SandboxApp:
                 uses = 0
                 if held is not None:
                     uses = self._token_uses[token.strip()] = self._token_uses[token.strip()] + 1
-            limit = self.config.token_max_uses
+            limit = self.config.token_uses
             if held is None or held[1] <= self._clock() or (limit is not None and uses > limit):
                 return None, _error(401, UNAUTHORIZED)
             account = self.state.account(held[0])

@@ -208,14 +208,14 @@ def crash_test(
 SOAK_FAULTS: dict[str, Any] = {
     "fail_rate": 0.10,
     "ambiguous_rate": 0.05,
-    "token_max_uses": 400,
+    "token_uses": 400,
     "throttle_every": 700,
 }
 CALM: dict[str, Any] = {
     "fail_rate": 0.0,
     "ambiguous_rate": 0.0,
     "rate_limit_rps": None,
-    "token_max_uses": None,
+    "token_uses": None,
     "throttle_every": None,
 }
 

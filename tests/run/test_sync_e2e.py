@@ -137,9 +137,9 @@ def test_never_duplicates_under_faults(make_sandbox: MakeSandbox, tmp_path: Path
     sb.state.add_leads(cid, [{"number": number(i), "status": "new"} for i in range(2_800)])
     rows = [{"number": number(i), "status": "success" if i < 100 else ""} for i in range(3_000)]
     src = write_csv(tmp_path / "leads.csv", rows)
-    sb.configure(fail_rate=0.10, ambiguous_rate=0.05, throttle_every=97, token_max_uses=89)
+    sb.configure(fail_rate=0.10, ambiguous_rate=0.05, throttle_every=97, token_uses=89)
     report = sync(sb, tmp_path, [src], api={"concurrency": 8, "retry_budget": 5_000})
-    sb.configure(fail_rate=0.0, ambiguous_rate=0.0, throttle_every=None, token_max_uses=None)
+    sb.configure(fail_rate=0.0, ambiguous_rate=0.0, throttle_every=None, token_uses=None)
     leads = sb.state.leads(cid)
     counts = Counter(lead["number"] for lead in leads)
     assert max(counts.values()) == 1, "a duplicate lead was created"

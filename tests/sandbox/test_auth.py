@@ -43,10 +43,10 @@ def test_token_expires_after_token_ttl(http: requests.Session, clock: ManualCloc
         assert http.get(sb.url(CAMPAIGNS), headers=fresh).status_code == 200
 
 
-def test_token_max_uses_expires_a_token_by_count(
+def test_token_uses_expires_a_token_by_count(
     make_sandbox: MakeSandbox, http: requests.Session
 ) -> None:
-    sb = make_sandbox(token_max_uses=3)
+    sb = make_sandbox(token_uses=3)
     headers = sandbox_headers(http, sb)
     codes = [http.get(sb.url(CAMPAIGNS), headers=headers).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 401]

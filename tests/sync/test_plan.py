@@ -84,7 +84,10 @@ def test_add_mode_only_adds_and_keeps_the_rest() -> None:
 
 def test_upsert_mode_adds_and_sets_statuses_but_never_removes() -> None:
     plan = plan_for(*three_way(), mode="upsert")
-    assert kinds(plan) == [("set_status", "status-differs", "r2"), ("add", "not-in-campaign", num(1))]
+    assert kinds(plan) == [
+        ("set_status", "status-differs", "r2"),
+        ("add", "not-in-campaign", num(1)),
+    ]
     status_op = plan.operations[0]
     assert (status_op.status, status_op.source) == ("success", ("leads.csv", None, 3))
     assert plan.kept["reason"].tolist() == [KEPT_REMOTE_ONLY]
