@@ -63,14 +63,6 @@ class RateLimiter:
 
     def acquire(self) -> float:
         """Wait for this request's turn; returns the seconds waited."""
-        wait = self.reserve()
-        if wait > 0:
-            self._sleep(wait)
-        return wait
-
-    def reserve(self) -> float:
-        """Take this request's turn without waiting: the seconds to wait before sending
-        (0 when it may go at once). For callers that wait their own way (an event loop)."""
         with self._lock:
             now = self._clock()
             slot = max(now, self._paused_until)
@@ -78,7 +70,10 @@ class RateLimiter:
                 slot = max(slot, self._next_slot)
                 self._next_slot = slot + 1.0 / self._rate
             self._recent.append(slot)
-        return max(0.0, slot - now)
+        wait = max(0.0, slot - now)
+        if wait > 0:
+            self._sleep(wait)
+        return wait
 
     def on_success(self) -> None:
         """Count a request the server accepted; recover the rate step by step."""
