@@ -289,7 +289,7 @@ def _format_validation(err: ValidationError, where: str) -> str:
             name = "[[jobs]] #" + ".".join(str(p) for p in loc[1:])
         else:
             name = ".".join(str(p) for p in loc) or "(top level)"
-        lines.append(f"{name}: {e['msg']}")
+        lines.append(f"{name}: {e['msg'].removeprefix('Value error, ')}")
     return f"invalid settings in {where}: " + "; ".join(lines)
 
 

@@ -66,6 +66,7 @@ def secret_forms(value: str) -> set[str]:
         json.dumps(value, ensure_ascii=False)[1:-1],
     }
     raw = value.encode()
+    forms.add(base64.b64encode(raw).decode())  # the whole value encoded (a Basic credential)
     for offset in range(3):
         encoded = base64.b64encode(b"\0" * offset + raw).decode()
         start = 4 if offset else 0  # the first group mixes in what precedes the secret

@@ -217,9 +217,7 @@ class Caller:
                 return response
         raise self._unauthorized(method, path, response, "refused again right after a fresh login")
 
-    def _unauthorized(
-        self, method: str, path: str, response: Answer, why: str
-    ) -> AuthError:
+    def _unauthorized(self, method: str, path: str, response: Answer, why: str) -> AuthError:
         err = self._transport.error_for(method, path, response)
         return AuthError(
             f"not authorized ({why}): {err.server_message or 'HTTP 401'}",

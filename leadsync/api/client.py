@@ -247,9 +247,7 @@ class CampaignsClient(Caller):
             attempts=attempts,
         )
 
-    def _add_once(
-        self, method: str, path: str, body: dict[str, Any]
-    ) -> tuple[Answer, int]:
+    def _add_once(self, method: str, path: str, body: dict[str, Any]) -> tuple[Answer, int]:
         tries = 0
 
         def attempt() -> Answer:

@@ -207,9 +207,7 @@ class Engine:
 
     def status_task(self, lead_id: str, status: str) -> Callable[[], CallOutcome | None]:
         """The task setting lead ``lead_id``'s status to ``status``."""
-        return self.task(
-            functools.partial(self.client.set_status, lead_id, status), is_add=False
-        )
+        return self.task(functools.partial(self.client.set_status, lead_id, status), is_add=False)
 
     def drive(
         self,

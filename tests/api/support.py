@@ -229,18 +229,28 @@ class Exchange:
     method: str
     path: str
     headers: dict[str, str]  # every header sent (the defaults and the call's own)
-    answer: Answer
+    answer: Answer | None  # 2xx and 401: the answer; else None and the error raised
+    error: ApiError | None = None
+
+    @property
+    def status(self) -> int | None:
+        return self.answer.status if self.answer is not None else getattr(self.error, "status")
 
 
 def watch_answers(client: CampaignsClient, hook: Callable[[Exchange], None]) -> None:
-    """Call ``hook`` on every answer the client's transport returns (2xx and 401), in the
-    calling thread, before the client sees it: a test's window onto the wire."""
+    """Call ``hook`` on every exchange of the client's transport (the answer, or the error it
+    raised), in the calling thread, before the client sees it: a test's window onto the wire."""
     transport = client._transport
     send = transport.send
 
     def watched(method: str, path: str, **kwargs: Any) -> Answer:
-        answer = send(method, path, **kwargs)
-        hook(Exchange(method, path, {**transport.headers, **(kwargs.get("headers") or {})}, answer))
+        headers = {**transport.headers, **(kwargs.get("headers") or {})}
+        try:
+            answer = send(method, path, **kwargs)
+        except ApiError as err:
+            hook(Exchange(method, path, headers, None, err))
+            raise
+        hook(Exchange(method, path, headers, answer))
         return answer
 
     transport.send = watched  # type: ignore[method-assign]

@@ -39,7 +39,9 @@ FIN_WAIT_S = 0.05
 SERVER_WAIT_S = 5.0
 
 
-def scripted(*script: Action, scenario: object = add_one, **api: object) -> tuple[Outcome, ScriptServer]:
+def scripted(
+    *script: Action, scenario: object = add_one, **api: object
+) -> tuple[Outcome, ScriptServer]:
     """``scenario`` (default: one add) against a fresh server playing ``script``."""
     with ScriptServer(*script) as srv:
         out = play(api_key_settings(srv.url, **{"retry_attempts": 4, **api}), scenario)  # type: ignore[arg-type]
@@ -76,7 +78,9 @@ def test_a_400_carries_the_servers_message() -> None:
 
 @pytest.mark.parametrize("status", [404, 405])
 def test_404_or_405_falls_back_to_post_once_and_learns_it(status: int) -> None:
-    out, srv = scripted(json_answer(status, "No", {"message": "no such route"}), OK, scenario=two_adds)
+    out, srv = scripted(
+        json_answer(status, "No", {"message": "no such route"}), OK, scenario=two_adds
+    )
     assert out.value == [
         AddResult(method="POST", status=200, body={"id": "new-1"}, attempts=2),
         AddResult(method="POST", status=200, body={"id": "new-1"}, attempts=1),

@@ -52,7 +52,9 @@ from .support import (
 PASSWORD = "pw-writes-never-shown-91c3"
 
 
-def scripted(script: list[Action], scenario: object = add_one, **api: object) -> tuple[Outcome, ScriptServer]:
+def scripted(
+    script: list[Action], scenario: object = add_one, **api: object
+) -> tuple[Outcome, ScriptServer]:
     with ScriptServer(*script) as srv:
         out = play(api_key_settings(srv.url, **{"retry_attempts": 4, **api}), scenario)  # type: ignore[arg-type]
     return out, srv
@@ -314,7 +316,10 @@ def test_no_secret_in_errors_or_logs_of_the_writes(
         client.set_status(lead["id"], "success")
         sb.expire_tokens()
         client.add_lead(cid, {"number": "+12135550101"})  # 401 → re-login → add
-        for call in (lambda: client.set_status(LEAD_ID, "new"), lambda: client.delete_lead(LEAD_ID)):
+        for call in (
+            lambda: client.set_status(LEAD_ID, "new"),
+            lambda: client.delete_lead(LEAD_ID),
+        ):
             with pytest.raises(ApiError) as info:
                 call()
             errors.extend([str(info.value), repr(info.value)])
