@@ -127,6 +127,7 @@ class SandboxApp:
         self._sleep = sleep
         self._dice = FaultDice(config.seed)
         self._tokens: dict[str, tuple[str, float]] = {}
+        self._token_uses: dict[str, int] = {}  # requests each token made (token_uses knob)
         self._tokens_lock = threading.Lock()
         self._bucket: TokenBucket | None = None
         self.config = config
@@ -163,6 +164,7 @@ class SandboxApp:
         with self._tokens_lock:
             if len(self._tokens) >= TOKEN_PURGE_AT:
                 self._tokens = {t: v for t, v in self._tokens.items() if v[1] > now}
+                self._token_uses = {t: n for t, n in self._token_uses.items() if t in self._tokens}
             self._tokens[token] = (account_id, now + self.config.token_ttl_s)
         return token
 
@@ -170,6 +172,7 @@ class SandboxApp:
         """Make every issued token invalid (the next call with one answers 401)."""
         with self._tokens_lock:
             self._tokens.clear()
+            self._token_uses.clear()
 
     # --- dispatch ------------------------------------------------------------------------
     def handle(self, req: Request) -> Response:
@@ -244,8 +247,12 @@ class SandboxApp:
             scheme, _, token = auth.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 return None, _error(401, UNAUTHORIZED)
+            token, uses = token.strip(), self.config.token_uses
             with self._tokens_lock:
-                held = self._tokens.get(token.strip())
+                held = self._tokens.get(token)
+                if held is not None and uses is not None:
+                    used = self._token_uses[token] = self._token_uses.get(token, 0) + 1
+                    held = held if used <= uses else None
             if held is None or held[1] <= self._clock():
                 return None, _error(401, UNAUTHORIZED)
             account = self.state.account(held[0])
