@@ -36,9 +36,9 @@ from ..errors import (
     UsageError,
 )
 from .auth import Auth, Credentials
+from .pool import tls_verify
 from .ratelimit import RateLimiter
 from .retry import Backoff, Counters, ReplayFirst, RetryBudget, build_retrying
-from .pool import tls_verify
 from .transport import Answer, Redactor, Transport
 from .wire import LOGIN_PATH, WireFormatError, loads
 

@@ -36,6 +36,7 @@ from .caller import (
     json_or_none,
     require_text,
 )
+from .transport import Answer
 from .wire import (
     ACTIVITY_PATH,
     ADD_LEAD_PATH,
@@ -52,7 +53,6 @@ from .wire import (
     parse_list,
     quote_segment,
 )
-from .transport import Answer
 
 log = logging.getLogger(__name__)
 

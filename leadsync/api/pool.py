@@ -19,7 +19,6 @@ import http.client
 import logging
 import warnings
 from os.path import isdir
-from socket import timeout as SocketTimeout
 from typing import Any
 
 import urllib3
@@ -176,7 +175,7 @@ def _strict_connection(base: Any) -> type:
         def connect(self: Any) -> None:
             try:
                 base.connect(self)
-            except SocketTimeout as err:  # TCP connect timeouts are ConnectTimeoutError already
+            except TimeoutError as err:  # TCP connect timeouts are ConnectTimeoutError already
                 raise ConnectTimeoutError("TLS handshake timed out") from err
 
         namespace = {"response_class": StrictResponse, "connect": connect, "__module__": __name__}

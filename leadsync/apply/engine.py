@@ -39,6 +39,10 @@ DEFAULT_CONCURRENCY = 8
 DEFAULT_SETTLE_ROUNDS = 5
 #: How often (s) the coordinator looks at the stop event while waiting for workers.
 POLL_INTERVAL_S = 0.05
+#: After the first completion, how long the coordinator lets others join it: one wake-up,
+#: one journal write per batch instead of per call. The queued tasks keep the workers busy
+#: meanwhile (``QUEUE_DEPTH_PER_WORKER``).
+GATHER_S = 0.004
 #: Tasks queued per worker, so that a worker rarely waits for the coordinator to refill.
 QUEUE_DEPTH_PER_WORKER = 2
 
@@ -246,7 +250,7 @@ class Engine:
                 pool.submit(i, fn)
             if pool.in_flight == 0:
                 return
-            batch = pool.collect(POLL_INTERVAL_S)
+            batch = pool.collect(POLL_INTERVAL_S, GATHER_S)
             if not batch:
                 continue
             out: list[OpResult] = []

@@ -78,14 +78,17 @@ class WorkerPool:
             self._threads.append(t)
         self._tasks.put((tag, lambda: ctx.run(fn)))
 
-    def collect(self, timeout: float) -> list[Completion]:
-        """Completions available now, waiting up to ``timeout`` s for the first; [] if none."""
+    def collect(self, timeout: float, gather: float = 0.0) -> list[Completion]:
+        """Completions available, waiting up to ``timeout`` s for the first, then ``gather``
+        s more for others to join it (one wake-up of the caller per batch); [] if none."""
         if self.in_flight == 0:
             return []
         try:
             batch = [self._done.get(timeout=timeout)]
         except queue.Empty:
             return []
+        if gather > 0:
+            time.sleep(gather)
         while True:
             try:
                 batch.append(self._done.get_nowait())

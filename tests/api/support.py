@@ -234,7 +234,7 @@ class Exchange:
 
     @property
     def status(self) -> int | None:
-        return self.answer.status if self.answer is not None else getattr(self.error, "status")
+        return self.answer.status if self.answer is not None else self.error.status
 
 
 def watch_answers(client: CampaignsClient, hook: Callable[[Exchange], None]) -> None:

@@ -13,8 +13,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 from leadsync.apply import latest_results, read_journal
 from leadsync.errors import ExitCode
 from leadsync.sandbox import Sandbox
