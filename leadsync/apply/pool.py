@@ -40,11 +40,18 @@ class WorkerPool:
     coordinating thread drives it.
     """
 
-    def __init__(self, size: int, *, name: str = "leadsync-apply") -> None:
+    def __init__(
+        self,
+        size: int,
+        *,
+        name: str = "leadsync-apply",
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if size < 1:
             raise ValueError(f"worker pool size must be at least 1, got {size}")
         self.size = size
         self._name = name
+        self._sleep = sleep
         self._tasks: queue.SimpleQueue[tuple[Any, Callable[[], Any]] | None] = queue.SimpleQueue()
         self._done: queue.SimpleQueue[Completion] = queue.SimpleQueue()
         self.in_flight = 0
@@ -79,16 +86,17 @@ class WorkerPool:
         self._tasks.put((tag, lambda: ctx.run(fn)))
 
     def collect(self, timeout: float, gather: float = 0.0) -> list[Completion]:
-        """Completions available, waiting up to ``timeout`` s for the first, then ``gather``
-        s more for others to join it (one wake-up of the caller per batch); [] if none."""
+        """Completions available, waiting up to ``timeout`` s for the first; [] if none. While
+        more tasks are queued than the workers run, waits ``gather`` s more for others to
+        join the first (one wake-up of the caller per batch, the workers kept busy)."""
         if self.in_flight == 0:
             return []
         try:
             batch = [self._done.get(timeout=timeout)]
         except queue.Empty:
             return []
-        if gather > 0:
-            time.sleep(gather)
+        if gather > 0 and self.in_flight - 1 > self.size:
+            self._sleep(gather)
         while True:
             try:
                 batch.append(self._done.get_nowait())

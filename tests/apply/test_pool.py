@@ -89,3 +89,21 @@ def test_errors_are_reported_not_swallowed() -> None:
     assert isinstance(done[1].error, KeyError) and done[1].value is None
     assert isinstance(done[2].error, KeyboardInterrupt)
     assert done[3].value == "fine" and done[3].error is None
+
+
+def test_completions_are_gathered_only_while_tasks_wait_in_the_queue() -> None:
+    """Gathering a batch must never idle the workers: with no task queued beyond the ones
+    running, ``collect`` returns the first completion at once."""
+    naps: list[float] = []
+    release = threading.Event()
+    with WorkerPool(2, sleep=naps.append) as pool:
+        pool.submit("quick", lambda: "done")
+        pool.submit("held", lambda: release.wait(WAIT_S))
+        assert [c.tag for c in pool.collect(WAIT_S, gather=5.0)] == ["quick"]
+        assert naps == []  # one task left, two workers: nothing queued, no gathering
+        for i in range(3):  # now more tasks than workers
+            pool.submit(i, lambda: "x")
+        first = pool.collect(WAIT_S, gather=5.0)
+        assert naps == [5.0] and first
+        release.set()
+        collect_all(pool)
