@@ -49,8 +49,9 @@ class SandboxConfig:
     rate_limit_burst: float | None = None
     #: Seconds a bearer token stays valid; afterwards 401.
     token_ttl_s: float = 3600.0
-    #: Requests a bearer token is good for (then 401, whatever the time); None: no limit.
-    #: Tests drive re-logins with it, by count rather than by the clock.
+    #: Requests a bearer token is good for (then 401, whatever the time); None: no limit;
+    #: 0: none (every token is refused). Tests drive re-logins with it, by count rather than
+    #: by the clock.
     token_uses: int | None = None
     #: Most leads the server returns on one page, whatever page_size asks.
     page_cap: int = 1000
@@ -95,8 +96,8 @@ class SandboxConfig:
             problems.append(f"rate_limit_burst must be >= 1 or None, got {self.rate_limit_burst}")
         if self.token_ttl_s <= 0:
             problems.append(f"token_ttl_s must be > 0, got {self.token_ttl_s}")
-        if self.token_uses is not None and self.token_uses < 1:
-            problems.append(f"token_uses must be >= 1 or None, got {self.token_uses}")
+        if self.token_uses is not None and self.token_uses < 0:
+            problems.append(f"token_uses must be >= 0 or None, got {self.token_uses}")
         if self.page_cap < 1 or self.default_page_size < 1:
             problems.append("page_cap and default_page_size must be >= 1")
         if self.last_page_style not in LAST_PAGE_STYLES:

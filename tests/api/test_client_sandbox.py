@@ -154,7 +154,7 @@ def test_401_right_after_a_fresh_login_is_auth_error(sandbox: Sandbox) -> None:
     """A server that refuses every token: a bounded number of re-logins, then AuthError."""
     with client_for(sandbox) as c:
         c.campaigns()
-        sandbox.configure(token_ttl_s=1e-9)  # every new token is born expired
+        sandbox.configure(token_uses=0)  # every token is refused, however fresh
         sandbox.expire_tokens()
         with pytest.raises(AuthError, match="right after a fresh login") as info:
             c.campaigns()
