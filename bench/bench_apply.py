@@ -9,7 +9,8 @@ request after 20 ms:
 - ``bench/stdlib_server.py``: the standard library's ``ThreadingHTTPServer`` and request
   parsing, written from the API document — a server that is not leadsync's.
 
-Against each, N adds at concurrency 16 (ideal = N × 20 ms / 16):
+Against each, N adds at concurrency 16 (ideal = N × 20 ms / 16), three alternating runs of
+each side whose medians are compared (the machine's load drifts between runs):
 
 - ``apply_plan`` with a ``CampaignsClient`` (worker threads, one urllib3 pool, journal with
   background fsync): wall time, % of the ideal (target ≥ 90 %) and % of the bare client's
@@ -34,6 +35,7 @@ import argparse
 import http.client
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -62,8 +64,8 @@ TARGET_OF_IDEAL = 0.90
 TARGET_OF_BARE = 0.95
 TARGET_OF_LIMIT = 0.95
 LIMIT_RPS = 100.0
-FULL = {"adds": 2000, "naive": 200, "limited": 3000, "journal_lines": 2000}
-QUICK = {"adds": 400, "naive": 50, "limited": 400, "journal_lines": 300}
+FULL = {"adds": 2000, "rounds": 3, "naive": 200, "limited": 3000, "journal_lines": 2000}
+QUICK = {"adds": 400, "rounds": 1, "naive": 50, "limited": 400, "journal_lines": 300}
 START_TIMEOUT_S = 60
 ADD_PATH = "/api/v2/config/campaigns/{cid}/lead"
 SANDBOX_CAMPAIGNS = ("Apply", "Bare", "Naive")
@@ -148,10 +150,10 @@ def number(i: int) -> str:
     return f"+1{2_000_000_000 + i}"
 
 
-def add_ops(cid: str, count: int) -> list[Operation]:
+def add_ops(cid: str, count: int, first: int = 0) -> list[Operation]:
     return [
         Operation(i, OpKind.ADD, cid, "Apply", number(i), "missing", body={"number": number(i)})
-        for i in range(count)
+        for i in range(first, first + count)
     ]
 
 
@@ -165,14 +167,15 @@ class Applied:
     counters: dict[str, int]
 
 
-def run_apply(server: Server, cid: str, count: int, folder: Path) -> Applied:
+def run_apply(server: Server, cid: str, count: int, folder: Path, first: int = 0) -> Applied:
     me, them = psutil.Process(), psutil.Process(server.proc.pid)
     with CampaignsClient(server.settings()) as client:
         client.campaigns()  # log in (and warm one connection) before the clock starts
-        journal = Journal(folder / f"operations-{server.name}-{cid}.jsonl")
+        journal = Journal(folder / f"operations-{server.name}-{cid}-{first}.jsonl")
         mine0, theirs0 = me.cpu_times(), them.cpu_times()
         t0 = time.perf_counter()
-        result = apply_plan(add_ops(cid, count), client, concurrency=CONCURRENCY, journal=journal)
+        ops = add_ops(cid, count, first)
+        result = apply_plan(ops, client, concurrency=CONCURRENCY, journal=journal)
         wall = time.perf_counter() - t0
         mine1, theirs1 = me.cpu_times(), them.cpu_times()
         journal.close()
@@ -191,7 +194,7 @@ def in_threads(count: int, threads: int, add: Callable[[int], None]) -> float:
     return time.perf_counter() - t0
 
 
-def run_bare(server: Server, cid: str, count: int) -> float:
+def run_bare(server: Server, cid: str, count: int, first: int = 0) -> float:
     """16 threads, each with its own ``http.client`` keep-alive connection; wall seconds."""
     host, port = server.url.removeprefix("http://").split(":")
     path = ADD_PATH.format(cid=cid)
@@ -202,7 +205,7 @@ def run_bare(server: Server, cid: str, count: int) -> float:
         conn = getattr(local, "conn", None)
         if conn is None:
             conn = local.conn = http.client.HTTPConnection(host, int(port), timeout=30)
-        conn.request("PUT", path, json.dumps({"number": number(i)}), headers)
+        conn.request("PUT", path, json.dumps({"number": number(first + i)}), headers)
         answer = conn.getresponse()
         answer.read()
         assert answer.status == 200, answer.status
@@ -262,14 +265,21 @@ def journal_cost(lines: int, folder: Path) -> dict[str, float]:
     return cost
 
 
-def compare(server: Server, n: int, folder: Path, judged: bool) -> list[Row]:
-    """The rows of leadsync's apply beside the bare client against ``server``."""
+def compare(server: Server, n: int, folder: Path, rounds: int, judged: bool) -> list[Row]:
+    """The rows of leadsync's apply beside the bare client against ``server``: ``rounds``
+    alternating runs of each, the median of each compared (the machine's load drifts)."""
     ideal = n * LATENCY_MS / 1000 / CONCURRENCY
     apply_cid, bare_cid = server.cids[0], server.cids[1]
-    bare = run_bare(server, bare_cid, n)
-    applied = run_apply(server, apply_cid, n, folder)
+    bares, runs = [], []
+    for r in range(rounds):
+        bares.append(run_bare(server, bare_cid, n, first=r * n))
+        runs.append(run_apply(server, apply_cid, n, folder, first=r * n))
+    bare = statistics.median(bares)
+    applied = sorted(runs, key=lambda a: a.wall)[len(runs) // 2]
     of_ideal, of_bare = ideal / applied.wall, bare / applied.wall
     note = "" if judged else " (quick: not judged)"
+    spread = f" [{min(a.wall for a in runs):.2f}–{max(a.wall for a in runs):.2f}]"
+    bare_spread = f" [{min(bares):.2f}–{max(bares):.2f}]"
     return [
         Row(
             f"[{server.name}] ideal: {n} adds × {LATENCY_MS:g} ms / {CONCURRENCY}",
@@ -278,14 +288,14 @@ def compare(server: Server, n: int, folder: Path, judged: bool) -> list[Row]:
         ),
         Row(
             f"[{server.name}] bare client: {CONCURRENCY} threads of http.client keep-alive",
-            f"{bare:.2f} s ({ideal / bare:.0%} of ideal)",
-            "baseline",
+            f"{bare:.2f} s ({ideal / bare:.0%} of ideal){bare_spread}",
+            f"baseline (median of {rounds})",
         ),
         Row(
             f"[{server.name}] leadsync apply_plan ({applied.done} of {n} done)",
-            f"{applied.wall:.2f} s ({n / applied.wall:.0f} adds/s)",
-            f"{n} done",
-            applied.done == n,
+            f"{applied.wall:.2f} s ({n / applied.wall:.0f} adds/s){spread}",
+            f"{n} done (median of {rounds})",
+            all(a.done == n for a in runs),
         ),
         Row(
             f"[{server.name}] leadsync: % of ideal",
@@ -326,7 +336,7 @@ def main() -> int:
         folder = Path(tmp)
         stdlib = start_stdlib()
         try:
-            rows += compare(stdlib, n, folder, judged)
+            rows += compare(stdlib, n, folder, size["rounds"], judged)
             ideal = n * LATENCY_MS / 1000 / CONCURRENCY
             pooled = run_urllib3(stdlib, stdlib.cids[4], n)
             threaded = run_requests(stdlib, stdlib.cids[5], n, CONCURRENCY)
@@ -353,7 +363,7 @@ def main() -> int:
         ]
         sandbox = start_sandbox()
         try:
-            rows += compare(sandbox, n, folder, judged)
+            rows += compare(sandbox, n, folder, size["rounds"], judged)
         finally:
             sandbox.close()
         limited = start_stdlib(rate=LIMIT_RPS)
