@@ -130,10 +130,6 @@ class Caller:
     def _count_relogin(self) -> None:
         self.counters.add("relogins")
 
-    @property
-    def rate_limiter(self) -> RateLimiter:
-        return self._limiter
-
     def _exchange(
         self,
         method: str,
