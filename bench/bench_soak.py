@@ -10,10 +10,10 @@ Measured in one run (the suites in tests/reliability/ assert the same at reduced
   lines of the killed runs (all valid), committed calls missing from a killed run's journal
   (at most the engine's window), peak RSS of the CLI processes;
 - **fault soak** — a mirror sync of M operations (adds, status changes, deletes) in this
-  process under 10% transient 503, 5% ambiguous writes, 429 storms and 2 s tokens: faults
-  injected by kind (sandbox stats), client retries / throttles / re-logins, duplicates and
-  lost leads (target 0), the report's failed + residual against the server's differences,
-  and a re-run that must send no write;
+  process under 10% transient 503, 5% ambiguous writes, 429 storms and tokens that expire
+  every 400 requests: faults injected by kind (sandbox stats), client retries / throttles /
+  re-logins, duplicates and lost leads (target 0), the report's failed + residual against
+  the server's differences, and a re-run that must send no write;
 - **outage** — the server starts failing everything during an apply of M status changes
   with the default retry settings: how long the run takes to stop (target < 60 s; before
   the outage rule it took ~3 minutes for 2,000 operations).

@@ -8,10 +8,12 @@ defaults. Config enters the program once, in ``cli.py`` (and tests), through
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -34,10 +36,15 @@ DEFAULT_CONFIG_NAME = "leadsync.toml"
 
 
 class _Section(BaseModel):
+    # hide_input_in_errors: a refused value may hold a secret (a password in a URL).
     # strict: `concurrency = true` or `verify_tls = "no"` is an error, not 1 or False;
     # no inf/nan: `backoff_max_s = inf` would wait forever. Paths and secrets take strings.
     model_config = ConfigDict(
-        extra="forbid", validate_assignment=True, strict=True, allow_inf_nan=False
+        extra="forbid",
+        validate_assignment=True,
+        strict=True,
+        allow_inf_nan=False,
+        hide_input_in_errors=True,
     )
 
 
@@ -73,11 +80,6 @@ class ApiSettings(_Section):
         "auto", description="Verb for add lead; auto = PUT, one POST fallback on 404/405"
     )
     concurrency: int = Field(8, ge=1, le=256, description="Calls in flight when applying")
-    io: Literal["async", "threads"] = Field(
-        "async",
-        description="How writes are sent: async = one event loop (fast); threads = a thread "
-        "per call (always used with a proxy)",
-    )
     max_rps: float | None = Field(
         None, gt=0, description="Client-side request rate cap; none = adaptive on 429 only"
     )
@@ -89,6 +91,50 @@ class ApiSettings(_Section):
         description="Retries allowed per run beyond 10% of requests; past it the run stops",
     )
     user_agent: str | None = Field(None, description="User-Agent header; default leadsync/<v>")
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, v: str | None) -> str | None:
+        return check_base_url(v) if v else v
+
+    @field_validator("user_agent", "account_id", "api_key")
+    @classmethod
+    def _one_header_line(cls, v: Any) -> Any:
+        # Each is sent as a header: a line break would end it (or add headers of its own).
+        text = v.get_secret_value() if isinstance(v, SecretStr) else v
+        if text is not None and _CONTROL_CHARS.search(text):
+            raise ValueError("must not contain control characters (line breaks, tabs, …)")
+        return v
+
+
+#: Characters no header value may carry (CR and LF would split it into more headers).
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_base_url(url: str) -> str:
+    """``url`` when it can address the API: http(s), a host, a valid port, no query or
+    fragment, and no user name or password (they would be copied into every report and log
+    line that shows the URL). ValueError saying what is wrong otherwise (never quoting a
+    password)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # ValueError when out of range or not a number
+    except ValueError as err:
+        raise ValueError(f"is not a valid URL ({err})") from None
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(
+            "must not carry a user name or password (user:pass@host): set [api] username "
+            "and password (or LEADSYNC_USERNAME / LEADSYNC_PASSWORD), or an api_key, instead"
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is not an http(s) URL with a host")
+    if port == 0:
+        raise ValueError(f"{url!r} has port 0")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{url!r} must not carry a query or fragment")
+    if _CONTROL_CHARS.search(url) or " " in parts.netloc:
+        raise ValueError("must not contain spaces or control characters")
+    return url
 
 
 class SyncSettings(_Section):
@@ -289,7 +335,7 @@ def _format_validation(err: ValidationError, where: str) -> str:
             name = "[[jobs]] #" + ".".join(str(p) for p in loc[1:])
         else:
             name = ".".join(str(p) for p in loc) or "(top level)"
-        lines.append(f"{name}: {e['msg']}")
+        lines.append(f"{name}: {e['msg'].removeprefix('Value error, ')}")
     return f"invalid settings in {where}: " + "; ".join(lines)
 
 

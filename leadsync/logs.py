@@ -17,6 +17,7 @@ their finished line once more.
 
 from __future__ import annotations
 
+import base64
 import contextvars
 import json
 import logging
@@ -48,52 +49,125 @@ _RECORD_ATTRS = frozenset(
 )
 
 # --- secrets -------------------------------------------------------------------------------
-_secrets: set[str] = set()
-_secrets_lock = threading.Lock()
-_secret_re: re.Pattern[str] | None = None
+#: A secret's substrings of this many characters are masked wherever they appear (a secret
+#: cut short by a truncated message, or quoted in part, is still a secret).
+SECRET_WINDOW = 8
 
 
-def _forms(value: str) -> set[str]:
-    """The secret as it may appear in a log: raw, URL-encoded, JSON-escaped."""
-    return {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]}
+def secret_forms(value: str) -> set[str]:
+    """Every form ``value`` may take in output: raw, URL-encoded, JSON-escaped (ASCII-only
+    and not), and Base64 at each of the three alignments it may have inside a longer encoded
+    text (``Basic base64(user:password)``)."""
+    forms = {
+        value,
+        quote(value, safe=""),
+        quote_plus(value),
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+    }
+    raw = value.encode()
+    forms.add(base64.b64encode(raw).decode())  # the whole value encoded (a Basic credential)
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode()
+        start = 4 if offset else 0  # the first group mixes in what precedes the secret
+        stop = len(encoded) - (4 if (offset + len(raw)) % 3 else 0)  # and the last, what follows
+        forms.add(encoded[start:stop])
+    return {form for form in forms if form}
+
+
+class SecretMask:
+    """Masks secrets in text: each one in every :func:`secret_forms` form, and any run of
+    ``SECRET_WINDOW`` or more characters of such a form. Thread-safe; ``mask(text)``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.secrets: set[str] = set()
+        self._windows: frozenset[str] = frozenset()  # every SECRET_WINDOW-long slice of a form
+        self._short: re.Pattern[str] | None = None  # the forms shorter than a window
+
+    def add(self, value: Any) -> None:
+        """Mask ``value`` (a str or a pydantic ``SecretStr``) from now on; None and blank
+        values are ignored."""
+        if value is None:
+            return
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        text = str(value)
+        if not text.strip():
+            return
+        with self._lock:
+            if text in self.secrets:
+                return
+            self.secrets.add(text)
+            forms = {form for secret in self.secrets for form in secret_forms(secret)}
+            self._windows = frozenset(
+                form[i : i + SECRET_WINDOW]
+                for form in forms
+                for i in range(len(form) - SECRET_WINDOW + 1)
+            )
+            short = sorted((f for f in forms if len(f) < SECRET_WINDOW), key=len, reverse=True)
+            self._short = re.compile("|".join(map(re.escape, short))) if short else None
+
+    def clear(self) -> None:
+        with self._lock:
+            self.secrets.clear()
+            self._windows, self._short = frozenset(), None
+
+    def __bool__(self) -> bool:
+        return bool(self.secrets)
+
+    def __call__(self, text: str) -> str:
+        """``text`` with every secret (in any form, or in part) replaced by ``***``."""
+        windows, short = self._windows, self._short
+        if not text or not (windows or short):
+            return text
+        covered = bytearray(len(text))
+        hit = False
+        if windows:
+            for i in range(len(text) - SECRET_WINDOW + 1):
+                if text[i : i + SECRET_WINDOW] in windows:
+                    covered[i : i + SECRET_WINDOW] = b"\1" * SECRET_WINDOW
+                    hit = True
+        if short is not None:
+            for m in short.finditer(text):
+                covered[m.start() : m.end()] = b"\1" * (m.end() - m.start())
+                hit = True
+        if not hit:
+            return text
+        out: list[str] = []
+        i = 0
+        while i < len(text):
+            if covered[i]:
+                out.append(MASK)
+                while i < len(text) and covered[i]:
+                    i += 1
+            else:
+                j = covered.find(1, i)
+                j = len(text) if j < 0 else j
+                out.append(text[i:j])
+                i = j
+        return "".join(out)
+
+
+#: The secrets masked in every log line (and by :func:`redact`).
+_secrets = SecretMask()
 
 
 def register_secret(value: Any) -> None:
-    """Redact ``value`` (a str or a pydantic ``SecretStr``) from every log line from now on.
-
-    Its URL-encoded and JSON-escaped forms are redacted too. ``None`` and empty or blank
-    values are ignored. Thread-safe; call it as soon as a secret is known (e.g. a new token).
-    """
-    global _secret_re
-    if value is None:
-        return
-    if hasattr(value, "get_secret_value"):
-        value = value.get_secret_value()
-    text = str(value)
-    if not text.strip():
-        return
-    with _secrets_lock:
-        if text in _secrets:
-            return
-        _secrets.add(text)
-        forms = {form for secret in _secrets for form in _forms(secret) if form}
-        # Longest first, so a secret containing another is masked whole.
-        alternation = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
-        _secret_re = re.compile(alternation)
+    """Redact ``value`` (a str or a pydantic ``SecretStr``) from every log line from now on,
+    in every form it may take (:class:`SecretMask`). ``None`` and empty or blank values are
+    ignored. Thread-safe; call it as soon as a secret is known (e.g. a new token)."""
+    _secrets.add(value)
 
 
 def clear_secrets() -> None:
     """Forget every registered secret (for tests)."""
-    global _secret_re
-    with _secrets_lock:
-        _secrets.clear()
-        _secret_re = None
+    _secrets.clear()
 
 
 def redact(text: str) -> str:
     """``text`` with every registered secret replaced by ``***``."""
-    pattern = _secret_re
-    return pattern.sub(MASK, text) if pattern is not None and text else text
+    return _secrets(text)
 
 
 def _redact_value(value: Any) -> Any:
@@ -113,7 +187,7 @@ class RedactFilter(logging.Filter):
     extras, and the text of ``exc_info`` / ``stack_info``. Never drops a record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if _secret_re is None:
+        if not _secrets:
             return True
         try:
             record.msg = redact(record.getMessage())

@@ -13,11 +13,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import requests
-
 from ..config import ApiSettings
 from ..errors import ApiError, AuthError, ConfigError
-from .transport import Redactor
+from .transport import Answer, Redactor
 from .wire import LOGIN_PATH, WireFormatError, loads, parse_login
 
 log = logging.getLogger(__name__)
@@ -64,9 +62,9 @@ class Credentials:
         return f"Credentials({mode})"
 
 
-# The login call: (method, path, json body) -> response; supplied by the client so that login
-# goes through the same transport, rate limiter and retry policy as everything else.
-LoginCall = Callable[[dict[str, str]], requests.Response]
+# The login call: json body -> answer; supplied by the client so that login goes through the
+# same transport, rate limiter and retry policy as everything else.
+LoginCall = Callable[[dict[str, str]], Answer]
 
 
 class Auth:
@@ -126,23 +124,6 @@ class Auth:
                 self.generation,
             )
 
-    def current(self) -> tuple[dict[str, str], int] | None:
-        """What :meth:`headers` gives, when that needs no login and no wait for a login in
-        progress on another thread; else None (then call :meth:`headers` off the event loop)."""
-        if self._creds.api_key:
-            return self.headers()
-        if not self._lock.acquire(blocking=False):
-            return None
-        try:
-            if self._token is None or self._account_id is None:
-                return None
-            return (
-                {"Authorization": f"Bearer {self._token}", "X-Account-ID": self._account_id},
-                self.generation,
-            )
-        finally:
-            self._lock.release()
-
     def can_relogin(self) -> bool:
         return not self._creds.api_key
 
@@ -175,7 +156,7 @@ class Auth:
                     server_message=err.server_message,
                 ) from None
             raise
-        if response.status_code == 401:
+        if response.status == 401:
             raise AuthError(
                 f"login refused for user {creds.username!r} in domain {creds.domain!r}",
                 method="POST",
@@ -189,7 +170,7 @@ class Auth:
                 f"login answer not understood: {err}",
                 method="POST",
                 endpoint=LOGIN_PATH,
-                status=response.status_code,
+                status=response.status,
             ) from None
         self._redact.add(token)
         self._redact.add(refresh)

@@ -15,14 +15,12 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
-import requests
-from tenacity import AsyncRetrying, Retrying
+from tenacity import Retrying
 
-from ..config import ApiSettings
+from ..config import ApiSettings, check_base_url
 from ..errors import (
     ApiError,
     AuthError,
@@ -38,9 +36,10 @@ from ..errors import (
     UsageError,
 )
 from .auth import Auth, Credentials
+from .pool import tls_verify
 from .ratelimit import RateLimiter
 from .retry import Backoff, Counters, ReplayFirst, RetryBudget, build_retrying
-from .transport import Redactor, Transport, tls_verify
+from .transport import Answer, Redactor, Transport
 from .wire import LOGIN_PATH, WireFormatError, loads
 
 log = logging.getLogger(__name__)
@@ -70,7 +69,6 @@ class Caller:
     def __init__(
         self,
         settings: ApiSettings,
-        session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         *,
@@ -79,7 +77,7 @@ class Caller:
         self.settings = settings
         base_url = _check_base_url(settings.base_url)
         self._sleep = sleep
-        self._clock = clock  # also the event-loop path's (AsyncWriter)
+        self._clock = clock
         self.counters = Counters()
         self._backoff = Backoff(settings.backoff_max_s, rng=rng)
         self._budget = RetryBudget(
@@ -92,11 +90,8 @@ class Caller:
         self._redact = Redactor()
         credentials = Credentials.from_settings(settings)
         verify = tls_verify(settings)  # logs the warning when verification is off
-        # No session: the transport sends through its own urllib3 pool (the fast path); an
-        # injected requests Session is used as it is (tests that use its hooks).
         self._transport = Transport(
             base_url,
-            session,
             timeout_s=settings.timeout_s,
             redact=self._redact,
             clock=clock,
@@ -124,7 +119,7 @@ class Caller:
         self.close()
 
     def close(self) -> None:
-        """Close the connections this client opened (an injected session is left open)."""
+        """Close the connections this client opened (a later call opens new ones)."""
         self._transport.close()
 
     @property
@@ -135,10 +130,6 @@ class Caller:
     def _count_relogin(self) -> None:
         self.counters.add("relogins")
 
-    @property
-    def rate_limiter(self) -> RateLimiter:
-        return self._limiter
-
     def _exchange(
         self,
         method: str,
@@ -147,7 +138,7 @@ class Caller:
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
-    ) -> requests.Response:
+    ) -> Answer:
         self._limiter.acquire()
         self.counters.add("requests")
         try:
@@ -171,12 +162,12 @@ class Caller:
         else:
             self._budget.record_answer()  # 400, 404, 403…: the server is up and answering
 
-    def _exchange_answered(self, response: requests.Response) -> None:
+    def _exchange_answered(self, response: Answer) -> None:
         self._budget.record_answer()
-        if response.status_code != 401:
+        if response.status != 401:
             self._limiter.on_success()
 
-    def _login_call(self, body: dict[str, str]) -> requests.Response:
+    def _login_call(self, body: dict[str, str]) -> Answer:
         try:
             return self._call(
                 lambda: self._exchange("POST", LOGIN_PATH, json_body=body),
@@ -201,10 +192,10 @@ class Caller:
         *,
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
-    ) -> requests.Response:
+    ) -> Answer:
         headers, generation = self._auth.headers()
         response = self._exchange(method, path, headers=headers, params=params, json_body=json_body)
-        if response.status_code != 401:
+        if response.status != 401:
             return response
         if not self._auth.can_relogin():
             raise self._unauthorized(method, path, response, "the API key was refused")
@@ -218,13 +209,11 @@ class Caller:
             response = self._exchange(
                 method, path, headers=headers, params=params, json_body=json_body
             )
-            if response.status_code != 401:
+            if response.status != 401:
                 return response
         raise self._unauthorized(method, path, response, "refused again right after a fresh login")
 
-    def _unauthorized(
-        self, method: str, path: str, response: requests.Response, why: str
-    ) -> AuthError:
+    def _unauthorized(self, method: str, path: str, response: Answer, why: str) -> AuthError:
         err = self._transport.error_for(method, path, response)
         return AuthError(
             f"not authorized ({why}): {err.server_message or 'HTTP 401'}",
@@ -258,7 +247,6 @@ class Caller:
             return attempt()
 
         retrying = self._retrying(retry_on, what)
-        assert isinstance(retrying, Retrying)
         try:
             try:
                 return retrying(tries)
@@ -268,24 +256,16 @@ class Caller:
             self._count_failed_call(err, retrying.statistics)
             raise
 
-    def _retrying(
-        self,
-        retry_on: tuple[type[ApiError], ...],
-        what: str,
-        *,
-        loop_sleep: Callable[[float], Awaitable[None]] | None = None,
-    ) -> Retrying | AsyncRetrying:
-        """The tenacity policy of one call; with ``loop_sleep``, the AsyncRetrying that
-        waits with it (an event loop's calls)."""
+    def _retrying(self, retry_on: tuple[type[ApiError], ...], what: str) -> Retrying:
+        """The tenacity policy of one call."""
         return build_retrying(
             retry_on=retry_on,
             attempts=self.settings.retry_attempts,
             backoff=self._backoff,
             budget=self._budget,
             counters=self.counters,
-            sleep=loop_sleep or self._sleep,
+            sleep=self._sleep,
             what=what,
-            on_loop=loop_sleep is not None,
         )
 
     def _unreachable(self, err: ConnectError) -> UnreachableError:
@@ -310,7 +290,7 @@ class Caller:
         path: str,
         *,
         params: Mapping[str, Any] | None = None,
-    ) -> requests.Response:
+    ) -> Answer:
         """An idempotent authenticated call, retried on every transient error."""
         return self._call(
             lambda: self._send_authed(method, path, params=params),
@@ -318,21 +298,21 @@ class Caller:
             what=f"{method} {path}",
         )
 
-    def _json(self, method: str, path: str, response: requests.Response) -> Any:
+    def _json(self, method: str, path: str, response: Answer) -> Any:
         try:
             return loads(response.text)
         except WireFormatError as err:
             raise self._not_understood(method, path, response, err) from None
 
     def _not_understood(
-        self, method: str, path: str, response: requests.Response, err: Exception
+        self, method: str, path: str, response: Answer, err: Exception
     ) -> TerminalError:
         self.counters.add("errors")
         return TerminalError(
             f"answer not understood: {self._redact(str(err))}",
             method=method,
             endpoint=path,
-            status=response.status_code,
+            status=response.status,
         )
 
     def _pagination_error(
@@ -357,11 +337,11 @@ def require_text(name: str, value: str) -> None:
         raise UsageError(f"{name} must be a non-empty string, got {value!r}")
 
 
-def json_or_none(response: requests.Response) -> Any | None:
+def json_or_none(response: Answer) -> Any | None:
     if not response.content:
         return None
     try:
-        return json.loads(response.text)
+        return json.loads(response.content)
     except ValueError:
         return None
 
@@ -371,9 +351,7 @@ def _check_base_url(base_url: str | None) -> str:
         raise ConfigError(
             "[api] base_url is not set (e.g. https://portal.example.com:9443, or LEADSYNC_BASE_URL)"
         )
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"[api] base_url {base_url!r} is not an http(s) URL")
-    if parts.query or parts.fragment:
-        raise ConfigError(f"[api] base_url {base_url!r} must not carry a query or fragment")
-    return base_url
+    try:
+        return check_base_url(base_url)
+    except ValueError as err:
+        raise ConfigError(f"[api] base_url: {err}") from None

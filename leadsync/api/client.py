@@ -18,18 +18,16 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import requests
-
 from ..config import ApiSettings
 from ..errors import (
+    ApiError,
     BadRequestError,
     NotFoundError,
     PaginationError,
+    UncertainAddError,
     UsageError,
 )
 from ..models import Campaign
-from .aio import AsyncTransport
-from .async_writer import AsyncWriter
 from .caller import (
     ADD_RETRY,
     AMBIGUOUS,
@@ -38,6 +36,7 @@ from .caller import (
     json_or_none,
     require_text,
 )
+from .transport import Answer
 from .wire import (
     ACTIVITY_PATH,
     ADD_LEAD_PATH,
@@ -54,7 +53,6 @@ from .wire import (
     parse_list,
     quote_segment,
 )
-from .write_errors import both_verbs_refused, log_already_deleted, uncertain_add
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +76,9 @@ class AddResult:
 class CampaignsClient(Caller):
     """Client of the Campaigns API (``api/NOTES.md``), shared by all worker threads.
 
-    ``CampaignsClient(settings, session=None, sleep=time.sleep, clock=time.monotonic, *,
-    rng=None)``: ``session`` (default none: a urllib3 connection pool sized to the concurrency,
-    the fast path; an injected requests Session is used as it is), ``sleep`` and ``clock``
-    are injectable so tests can observe every wait; ``rng`` drives the backoff jitter.
+    ``CampaignsClient(settings, sleep=time.sleep, clock=time.monotonic, *, rng=None)``: it
+    sends through one urllib3 connection pool sized to ``settings.concurrency``; ``sleep`` and
+    ``clock`` are injectable so tests can observe every wait; ``rng`` drives the backoff jitter.
     ``counters.as_dict()`` gives requests, retries, throttled, relogins, errors.
     Raises ConfigError at once when the settings cannot work (no base_url, no credentials,
     an API key without account id, a missing CA bundle).
@@ -90,13 +87,12 @@ class CampaignsClient(Caller):
     def __init__(
         self,
         settings: ApiSettings,
-        session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         *,
         rng: random.Random | None = None,
     ) -> None:
-        super().__init__(settings, session, sleep, clock, rng=rng)
+        super().__init__(settings, sleep, clock, rng=rng)
         self._add_lock = threading.Lock()
         self._add_method: str | None = (
             settings.add_lead_method if settings.add_lead_method != "auto" else None
@@ -219,65 +215,51 @@ class CampaignsClient(Caller):
         except NotFoundError as err:
             if learned is not None or method != "PUT":
                 raise
-            method = self._fall_back_to_post(path, err)
+            log.warning(
+                "PUT %s answered %s: this deployment may take POST for add lead; trying POST "
+                "once (set api.add_lead_method to pin the verb)",
+                path,
+                err.status,
+            )
+            method = "POST"
             try:
                 response, attempts = self._add_once(method, path, body)
                 attempts += getattr(err, "attempts", 1)
             except NotFoundError as post_err:
-                raise both_verbs_refused(path, err, post_err) from None
-        return self._added(learned, method, response, attempts)
-
-    def _fall_back_to_post(self, path: str, err: NotFoundError) -> str:
-        log.warning(
-            "PUT %s answered %s: this deployment may take POST for add lead; trying POST "
-            "once (set api.add_lead_method to pin the verb)",
-            path,
-            err.status,
-        )
-        return "POST"
-
-    def _added(
-        self, learned: str | None, method: str, response: requests.Response, attempts: int
-    ) -> AddResult:
-        """The result of an add that worked with ``method``; the verb is learnt once."""
-        if learned is None:
+                raise NotFoundError(
+                    f"add lead refused with both verbs: PUT → {err.status}, POST → "
+                    f"{post_err.status} ({post_err.server_message or 'no message'}); check "
+                    "api.base_url and the campaign id",
+                    method="POST",
+                    endpoint=path,
+                    status=post_err.status,
+                    server_message=post_err.server_message,
+                ) from None
+        if learned is None:  # the verb that worked is learnt once
             with self._add_lock:
                 if self._add_method is None:
                     self._add_method = method
                     log.info("add lead: this deployment takes %s", method)
         return AddResult(
             method=method,
-            status=response.status_code,
+            status=response.status,
             body=json_or_none(response),
             attempts=attempts,
         )
 
-    def _add_once(
-        self, method: str, path: str, body: dict[str, Any]
-    ) -> tuple[requests.Response, int]:
+    def _add_once(self, method: str, path: str, body: dict[str, Any]) -> tuple[Answer, int]:
         tries = 0
 
-        def attempt() -> requests.Response:
+        def attempt() -> Answer:
             nonlocal tries
             tries += 1
             try:
                 return self._send_authed(method, path, json_body=body)
             except AMBIGUOUS as err:
-                raise uncertain_add(err) from err
+                raise _uncertain_add(err) from err
 
         response = self._call(attempt, retry_on=ADD_RETRY, what=f"{method} {path}")
         return response, tries
-
-    def async_writer(self) -> AsyncWriter | None:
-        """The writes of this client as coroutines for one asyncio loop (the apply engine's
-        fast path), or None when this client sends through threads only (an injected
-        session, a proxy, ``api.io = "threads"``)."""
-        if self.settings.io != "async" or not self._transport.direct:
-            return None
-        transport = AsyncTransport(
-            self._transport, pool_size=max(1, self.settings.concurrency), clock=self._clock
-        )
-        return AsyncWriter(self, transport)
 
     def set_status(self, lead_id: str, status: str) -> None:
         """Set a lead's status (endpoint 7; idempotent, retried). Raises BadRequestError
@@ -307,7 +289,12 @@ class CampaignsClient(Caller):
             except BadRequestError as err:
                 if not ambiguous:
                     raise
-                log_already_deleted(path, err)
+                # A 400 after an attempt that may have been applied: that attempt deleted it.
+                log.info(
+                    "DELETE %s → 400 (%s) after an ambiguous attempt: already deleted",
+                    path,
+                    err.server_message,
+                )
             except AMBIGUOUS:
                 ambiguous = True
                 raise
@@ -397,4 +384,16 @@ def resolve_campaign(ref: str, campaigns: Sequence[Campaign]) -> Campaign:
 def _list_campaigns(campaigns: Sequence[Campaign]) -> str:
     return ", ".join(
         f"{c.name} ({c.id})" for c in sorted(campaigns, key=lambda c: c.name.casefold())
+    )
+
+
+def _uncertain_add(err: ApiError) -> UncertainAddError:
+    """An add whose request was sent and whose outcome is unknown: never repeated blindly."""
+    return UncertainAddError(
+        f"outcome unknown ({Exception.__str__(err)}); not retried: the lead may "
+        "or may not have been added",
+        method=err.method,
+        endpoint=err.endpoint,
+        status=err.status,
+        server_message=err.server_message,
     )

@@ -5,8 +5,9 @@ outside it, so threads never sleep while holding the lock. ``sleep`` and ``clock
 parameters so that tests drive it without waiting.
 
 Adaptive behaviour (PRODUCT.md §4): on a 429 (or 503 with Retry-After) every worker pauses
-until the Retry-After has passed and the rate drops to half of what was being sent; after a
-run of successes it climbs back by steps, up to ``max_rps`` (or, with no cap configured, until
+until the Retry-After has passed and the rate drops: to half of what was being sent the first
+time, later to what the server accepted since the last cut (see :meth:`on_throttled`); after
+a run of successes it climbs back by steps, up to ``max_rps`` (or, with no cap configured, until
 it is twice the rate that was refused, when the limit is lifted again).
 """
 
@@ -22,10 +23,15 @@ log = logging.getLogger(__name__)
 
 #: Never go below this many requests per second when slowing down.
 MIN_RPS = 0.5
-#: Factor applied to the rate on each throttling answer.
+#: Factor applied to the rate on a throttling answer, at most (the deepest cut)...
 DECREASE_FACTOR = 0.5
-#: Factor applied to the rate on each recovery step.
+#: ...and at least (the mildest), when the server accepted more than that since the last cut.
+MILD_DECREASE_FACTOR = 0.9
+#: Factor applied to the rate on each recovery step...
 INCREASE_FACTOR = 1.25
+#: ...and above the rate the server accepted before the last cut (its limit, as it showed
+#: it): probing past a known limit slowly keeps refusals rare.
+PROBE_FACTOR = 1.05
 #: Successful requests needed (since the last throttle or step) for one recovery step.
 SUCCESSES_PER_STEP = 20
 #: Pause for a throttling answer that gives no Retry-After.
@@ -53,6 +59,9 @@ class RateLimiter:
         self._paused_until = 0.0
         self._successes = 0
         self._lift_at: float | None = None  # uncapped: lift the limit above this rate
+        self._cut_at: float | None = None  # when the rate was last cut
+        self._accepted = 0  # requests the server accepted since then
+        self._limit: float | None = None  # the rate it accepted between the last two cuts
         self._recent: deque[float] = deque(maxlen=RATE_WINDOW)
 
     @property
@@ -63,14 +72,6 @@ class RateLimiter:
 
     def acquire(self) -> float:
         """Wait for this request's turn; returns the seconds waited."""
-        wait = self.reserve()
-        if wait > 0:
-            self._sleep(wait)
-        return wait
-
-    def reserve(self) -> float:
-        """Take this request's turn without waiting: the seconds to wait before sending
-        (0 when it may go at once). For callers that wait their own way (an event loop)."""
         with self._lock:
             now = self._clock()
             slot = max(now, self._paused_until)
@@ -78,18 +79,25 @@ class RateLimiter:
                 slot = max(slot, self._next_slot)
                 self._next_slot = slot + 1.0 / self._rate
             self._recent.append(slot)
-        return max(0.0, slot - now)
+        wait = max(0.0, slot - now)
+        if wait > 0:
+            self._sleep(wait)
+        return wait
 
     def on_success(self) -> None:
         """Count a request the server accepted; recover the rate step by step."""
         with self._lock:
+            self._accepted += 1
             if self._rate is None:
                 return
             self._successes += 1
             if self._successes < SUCCESSES_PER_STEP:
                 return
             self._successes = 0
-            raised = self._rate * INCREASE_FACTOR
+            below = self._limit is None or self._rate < self._limit
+            raised = self._rate * (INCREASE_FACTOR if below else PROBE_FACTOR)
+            if below and self._limit is not None:
+                raised = min(raised, self._limit)
             if self.max_rps is not None:
                 self._rate = min(self.max_rps, raised)
             elif self._lift_at is not None and raised >= self._lift_at:
@@ -101,10 +109,15 @@ class RateLimiter:
             log.debug("request rate raised to %.2f/s", self._rate)
 
     def on_throttled(self, retry_after: float | None) -> None:
-        """The server refused for load: pause everyone and halve the rate — once per throttle
+        """The server refused for load: pause everyone and cut the rate — once per throttle
         event. Refusals that arrive while the pause from the last cut is still running answer
         requests that were already in flight (16 workers get 16 of them at once): they extend
         the pause but do not cut the rate again, or a single burst would drive it to the floor.
+
+        The first cut halves the rate. A later one cuts it to the rate the server accepted
+        since the previous cut — its limit, as far as it showed it — but by a tenth at least
+        and by half at most: halving below a server's limit each time would leave a quarter of
+        its capacity unused on average.
         """
         with self._lock:
             now = self._clock()
@@ -117,7 +130,16 @@ class RateLimiter:
             current = self._rate if self._rate is not None else self._observed_rate()
             if self._rate is None:
                 self._lift_at = current * 2
-            self._rate = max(MIN_RPS, current * DECREASE_FACTOR)
+            cut = current * DECREASE_FACTOR
+            self._limit = None
+            if self._cut_at is not None and self._accepted >= SUCCESSES_PER_STEP:
+                # Enough accepted since the last cut to tell the server's limit.
+                self._limit = self._accepted / max(now - self._cut_at, 1e-9)
+                cut = max(cut, min(current * MILD_DECREASE_FACTOR, self._limit))
+                if self._lift_at is not None:
+                    self._lift_at = max(self._limit, cut) * 2
+            self._cut_at, self._accepted = now, 0
+            self._rate = max(MIN_RPS, cut)
             log.warning(
                 "server throttled requests: pausing %.1f s, rate lowered to %.2f/s",
                 pause,

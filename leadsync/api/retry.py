@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tenacity import (
-    AsyncRetrying,
     RetryCallState,
     Retrying,
     retry_if_exception_type,
@@ -215,12 +214,10 @@ def build_retrying(
     counters: Counters,
     sleep: Callable[[float], Any],
     what: str,
-    on_loop: bool = False,
-) -> Retrying | AsyncRetrying:
+) -> Retrying:
     """A tenacity policy: retry ``retry_on`` errors, ``attempts`` tries in all, the backoff,
     the run's budget (UnreachableError when spent), the injected ``sleep``; re-raises the last
-    error when attempts run out. ``on_loop``: an ``AsyncRetrying`` for coroutines, ``sleep``
-    then being a coroutine function."""
+    error when attempts run out."""
 
     def before_sleep(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome is not None else None
@@ -235,8 +232,7 @@ def build_retrying(
             wait,
         )
 
-    policy = AsyncRetrying if on_loop else Retrying
-    return policy(
+    return Retrying(
         retry=retry_if_exception_type(retry_on),
         stop=stop_after_attempt(attempts),
         wait=backoff,

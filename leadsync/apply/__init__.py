@@ -11,8 +11,9 @@ See :func:`apply_plan` for the phases and guarantees (a run never creates a dupl
 from __future__ import annotations
 
 from .deps import Dependencies, find_dependencies
-from .engine import DEFAULT_CONCURRENCY, DEFAULT_SETTLE_ROUNDS, apply_plan
+from .engine import DEFAULT_CONCURRENCY, DEFAULT_SETTLE_ROUNDS
 from .journal import JOURNAL_NAME, Journal, latest_results, read_journal
+from .phases import apply_plan
 from .signals import install_signal_handlers
 from .state import COUNT_NAMES, NEW_LEAD_STATUS, ApplyResult
 

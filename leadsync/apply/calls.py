@@ -21,7 +21,7 @@ re-reads the campaign and adds only what is missing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -44,27 +44,13 @@ _UNCERTAIN_ADD_ERRORS: tuple[type[ApiError], ...] = (UncertainAddError, TimeoutE
 
 
 class LeadWriter(Protocol):
-    """The part of :class:`leadsync.api.CampaignsClient` the apply engine uses. A client
-    may also offer ``async_writer()`` (see :class:`AsyncLeadWriter`)."""
+    """The part of :class:`leadsync.api.CampaignsClient` the apply engine uses."""
 
     def add_lead(self, campaign_id: str, body: dict[str, Any]) -> Any: ...
 
     def set_status(self, lead_id: str, status: str) -> None: ...
 
     def delete_lead(self, lead_id: str) -> None: ...
-
-
-class AsyncLeadWriter(Protocol):
-    """The same writes as coroutines on one event loop
-    (:class:`leadsync.api.async_writer.AsyncWriter`)."""
-
-    async def add_lead(self, campaign_id: str, body: dict[str, Any]) -> Any: ...
-
-    async def set_status(self, lead_id: str, status: str) -> None: ...
-
-    async def delete_lead(self, lead_id: str) -> None: ...
-
-    async def aclose(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,18 +78,6 @@ def perform(call: Callable[[], Any], *, is_add: bool, clock: Callable[[], float]
     started = clock()
     try:
         value = call()
-    except Exception as exc:
-        return _failed(exc, is_add, started, clock)
-    return _done(value, started, clock)
-
-
-async def perform_async(
-    call: Callable[[], Awaitable[Any]], *, is_add: bool, clock: Callable[[], float]
-) -> CallOutcome:
-    """:func:`perform` for a call made on an event loop (``call()`` gives a coroutine)."""
-    started = clock()
-    try:
-        value = await call()
     except Exception as exc:
         return _failed(exc, is_add, started, clock)
     return _done(value, started, clock)

@@ -1,11 +1,9 @@
-"""Run a plan's operations: worker threads, ordering, journal; then settlement (:mod:`.settle`).
+"""One apply run's state and its main pass: worker threads, ordering, journal.
 
-``apply_plan`` works in two phases on one pool of worker threads sharing one client:
-
-1. **main pass** — every operation whose prerequisites succeeded (see :mod:`.deps`) runs;
-   each finished operation is journaled at once (one write + fsync per batch of completions);
-2. **settle** — uncertain adds are settled by re-reading their campaigns, and new leads that
-   must end with a status get it (see :mod:`.settle`).
+:class:`Engine` holds every operation's state and runs calls on a pool of worker threads
+sharing one client (:meth:`Engine.drive`); its main pass runs every operation whose
+prerequisites succeeded (see :mod:`.deps`), each finished operation journaled at once. The
+phases after it are :mod:`.settle`'s; :func:`~leadsync.apply.apply_plan` runs them in order.
 
 The coordinating thread (the caller's) alone owns the bookkeeping; worker tasks only make one
 call and return how it ended, so no lock is held while a worker waits on HTTP.
@@ -16,20 +14,19 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import pandas as pd
 
 from ..errors import ApiError
 from ..models import Operation, OpKind, OpOutcome, OpResult
-from .calls import FATAL_ERRORS, AsyncLeadWriter, CallOutcome, LeadWriter, perform, perform_async
+from .calls import FATAL_ERRORS, CallOutcome, LeadWriter, perform
 from .deps import find_dependencies
 from .journal import Journal
-from .pool import AsyncTask, Completion, WorkerPool
-from .state import ApplyResult, OpState, count_outcomes
+from .pool import Completion, WorkerPool
+from .state import OpState
 
 logger = logging.getLogger(__name__)
 
@@ -42,16 +39,18 @@ DEFAULT_CONCURRENCY = 8
 DEFAULT_SETTLE_ROUNDS = 5
 #: How often (s) the coordinator looks at the stop event while waiting for workers.
 POLL_INTERVAL_S = 0.05
+#: After the first completion, how long the coordinator lets others join it: one wake-up,
+#: one journal write per batch instead of per call. The queued tasks keep the workers busy
+#: meanwhile (``QUEUE_DEPTH_PER_WORKER``).
+GATHER_S = 0.004
 #: Tasks queued per worker, so that a worker rarely waits for the coordinator to refill.
 QUEUE_DEPTH_PER_WORKER = 2
 
 FetchRemote = Callable[[str], pd.DataFrame]
 Progress = Callable[[int, int], None]
-#: Seconds the engine waits for its event-loop connections to close at the end.
-CLOSE_TIMEOUT_S = 5.0
-#: A unit of work for the pool: (operation index, call returning CallOutcome|None — on a
-#: worker thread, or as an AsyncTask on the event loop —, message prefix).
-Task = tuple[int, Callable[[], CallOutcome | None] | AsyncTask, str]
+#: A unit of work for the pool: (operation index, call returning CallOutcome|None, message
+#: prefix).
+Task = tuple[int, Callable[[], CallOutcome | None], str]
 
 
 class Engine:
@@ -85,10 +84,6 @@ class Engine:
         self.fatal: ApiError | None = None
         self.rounds_used = 0
         self.lead_ids: dict[tuple[str, str], str] = {}
-        # The event-loop path for writes when the client offers one (CampaignsClient does,
-        # unless it talks through a proxy or an injected session): see .pool.
-        make_writer = getattr(client, "async_writer", None)
-        self.writer: AsyncLeadWriter | None = make_writer() if make_writer else None
 
         deps = find_dependencies(operations)
         self.states = [OpState(op) for op in operations]
@@ -203,46 +198,20 @@ class Engine:
 
         return run
 
-    def atask(self, call: Callable[[], Awaitable[Any]], *, is_add: bool) -> AsyncTask:
-        """:meth:`task` for the event loop: ``call()`` gives the coroutine making the call."""
-        halt, stop, clock = self.halt, self.stop, self.clock
-
-        async def run() -> CallOutcome | None:
-            if halt.is_set() or stop.is_set():
-                return None
-            outcome = await perform_async(call, is_add=is_add, clock=clock)
-            if outcome.fatal is not None:
-                halt.set()
-            return outcome
-
-        return AsyncTask(run)
-
-    def op_task(self, op: Operation) -> Callable[[], CallOutcome | None] | AsyncTask:
-        """The task carrying out ``op`` (on the event loop when the client offers it)."""
+    def op_task(self, op: Operation) -> Callable[[], CallOutcome | None]:
+        """The task carrying out ``op``."""
+        client = self.client
         if op.kind is OpKind.ADD:
             body = dict(op.body or {})
             body.setdefault("number", op.key)
-            cid = op.campaign_id
-            if (w := self.writer) is not None:
-                return self.atask(functools.partial(w.add_lead, cid, body), is_add=True)
-            client = self.client
-            return self.task(lambda: client.add_lead(cid, body), is_add=True)
-        lead_id = str(op.lead_id)
+            return self.task(functools.partial(client.add_lead, op.campaign_id, body), is_add=True)
         if op.kind is OpKind.SET_STATUS:
-            return self.status_task(lead_id, str(op.status))
-        if (w := self.writer) is not None:
-            return self.atask(functools.partial(w.delete_lead, lead_id), is_add=False)
-        client = self.client
-        return self.task(lambda: client.delete_lead(lead_id), is_add=False)
+            return self.status_task(str(op.lead_id), str(op.status))
+        return self.task(functools.partial(client.delete_lead, str(op.lead_id)), is_add=False)
 
-    def status_task(
-        self, lead_id: str, status: str
-    ) -> Callable[[], CallOutcome | None] | AsyncTask:
+    def status_task(self, lead_id: str, status: str) -> Callable[[], CallOutcome | None]:
         """The task setting lead ``lead_id``'s status to ``status``."""
-        if (w := self.writer) is not None:
-            return self.atask(functools.partial(w.set_status, lead_id, status), is_add=False)
-        client = self.client
-        return self.task(lambda: client.set_status(lead_id, status), is_add=False)
+        return self.task(functools.partial(self.client.set_status, lead_id, status), is_add=False)
 
     def drive(
         self,
@@ -281,7 +250,7 @@ class Engine:
                 pool.submit(i, fn)
             if pool.in_flight == 0:
                 return
-            batch = pool.collect(POLL_INTERVAL_S)
+            batch = pool.collect(POLL_INTERVAL_S, GATHER_S)
             if not batch:
                 continue
             out: list[OpResult] = []
@@ -369,91 +338,3 @@ class Engine:
                 remotes[c.tag] = f"could not re-read the campaign: {c.error}"
         self.rounds_used += 1
         return remotes
-
-    def run(self) -> None:
-        from .settle import set_post_statuses, settle_adds
-
-        pool = WorkerPool(self.concurrency, loop=self.writer is not None)
-        try:
-            self.main_pass(pool)
-            settle_adds(self, pool)
-            set_post_statuses(self, pool)
-        finally:
-            self.halt.set()
-            if self.writer is not None and pool.in_flight == 0:
-                try:
-                    pool.run_on_loop(self.writer.aclose(), CLOSE_TIMEOUT_S)
-                except Exception as exc:  # closing idle connections: nothing is lost
-                    logger.debug("closing the apply's connections failed: %r", exc)
-            pool.close()
-
-
-def apply_plan(
-    operations: Sequence[Operation],
-    client: LeadWriter,
-    *,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    journal: Journal,
-    stop: threading.Event | None = None,
-    progress: Progress | None = None,
-    fetch_remote: FetchRemote | None = None,
-    settle_rounds: int = DEFAULT_SETTLE_ROUNDS,
-    learn_lead_ids: bool = False,
-    raise_fatal: bool = True,
-    clock: Callable[[], float] = time.time,
-    timer: Callable[[], float] = time.monotonic,
-) -> ApplyResult:
-    """Run ``operations`` on ``concurrency`` worker threads sharing ``client``.
-
-    Order: what :mod:`leadsync.apply.deps` reads from the plan (an add waits for the deletes of
-    its key; a post-add status waits for its add to be settled). Every finished operation is
-    appended to ``journal`` at once. Uncertain adds are never repeated blindly: each campaign
-    holding one is re-read with ``fetch_remote(campaign_id)`` (a ``REMOTE_COLUMNS`` table with
-    ``key``); present keys are ``settled_present``, absent ones are added again, for at most
-    ``settle_rounds`` rounds, then ``failed``. Without ``fetch_remote`` uncertain adds stay
-    ``uncertain``. New leads' ids come from those re-reads; ``learn_lead_ids=True`` re-reads
-    every campaign that received adds so that all of them are known.
-
-    ``stop`` set (e.g. by :func:`install_signal_handlers`): no new call starts, calls in flight
-    finish, the rest are ``skipped``, settlement is not started, ``interrupted=True``.
-    ``progress(done, total)`` is called from the caller's thread as operations finish.
-    ``clock`` stamps ``started_at``/``finished_at`` (epoch s); ``timer`` measures ``elapsed_s``.
-
-    Returns an :class:`ApplyResult`. Raises the client's ``UnreachableError``/``AuthError``
-    after journaling every result and marking the rest skipped (the partial result is attached
-    as the exception's ``apply_result``), unless ``raise_fatal=False``: then it is returned as
-    ``ApplyResult.fatal``. Raises ``ValueError`` for ``concurrency < 1`` or
-    ``settle_rounds < 0``.
-    """
-    if concurrency < 1:
-        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
-    if settle_rounds < 0:
-        raise ValueError(f"settle_rounds must be 0 or more, got {settle_rounds}")
-    started = timer()
-    stop = stop if stop is not None else threading.Event()
-    engine = Engine(
-        operations,
-        client,
-        concurrency=concurrency,
-        journal=journal,
-        stop=stop,
-        progress=progress,
-        fetch_remote=fetch_remote,
-        settle_rounds=settle_rounds,
-        learn_lead_ids=learn_lead_ids,
-        clock=clock,
-    )
-    engine.run()
-    result = ApplyResult(
-        results=[st.result() for st in engine.states],
-        counts=count_outcomes(engine.states),
-        lead_ids=dict(engine.lead_ids),
-        interrupted=stop.is_set(),
-        fatal=engine.fatal,
-        elapsed_s=timer() - started,
-        settle_rounds=engine.rounds_used,
-    )
-    if engine.fatal is not None and raise_fatal:
-        engine.fatal.apply_result = result  # type: ignore[attr-defined]
-        raise engine.fatal
-    return result

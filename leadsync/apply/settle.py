@@ -16,15 +16,12 @@ statuses need: a SET_STATUS following an add, or an ADD carrying a ``status`` ot
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from ..models import OpKind, OpOutcome, OpResult
+from .engine import Engine, Task
 from .pool import Completion, WorkerPool
-
-if TYPE_CHECKING:
-    from .engine import Engine, Task
 
 #: (lead id, status, created) of one remote lead.
 RemoteLead = tuple[str, str, int]

@@ -49,7 +49,8 @@ class SandboxConfig:
     rate_limit_burst: float | None = None
     #: Seconds a bearer token stays valid; afterwards 401.
     token_ttl_s: float = 3600.0
-    #: Requests a bearer token is good for; afterwards 401 (None: no limit). Expiry by count
+    #: Requests a bearer token is good for; afterwards 401 (None: no limit;
+    #: 0: every token is refused). Expiry by count
     #: makes re-logins happen however fast the client runs (tests must not race a clock).
     token_uses: int | None = None
     #: Every Nth request (any route but login) is answered 429 with Retry-After: 1 (None:
@@ -96,12 +97,12 @@ class SandboxConfig:
             problems.append(f"rate_limit_rps must be > 0 or None, got {self.rate_limit_rps}")
         if self.rate_limit_burst is not None and self.rate_limit_burst < 1:
             problems.append(f"rate_limit_burst must be >= 1 or None, got {self.rate_limit_burst}")
-        for name in ("token_uses", "throttle_every"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                problems.append(f"{name} must be >= 1 or None, got {value}")
+        if self.throttle_every is not None and self.throttle_every < 1:
+            problems.append(f"throttle_every must be >= 1 or None, got {self.throttle_every}")
         if self.token_ttl_s <= 0:
             problems.append(f"token_ttl_s must be > 0, got {self.token_ttl_s}")
+        if self.token_uses is not None and self.token_uses < 0:
+            problems.append(f"token_uses must be >= 0 or None, got {self.token_uses}")
         if self.page_cap < 1 or self.default_page_size < 1:
             problems.append("page_cap and default_page_size must be >= 1")
         if self.last_page_style not in LAST_PAGE_STYLES:

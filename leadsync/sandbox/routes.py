@@ -259,6 +259,7 @@ class SandboxApp:
             scheme, _, token = auth.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 return None, _error(401, UNAUTHORIZED)
+            token, uses = token.strip(), self.config.token_uses
             with self._tokens_lock:
                 held = self._tokens.get(token.strip())
                 uses = 0

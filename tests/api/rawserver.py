@@ -1,15 +1,18 @@
 """A bare TCP server on 127.0.0.1 for the transport tests: what the sandbox will not do
 (never answer, drop or reset the connection after reading a request, answer exact bytes,
-stand in for a proxy), and a record of the exact requests it received."""
+stand in for a proxy), and a record of the exact requests it received. :class:`ScriptServer`
+answers each request with the next action of a script."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import struct
 import threading
+import time
 from dataclasses import dataclass, field
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 #: What the server does after reading a request: send these bytes (a whole HTTP answer; the
 #: connection stays open for more), hold the connection and never answer, close it cleanly,
@@ -163,3 +166,88 @@ def read_request(conn: socket.socket, pending: bytes) -> tuple[RawRequest | None
             return None, b""
         rest += chunk
     return RawRequest(line, headers, rest[:length]), rest[length:]
+
+
+# --- scripted answers -----------------------------------------------------------------------
+#: Pause between the pieces of an answer sent in pieces.
+PIECE_GAP_S = 0.02
+#: An add's success, plain and chunked.
+OK = answer(body=b'{"id": "new-1"}', headers={"Content-Type": "application/json"})
+CHUNKED = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b'8\r\n{"id": "\r\n7\r\nnew-1"}\r\n0\r\n\r\n'
+)
+
+
+def json_answer(
+    status: int, reason: str, body: Any, headers: dict[str, str] | None = None
+) -> bytes:
+    """A whole HTTP/1.1 answer with a JSON body."""
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    return answer(status, reason, json.dumps(body).encode(), headers)
+
+
+def login_answer(token: str) -> bytes:
+    """A login's answer handing out ``token`` (and a refresh token made from it)."""
+    body = {"access_token": token, "refresh_token": f"r-{token}", "user": {"account_id": "acct-1"}}
+    return json_answer(200, "OK", body)
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send ``parts`` one by one, ``PIECE_GAP_S`` apart (each reaches the client as a read of
+    its own); then keep the connection, or close it when ``hang_up``."""
+
+    parts: tuple[bytes, ...]
+    hang_up: bool = False
+
+
+def hang_up_after(raw: bytes) -> Send:
+    """Send ``raw`` (an answer that does not say ``Connection: close``), then close."""
+    return Send((raw,), hang_up=True)
+
+
+#: What the server does with a request: answer these bytes (and keep the connection), a
+#: :class:`Send`, or RawServer's own "silent" / "close" / "reset".
+Action = bytes | Send | Literal["silent", "close", "reset"]
+
+
+class ScriptServer(RawServer):
+    """A :class:`RawServer` answering each request with the next action of ``script`` (the
+    last one repeats); ``hung_up`` is set when a :class:`Send` closed a connection."""
+
+    def __init__(self, *script: Action) -> None:
+        super().__init__(b"")
+        self.script = list(script)
+        self.hung_up = threading.Event()
+
+    def _next(self) -> Action:
+        with self._lock:
+            return self.script.pop(0) if len(self.script) > 1 else self.script[0]
+
+    @property
+    def lines(self) -> list[str]:
+        """The request lines received, in order."""
+        return [r.line for r in self.requests]
+
+    def respond(self, conn: socket.socket) -> bool:
+        """Play the script's next action on ``conn``; False ends the connection."""
+        action = self._next()
+        if isinstance(action, Send):
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for i, part in enumerate(action.parts):
+                time.sleep(PIECE_GAP_S if i else 0)
+                conn.sendall(part)
+            if not action.hang_up:
+                return True
+            conn.close()
+            self.hung_up.set()
+            return False
+        if isinstance(action, bytes):
+            conn.sendall(action)
+            return True
+        if action == "silent":
+            self._stop.wait()
+        elif action == "reset":  # linger 0: close() sends RST instead of FIN
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        return False  # "close" and the others: the connection ends here

@@ -4,6 +4,9 @@ settings for the document's example portal, and a sleep that records instead of 
 from __future__ import annotations
 
 import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,7 +15,10 @@ import pytest
 import vcr
 from vcr.request import Request as VcrRequest
 
+from leadsync.api import AddResult, CampaignsClient
+from leadsync.api.transport import Answer
 from leadsync.config import ApiSettings
+from leadsync.errors import ApiError
 
 CASSETTES = Path(__file__).resolve().parent.parent / "cassettes"
 #: The document's example portal (cassettes only: never contacted).
@@ -165,3 +171,86 @@ def api_key_settings(base_url: str, **api: Any) -> ApiSettings:
     }
     values.update(api)
     return ApiSettings(**values)
+
+
+# --- one scenario through a client --------------------------------------------------------------
+CAMPAIGN = "c0ffee"
+ADD_PATH = f"/api/v2/config/campaigns/{CAMPAIGN}/lead"
+LEAD = {"number": "+12135550100", "first_name": "Zoë", "priority": 3}
+LEAD_ID = "f" * 32
+STATUS_PATH = f"/api/v2/config/campaigns/leads/{LEAD_ID}/status/new"
+DELETE_PATH = f"/api/v2/config/campaigns/leads/{LEAD_ID}"
+#: Backoff jitter seed, so that waits repeat.
+JITTER_SEED = 7
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a caller sees of one scenario: its value or its error (type name, message,
+    status, attempts), the backoff waits, the client's counters."""
+
+    value: Any
+    error: tuple[str, str, int | None, int | None] | None
+    waits: tuple[float, ...]
+    counters: dict[str, int]
+
+
+def play(settings: ApiSettings, scenario: Callable[[CampaignsClient], Any]) -> Outcome:
+    """``scenario(client)`` with a recording sleep and a seeded jitter."""
+    sleep = RecordingSleep()
+    rng = random.Random(JITTER_SEED)
+    with CampaignsClient(settings, sleep=sleep, clock=sleep.clock, rng=rng) as client:
+        value: Any = None
+        error = None
+        try:
+            value = scenario(client)
+        except ApiError as err:
+            error = (type(err).__name__, str(err), err.status, getattr(err, "attempts", None))
+        counters = client.counters.as_dict()
+    return Outcome(value, error, tuple(sleep.waits), counters)
+
+
+def add_one(client: CampaignsClient) -> AddResult:
+    return client.add_lead(CAMPAIGN, LEAD)
+
+
+def set_one(client: CampaignsClient) -> None:
+    client.set_status(LEAD_ID, "new")
+
+
+def delete_one(client: CampaignsClient) -> None:
+    client.delete_lead(LEAD_ID)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request the client's transport sent and the answer it returned."""
+
+    method: str
+    path: str
+    headers: dict[str, str]  # every header sent (the defaults and the call's own)
+    answer: Answer | None  # 2xx and 401: the answer; else None and the error raised
+    error: ApiError | None = None
+
+    @property
+    def status(self) -> int | None:
+        return self.answer.status if self.answer is not None else self.error.status
+
+
+def watch_answers(client: CampaignsClient, hook: Callable[[Exchange], None]) -> None:
+    """Call ``hook`` on every exchange of the client's transport (the answer, or the error it
+    raised), in the calling thread, before the client sees it: a test's window onto the wire."""
+    transport = client._transport
+    send = transport.send
+
+    def watched(method: str, path: str, **kwargs: Any) -> Answer:
+        headers = {**transport.headers, **(kwargs.get("headers") or {})}
+        try:
+            answer = send(method, path, **kwargs)
+        except ApiError as err:
+            hook(Exchange(method, path, headers, None, err))
+            raise
+        hook(Exchange(method, path, headers, answer))
+        return answer
+
+    transport.send = watched  # type: ignore[method-assign]

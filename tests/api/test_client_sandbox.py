@@ -10,7 +10,6 @@ import time
 from typing import Any
 
 import pytest
-import requests
 
 from leadsync.api import CampaignsClient
 from leadsync.api.caller import MAX_RELOGIN_ROUNDS
@@ -29,7 +28,7 @@ from leadsync.sandbox import Sandbox, SandboxConfig
 from tests.conftest import MakeSandbox
 from tests.helpers import settings_for
 
-from .support import RecordingSleep
+from .support import Exchange, RecordingSleep, watch_answers
 
 CREATED = 1_700_000_000  # fixed creation time of seeded leads (activity tests)
 
@@ -155,7 +154,7 @@ def test_401_right_after_a_fresh_login_is_auth_error(sandbox: Sandbox) -> None:
     """A server that refuses every token: a bounded number of re-logins, then AuthError."""
     with client_for(sandbox) as c:
         c.campaigns()
-        sandbox.configure(token_ttl_s=1e-9)  # every new token is born expired
+        sandbox.configure(token_uses=0)  # every token is refused, however fresh
         sandbox.expire_tokens()
         with pytest.raises(AuthError, match="right after a fresh login") as info:
             c.campaigns()
@@ -169,19 +168,18 @@ def test_a_replacement_token_that_expired_before_use_is_replaced_too() -> None:
     log in again rather than fail with AuthError."""
     clock = RecordingSleep()
     with Sandbox(SandboxConfig(token_ttl_s=60), clock=clock.clock) as sb:
-        session = requests.Session()
-        c = CampaignsClient(settings_for(sb), session=session, sleep=clock, clock=clock.clock)
+        c = CampaignsClient(settings_for(sb), sleep=clock, clock=clock.clock)
         c.campaigns()
         auth = c._auth  # the shared login state all workers use
         state = {"done": False}
 
-        def other_thread_relogs_then_time_passes(response: requests.Response, **_: Any) -> None:
-            if response.status_code == 401 and not state["done"]:
+        def other_thread_relogs_then_time_passes(x: Exchange) -> None:
+            if x.status == 401 and not state["done"]:
                 state["done"] = True
                 auth.relogin(auth.generation)  # "thread B" replaced the token...
                 clock.now += 61  # ...and that one expired too before A used it
 
-        session.hooks["response"].append(other_thread_relogs_then_time_passes)
+        watch_answers(c, other_thread_relogs_then_time_passes)
         clock.now += 61  # A's token has expired
         assert [x.name for x in c.campaigns()] == []
         assert state["done"]
@@ -218,7 +216,7 @@ def test_concurrent_401s_cause_one_relogin(sandbox: Sandbox) -> None:
 def test_login_refused(make_sandbox: MakeSandbox) -> None:
     sb = make_sandbox()
     with (
-        client_for(sb, password="not-the-password") as c,
+        client_for(sb, password="wrong-pw-4711") as c,
         pytest.raises(AuthError, match="login refused") as info,
     ):
         c.campaigns()
@@ -297,17 +295,17 @@ def test_transient_503s_are_retried(make_sandbox: MakeSandbox) -> None:
 def test_throttled_waits_at_least_retry_after() -> None:
     clock = RecordingSleep()  # one fake clock for the client's sleeps and the server's bucket
     answers: list[tuple[float, int, float]] = []  # (when, status, Retry-After)
-    session = requests.Session()
-    session.hooks["response"].append(
-        lambda r, *a, **k: answers.append(
-            (clock.now, r.status_code, float(r.headers.get("Retry-After", 0)))
-        )
-    )
     cfg = SandboxConfig(rate_limit_rps=0.5)  # one request, then Retry-After: 2
     with Sandbox(cfg, clock=clock.clock) as sb:
         cid = seed_campaign(sb, 1)
         settings = settings_for(sb, retry_attempts=4)
-        with CampaignsClient(settings, session=session, sleep=clock, clock=clock.clock) as c:
+        with CampaignsClient(settings, sleep=clock, clock=clock.clock) as c:
+            watch_answers(
+                c,
+                lambda x: answers.append(
+                    (clock.now, x.status or 0, getattr(x.error, "retry_after", None) or 0.0)
+                ),
+            )
             c.campaigns()  # the login took the only token: this call is throttled first
             c.add_lead(cid, {"number": "+12135550999"})  # an add is retried on 429 too
             counters = c.counters.as_dict()
@@ -499,16 +497,11 @@ def test_user_agent_and_account_header_are_sent(sandbox: Sandbox) -> None:
     from leadsync import __version__
 
     sent: list[dict[str, str]] = []
-    session = requests.Session()
-    session.hooks["response"].append(lambda r, *a, **k: sent.append(dict(r.request.headers)))
-    with CampaignsClient(settings_for(sandbox), session=session) as c:
+    with CampaignsClient(settings_for(sandbox)) as c:
+        watch_answers(c, lambda x: sent.append(x.headers))
         c.queues()
     login, queues = sent
     assert "X-Account-ID" not in login
     assert queues["X-Account-ID"] == sandbox.config.account_id
     assert queues["Authorization"].startswith("Bearer ")
-    with CampaignsClient(settings_for(sandbox)) as c:
-        # No session given: the client's own urllib3 pool, with these headers (what it puts on
-        # the wire is compared with requests' in test_transport.py).
-        assert c._transport.session is None
-        assert c._transport.headers["User-Agent"] == f"leadsync/{__version__}"
+    assert login["User-Agent"] == queues["User-Agent"] == f"leadsync/{__version__}"

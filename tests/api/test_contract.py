@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 
 import pytest
-import requests
 import vcr
 import yaml
 
@@ -25,8 +24,10 @@ from .support import (
     DOC_PASSWORD,
     FILTERED,
     SECRET_HEADERS,
+    Exchange,
     doc_settings,
     make_vcr,
+    watch_answers,
 )
 
 DOC_CAMPAIGN = "210ea5d942f41744f1ef37e84a4965e0"
@@ -194,18 +195,17 @@ def test_recording_filters_secrets(sandbox: Sandbox, tmp_path: Path) -> None:
     """A live recording against the sandbox with the project's filters keeps no secret."""
     tokens: list[str] = []
 
-    def grab_tokens(response: requests.Response, *args: object, **kwargs: object) -> None:
-        if response.url.endswith("/login"):
-            tokens.extend(response.json()[k] for k in ("access_token", "refresh_token"))
+    def grab_tokens(x: Exchange) -> None:
+        if x.path.endswith("/login") and x.answer is not None:
+            tokens.extend(x.answer.json()[k] for k in ("access_token", "refresh_token"))
 
-    session = requests.Session()
-    session.hooks["response"].append(grab_tokens)
     cid = sandbox.state.add_campaign("Recorded")
     recorder = make_vcr(record_mode="all", library=tmp_path)
     with (
         recorder.use_cassette("live.yaml"),
-        CampaignsClient(settings_for(sandbox), session=session) as c,
+        CampaignsClient(settings_for(sandbox)) as c,
     ):
+        watch_answers(c, grab_tokens)
         c.campaigns()
         c.add_lead(cid, {"number": "+12135550100"})
     text = (tmp_path / "live.yaml").read_text(encoding="utf-8")

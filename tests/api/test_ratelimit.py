@@ -7,7 +7,13 @@ import threading
 
 import pytest
 
-from leadsync.api.ratelimit import MIN_RPS, SUCCESSES_PER_STEP, RateLimiter
+from leadsync.api.ratelimit import (
+    INCREASE_FACTOR,
+    MIN_RPS,
+    PROBE_FACTOR,
+    SUCCESSES_PER_STEP,
+    RateLimiter,
+)
 from leadsync.api.retry import Backoff, Counters, RetryBudget
 from leadsync.errors import ThrottledError, UnreachableError
 
@@ -135,3 +141,34 @@ def test_backoff_honors_retry_after_above_the_cap() -> None:
     assert backoff.delay(1, err) == 7.0
     assert 0.25 <= backoff.delay(1) <= 0.5
     assert 0.5 <= backoff.delay(10) <= 1.0  # capped
+
+
+def test_a_later_cut_goes_to_the_rate_the_server_accepted(fake_sleep: RecordingSleep) -> None:
+    """Halving below a server's limit on every refusal would leave a quarter of it unused
+    on average: after the first cut, the rate is cut to what the server accepted since the
+    previous cut (by a tenth at least, by half at most)."""
+    limiter = RateLimiter(400.0, sleep=fake_sleep, clock=fake_sleep.clock)
+    limiter.on_throttled(1.0)
+    assert limiter.rate == pytest.approx(200.0)  # the first cut: half
+    for _ in range(1500):  # the server takes 300 a second for 5 s (the pause included)
+        fake_sleep.now += 1 / 300
+        limiter.on_success()
+    assert limiter.rate == pytest.approx(400.0)  # recovered meanwhile, up to max_rps
+    limiter.on_throttled(1.0)
+    assert limiter.rate == pytest.approx(300.0)  # not 0.5 × 400
+    # Recovery: probing past that limit by small steps.
+    for _ in range(SUCCESSES_PER_STEP):
+        limiter.on_success()
+    assert limiter.rate == pytest.approx(300.0 * PROBE_FACTOR)
+    # Too few accepted since the last cut to tell a limit: half, then full steps again.
+    fake_sleep.now += 2.0
+    limiter.on_throttled(1.0)  # 20 accepted in 2 s: a limit of 10/s is known...
+    assert limiter.rate == pytest.approx(300.0 * PROBE_FACTOR / 2)  # ...but half at most
+    fake_sleep.now += 2.0
+    for _ in range(SUCCESSES_PER_STEP - 1):
+        limiter.on_success()
+    limiter.on_throttled(1.0)
+    assert limiter.rate == pytest.approx(300.0 * PROBE_FACTOR / 4)
+    for _ in range(SUCCESSES_PER_STEP * 2):
+        limiter.on_success()
+    assert limiter.rate == pytest.approx(300.0 * PROBE_FACTOR / 4 * INCREASE_FACTOR**2)

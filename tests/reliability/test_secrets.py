@@ -63,7 +63,7 @@ def secret_sandbox() -> Iterator[tuple[Sandbox, LoginSpy]]:
     config = SandboxConfig(
         password=f"Pw-{secrets.token_hex(12)}",
         api_key=f"Key-{secrets.token_hex(12)}",
-        token_ttl_s=0.25,  # re-logins during the run (~1 s of writes): several tokens to leak
+        token_uses=60,  # a re-login every 60 requests: several tokens to leak, on any machine
         fail_rate=0.05,  # retries logged with their errors
         ambiguous_rate=0.05,  # uncertain adds settled by re-reading
         latency_ms=2.0,
@@ -83,28 +83,32 @@ def test_no_secret_in_logs_or_report_files(
     values = api_values(sb, retry_budget=10_000)
     password = values.pop("password")
     config = write_config(tmp_path / "leadsync.toml", values)  # holds no secret
+    # Each run its own campaign: both make every add (a run that found the other's adds
+    # done would send too few requests to see its token expire).
+    sb.state.add_campaign("Summer")
     runs = {
         # text logs, login with the password (tokens issued and re-issued)
-        "text": ("text", cli_env(LEADSYNC_PASSWORD=password)),
+        "text": ("text", "Spring", cli_env(LEADSYNC_PASSWORD=password)),
         # JSON logs, the API key (it wins over the password, which is set too)
         "json": (
             "json",
+            "Summer",
             cli_env(LEADSYNC_PASSWORD=password, LEADSYNC_API_KEY=sb.config.api_key or ""),
         ),
     }
 
     def sync(name: str) -> tuple[str, CliRun]:
-        fmt, env = runs[name]
+        fmt, campaign, env = runs[name]
         cwd = tmp_path / name
         cwd.mkdir()
         args = ["--config", config, "-vv", "--log-format", fmt, "sync", src]
-        args += ["--campaign", "Spring", "--report-dir", cwd / "report"]
+        args += ["--campaign", campaign, "--report-dir", cwd / "report"]
         return name, run_cli(args, cwd=cwd, env=env)
 
     with ThreadPoolExecutor(2) as pool:
         done = dict(pool.map(sync, runs))
     tokens = spy.tokens()
-    assert len(spy.access_tokens()) >= 2, "expected re-logins (tokens expire every 0.25 s)"
+    assert len(spy.access_tokens()) >= 2, "expected re-logins (tokens expire every 60 requests)"
     # Where the sandbox keeps the bearer tokens it issued (SandboxApp._tokens): every one of
     # them is a secret too, whoever got it.
     held = list(sb.app._tokens)

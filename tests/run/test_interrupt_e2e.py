@@ -14,8 +14,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 from leadsync.apply import latest_results, read_journal
 from leadsync.errors import ExitCode
 from leadsync.sandbox import Sandbox
@@ -31,7 +29,7 @@ def number(i: int) -> str:
     return f"+1213555{i:04d}"
 
 
-def setup(tmp_path: Path, sb: Sandbox, io: str) -> dict[str, str]:
+def setup(tmp_path: Path, sb: Sandbox) -> dict[str, str]:
     (tmp_path / "leads.csv").write_text(
         "Phone,First Name\n" + "".join(f"{number(i)},Lead {i}\n" for i in range(ROWS)),
         encoding="utf-8",
@@ -44,7 +42,6 @@ username = "{sb.config.username}"
 domain = "{sb.config.domain}"
 account_id = "{sb.config.account_id}"
 concurrency = 4
-io = "{io}"
 """,
         encoding="utf-8",
     )
@@ -60,13 +57,12 @@ def sync_command(report_dir: str) -> list[str]:
     return [sys.executable, "-m", "leadsync", *args]
 
 
-@pytest.mark.parametrize("io", ["async", "threads"])
 def test_sigterm_mid_apply_stops_cleanly_and_the_next_run_completes(
-    make_sandbox: MakeSandbox, tmp_path: Path, io: str
+    make_sandbox: MakeSandbox, tmp_path: Path
 ) -> None:
     sb = make_sandbox(latency_ms=20.0)
     cid = sb.state.add_campaign("Spring")
-    env = setup(tmp_path, sb, io)
+    env = setup(tmp_path, sb)
     with subprocess.Popen(
         sync_command("first"),
         cwd=tmp_path,

@@ -124,3 +124,13 @@ def test_tenants_see_only_their_own_campaigns_and_leads(
     assert login.json()["user"]["account_id"] == "acct-b"
     theirs_headers = {"X-API-Key": "key-b", "X-Account-ID": "acct-b"}
     assert set(http.get(sandbox.url(CAMPAIGNS), headers=theirs_headers).json()) == {theirs}
+
+
+def test_a_token_expires_after_token_uses_requests(http: requests.Session) -> None:
+    """The count knob: re-logins driven by requests made, never by the clock."""
+    with Sandbox(SandboxConfig(token_uses=3)) as sb:
+        headers = sandbox_headers(http, sb)
+        url = sb.url("/api/v2/reports/campaigns/leads/status")
+        assert [http.get(url, headers=headers).status_code for _ in range(4)] == [200] * 3 + [401]
+        fresh = sandbox_headers(http, sb)
+        assert http.get(url, headers=fresh).status_code == 200

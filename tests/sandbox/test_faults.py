@@ -161,7 +161,7 @@ def test_knobs_change_at_runtime(sandbox: Sandbox, http: requests.Session) -> No
         {"rate_limit_rps": 0},
         {"rate_limit_rps": 5, "rate_limit_burst": 0.5},
         {"token_ttl_s": 0},
-        {"token_uses": 0},
+        {"token_uses": -1},
         {"throttle_every": 0},
         {"page_cap": 0},
         {"last_page_style": "missing"},
