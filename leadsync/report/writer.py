@@ -1,7 +1,8 @@
-"""``write_report``: every file of a report folder (PRODUCT.md §5)."""
+"""``write_report``: every file of a report folder (PRODUCT.md §5), with progress."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from .files import (
@@ -14,13 +15,35 @@ from .files import (
 )
 from .html import write_html
 from .model import RunReport
-from .xlsx import write_xlsx
+from .xlsx import sheet_tables, write_sheets
 
 XLSX_NAME = "report.xlsx"
 HTML_NAME = "report.html"
+#: The stage name the writing reports its progress under: ``progress("report", done, total)``.
+PROGRESS_STAGE = "report"
+#: Progress units of the small files (summary.json, operations.jsonl, report.html).
+SMALL_FILE_UNITS = 1
+
+Progress = Callable[[str, int, int | None], None]
 
 
-def write_report(report: RunReport, folder: Path) -> list[Path]:
+class _Tally:
+    """Counts the rows written across the files; reports ``(stage, done, total)``."""
+
+    def __init__(self, progress: Progress | None, total: int) -> None:
+        self.progress = progress
+        self.total = total
+        self.done = 0
+
+    def __call__(self, rows: int) -> None:
+        self.done = min(self.done + rows, self.total)
+        if self.progress is not None:
+            self.progress(PROGRESS_STAGE, self.done, self.total)
+
+
+def write_report(
+    report: RunReport, folder: Path, *, progress: Progress | None = None
+) -> list[Path]:
     """Write the report folder and return the paths written, in this order:
     ``summary.json``, ``rows.csv``, ``rejected.csv``, ``operations.jsonl``, ``report.xlsx``,
     ``report.html``.
@@ -28,22 +51,32 @@ def write_report(report: RunReport, folder: Path) -> list[Path]:
     The folder is created when missing. Each file is replaced atomically, so a file is either
     the old one or complete. ``operations.jsonl`` is left alone when the apply stage already
     wrote it (it is the live journal); ``before.csv`` is written by :func:`write_before_csv`
-    before any delete. Sets ``report.folder``. Raises OSError when the folder cannot be written.
+    before any delete. Sets ``report.folder``. ``progress("report", done, total)`` is called
+    as the rows of the CSV files and of the workbook are written (``done`` counts rows, plus
+    one per small file). Raises OSError when the folder cannot be written.
     """
     folder.mkdir(parents=True, exist_ok=True)
     report.folder = folder
-    paths = [
-        write_summary(report, folder),
-        write_rows(report, folder),
-        write_rejected(report, folder),
-        write_operations(report, folder),
-        write_xlsx(report, folder / XLSX_NAME),
-    ]
+    sheets = sheet_tables(report)
+    rejected = len(report.rejected_issues())
+    tally = _Tally(
+        progress,
+        len(report.rows) + rejected + sum(s.table.num_rows for s in sheets) + 3 * SMALL_FILE_UNITS,
+    )
+    tally(0)
+    paths = [write_summary(report, folder)]
+    tally(SMALL_FILE_UNITS)
+    paths.append(write_rows(report, folder, tally))
+    paths.append(write_rejected(report, folder, tally))
+    paths.append(write_operations(report, folder))
+    tally(SMALL_FILE_UNITS)
+    paths.append(write_sheets(report, sheets, folder / XLSX_NAME, tally))
     names = [p.name for p in paths] + [HTML_NAME]
     if (folder / BEFORE_NAME).exists():
         names.append(BEFORE_NAME)
     paths.append(write_html(report, folder / HTML_NAME, files=names))
+    tally(SMALL_FILE_UNITS)
     return paths
 
 
-__all__ = ["HTML_NAME", "OPERATIONS_NAME", "XLSX_NAME", "write_report"]
+__all__ = ["HTML_NAME", "OPERATIONS_NAME", "PROGRESS_STAGE", "XLSX_NAME", "write_report"]
