@@ -6,15 +6,15 @@ import contextlib
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..apply import install_signal_handlers
 from ..errors import LeadsyncError, UsageError
-from ..pipeline import SyncRequest, expand_sources, run_apply, run_job, run_sync
-from ..report import RunReport, make_progress, print_summary
 from .common import CliContext, command_config_option, pass_cli
+
+if TYPE_CHECKING:
+    from ..report import RunReport
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -61,10 +61,14 @@ def _progress(cli: CliContext) -> Any:
     lines only) or ``-q``."""
     if cli.log_format == "json" or cli.quiet:
         return contextlib.nullcontext(None)
+    from ..report import make_progress
+
     return make_progress(cli.err_console)
 
 
 def _run_with_signals(fn: Callable[[threading.Event], RunReport]) -> RunReport:
+    from ..apply import install_signal_handlers
+
     stop = threading.Event()
     restore = install_signal_handlers(stop)
     try:
@@ -96,6 +100,9 @@ def sync_command(
 ) -> int:
     """Sync SOURCE files (CSV, TSV, TXT, XLSX, XLSM, XLS, ODS, or folders of them) into
     campaigns: add, set statuses, and in mirror mode remove, then verify and report."""
+    from ..pipeline import SyncRequest, expand_sources, run_sync
+    from ..report import print_summary
+
     settings = cli.settings(_overrides(mode, region, sheet))
     if jobs and (sources or campaign or report_dir):
         raise UsageError(
@@ -131,6 +138,9 @@ def _run_jobs(
 ) -> int:
     """Run each job in turn; one job's failure does not stop the others. Returns the highest
     exit code (the most serious outcome)."""
+    from ..pipeline import run_job
+    from ..report import print_summary
+
     worst = 0
     for name in jobs:
 
@@ -183,6 +193,9 @@ def plan_command(
     """Make a reviewed plan: a dry run of `sync` that also saves the exact operations, the
     input files' hashes, the settings and each campaign's fingerprint to --out, for
     `leadsync apply` after review."""
+    from ..pipeline import SyncRequest, expand_sources, run_sync
+    from ..report import print_summary
+
     if jobs:
         raise UsageError("plan takes SOURCE files, not --job")
     if not sources:
@@ -228,6 +241,9 @@ def apply_command(
 ) -> int:
     """Apply a reviewed plan exactly as saved by `leadsync plan`. Refuses (exit 3, nothing
     written) when a campaign changed since the plan was made or the plan was already applied."""
+    from ..pipeline import run_apply
+    from ..report import print_summary
+
     settings = cli.settings()
     if replan:
         return _replan(cli, settings, plan_file, report_dir)
@@ -244,7 +260,9 @@ def apply_command(
 def _replan(cli: CliContext, settings: Any, plan_file: Path, report_dir: Path | None) -> int:
     from rich.table import Table
 
+    from ..pipeline import SyncRequest, expand_sources, run_sync
     from ..planfile import load_plan
+    from ..report import print_summary
     from ..reviewed import plan_difference
 
     saved = load_plan(plan_file)
@@ -290,6 +308,7 @@ def demo_command(cli: CliContext, mode: str, dry_run: bool, report_dir: Path | N
     """Start the embedded sandbox, show its campaigns, sync sample_data/ into it, print the
     summary and where the report is."""
     from ..demo import run_demo
+    from ..report import print_summary
 
     with _progress(cli) as progress:
         report = run_demo(
