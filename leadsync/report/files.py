@@ -27,7 +27,7 @@ import pyarrow.csv as pacsv
 
 from ..models import OpResult, RowIssue
 from .model import ROW_COLUMNS, RunReport
-from .safe import safe_series, safe_text
+from .safe import is_text_dtype, safe_series, safe_text
 
 CSV_ENCODING = "utf-8-sig"
 SUMMARY_NAME = "summary.json"
@@ -86,7 +86,7 @@ def write_summary(report: RunReport, folder: Path) -> Path:
 def arrow_column(values: pd.Series) -> pa.Array | pa.ChunkedArray:
     """One column made safe (:mod:`leadsync.report.safe`) as an Arrow array: text columns
     with Arrow kernels, object columns (mixed numbers and text) as text, others as they are."""
-    if pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
+    if is_text_dtype(values.dtype):
         return safe_text(pa.array(values, from_pandas=True))
     if values.dtype == object:
         return pa.array(safe_series(values).astype("str"), from_pandas=True)

@@ -67,8 +67,9 @@ def safe_text(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     return pc.if_else(risky, prefixed, values)
 
 
-def _is_text_dtype(dtype: Any) -> bool:
-    return pd.api.types.is_string_dtype(dtype) and dtype != object
+def is_text_dtype(dtype: Any) -> bool:
+    """A pandas text dtype (``str``, ``string``, Arrow strings), not ``object``."""
+    return pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype)
 
 
 def safe_series(values: pd.Series) -> pd.Series:
@@ -76,7 +77,7 @@ def safe_series(values: pd.Series) -> pd.Series:
 
     Missing values stay missing. The result of a text column has the ``str`` dtype.
     """
-    if _is_text_dtype(values.dtype):
+    if is_text_dtype(values.dtype):
         text = pa.array(values, from_pandas=True)
         escaped = safe_text(text)
         if escaped is text and values.dtype == "str":
