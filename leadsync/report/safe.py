@@ -56,9 +56,7 @@ def safe_text(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     starts_risky = pc.match_substring_regex(values, _RISKY)
     if not pc.any(starts_risky).as_py():  # most columns: no second pass
         return values
-    risky = pc.and_(
-        starts_risky, pc.invert(pc.match_substring_regex(values, f"^{_PLAIN_NUMBER}$"))
-    )
+    risky = pc.and_(starts_risky, pc.invert(pc.match_substring_regex(values, f"^{_PLAIN_NUMBER}$")))
     if not pc.any(risky).as_py():
         return values
     prefixed = pc.binary_join_element_wise(
