@@ -14,7 +14,19 @@ import pytest
 from leadsync.cli import cli
 
 #: Top-level packages a help or version screen must not import.
-HEAVY = ("pandas", "pyarrow", "numpy", "pydantic", "pydantic_settings", "requests", "urllib3")
+HEAVY = (
+    "pandas",
+    "pyarrow",
+    "numpy",
+    "pydantic",
+    "pydantic_settings",
+    "requests",
+    "urllib3",
+    "openpyxl",
+    "jinja2",
+    "rich",
+    "phonenumbers",
+)
 
 PROBE = """
 import json, sys
