@@ -88,6 +88,9 @@ def test_no_rows_at_all() -> None:
 def test_counts_per_campaign() -> None:
     counts = read_counts(result(), campaign="Fallback")
     assert counts["Spring Promo"]["rows_valid"] == 4
-    assert counts["Spring Promo"]["rows_rejected"] == 1 and counts["Spring Promo"]["rows_duplicate"] == 1
+    assert (
+        counts["Spring Promo"]["rows_rejected"] == 1
+        and counts["Spring Promo"]["rows_duplicate"] == 1
+    )
     assert counts["Fallback"]["rows_rejected"] == 1  # the row that named no campaign
     assert counts["Spring Promo"]["rows_read"] == 6
