@@ -164,9 +164,18 @@ def rejected_frame(issues: list[RowIssue]) -> pd.DataFrame:
     return frame
 
 
-def write_rejected(report: RunReport, folder: Path, tick: Tick | None = None) -> Path:
-    """``rejected.csv``: see :func:`rejected_frame` (header only when nothing was rejected)."""
-    return _write_csv(rejected_frame(report.rejected_issues()), folder / REJECTED_NAME, tick)
+def write_rejected(
+    report: RunReport,
+    folder: Path,
+    tick: Tick | None = None,
+    *,
+    frame: pd.DataFrame | None = None,
+) -> Path:
+    """``rejected.csv``: see :func:`rejected_frame` (header only when nothing was rejected);
+    ``frame`` is that table when the caller has built it already."""
+    if frame is None:
+        frame = rejected_frame(report.rejected_issues())
+    return _write_csv(frame, folder / REJECTED_NAME, tick)
 
 
 def op_result_record(result: OpResult) -> dict[str, Any]:

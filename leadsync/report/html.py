@@ -207,19 +207,23 @@ def _reasons(report: RunReport) -> dict[str, Any] | None:
 
 
 def _problems(report: RunReport) -> dict[str, Any] | None:
+    """The rows to fix (at most :data:`MAX_PROBLEM_ROWS`), each a tuple of PROBLEM_COLUMNS
+    with the file's bare name after ``file``: the template unpacks tuples, several times
+    faster than looking fields up by name."""
     rows = rows_frame(report)
     problem = rows["outcome"].isin(PROBLEM_OUTCOMES)
     total = int(problem.sum())
     if not total:
         return None
     shown = rows.loc[problem, list(PROBLEM_COLUMNS)].head(MAX_PROBLEM_ROWS)
+    shown = shown.astype("str").fillna("")  # missing values as empty text, in one pass
     records = []
     for rec in shown.itertuples(index=False, name=None):  # at most MAX_PROBLEM_ROWS
-        cells = dict(zip(PROBLEM_COLUMNS, (_text(v) for v in rec), strict=True))
+        file, sheet, row, campaign, number, outcome, reasons, message = rec
         # the file's name only, so the message keeps room; the whole path on hover
-        cells["file_name"] = cells["file"].replace("\\", "/").rsplit("/", 1)[-1]
-        cells["reasons"] = cells["reasons"].replace(";", "; ")
-        records.append(cells)
+        name = file.replace("\\", "/").rsplit("/", 1)[-1]
+        reasons = reasons.replace(";", "; ")
+        records.append((file, name, sheet, row, campaign, number, outcome, reasons, message))
     return {"columns": PROBLEM_COLUMNS, "rows": records, "total": total}
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from .files import (
     BEFORE_NAME,
     OPERATIONS_NAME,
+    rejected_frame,
     write_operations,
     write_rejected,
     write_rows,
@@ -57,17 +58,20 @@ def write_report(
     """
     folder.mkdir(parents=True, exist_ok=True)
     report.folder = folder
-    sheets = sheet_tables(report)
-    rejected = len(report.rejected_issues())
+    rejected = rejected_frame(report.rejected_issues())
+    sheets = sheet_tables(report, rejected=rejected)
     tally = _Tally(
         progress,
-        len(report.rows) + rejected + sum(s.table.num_rows for s in sheets) + 3 * SMALL_FILE_UNITS,
+        len(report.rows)
+        + len(rejected)
+        + sum(s.table.num_rows for s in sheets)
+        + 3 * SMALL_FILE_UNITS,
     )
     tally(0)
     paths = [write_summary(report, folder)]
     tally(SMALL_FILE_UNITS)
     paths.append(write_rows(report, folder, tally))
-    paths.append(write_rejected(report, folder, tally))
+    paths.append(write_rejected(report, folder, tally, frame=rejected))
     paths.append(write_operations(report, folder))
     tally(SMALL_FILE_UNITS)
     paths.append(write_sheets(report, sheets, folder / XLSX_NAME, tally))

@@ -129,11 +129,14 @@ def rows_sheet(report: RunReport) -> SheetTable:
     return SheetTable("Rows", shown, total, note)
 
 
-def sheet_tables(report: RunReport) -> list[SheetTable]:
-    """The table sheets of report.xlsx, in order, with the rows each will hold."""
+def sheet_tables(report: RunReport, *, rejected: pd.DataFrame | None = None) -> list[SheetTable]:
+    """The table sheets of report.xlsx, in order, with the rows each will hold (``rejected``:
+    :func:`~leadsync.report.files.rejected_frame` when the caller has it already)."""
+    if rejected is None:
+        rejected = rejected_frame(report.rejected_issues())
     return [
         rows_sheet(report),
-        _sheet_table("Rejected", rejected_frame(report.rejected_issues()), "rejected.csv"),
+        _sheet_table("Rejected", rejected, "rejected.csv"),
         _sheet_table("Operations", operations_frame(report), "operations.jsonl"),
         _sheet_table("Kept", report.kept, None),
         _sheet_table("Drift", report.drift, None),
