@@ -146,9 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             Row(
                 f"leadsync validate, {big:,}-row messy CSV: wall (median)",
                 f"{fast['wall']:.2f} s",
-                f"≤ {TARGET_WALL_S} s{note}; runs "
-                + ", ".join(f"{w:.2f}" for w in walls)
-                + " s",
+                f"≤ {TARGET_WALL_S} s{note}; runs " + ", ".join(f"{w:.2f}" for w in walls) + " s",
                 not judged or fast["wall"] <= TARGET_WALL_S,
             ),
             Row("  CPU (user + system, all threads)", f"{fast['cpu']:.2f} s", "information"),
