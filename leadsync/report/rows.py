@@ -16,8 +16,6 @@ from .model import NO_CAMPAIGN, ROW_COLUMNS
 
 _ISSUE_COUNT_KEY = {IssueKind.REJECTED: "rows_rejected", IssueKind.DUPLICATE: "rows_duplicate"}
 TEXT = pa.large_string()
-#: Joins a file and a sheet name into one sort key (a character no path or sheet holds).
-_KEY_SEP = "\x1f"
 
 
 def arrow_text(values: pd.Series | list[str | None]) -> pa.ChunkedArray:
@@ -76,21 +74,48 @@ def _issues_table(issues: list[RowIssue]) -> pa.Table:
 def _input_order(table: pa.Table, result: ReadResult) -> pa.Array:
     """Indices that order ``table`` by the files/sheets as the reader listed them (any others
     after, in order of appearance), then by row number (missing last)."""
-    keys = pc.binary_join_element_wise(
-        pc.fill_null(table["file"], ""),
-        pc.fill_null(table["sheet"], ""),
-        pa.scalar(_KEY_SEP, TEXT),
-    )
-    order: dict[str, None] = {}
-    for s in result.sources:
-        order.setdefault(f"{s.path}{_KEY_SEP}{s.sheet if s.sheet is not None else ''}")
-    for key in pc.unique(keys).to_pylist():  # first-seen order; as many as files/sheets
-        order.setdefault(key)
-    rank = pc.index_in(keys, value_set=pa.array(list(order), TEXT))
     last = pa.scalar(2**63 - 1, pa.int64())  # a missing row number sorts last
-    ranked = pa.table({"rank": rank, "row": pc.fill_null(table["row"], last)})
+    keys: dict[str, pa.Array | pa.ChunkedArray] = {"row": pc.fill_null(table["row"], last)}
+    place = _place_ranks(table, result)
+    if place is not None:
+        keys = {"place": place, **keys}
     # Arrow's sort is stable: rows with equal keys keep accepted-before-issues order.
-    return pc.sort_indices(ranked, sort_keys=[("rank", "ascending"), ("row", "ascending")])
+    return pc.sort_indices(pa.table(keys), sort_keys=[(k, "ascending") for k in keys])
+
+
+def _place_ranks(table: pa.Table, result: ReadResult) -> pa.Array | None:
+    """Each row's (file, sheet) as its rank in the reader's order, or None when all rows come
+    from one place (the usual case: nothing to rank). Works on dictionary codes, so no text is
+    built per row."""
+    files = pc.dictionary_encode(pc.fill_null(table["file"], "")).combine_chunks()
+    sheets = pc.dictionary_encode(pc.fill_null(table["sheet"], "")).combine_chunks()
+    if len(files.dictionary) <= 1 and len(sheets.dictionary) <= 1:
+        return None
+    order: dict[tuple[str, str], None] = {}
+    for s in result.sources:
+        order.setdefault((str(s.path), str(s.sheet) if s.sheet is not None else ""))
+    width = len(sheets.dictionary)
+    pair = pc.add(
+        pc.multiply(files.indices.cast(pa.int64()), width), sheets.indices.cast(pa.int64())
+    )
+    seen = pc.unique(pair).to_pylist()  # first-seen order; as many as files x sheets
+    names = files.dictionary.to_pylist(), sheets.dictionary.to_pylist()
+    for code in seen:
+        order.setdefault((names[0][code // width], names[1][code % width]))
+    rank = {key: i for i, key in enumerate(order)}
+    by_code = [0] * (max(seen) + 1)  # codes of pairs that never occur stay 0 (never looked up)
+    for code in seen:
+        by_code[code] = rank[(names[0][code // width], names[1][code % width])]
+    return pc.take(pa.array(by_code, pa.int64()), pair)
+
+
+def _take(table: pa.Table, indices: pa.Array) -> pa.Table:
+    """``table.take(indices)`` column by column; an all-null column is made anew (no copy)."""
+    columns = [
+        pa.nulls(len(indices), col.type) if col.null_count == len(col) else col.take(indices)
+        for col in table.columns
+    ]
+    return pa.Table.from_arrays(columns, names=table.column_names)
 
 
 def rows_from_arrow(table: pa.Table) -> pd.DataFrame:
@@ -112,7 +137,7 @@ def read_rows(result: ReadResult, *, valid_outcome: str = "valid") -> pd.DataFra
         [_accepted_table(result.leads, valid_outcome), _issues_table(result.issues)]
     )
     if table.num_rows:
-        table = table.take(_input_order(table, result))
+        table = _take(table, _input_order(table, result))
     return rows_from_arrow(table)
 
 
