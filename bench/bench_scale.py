@@ -12,11 +12,17 @@ process's own peak RSS (``os.wait4``). Files come from bench/gen_data.py's messy
 - ``leadsync --version`` and ``leadsync validate --help`` (median of ``STARTUP_RUNS``), beside
   a bare ``python -c pass`` and the eager import of every module the CLI used to load.
 
+With ``--before DIR`` (a copy of an earlier ``leadsync`` package, e.g. ``git archive COMMIT
+leadsync | tar -x -C DIR``), the same validate and ``--version`` runs of that code are measured
+in the same run and printed beside (it runs as ``python -S`` with ``DIR`` and this
+interpreter's site-packages on ``PYTHONPATH``, so the installed package does not shadow it).
+
 Targets: 1M rows in ≤ 4 s wall, ≥ 6× faster than the naive loop, peak RSS ≤ 800 MB; version
 and help screens in ≤ 0.3 s. The load average is printed at the start and the end: wall times
 on a busy shared machine are inflated by the neighbours, CPU times much less.
 
-Usage: python bench/bench_scale.py [--quick] [--repeat N]   (exit 1 when a target is missed)
+Usage: python bench/bench_scale.py [--quick] [--repeat N] [--before DIR]
+(exit 1 when a target is missed)
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import site
 import statistics
 import subprocess
 import sys
@@ -66,10 +73,18 @@ with open(src, newline="", encoding="utf-8") as fin, open(dst, "w", newline="") 
 """
 
 
-def run(cmd: list[str]) -> dict[str, float]:
-    """Run ``cmd`` (output discarded); its wall s, CPU s and peak RSS in MB (10^6 bytes)."""
+def run(cmd: list[str], before: Path | None = None) -> dict[str, float]:
+    """Run ``cmd`` (output discarded); its wall s, CPU s and peak RSS in MB (10^6 bytes).
+    ``before``: run the earlier package in that folder instead (:func:`before_env`; in that
+    folder, so ``-m leadsync`` cannot pick up the one in the current folder)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=before_env(before) if before else None,
+        cwd=before,
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
@@ -83,14 +98,50 @@ def run(cmd: list[str]) -> dict[str, float]:
     }
 
 
-def median_run(cmd: list[str], repeat: int) -> tuple[dict[str, float], list[float]]:
+def median_run(
+    cmd: list[str], repeat: int, before: Path | None = None
+) -> tuple[dict[str, float], list[float]]:
     """The run with the median wall time of ``repeat`` runs, and every run's wall time."""
-    runs = sorted((run(cmd) for _ in range(repeat)), key=lambda r: r["wall"])
+    runs = sorted((run(cmd, before) for _ in range(repeat)), key=lambda r: r["wall"])
     return runs[len(runs) // 2], [r["wall"] for r in runs]
 
 
-def validate_cmd(path: Path, out: Path) -> list[str]:
-    return [*LEADSYNC, "validate", str(path), "--region", "US", "--report-dir", str(out)]
+def validate_cmd(path: Path, out: Path, leadsync: list[str] = LEADSYNC) -> list[str]:
+    return [*leadsync, "validate", str(path), "--region", "US", "--report-dir", str(out)]
+
+
+def before_env(root: Path) -> dict[str, str]:
+    """The environment that runs the ``leadsync`` package under ``root`` with ``python -S``."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), *site.getsitepackages()])}
+
+
+def _before_rows(
+    root: Path, path: Path, out: Path, repeat: int, now: dict[str, float]
+) -> list[Row]:
+    """The earlier code's validate and --version, beside this code's figures."""
+    old = [sys.executable, "-S", "-m", "leadsync"]
+    slow, walls = median_run(validate_cmd(path, out, old), repeat, root)
+    version = statistics.median(run([*old, "--version"], root)["wall"] for _ in range(STARTUP_RUNS))
+    return [
+        Row(
+            f"before ({root}): validate, same file, wall (median)",
+            f"{slow['wall']:.2f} s",
+            f"now {now['wall']:.2f} s ({slow['wall'] / now['wall']:.1f}× faster); runs "
+            + ", ".join(f"{w:.2f}" for w in walls)
+            + " s",
+        ),
+        Row(
+            "  before: CPU / peak RSS",
+            f"{slow['cpu']:.2f} s / {slow['rss_mb']:.0f} MB",
+            f"now {now['cpu']:.2f} s / {now['rss_mb']:.0f} MB",
+        ),
+        Row(
+            "  before: report.xlsx size",
+            f"{(out / 'report.xlsx').stat().st_size / 1e6:.1f} MB",
+            "the Rows sheet held every row",
+        ),
+        Row("before: leadsync --version (median)", f"{version:.2f} s", "baseline"),
+    ]
 
 
 def _load() -> str:
@@ -128,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes (seconds), not judged")
     ap.add_argument("--repeat", type=int, default=DEFAULT_REPEAT, help="runs at the largest size")
+    ap.add_argument("--before", type=Path, help="folder holding an earlier leadsync package")
     args = ap.parse_args(argv)
     sizes = (QUICK if args.quick else FULL)["sizes"]
     judged = not args.quick
@@ -197,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"CPU {r['cpu']:.2f} s, {r['wall'] / n * 1e6:.1f} µs/row",
                 )
             )
+        if args.before is not None:
+            out += _before_rows(args.before, files[big], tmpdir / "before", args.repeat, fast)
         out += _startup_rows()
     print(f"load average at start: {load_start}; at end: {_load()}")
     return print_rows(out)
