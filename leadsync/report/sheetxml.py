@@ -25,8 +25,9 @@ from openpyxl.utils import get_column_letter
 
 #: Excel's limit on the characters of one cell.
 XLSX_MAX_CELL_CHARS = 32_767
-#: Data rows turned into XML per vectorized batch (bounds memory on huge sheets).
-ROWS_PER_BATCH = 50_000
+#: Data rows turned into XML per vectorized batch: bounds the memory of huge sheets (measured
+#: by bench/bench_report.py; smaller batches cost no time, larger ones only memory).
+ROWS_PER_BATCH = 20_000
 
 _NS = {
     "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
