@@ -5,9 +5,10 @@ openpyxl writes the workbook skeleton (styles, frozen header, autofilter, the Su
 :func:`fill_sheets` copies that file and inserts each table's ``<row>`` elements after its
 header row. Why not a library for the rows too: ``bench/bench_report.py`` measures the
 candidates side by side (openpyxl write-only, XlsxWriter ``constant_memory``, the Rust-backed
-``rust_xlsxwriter`` bindings on PyPI); the pure-Python ones are several times slower, and the
-Rust-backed ones are no faster at a million rows and each failed a case this module handles
-(bench/RESULTS.md has the figures).
+``rust_xlsxwriter`` bindings on PyPI). The pure-Python ones are an order of magnitude slower;
+the Rust-backed ones are about as fast as this module, but refuse our tables as they are (a
+missing number, a cell over Excel's limit), cannot lay out the Summary sheet, and one holds
+the whole sheet in memory (bench/RESULTS.md has the figures).
 """
 
 from __future__ import annotations
