@@ -9,6 +9,8 @@ process's own peak RSS (``os.wait4``). Files come from bench/gen_data.py's messy
   largest size; one run at the other sizes (the scaling table);
 - baseline, the naive loop (:data:`NAIVE`): ``csv.DictReader``, per row ``phonenumbers``
   parse + is_valid + format, one ``csv.writer`` line per row; on the same file, same run;
+- the read stage alone (``read_sources`` in its own process): how much of the peak RSS is the
+  reader's, not the report's;
 - ``leadsync --version`` and ``leadsync validate --help`` (median of ``STARTUP_RUNS``), beside
   a bare ``python -c pass`` and the eager import of every module the CLI used to load.
 
@@ -70,6 +72,17 @@ with open(src, newline="", encoding="utf-8") as fin, open(dst, "w", newline="") 
             ok = False
         e164 = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164) if ok else ""
         out.writerow([i, e164, "valid" if ok else "rejected"])
+"""
+
+
+#: The read stage alone, as ``leadsync validate`` runs it (settings from the same defaults).
+READ_ONLY = """
+import sys
+from pathlib import Path
+from leadsync.config import load_settings
+from leadsync.reader import read_sources
+settings = load_settings(None, environ={}, cwd=Path.cwd(), overrides={"sync": {"region": "US"}})
+read_sources([Path(sys.argv[1])], settings)
 """
 
 
@@ -192,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         fast, walls = median_run(validate_cmd(files[big], tmpdir / "report"), args.repeat)
         folder = tmpdir / "report"
         naive = run([sys.executable, "-c", NAIVE, str(files[big]), str(tmpdir / "naive.csv")])
+        read_only = run([sys.executable, "-c", READ_ONLY, str(files[big])])
         speedup = naive["wall"] / fast["wall"]
         note = "" if judged else " (quick: not judged)"
         out += [
@@ -207,6 +221,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"{fast['rss_mb']:.0f} MB",
                 f"≤ {TARGET_RSS_MB:.0f} MB{note}",
                 not judged or fast["rss_mb"] <= TARGET_RSS_MB,
+            ),
+            Row(
+                "  of which the read stage alone (read_sources in its own process)",
+                f"{read_only['rss_mb']:.0f} MB",
+                f"{read_only['wall']:.2f} s wall, CPU {read_only['cpu']:.2f} s",
             ),
             Row(
                 "naive loop (csv.DictReader + phonenumbers + csv.writer), same file",
