@@ -22,8 +22,8 @@ XLSX_NAME = "report.xlsx"
 HTML_NAME = "report.html"
 #: The stage name the writing reports its progress under: ``progress("report", done, total)``.
 PROGRESS_STAGE = "report"
-#: Progress units of the small files (summary.json, operations.jsonl, report.html).
-SMALL_FILE_UNITS = 1
+#: Progress units of report.html, written last (the small files count nothing).
+HTML_UNITS = 1
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -54,7 +54,7 @@ def write_report(
     wrote it (it is the live journal); ``before.csv`` is written by :func:`write_before_csv`
     before any delete. Sets ``report.folder``. ``progress("report", done, total)`` is called
     as the rows of the CSV files and of the workbook are written (``done`` counts rows, plus
-    one per small file). Raises OSError when the folder cannot be written.
+    one for report.html). Raises OSError when the folder cannot be written.
     """
     folder.mkdir(parents=True, exist_ok=True)
     report.folder = folder
@@ -65,21 +65,19 @@ def write_report(
         len(report.rows)
         + len(rejected)
         + sum(s.table.num_rows for s in sheets)
-        + 3 * SMALL_FILE_UNITS,
+        + HTML_UNITS,
     )
     tally(0)
     paths = [write_summary(report, folder)]
-    tally(SMALL_FILE_UNITS)
     paths.append(write_rows(report, folder, tally))
     paths.append(write_rejected(report, folder, tally, frame=rejected))
     paths.append(write_operations(report, folder))
-    tally(SMALL_FILE_UNITS)
     paths.append(write_sheets(report, sheets, folder / XLSX_NAME, tally))
     names = [p.name for p in paths] + [HTML_NAME]
     if (folder / BEFORE_NAME).exists():
         names.append(BEFORE_NAME)
     paths.append(write_html(report, folder / HTML_NAME, files=names))
-    tally(SMALL_FILE_UNITS)
+    tally(HTML_UNITS)
     return paths
 
 

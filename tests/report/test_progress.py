@@ -32,7 +32,7 @@ def test_progress_counts_the_rows_written_up_to_the_total(
 ) -> None:
     rejected = N_ROWS // REJECTED_EVERY
     sheet_rows = rejected + CAP + rejected  # Rows sheet (capped) + Rejected sheet
-    total = N_ROWS + rejected + sheet_rows + 3  # + summary.json, operations.jsonl, report.html
+    total = N_ROWS + rejected + sheet_rows + 1  # + report.html
     assert {stage for stage, _, _ in calls} == {"report"}
     assert {t for _, _, t in calls} == {total}
     done = [d for _, d, _ in calls]
