@@ -62,10 +62,7 @@ def write_report(
     sheets = sheet_tables(report, rejected=rejected)
     tally = _Tally(
         progress,
-        len(report.rows)
-        + len(rejected)
-        + sum(s.table.num_rows for s in sheets)
-        + HTML_UNITS,
+        len(report.rows) + len(rejected) + sum(s.table.num_rows for s in sheets) + HTML_UNITS,
     )
     tally(0)
     paths = [write_summary(report, folder)]
