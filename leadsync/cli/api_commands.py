@@ -14,20 +14,20 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from rich.text import Text
 
-from ..api import CampaignsClient, to_epoch_seconds
-from ..api.export import export_leads
 from ..errors import BadRequestError, ExitCode, UsageError
-from ..models import DEFAULT_STATUSES, Campaign
-from ..report.safe import safe_cell
 from .common import CliContext, command_config_option, pass_cli
+
+if TYPE_CHECKING:  # the HTTP stack, pandas and rich load when a command runs
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from ..api import CampaignsClient
+    from ..models import Campaign
 
 #: Default window of ``activity`` when --since / --until are not given.
 DEFAULT_SINCE = "24h"
@@ -62,6 +62,8 @@ _SLUG = re.compile(r"[^A-Za-z0-9]+")
 
 @contextmanager
 def _client(cli: CliContext) -> Iterator[CampaignsClient]:
+    from ..api import CampaignsClient
+
     settings = cli.settings()
     with CampaignsClient(settings.api) as client:
         yield client
@@ -70,12 +72,18 @@ def _client(cli: CliContext) -> Iterator[CampaignsClient]:
 # --- campaigns ---------------------------------------------------------------------------------
 def campaigns_table(
     campaigns: Sequence[Campaign],
-    statuses: Sequence[str] = DEFAULT_STATUSES,
+    statuses: Sequence[str] | None = None,
     *,
     title: str | None = None,
 ) -> Table:
-    """A table: name, id, status, total, then one column per lead status (``statuses``
-    first in their order, then any other status the tenant reported, alphabetically)."""
+    """A table: name, id, status, total, then one column per lead status (``statuses``,
+    default :data:`~leadsync.models.DEFAULT_STATUSES`, first in their order, then any other
+    status the tenant reported, alphabetically)."""
+    from rich.table import Table
+
+    from ..models import DEFAULT_STATUSES
+
+    statuses = DEFAULT_STATUSES if statuses is None else statuses
     seen = {s for c in campaigns for s in c.leads_by_status}
     columns = [s for s in statuses if s in seen] + sorted(seen - set(statuses))
     table = Table(title=title or f"{len(campaigns)} campaign(s)")
@@ -98,6 +106,8 @@ def campaigns_table(
 @pass_cli
 def campaigns_command(cli: CliContext, as_json: bool, command_config: str | None) -> None:
     """List the campaigns with their lead counts by status."""
+    from ..api import CampaignsClient
+
     settings = cli.settings()
     with CampaignsClient(settings.api) as client:
         campaigns = client.campaigns()
@@ -120,6 +130,8 @@ def campaigns_command(cli: CliContext, as_json: bool, command_config: str | None
 # --- queues ----------------------------------------------------------------------------------
 def queues_table(queues: Sequence[dict[str, Any]]) -> Table:
     """A table of the call-center queues and their agent counters."""
+    from rich.table import Table
+
     table = Table(title=f"{len(queues)} queue(s)")
     for header, field in QUEUE_COLUMNS:
         table.add_column(header, justify="right" if field.endswith("agents") else "left")
@@ -167,6 +179,10 @@ def export_command(
     cli: CliContext, campaign: str, out: Path | None, command_config: str | None
 ) -> None:
     """Write every current lead of CAMPAIGN (name or id) to a CSV or XLSX file."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..api.export import export_leads
+
     with _client(cli) as client:
         target = client.resolve_campaign(campaign)
         path = out or default_export_path(target)
@@ -194,6 +210,8 @@ def export_command(
 
 # --- activity --------------------------------------------------------------------------------
 def _when(value: str, option: str, now: datetime) -> int:
+    from ..api import to_epoch_seconds
+
     try:
         return to_epoch_seconds(value, now=now)
     except ValueError as err:
@@ -202,6 +220,8 @@ def _when(value: str, option: str, now: datetime) -> int:
 
 def activity_row(event: dict[str, Any]) -> list[Any]:
     """One CSV row for an activity event (formula-safe; the history as JSON text)."""
+    from ..report.safe import safe_cell
+
     history = event.get("lead_history") or []
     cdr = history[-1].get("uuid") if history and isinstance(history[-1], dict) else None
     values = {**event, "cdr_id": cdr, "lead_history": json.dumps(history, ensure_ascii=False)}
@@ -231,6 +251,8 @@ def write_activity(events: Iterable[dict[str, Any]], out: Path) -> int:
 
 
 def activity_table(events: Sequence[dict[str, Any]]) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"{len(events)} event(s)")
     for header in ("When (UTC)", "Campaign", "Lead", "Number", "Agent", "Ext.", "Call id"):
         table.add_column(header)
@@ -317,6 +339,8 @@ def voicemail_command(cli: CliContext, cdr_ids: tuple[str, ...], command_config:
 
 def _cells(*values: Any) -> list[Text]:
     # Text, not str: names from the API must never be read as rich markup ("[bold]…").
+    from rich.text import Text
+
     return [Text("" if v is None else str(v)) for v in values]
 
 

@@ -1,18 +1,25 @@
-"""What every command shares: the context object, reusable options, output helpers."""
+"""What every command shares: the context object, reusable options, output helpers.
+
+Start-up time: the command modules import only click and the light ground floor at module
+level, so ``leadsync --help`` and ``--version`` load no pandas, pyarrow, pydantic or HTTP
+stack; each command imports what it needs when it runs.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
 
-from ..config import Settings, load_settings
-from ..logs import setup_logging
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -56,6 +63,8 @@ def _set_global(name: str) -> Callable[[click.Context, click.Parameter, Any], An
         if cli is None or value in (None, 0, False):
             return value
         setattr(cli, name, value)
+        from ..logs import setup_logging
+
         setup_logging(cli.log_format, verbosity=cli.verbose, quiet=cli.quiet)
         return value
 
@@ -113,8 +122,20 @@ class CliContext:
     quiet: bool
     log_format: str
     environ: Mapping[str, str] = field(default_factory=dict)
-    console: Console = field(default_factory=lambda: Console(stderr=False))
-    err_console: Console = field(default_factory=lambda: Console(stderr=True))
+
+    @cached_property
+    def console(self) -> Console:
+        """The console for results (stdout); made on first use (rich loads then)."""
+        from rich.console import Console
+
+        return Console(stderr=False)
+
+    @cached_property
+    def err_console(self) -> Console:
+        """The console for progress and messages (stderr); made on first use."""
+        from rich.console import Console
+
+        return Console(stderr=True)
 
     @classmethod
     def create(
@@ -130,6 +151,8 @@ class CliContext:
 
     def settings(self, overrides: Mapping[str, Any] | None = None) -> Settings:
         """Settings from --config / env / file plus this command's flag ``overrides``."""
+        from ..config import load_settings
+
         ctx = click.get_current_context()
         config = ctx.meta.get("leadsync.config", self.config)
         return load_settings(

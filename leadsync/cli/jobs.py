@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.table import Table
 
 from ..errors import ExitCode
-from ..jobs.folders import format_totals, job_status
 from .common import CliContext, command_config_option, pass_cli
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 NO_VALUE = "-"
 #: Short meanings for the table (``--json`` carries the full sentence of jobs.EXIT_MEANINGS).
@@ -28,6 +29,8 @@ EXIT_LABELS: dict[int, str] = {
 
 def _last_run_cells(run: dict[str, Any] | None) -> tuple[str, str, str]:
     """(time, exit code with its meaning, totals) of a job's last run."""
+    from ..jobs.folders import format_totals
+
     if run is None:
         return "never", NO_VALUE, NO_VALUE
     when = str(run["time"] or NO_VALUE)
@@ -52,6 +55,8 @@ def _lock_cell(lock: dict[str, Any] | None) -> str:
 
 def jobs_table(rows: Sequence[dict[str, Any]]) -> Table:
     """One line per job: name, sources, campaign, mode, last run, exit code, totals, lock."""
+    from rich.table import Table
+
     table = Table(title=f"{len(rows)} job(s)")
     for header in ("Job", "Sources", "Campaign", "Mode", "Last run", "Exit", "Totals", "Lock"):
         table.add_column(header, overflow="fold", no_wrap=header in ("Job", "Mode"))
@@ -74,6 +79,8 @@ def jobs_table(rows: Sequence[dict[str, Any]]) -> Table:
 def jobs_command(cli: CliContext, as_json: bool, command_config: str | None) -> int:
     """List the configured [[jobs]]: sources, campaign, mode, and how each last ran
     (time, exit code and its meaning, totals) from its newest report's summary.json."""
+    from ..jobs.folders import job_status
+
     settings = cli.settings()
     rows = [job_status(settings, job.name, cwd=Path.cwd()) for job in settings.jobs]
     if as_json:

@@ -7,12 +7,15 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import ConfigError, UsageError
-from ..sandbox import Sandbox, SandboxConfig, seed_demo
 from .common import CliContext, pass_cli
+
+if TYPE_CHECKING:
+    from ..sandbox import Sandbox
 
 #: How often the foreground loop wakes to notice a stop request.
 WAIT_STEP_S = 0.5
@@ -99,6 +102,8 @@ def sandbox_command(
     Serves the same paths, verbs and payloads as the real API on HOST:PORT until Ctrl-C,
     with optional faults (latency, 503s, ambiguous 500s, 429 rate limiting, token expiry).
     """
+    from ..sandbox import Sandbox, SandboxConfig, seed_demo
+
     try:
         config = SandboxConfig(
             host=host,

@@ -6,16 +6,15 @@ import contextlib
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..apply import install_signal_handlers
 from ..errors import LeadsyncError, UsageError
-from ..jobs.runner import run_job
-from ..report import RunReport, make_progress, print_summary
-from ..run.pipeline import SyncRequest, expand_sources, run_apply, run_sync
 from .common import CliContext, command_config_option, pass_cli, replace_report_option
+
+if TYPE_CHECKING:
+    from ..report import RunReport
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -63,10 +62,14 @@ def _progress(cli: CliContext) -> Any:
     lines only) or ``-q``."""
     if cli.log_format == "json" or cli.quiet:
         return contextlib.nullcontext(None)
+    from ..report import make_progress
+
     return make_progress(cli.err_console)
 
 
 def _run_with_signals(fn: Callable[[threading.Event], RunReport]) -> RunReport:
+    from ..apply import install_signal_handlers
+
     stop = threading.Event()
     restore = install_signal_handlers(stop)
     try:
@@ -99,6 +102,9 @@ def sync_command(
 ) -> int:
     """Sync SOURCE files (CSV, TSV, TXT, XLSX, XLSM, XLS, ODS, or folders of them) into
     campaigns: add, set statuses, and in mirror mode remove, then verify and report."""
+    from ..report import print_summary
+    from ..run.pipeline import SyncRequest, expand_sources, run_sync
+
     settings = cli.settings(_overrides(mode, region, sheet))
     if jobs and (sources or campaign or report_dir or replace_report):
         raise UsageError(
@@ -135,6 +141,9 @@ def _run_jobs(
 ) -> int:
     """Run each job in turn; one job's failure does not stop the others. Returns the highest
     exit code (the most serious outcome)."""
+    from ..jobs.runner import run_job
+    from ..report import print_summary
+
     worst = 0
     for name in jobs:
 
@@ -188,6 +197,9 @@ def plan_command(
     """Make a reviewed plan: a dry run of `sync` that also saves the exact operations, the
     input files' hashes, the settings and each campaign's fingerprint to --out, for
     `leadsync apply` after review."""
+    from ..report import print_summary
+    from ..run.pipeline import SyncRequest, expand_sources, run_sync
+
     if jobs:
         raise UsageError("plan takes SOURCE files, not --job")
     if not sources:
@@ -236,6 +248,9 @@ def apply_command(
 ) -> int:
     """Apply a reviewed plan exactly as saved by `leadsync plan`. Refuses (exit 3, nothing
     written) when a campaign changed since the plan was made or the plan was already applied."""
+    from ..report import print_summary
+    from ..run.pipeline import run_apply
+
     settings = cli.settings()
     if replan:
         return _replan(cli, settings, plan_file, report_dir, replace_report)
@@ -263,6 +278,8 @@ def _replan(
 ) -> int:
     from rich.table import Table
 
+    from ..report import print_summary
+    from ..run.pipeline import SyncRequest, expand_sources, run_sync
     from ..run.planfile import load_plan
     from ..run.reviewed import plan_difference
 
@@ -309,6 +326,7 @@ def _replan(
 def demo_command(cli: CliContext, mode: str, dry_run: bool, report_dir: Path | None) -> int:
     """Start the embedded sandbox, show its campaigns, sync sample_data/ into it, print the
     summary and where the report is."""
+    from ..report import print_summary
     from .demo import run_demo
 
     with _progress(cli) as progress:

@@ -7,9 +7,6 @@ from pathlib import Path
 import click
 
 from ..errors import UsageError
-from ..report import make_progress, print_summary
-from ..run.pipeline import expand_sources
-from ..run.validate import run_validate
 from .common import CliContext, command_config_option, pass_cli, replace_report_option
 
 
@@ -45,6 +42,10 @@ def validate_command(
     """
     if not sources:
         raise UsageError("nothing to validate: give one or more SOURCE files")
+    from ..report import make_progress, print_summary
+    from ..run.pipeline import expand_sources
+    from ..run.validate import run_validate
+
     settings = cli.settings({"sync": {"region": region, "sheet": sheet}})
     with make_progress(cli.err_console) as progress:
         report = run_validate(

@@ -2,13 +2,17 @@
 
 ```python
 from leadsync.report import RunReport, write_report, write_before_csv
-paths = write_report(report, folder)      # summary.json, rows.csv, rejected.csv,
+paths = write_report(report, folder, progress=progress)
+                                          # summary.json, rows.csv, rejected.csv,
                                           # operations.jsonl, report.xlsx, report.html
 write_before_csv(remote_leads, folder)    # before any delete
 print_summary(report, console, folder)    # the table a person sees
 progress = make_progress(console)         # progress(stage, done, total)
 ```
-CSV and XLSX cells are escaped against formula injection (see :mod:`leadsync.report.safe`).
+CSV and XLSX cells are escaped against formula injection (see :mod:`leadsync.report.safe`);
+report.html is a Jinja2 template with autoescaping (``templates/``). rows.csv holds every row;
+report.xlsx holds the rows that need attention and a capped sample of the others
+(:mod:`leadsync.report.xlsx`).
 """
 
 from .console import StageProgress, make_progress, print_summary, summary_table

@@ -1,17 +1,129 @@
-"""From what the reader returned to the report's rows table and per-campaign read counts."""
+"""From what the reader returned to the report's rows table and per-campaign read counts.
+
+The rows table is built column by column with Arrow (the accepted leads' columns are taken as
+they are; only the issues, which are Python objects already, are turned into arrays one field
+at a time), ordered with one Arrow sort and handed to pandas without a Python object per row.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from ..models import IssueKind, ReadResult, zero_counts
+from ..models import IssueKind, ReadResult, RowIssue, zero_counts
 from .model import NO_CAMPAIGN, ROW_COLUMNS
 
 _ISSUE_COUNT_KEY = {IssueKind.REJECTED: "rows_rejected", IssueKind.DUPLICATE: "rows_duplicate"}
+TEXT = pa.large_string()
 
 
-def _text(values: object, length: int) -> pd.Series:
-    return pd.Series(values if values is not None else [pd.NA] * length, dtype="str")
+def arrow_text(values: pd.Series | list[str | None]) -> pa.ChunkedArray:
+    """A text column as Arrow ``large_string`` (missing values null; a pandas Arrow-backed
+    column is taken without a copy)."""
+    if isinstance(values, pd.Series) and not (
+        pd.api.types.is_string_dtype(values.dtype) or values.dtype == object
+    ):
+        values = values.astype("str")
+    arr = pa.array(values, from_pandas=True)
+    if arr.type != TEXT:
+        arr = arr.cast(TEXT)
+    return arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
+
+
+def _blank_as_null(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    return pc.if_else(pc.equal(values, ""), pa.scalar(None, TEXT), values)
+
+
+def _accepted_table(leads: pd.DataFrame, outcome: str) -> pa.Table:
+    n = len(leads)
+    return pa.table(
+        {
+            "file": arrow_text(leads["file"]),
+            "sheet": arrow_text(leads["sheet"]),
+            "row": pa.array(leads["row"].astype("Int64"), type=pa.int64(), from_pandas=True),
+            "campaign": arrow_text(leads["campaign"]),
+            "number": arrow_text(leads["number"]),
+            "outcome": pa.repeat(pa.scalar(outcome, TEXT), n),
+            "lead_id": pa.nulls(n, TEXT),
+            "reasons": _blank_as_null(arrow_text(leads["warnings"])),
+            "message": pa.nulls(n, TEXT),
+        }
+    )
+
+
+def _issues_table(issues: list[RowIssue]) -> pa.Table:
+    def text(values: list[str | None]) -> pa.Array:
+        return pa.array(values, type=TEXT)
+
+    return pa.table(
+        {
+            "file": text([i.file for i in issues]),
+            "sheet": text([i.sheet for i in issues]),
+            "row": pa.array([i.row for i in issues], type=pa.int64()),
+            "campaign": text([i.campaign for i in issues]),
+            "number": text([i.number for i in issues]),
+            "outcome": text([i.kind.value for i in issues]),
+            "lead_id": pa.nulls(len(issues), TEXT),
+            "reasons": text([";".join(i.codes) for i in issues]),
+            "message": text([i.message for i in issues]),
+        }
+    )
+
+
+def _input_order(table: pa.Table, result: ReadResult) -> pa.Array:
+    """Indices that order ``table`` by the files/sheets as the reader listed them (any others
+    after, in order of appearance), then by row number (missing last)."""
+    last = pa.scalar(2**63 - 1, pa.int64())  # a missing row number sorts last
+    keys: dict[str, pa.Array | pa.ChunkedArray] = {"row": pc.fill_null(table["row"], last)}
+    place = _place_ranks(table, result)
+    if place is not None:
+        keys = {"place": place, **keys}
+    # Arrow's sort is stable: rows with equal keys keep accepted-before-issues order.
+    return pc.sort_indices(pa.table(keys), sort_keys=[(k, "ascending") for k in keys])
+
+
+def _place_ranks(table: pa.Table, result: ReadResult) -> pa.Array | None:
+    """Each row's (file, sheet) as its rank in the reader's order, or None when all rows come
+    from one place (the usual case: nothing to rank). Works on dictionary codes, so no text is
+    built per row."""
+    files = pc.dictionary_encode(pc.fill_null(table["file"], "")).combine_chunks()
+    sheets = pc.dictionary_encode(pc.fill_null(table["sheet"], "")).combine_chunks()
+    if len(files.dictionary) <= 1 and len(sheets.dictionary) <= 1:
+        return None
+    order: dict[tuple[str, str], None] = {}
+    for s in result.sources:
+        order.setdefault((str(s.path), str(s.sheet) if s.sheet is not None else ""))
+    width = len(sheets.dictionary)
+    pair = pc.add(
+        pc.multiply(files.indices.cast(pa.int64()), width), sheets.indices.cast(pa.int64())
+    )
+    seen = pc.unique(pair).to_pylist()  # first-seen order; as many as files x sheets
+    names = files.dictionary.to_pylist(), sheets.dictionary.to_pylist()
+    for code in seen:
+        order.setdefault((names[0][code // width], names[1][code % width]))
+    rank = {key: i for i, key in enumerate(order)}
+    by_code = [0] * (max(seen) + 1)  # codes of pairs that never occur stay 0 (never looked up)
+    for code in seen:
+        by_code[code] = rank[(names[0][code // width], names[1][code % width])]
+    return pc.take(pa.array(by_code, pa.int64()), pair)
+
+
+def _take(table: pa.Table, indices: pa.Array) -> pa.Table:
+    """``table.take(indices)`` column by column; an all-null column is made anew (no copy)."""
+    columns = [
+        pa.nulls(len(indices), col.type) if col.null_count == len(col) else col.take(indices)
+        for col in table.columns
+    ]
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
+def rows_from_arrow(table: pa.Table) -> pd.DataFrame:
+    """An Arrow rows table as ``RunReport.rows``: :data:`ROW_COLUMNS`, ``row`` as ``Int64``,
+    the rest ``str`` (Arrow-backed: no Python object per cell)."""
+    return table.select(list(ROW_COLUMNS)).to_pandas(
+        types_mapper={pa.int64(): pd.Int64Dtype()}.get, split_blocks=True, self_destruct=True
+    )
 
 
 def read_rows(result: ReadResult, *, valid_outcome: str = "valid") -> pd.DataFrame:
@@ -21,57 +133,12 @@ def read_rows(result: ReadResult, *, valid_outcome: str = "valid") -> pd.DataFra
     Accepted rows get ``valid_outcome`` (the sync replaces it with what happened to them) and
     their warnings as reasons; rejected and duplicate rows get their kind, codes and message.
     """
-    leads = result.leads
-    n = len(leads)
-    accepted = pd.DataFrame(
-        {
-            "file": leads["file"].astype("str").to_numpy(),
-            "sheet": leads["sheet"].astype("str").to_numpy(),
-            "row": leads["row"].astype("Int64").to_numpy(),
-            "campaign": leads["campaign"].astype("str").to_numpy(),
-            "number": leads["number"].astype("str").to_numpy(),
-            "outcome": _text([valid_outcome] * n, n),
-            "lead_id": _text(None, n),
-            "reasons": leads["warnings"].astype("str").replace("", pd.NA).to_numpy(),
-            "message": _text(None, n),
-        },
-        columns=list(ROW_COLUMNS),
+    table = pa.concat_tables(
+        [_accepted_table(result.leads, valid_outcome), _issues_table(result.issues)]
     )
-    issues = result.issues
-    bad = pd.DataFrame(
-        {
-            "file": _text([i.file for i in issues], len(issues)),
-            "sheet": _text([i.sheet for i in issues], len(issues)),
-            "row": pd.Series([i.row for i in issues], dtype="Int64"),
-            "campaign": _text([i.campaign for i in issues], len(issues)),
-            "number": _text([i.number for i in issues], len(issues)),
-            "outcome": _text([i.kind.value for i in issues], len(issues)),
-            "lead_id": _text(None, len(issues)),
-            "reasons": _text([";".join(i.codes) for i in issues], len(issues)),
-            "message": _text([i.message for i in issues], len(issues)),
-        },
-        columns=list(ROW_COLUMNS),
-    )
-    frames = [f for f in (accepted, bad) if len(f)]
-    if not frames:
-        return accepted
-    rows = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    rows["row"] = rows["row"].astype("Int64")
-    for col in ROW_COLUMNS:
-        if col != "row":
-            rows[col] = rows[col].astype("str")
-    # Order: the files/sheets as the reader listed them, then any others, then row number.
-    order: dict[tuple[str, str], int] = {}
-    for s in result.sources:
-        order.setdefault((str(s.path), str(s.sheet) if s.sheet is not None else ""), len(order))
-    pairs = list(zip(rows["file"].fillna(""), rows["sheet"].fillna(""), strict=True))
-    rank = [order.setdefault(p, len(order)) for p in pairs]
-    return (
-        rows.assign(_rank=rank)
-        .sort_values(["_rank", "row"], kind="stable", na_position="last")
-        .drop(columns="_rank")
-        .reset_index(drop=True)
-    )
+    if table.num_rows:
+        table = _take(table, _input_order(table, result))
+    return rows_from_arrow(table)
 
 
 def read_counts(result: ReadResult, *, campaign: str | None = None) -> dict[str, dict[str, int]]:

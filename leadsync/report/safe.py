@@ -25,6 +25,8 @@ import re
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 #: Characters that make a spreadsheet read a cell as a formula (or act on it).
 RISKY_FIRST_CHARS = "=+-@\t\r"
@@ -48,24 +50,47 @@ def safe_cell(value: Any) -> Any:
     return value
 
 
+def safe_text(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """:func:`safe_cell` over an Arrow text array, with Arrow's regex kernels (no Python object
+    per value); nulls stay null. Returns ``values`` itself when nothing is risky."""
+    starts_risky = pc.match_substring_regex(values, _RISKY)
+    if not pc.any(starts_risky).as_py():  # most columns: no second pass
+        return values
+    risky = pc.and_(starts_risky, pc.invert(pc.match_substring_regex(values, f"^{_PLAIN_NUMBER}$")))
+    if not pc.any(risky).as_py():
+        return values
+    prefixed = pc.binary_join_element_wise(
+        pa.scalar(ESCAPE_PREFIX, values.type), values, pa.scalar("", values.type)
+    )
+    return pc.if_else(risky, prefixed, values)
+
+
+def is_text_dtype(dtype: Any) -> bool:
+    """A pandas text dtype (``str``, ``string``, Arrow strings), not ``object``."""
+    return pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype)
+
+
 def safe_series(values: pd.Series) -> pd.Series:
     """Vectorized :func:`safe_cell` for one column; non-text columns are returned as they are.
 
     Missing values stay missing. The result of a text column has the ``str`` dtype.
     """
-    if not (
-        pd.api.types.is_string_dtype(values.dtype) or pd.api.types.is_object_dtype(values.dtype)
-    ):
+    if is_text_dtype(values.dtype):
+        text = pa.array(values, from_pandas=True)
+        escaped = safe_text(text)
+        if escaped is text and values.dtype == "str":
+            return values
+        return pd.Series(escaped, index=values.index, name=values.name, dtype="str")
+    if not pd.api.types.is_object_dtype(values.dtype):
         return values
-    text = values.astype("str")
     # Object columns may mix numbers and text: only real strings can carry a formula.
-    is_text = values.map(lambda v: isinstance(v, str)) if values.dtype == object else None
+    text = values.astype("str")
+    is_text = values.map(lambda v: isinstance(v, str))
     risky = text.str.match(_RISKY, na=False) & ~text.str.fullmatch(_PLAIN_NUMBER, na=False)
-    if is_text is not None:
-        risky &= is_text.astype(bool)
+    risky &= is_text.astype(bool)
     if not risky.any():
         return values
-    out = values.copy() if values.dtype == object else text.copy()
+    out = values.copy()
     out[risky] = ESCAPE_PREFIX + text[risky]
     return out
 

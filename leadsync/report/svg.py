@@ -1,8 +1,12 @@
-"""Inline SVG charts for report.html, drawn here (no JavaScript library, no network)."""
+"""The geometry of report.html's inline SVG chart (no JavaScript library, no network).
+
+:func:`stacked_bars` computes where each bar and segment goes; the ``chart.html`` template
+draws it (and escapes every name), so no markup is built here.
+"""
 
 from __future__ import annotations
 
-from html import escape
+from dataclasses import dataclass
 
 #: Colour of each count in charts and legends (colour-blind-friendly where it matters:
 #: failures and rejections are red/orange, success green, neutral grey).
@@ -35,78 +39,100 @@ LEGEND_HEIGHT = 8
 MAX_BARS = 40
 #: A segment narrower than this (px) carries no number label.
 MIN_LABELLED_WIDTH = 34
+#: Rough width of one digit of a segment's number label (px), to see whether it fits.
+DIGIT_WIDTH = 7
+#: Campaign names longer than this are cut (with …) beside the bar; the whole name is its title.
+LABEL_CHARS = 28
 
 
-def _short(text: str, limit: int = 28) -> str:
+def color(key: str) -> str:
+    """The chart colour of count ``key``."""
+    return COLORS.get(key, DEFAULT_COLOR)
+
+
+def short(text: str, limit: int = LABEL_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, the last one an ellipsis."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def legend(keys: list[str], labels: dict[str, str]) -> str:
-    """An HTML legend (it wraps on narrow screens, unlike SVG text)."""
-    items = "".join(
-        f'<li><span class="swatch" style="background:{COLORS.get(k, DEFAULT_COLOR)}"></span>'
-        f"{escape(labels.get(k, k))}</li>"
-        for k in keys
-    )
-    return f'<ul class="legend">{items}</ul>'
+@dataclass(frozen=True)
+class Segment:
+    """One count's part of a bar."""
+
+    key: str
+    label: str
+    value: int
+    x: float
+    width: float
+    color: str
+    numbered: bool  # wide enough to carry its number
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One campaign's bar: its name (cut to fit beside the bar), top ``y`` and segments."""
+
+    name: str
+    short_name: str
+    y: int
+    total: int
+    segments: list[Segment]
+
+
+@dataclass(frozen=True)
+class LegendItem:
+    color: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A horizontal stacked bar chart; ``bars`` is empty when every count is zero."""
+
+    title: str
+    bars: list[Bar]
+    legend: list[LegendItem]
+    hidden: int  # campaigns beyond MAX_BARS (listed in the table instead)
+    width: int = CHART_WIDTH
+    height: int = 0
+    label_width: int = LABEL_WIDTH
+    bar_area: int = CHART_WIDTH - LABEL_WIDTH - VALUE_WIDTH
+    bar_height: int = BAR_HEIGHT
+
+
+def legend(keys: list[str], labels: dict[str, str]) -> list[LegendItem]:
+    """The legend entries of ``keys`` (an HTML list in the page: it wraps, unlike SVG)."""
+    return [LegendItem(color(k), labels.get(k, k)) for k in keys]
 
 
 def stacked_bars(
     series: dict[str, dict[str, int]], keys: list[str], labels: dict[str, str], title: str
-) -> str:
+) -> Chart:
     """A horizontal stacked bar per entry of ``series`` (name -> {key: count}), segments in
-    the order of ``keys``; returns an ``<svg>`` element (or a ``<p>`` when all is zero)."""
+    the order of ``keys``, at most :data:`MAX_BARS` bars."""
     names = list(series)[:MAX_BARS]
     totals = {n: sum(max(int(series[n].get(k, 0)), 0) for k in keys) for n in names}
     biggest = max(totals.values(), default=0)
+    hidden = max(len(series) - MAX_BARS, 0)
     if biggest == 0:
-        return '<p class="muted">Nothing to chart: every count is zero.</p>'
+        return Chart(title, [], legend(keys, labels), hidden)
     bar_area = CHART_WIDTH - LABEL_WIDTH - VALUE_WIDTH
-    height = LEGEND_HEIGHT + len(names) * (BAR_HEIGHT + ROW_GAP) + ROW_GAP
-    out = [
-        f'<svg class="chart" viewBox="0 0 {CHART_WIDTH} {height}" width="100%" '
-        f'role="img" aria-label="{escape(title)}">',
-        f"<title>{escape(title)}</title>",
-    ]
+    bars = []
     y = LEGEND_HEIGHT
     for name in names:
-        counts = series[name]
-        out.append(
-            f'<text x="{LABEL_WIDTH - 10}" y="{y + BAR_HEIGHT * 0.7:.1f}" text-anchor="end" '
-            f'class="bar-label"><title>{escape(name)}</title>{escape(_short(name))}</text>'
-        )
-        out.append(
-            f'<rect x="{LABEL_WIDTH}" y="{y}" width="{bar_area}" height="{BAR_HEIGHT}" '
-            f'rx="4" class="track"/>'
-        )
+        segments = []
         x_pos = float(LABEL_WIDTH)
         for key in keys:
-            value = max(int(counts.get(key, 0)), 0)
+            value = max(int(series[name].get(key, 0)), 0)
             if not value:
                 continue
             width = bar_area * value / biggest
-            color = COLORS.get(key, DEFAULT_COLOR)
-            out.append(
-                f'<rect x="{x_pos:.2f}" y="{y}" width="{width:.2f}" height="{BAR_HEIGHT}" '
-                f'fill="{color}"><title>{escape(name)}: {value:,} '
-                f"{escape(labels.get(key, key))}</title></rect>"
+            numbered = width >= MIN_LABELLED_WIDTH and len(f"{value:,}") * DIGIT_WIDTH + 8 < width
+            segments.append(
+                Segment(key, labels.get(key, key), value, x_pos, width, color(key), numbered)
             )
-            if width >= MIN_LABELLED_WIDTH and len(f"{value:,}") * 7 + 8 < width:
-                out.append(
-                    f'<text x="{x_pos + width / 2:.2f}" y="{y + BAR_HEIGHT * 0.7:.1f}" '
-                    f'text-anchor="middle" class="seg-label">{value:,}</text>'
-                )
             x_pos += width
-        out.append(
-            f'<text x="{LABEL_WIDTH + bar_area + 8}" y="{y + BAR_HEIGHT * 0.7:.1f}" '
-            f'class="bar-total">{totals[name]:,}</text>'
-        )
+        bars.append(Bar(name, short(name), y, totals[name], segments))
         y += BAR_HEIGHT + ROW_GAP
-    out.append("</svg>")
-    out.append(legend(keys, labels))
-    if len(series) > MAX_BARS:
-        out.append(
-            f'<p class="muted">The {len(series) - MAX_BARS:,} other campaigns are in the '
-            f"table below.</p>"
-        )
-    return "".join(out)
+    height = LEGEND_HEIGHT + len(names) * (BAR_HEIGHT + ROW_GAP) + ROW_GAP
+    return Chart(title, bars, legend(keys, labels), hidden, height=height)

@@ -1,12 +1,14 @@
-"""``write_report``: every file of a report folder (PRODUCT.md §5)."""
+"""``write_report``: every file of a report folder (PRODUCT.md §5), with progress."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from .files import (
     BEFORE_NAME,
     OPERATIONS_NAME,
+    rejected_frame,
     write_operations,
     write_rejected,
     write_rows,
@@ -14,13 +16,35 @@ from .files import (
 )
 from .html import write_html
 from .model import RunReport
-from .xlsx import write_xlsx
+from .xlsx import sheet_tables, write_sheets
 
 XLSX_NAME = "report.xlsx"
 HTML_NAME = "report.html"
+#: The stage name the writing reports its progress under: ``progress("report", done, total)``.
+PROGRESS_STAGE = "report"
+#: Progress units of report.html, written last (the small files count nothing).
+HTML_UNITS = 1
+
+Progress = Callable[[str, int, int | None], None]
 
 
-def write_report(report: RunReport, folder: Path) -> list[Path]:
+class _Tally:
+    """Counts the rows written across the files; reports ``(stage, done, total)``."""
+
+    def __init__(self, progress: Progress | None, total: int) -> None:
+        self.progress = progress
+        self.total = total
+        self.done = 0
+
+    def __call__(self, rows: int) -> None:
+        self.done = min(self.done + rows, self.total)
+        if self.progress is not None:
+            self.progress(PROGRESS_STAGE, self.done, self.total)
+
+
+def write_report(
+    report: RunReport, folder: Path, *, progress: Progress | None = None
+) -> list[Path]:
     """Write the report folder and return the paths written, in this order:
     ``summary.json``, ``rows.csv``, ``rejected.csv``, ``operations.jsonl``, ``report.xlsx``,
     ``report.html``.
@@ -28,22 +52,30 @@ def write_report(report: RunReport, folder: Path) -> list[Path]:
     The folder is created when missing. Each file is replaced atomically, so a file is either
     the old one or complete. ``operations.jsonl`` is left alone when the apply stage already
     wrote it (it is the live journal); ``before.csv`` is written by :func:`write_before_csv`
-    before any delete. Sets ``report.folder``. Raises OSError when the folder cannot be written.
+    before any delete. Sets ``report.folder``. ``progress("report", done, total)`` is called
+    as the rows of the CSV files and of the workbook are written (``done`` counts rows, plus
+    one for report.html). Raises OSError when the folder cannot be written.
     """
     folder.mkdir(parents=True, exist_ok=True)
     report.folder = folder
-    paths = [
-        write_summary(report, folder),
-        write_rows(report, folder),
-        write_rejected(report, folder),
-        write_operations(report, folder),
-        write_xlsx(report, folder / XLSX_NAME),
-    ]
+    rejected = rejected_frame(report.rejected_issues())
+    sheets = sheet_tables(report, rejected=rejected)
+    tally = _Tally(
+        progress,
+        len(report.rows) + len(rejected) + sum(s.table.num_rows for s in sheets) + HTML_UNITS,
+    )
+    tally(0)
+    paths = [write_summary(report, folder)]
+    paths.append(write_rows(report, folder, tally))
+    paths.append(write_rejected(report, folder, tally, frame=rejected))
+    paths.append(write_operations(report, folder))
+    paths.append(write_sheets(report, sheets, folder / XLSX_NAME, tally))
     names = [p.name for p in paths] + [HTML_NAME]
     if (folder / BEFORE_NAME).exists():
         names.append(BEFORE_NAME)
     paths.append(write_html(report, folder / HTML_NAME, files=names))
+    tally(HTML_UNITS)
     return paths
 
 
-__all__ = ["HTML_NAME", "OPERATIONS_NAME", "XLSX_NAME", "write_report"]
+__all__ = ["HTML_NAME", "OPERATIONS_NAME", "PROGRESS_STAGE", "XLSX_NAME", "write_report"]

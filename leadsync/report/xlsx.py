@@ -4,26 +4,22 @@ Every sheet has a bold, filled, frozen header row, an autofilter and column widt
 a sample of its content. Cells go through :mod:`leadsync.report.safe` (formula injection) and
 are always written as text or numbers, never as formulas.
 
+The workbook is for people: the Rows sheet holds every row that needs attention (rejected,
+duplicate, failed, changed, planned) and only the first :data:`XLSX_ROUTINE_ROWS` of the
+rows that need none (``valid``, ``unchanged``); the Summary sheet says so, and that rows.csv
+holds every row. Any sheet holds at most Excel's 1,048,575 data rows: beyond that a note cell
+in the header row says so (the CSV files carry everything).
+
 How: openpyxl (write-only mode) builds the workbook with the Summary sheet and the header row
-of every table sheet — all the package plumbing (styles, frozen panes, autofilter names) is
-openpyxl's. The data rows of the table sheets are then streamed into those sheets' XML,
-built column by column with pyarrow's string kernels. Measured on this project's
-2-core machine, openpyxl's own write-only ``append`` takes about 8-15 s per 100,000 rows (2-3
-minutes for a million-row Rows sheet); the vectorized rows take a few seconds per million.
-A sheet holds at most Excel's 1,048,575 data rows: beyond that a note cell in the header row
-says so (the CSV files carry everything).
+of every table sheet; the data rows are streamed in by :mod:`leadsync.report.sheetxml`.
 """
 
 from __future__ import annotations
 
-import shutil
-import xml.etree.ElementTree as ET
-import zipfile
-from collections.abc import Iterator
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import openpyxl
 import pandas as pd
 import pyarrow as pa
@@ -34,20 +30,22 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from ..models import COUNT_KEYS
-from .files import atomic_path, rejected_frame, rows_frame
+from .files import arrow_table, atomic_path, rejected_frame, rows_frame
 from .model import RunReport
-from .safe import safe_cell, safe_frame
+from .safe import safe_cell
+from .sheetxml import XLSX_MAX_CELL_CHARS, fill_sheets
 
 #: Excel's row limit minus the header row.
 XLSX_MAX_DATA_ROWS = 1_048_575
-#: Excel's limit on the characters of one cell.
-XLSX_MAX_CELL_CHARS = 32_767
+#: Rows that need no attention (``valid``, ``unchanged``) shown in the Rows sheet at most;
+#: every other row is always there (up to Excel's limit) and rows.csv has them all.
+XLSX_ROUTINE_ROWS = 50_000
+#: Outcomes of rows that need no attention.
+ROUTINE_OUTCOMES: tuple[str, ...] = ("valid", "unchanged")
 #: Rows sampled to size the columns.
 WIDTH_SAMPLE_ROWS = 2_000
 MIN_COL_WIDTH = 8
 MAX_COL_WIDTH = 60
-#: Data rows turned into XML per vectorized batch (bounds memory on huge sheets).
-ROWS_PER_BATCH = 50_000
 
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="305496")
@@ -55,16 +53,16 @@ NOTE_FONT = Font(italic=True, bold=True, color="9C0006")
 NOTE_FILL = PatternFill("solid", fgColor="FFC7CE")
 LABEL_FONT = Font(bold=True)
 
-_NS = {
-    "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
-    "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
-    "rel": "http://schemas.openxmlformats.org/package/2006/relationships",
-}
-# Characters XML 1.0 forbids. Written as the characters themselves (not \u escapes) so that
-# pandas hands the pattern to pyarrow's RE2 engine instead of Python's per-value re; NUL is
-# removed separately for the same reason.
-_ILLEGAL_XML = "[\x01-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"
-_EXCEL_ESCAPE = r"_(x[0-9A-Fa-f]{4})_"  # Excel reads _xHHHH_ as a character: keep it literal
+
+@dataclass(frozen=True)
+class SheetTable:
+    """One table sheet: its escaped rows (at most :data:`XLSX_MAX_DATA_ROWS`), how many rows
+    the whole table has, and the note for the header row when rows were left out."""
+
+    title: str
+    table: pa.Table
+    total_rows: int
+    note: str | None = None
 
 
 def _header_cell(ws: WriteOnlyWorksheet, value: str) -> WriteOnlyCell:
@@ -81,118 +79,99 @@ def _note_cell(ws: WriteOnlyWorksheet, value: str) -> WriteOnlyCell:
     return cell
 
 
-def _column_widths(frame: pd.DataFrame) -> list[float]:
-    sample = frame.head(WIDTH_SAMPLE_ROWS)
+def _column_widths(table: pa.Table) -> list[float]:
+    sample = table.slice(0, WIDTH_SAMPLE_ROWS)
     widths = []
-    for col in frame.columns:
-        lengths = sample[col].astype("str").str.len()
-        longest = max(len(str(col)), int(lengths.max()) if lengths.notna().any() else 0)
-        widths.append(float(min(max(longest + 2, MIN_COL_WIDTH), MAX_COL_WIDTH)))
+    for name, column in zip(table.column_names, sample.columns, strict=True):
+        longest = pc.max(pc.utf8_length(column.cast(pa.large_string()))).as_py() or 0
+        widths.append(float(min(max(max(len(name), longest) + 2, MIN_COL_WIDTH), MAX_COL_WIDTH)))
     return widths
 
 
-_TEXT = pa.large_string()
-_XML_ENTITIES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#13;"))
+def _sheet_table(title: str, frame: pd.DataFrame, what: str | None) -> SheetTable:
+    """A table sheet of every row of ``frame`` (up to Excel's limit)."""
+    if frame.shape[1] == 0:
+        frame = pd.DataFrame({"(empty)": pd.Series(dtype="str")})
+    table = arrow_table(frame)
+    note = None
+    if table.num_rows > XLSX_MAX_DATA_ROWS:
+        note = f"Only the first {XLSX_MAX_DATA_ROWS:,} of {table.num_rows:,} rows fit in a sheet"
+        note += f": {what} has them all." if what else "."
+        table = table.slice(0, XLSX_MAX_DATA_ROWS)
+    return SheetTable(title, table, len(frame), note)
 
 
-def _join(*parts: str | pa.Array) -> pa.Array:
-    """Element-wise concatenation of arrays and constant strings (null if any part is null)."""
-    args = [pa.scalar(p, _TEXT) if isinstance(p, str) else p for p in parts]
-    return pc.binary_join_element_wise(*args, pa.scalar("", _TEXT))
+def rows_sheet(report: RunReport) -> SheetTable:
+    """The Rows sheet: every row that needs attention and the first
+    :data:`XLSX_ROUTINE_ROWS` of the others, in input order (see the module docstring)."""
+    rows = rows_frame(report)
+    outcome = pa.array(rows["outcome"].astype("str"), from_pandas=True)
+    routine = pc.fill_null(pc.is_in(outcome, value_set=pa.array(ROUTINE_OUTCOMES)), False)
+    routine_seen = pc.cumulative_sum(pc.cast(routine, pa.int64()))
+    keep = pc.or_(pc.invert(routine), pc.less_equal(routine_seen, XLSX_ROUTINE_ROWS))
+    if not pc.all(keep).as_py():  # escape and copy only the rows shown
+        rows = rows[keep.to_numpy(zero_copy_only=False)]
+    shown = arrow_table(rows)
+    total = len(report.rows)
+    left_out = total - shown.num_rows
+    note = None
+    if shown.num_rows > XLSX_MAX_DATA_ROWS:
+        note = (
+            f"Only the first {XLSX_MAX_DATA_ROWS:,} of {total:,} rows fit in a sheet: "
+            "rows.csv has them all."
+        )
+        shown = shown.slice(0, XLSX_MAX_DATA_ROWS)
+    elif left_out:
+        note = (
+            f"{left_out:,} valid or unchanged rows after the first {XLSX_ROUTINE_ROWS:,} are "
+            "not listed here: rows.csv has every row."
+        )
+    return SheetTable("Rows", shown, total, note)
 
 
-def _contiguous(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+def sheet_tables(report: RunReport, *, rejected: pd.DataFrame | None = None) -> list[SheetTable]:
+    """The table sheets of report.xlsx, in order, with the rows each will hold (``rejected``:
+    :func:`~leadsync.report.files.rejected_frame` when the caller has it already)."""
+    if rejected is None:
+        rejected = rejected_frame(report.rejected_issues())
+    return [
+        rows_sheet(report),
+        _sheet_table("Rejected", rejected, "rejected.csv"),
+        _sheet_table("Operations", operations_frame(report), "operations.jsonl"),
+        _sheet_table("Kept", report.kept, None),
+        _sheet_table("Drift", report.drift, None),
+    ]
 
 
-def _as_text(values: pd.Series) -> pa.Array:
-    """One contiguous large_string array (pandas may hand over several arrow chunks)."""
-    text = _contiguous(pa.array(values.astype("str"), from_pandas=True))
-    return text if text.type == _TEXT else text.cast(_TEXT)
+def _add_table_sheet(wb: openpyxl.Workbook, sheet: SheetTable) -> None:
+    """Create the sheet with its header row (the data rows are streamed in later)."""
+    ws = wb.create_sheet(sheet.title)
+    table = sheet.table
+    for i, width in enumerate(_column_widths(table), start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    ws.freeze_panes = "A2"
+    header = [_header_cell(ws, name) for name in table.column_names]
+    if sheet.note:
+        ws.column_dimensions[get_column_letter(len(header) + 1)].width = MAX_COL_WIDTH
+        header.append(_note_cell(ws, sheet.note))
+    ws.append(header)
+    last = get_column_letter(table.num_columns)
+    ws.auto_filter.ref = f"A1:{last}{table.num_rows + 1}"
 
 
-def _xml_text(values: pd.Series) -> pa.Array:
-    """Text made safe for an XML element: cut to Excel's cell limit, characters XML forbids
-    removed, Excel's ``_xHHHH_`` escape kept literal, ``& < >`` and CR as entities."""
-    text = pc.utf8_slice_codeunits(_as_text(values), 0, XLSX_MAX_CELL_CHARS)
-    text = pc.replace_substring(text, "\x00", "")
-    text = pc.replace_substring_regex(text, _ILLEGAL_XML, "")
-    text = pc.replace_substring_regex(text, _EXCEL_ESCAPE, r"_x005F_\1_")
-    for char, entity in _XML_ENTITIES:
-        text = pc.replace_substring(text, char, entity)
-    return text
-
-
-def _is_number_column(values: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
-        values.dtype
+def _rows_sentence(rows: SheetTable) -> str:
+    """What the Rows sheet holds, for the Summary sheet."""
+    if rows.table.num_rows == rows.total_rows:
+        return f"rows.csv holds every row ({rows.total_rows:,}); so does the Rows sheet."
+    return (
+        f"rows.csv holds every row ({rows.total_rows:,}). The Rows sheet holds "
+        f"{rows.table.num_rows:,} of them: every row that needs attention (rejected, "
+        f"duplicate, failed, changed, planned) and at most the first {XLSX_ROUTINE_ROWS:,} "
+        "valid or unchanged rows."
     )
 
 
-def _cells_xml(values: pd.Series, ref: str, row_numbers: pa.Array) -> pa.Array:
-    """The ``<c>`` element of each value (empty text for a missing or blank value)."""
-    head = f'<c r="{ref}'
-    if _is_number_column(values):
-        numbers = values.astype("Float64")
-        finite = (numbers.notna() & ~numbers.isin([float("inf"), float("-inf")])).astype(bool)
-        text = _as_text(values.where(finite))
-        cells = _join(head, row_numbers, '" t="n"><v>', text, "</v></c>")
-    elif pd.api.types.is_bool_dtype(values.dtype):
-        text = _as_text(values.map({True: "1", False: "0"}))
-        cells = _join(head, row_numbers, '" t="b"><v>', text, "</v></c>")
-    else:
-        text = _xml_text(values)
-        cells = _join(
-            head, row_numbers, '" t="inlineStr"><is><t xml:space="preserve">', text, "</t></is></c>"
-        )
-        cells = pc.if_else(pc.equal(text, ""), pa.scalar("", _TEXT), cells)
-    return pc.fill_null(cells, pa.scalar("", _TEXT))
-
-
-def _rows_xml(frame: pd.DataFrame, first_row: int) -> Iterator[bytes]:
-    """``<row>`` elements for ``frame``'s rows, numbered from ``first_row``, in batches.
-
-    Built with pyarrow string kernels, one column at a time; each batch's rows come out as
-    one contiguous buffer of the result array (no Python object per row)."""
-    letters = [get_column_letter(i + 1) for i in range(frame.shape[1])]
-    for start in range(0, len(frame), ROWS_PER_BATCH):
-        part = frame.iloc[start : start + ROWS_PER_BATCH]
-        first = first_row + start
-        row_numbers = pc.cast(pa.array(np.arange(first, first + len(part))), _TEXT)
-        cells = [
-            _cells_xml(part[col], letter, row_numbers)
-            for letter, col in zip(letters, part.columns, strict=True)
-        ]
-        rows = _contiguous(_join('<row r="', row_numbers, '">', *cells, "</row>"))
-        offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)
-        begin, end = offsets[rows.offset], offsets[rows.offset + len(rows)]
-        yield bytes(memoryview(rows.buffers()[2])[begin:end])
-
-
-def _add_table_sheet(
-    wb: openpyxl.Workbook, title: str, frame: pd.DataFrame, total_rows: int, what: str | None
-) -> pd.DataFrame:
-    """Create sheet ``title`` with the header of ``frame``; returns the rows to stream in."""
-    ws = wb.create_sheet(title)
-    if frame.shape[1] == 0:
-        frame = pd.DataFrame({"(empty)": pd.Series(dtype="str")})
-    data = safe_frame(frame.head(XLSX_MAX_DATA_ROWS))
-    for i, width in enumerate(_column_widths(data), start=1):
-        ws.column_dimensions[get_column_letter(i)].width = width
-    ws.freeze_panes = "A2"
-    header = [_header_cell(ws, str(c)) for c in data.columns]
-    if total_rows > len(data):
-        note = f"Only the first {len(data):,} of {total_rows:,} rows fit in a sheet"
-        note += f": {what} has them all." if what else "."
-        ws.column_dimensions[get_column_letter(len(header) + 1)].width = MAX_COL_WIDTH
-        header.append(_note_cell(ws, note))
-    ws.append(header)
-    last = get_column_letter(data.shape[1])
-    ws.auto_filter.ref = f"A1:{last}{len(data) + 1}"
-    return data
-
-
-def _summary_sheet(wb: openpyxl.Workbook, report: RunReport) -> None:
+def _summary_sheet(wb: openpyxl.Workbook, report: RunReport, rows: SheetTable) -> None:
     ws = wb.create_sheet("Summary")
     header = ["campaign", *COUNT_KEYS]
     ws.column_dimensions["A"].width = 30
@@ -233,6 +212,7 @@ def _summary_sheet(wb: openpyxl.Workbook, report: RunReport) -> None:
         ("Source", f"{s['path']} ({s['format']}, {s['rows']:,} rows)") for s in summary["sources"]
     ]
     meta += [("Message", m) for m in summary["messages"]]
+    meta.append(("Rows", _rows_sentence(rows)))
     for label, value in meta:
         label_cell = WriteOnlyCell(ws, value=label)
         label_cell.font = LABEL_FONT
@@ -269,68 +249,41 @@ def operations_frame(report: RunReport) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
-def _sheet_paths(archive: zipfile.ZipFile) -> dict[str, str]:
-    """Sheet title -> the member holding its XML, read from the workbook's relationships."""
-    book = ET.fromstring(archive.read("xl/workbook.xml"))
-    rels = ET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-    targets = {r.get("Id"): r.get("Target", "") for r in rels.findall("rel:Relationship", _NS)}
-    out = {}
-    for sheet in book.findall("m:sheets/m:sheet", _NS):
-        target = targets[sheet.get(f"{{{_NS['r']}}}id")]
-        out[sheet.get("name", "")] = (
-            target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-        )
-    return out
+def write_xlsx(report: RunReport, path: Path, tick: Callable[[int], None] | None = None) -> Path:
+    """Write ``report.xlsx`` at ``path`` (atomically); ``tick(rows)`` after each batch of
+    table rows written. Returns ``path``."""
+    sheets = sheet_tables(report)
+    return write_sheets(report, sheets, path, tick)
 
 
-def write_xlsx(report: RunReport, path: Path) -> Path:
-    """Write ``report.xlsx`` at ``path`` (atomically). Returns ``path``."""
+def write_sheets(
+    report: RunReport,
+    sheets: list[SheetTable],
+    path: Path,
+    tick: Callable[[int], None] | None = None,
+) -> Path:
+    """:func:`write_xlsx` with the table sheets already chosen (:func:`sheet_tables`)."""
     wb = openpyxl.Workbook(write_only=True)
-    _summary_sheet(wb, report)
-    rows = rows_frame(report)
-    tables = {
-        "Rows": _add_table_sheet(wb, "Rows", rows, len(rows), "rows.csv"),
-    }
-    rejected = rejected_frame(report.rejected_issues())
-    tables["Rejected"] = _add_table_sheet(wb, "Rejected", rejected, len(rejected), "rejected.csv")
-    ops = operations_frame(report)
-    tables["Operations"] = _add_table_sheet(wb, "Operations", ops, len(ops), "operations.jsonl")
-    tables["Kept"] = _add_table_sheet(wb, "Kept", report.kept, len(report.kept), None)
-    tables["Drift"] = _add_table_sheet(wb, "Drift", report.drift, len(report.drift), None)
-
+    _summary_sheet(wb, report, sheets[0])
+    for sheet in sheets:
+        _add_table_sheet(wb, sheet)
     with atomic_path(path) as tmp:
         skeleton = tmp.with_name(tmp.name + ".skeleton")
         try:
             wb.save(skeleton)
-            _fill_sheets(skeleton, tmp, tables)
+            fill_sheets(skeleton, tmp, {s.title: s.table for s in sheets}, tick)
         finally:
             skeleton.unlink(missing_ok=True)
     return path
 
 
-def _fill_sheets(skeleton: Path, target: Path, tables: dict[str, pd.DataFrame]) -> None:
-    """Copy the workbook ``skeleton`` to ``target``, streaming each table's rows into its
-    sheet right after the header row."""
-    with (
-        zipfile.ZipFile(skeleton) as src,
-        zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as dst,
-    ):
-        members = {v: k for k, v in _sheet_paths(src).items() if k in tables}
-        for info in src.infolist():
-            title = members.get(info.filename)
-            if title is None:
-                with src.open(info) as fin, dst.open(info.filename, "w") as fout:
-                    shutil.copyfileobj(fin, fout)
-                continue
-            xml = src.read(info).decode("utf-8")
-            head, sep, tail = xml.partition("</sheetData>")
-            if not sep:
-                raise RuntimeError(f"sheet {title}: no sheetData in {info.filename}")
-            with dst.open(info.filename, "w", force_zip64=True) as fout:
-                fout.write(head.encode("utf-8"))
-                for chunk in _rows_xml(tables[title], first_row=2):
-                    fout.write(chunk)
-                fout.write((sep + tail).encode("utf-8"))
-
-
-__all__ = ["XLSX_MAX_DATA_ROWS", "operations_frame", "write_xlsx"]
+__all__ = [
+    "XLSX_MAX_CELL_CHARS",
+    "XLSX_MAX_DATA_ROWS",
+    "XLSX_ROUTINE_ROWS",
+    "SheetTable",
+    "operations_frame",
+    "sheet_tables",
+    "write_sheets",
+    "write_xlsx",
+]

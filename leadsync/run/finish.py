@@ -202,7 +202,7 @@ def publish_report(report: RunReport, run: Run) -> RunReport:
     (the report's own and the writing's, ``write``), so a complete summary means a complete
     folder."""
     t0 = time.perf_counter()
-    write_report(report, run.folder)
+    write_report(report, run.folder, progress=run.progress)
     report.timings = {**run.timings, "write": round(time.perf_counter() - t0, 4)}
     write_summary(report, run.folder)
     return report

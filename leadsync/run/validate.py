@@ -103,7 +103,7 @@ def run_validate(
         folder = new_report_folder(
             settings.sync.report_dir, Path(paths[0]).stem if paths else "validate", started
         )
-    write_report(report, folder)
+    write_report(report, folder, progress=progress)
     return report
 
 

@@ -231,8 +231,9 @@ def small_report(*, dry_run: bool = False, command: str = "sync") -> RunReport:
     )
 
 
-def big_report(n: int, *, rejected_every: int = 50) -> RunReport:
-    """One campaign, ``n`` input rows; every ``rejected_every``-th row rejected."""
+def big_report(n: int, *, rejected_every: int = 50, accepted: str = "added") -> RunReport:
+    """One campaign, ``n`` input rows; every ``rejected_every``-th row rejected, the others
+    with outcome ``accepted``."""
     idx = np.arange(n)
     rejected = idx % rejected_every == 0
     numbers = pd.Series([f"+1213{i:07d}" for i in idx], dtype="str")
@@ -243,7 +244,7 @@ def big_report(n: int, *, rejected_every: int = 50) -> RunReport:
             "row": pd.Series(idx + 2, dtype="Int64"),
             "campaign": pd.Series(["Spring Promo"] * n, dtype="str"),
             "number": numbers,
-            "outcome": pd.Series(np.where(rejected, "rejected", "added"), dtype="str"),
+            "outcome": pd.Series(np.where(rejected, "rejected", accepted), dtype="str"),
             "lead_id": pd.Series([f"id{i}" for i in idx], dtype="str"),
             "reasons": pd.Series(np.where(rejected, "phone-invalid", ""), dtype="str"),
             "message": pd.Series(np.where(rejected, "bad number", ""), dtype="str"),

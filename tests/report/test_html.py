@@ -82,10 +82,24 @@ def test_user_text_is_escaped() -> None:
     page = render_html(report)
     assert "<script>alert" not in page
     assert "<img src=x" not in page
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
     assert "Winter &lt;Sale&gt; &amp; Co" in page
     assert "<Sale>" not in page
     assert "The information sent is invalid. &lt;b&gt;" in page  # failed operation message
+
+
+def test_quotes_cannot_leave_an_attribute() -> None:
+    # Campaign names land in attributes too (the chart's titles, the status table): a quote
+    # must not end the attribute and add one of its own.
+    name = 'Promo" onmouseover="alert(1)'
+    report = small_report()
+    report.campaigns = {name: report.campaigns["Spring Promo"]}
+    report.status_before = {name: {"new": 1}}
+    page = render_html(report)
+    assert 'onmouseover="alert(1)' not in page
+    assert "Promo&#34; onmouseover=&#34;alert(1)" in page
+    tags = [attrs for _, attrs in parse(page).tags]
+    assert not any("onmouseover" in attrs for attrs in tags)
 
 
 def test_cards_and_campaign_table_show_the_summary_numbers(written: Path, page: str) -> None:

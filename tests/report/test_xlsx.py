@@ -1,5 +1,5 @@
 """report.xlsx: sheets, styled frozen header, autofilter, widths, inert formulas, typed cells,
-escaping of XML-special text, and the row cap with its note."""
+escaping of XML-special text, the row cap with its note, and the cap on valid/unchanged rows."""
 
 from __future__ import annotations
 
@@ -154,3 +154,79 @@ def test_text_spread_over_several_arrow_chunks(tmp_path: Path) -> None:
     got = values(openpyxl.load_workbook(path)["Rows"])
     assert [r[8] for r in got[1:]] == ["a", "a", "a", "b", "b", "b"]
     assert [r[2] for r in got[1:]] == [2, 3, 4, 5, 6, 7]
+
+
+def summary_labels(book: openpyxl.Workbook) -> dict[str, object]:
+    return {r[0]: r[1] for r in values(book["Summary"]) if r and r[0]}
+
+
+def test_summary_says_rows_csv_holds_every_row(book: openpyxl.Workbook) -> None:
+    assert summary_labels(book)["Rows"] == "rows.csv holds every row (7); so does the Rows sheet."
+
+
+@pytest.fixture
+def capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, RunReport]:
+    """A validation of 100 rows (every 10th rejected) with room for 25 valid rows."""
+    monkeypatch.setattr(xlsx_module, "XLSX_ROUTINE_ROWS", 25)
+    report = big_report(100, rejected_every=10, accepted="valid")
+    report.command = "validate"
+    write_report(report, tmp_path)
+    return tmp_path, report
+
+
+def test_rows_sheet_keeps_every_problem_row_and_caps_the_valid_ones(
+    capped: tuple[Path, RunReport],
+) -> None:
+    folder, report = capped
+    ws = openpyxl.load_workbook(folder / "report.xlsx")["Rows"]
+    rows = values(ws)
+    header, data = rows[0], rows[1:]
+    assert header[:9] == list(ROW_COLUMNS)
+    assert header[9] == (
+        "65 valid or unchanged rows after the first 25 are not listed here: rows.csv has every row."
+    )
+    outcomes = [r[5] for r in data]
+    assert outcomes.count("rejected") == 10  # every one, also after the cap was reached
+    assert outcomes.count("valid") == 25
+    numbers = [r[2] for r in data]
+    assert numbers == sorted(numbers)  # input order kept
+    valid = report.rows.loc[report.rows["outcome"] == "valid", "row"].tolist()
+    assert [r[2] for r in data if r[5] == "valid"] == valid[:25]  # the first ones
+    assert ws.auto_filter.ref == f"A1:I{len(data) + 1}"
+
+
+def test_capped_workbook_points_to_rows_csv_which_has_every_row(
+    capped: tuple[Path, RunReport],
+) -> None:
+    folder, _ = capped
+    label = summary_labels(openpyxl.load_workbook(folder / "report.xlsx"))["Rows"]
+    assert label == (
+        "rows.csv holds every row (100). The Rows sheet holds 35 of them: every row that needs "
+        "attention (rejected, duplicate, failed, changed, planned) and at most the first 25 "
+        "valid or unchanged rows."
+    )
+    with (folder / "rows.csv").open(encoding="utf-8-sig") as fh:
+        assert sum(1 for _ in fh) == 101
+
+
+@pytest.mark.parametrize(
+    ("outcome", "listed"),
+    [
+        ("valid", 5),
+        ("unchanged", 5),
+        ("added", 20),
+        ("status_set", 20),
+        ("planned_add", 20),
+        ("planned_status", 20),
+        ("duplicate", 20),
+        ("failed", 20),
+    ],
+)
+def test_only_valid_and_unchanged_rows_are_capped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, outcome: str, listed: int
+) -> None:
+    monkeypatch.setattr(xlsx_module, "XLSX_ROUTINE_ROWS", 5)
+    report = big_report(20, rejected_every=1_000, accepted=outcome)  # row 2 alone rejected
+    report.rows.loc[0, "outcome"] = outcome
+    path = write_xlsx(report, tmp_path / "r.xlsx")
+    assert len(values(openpyxl.load_workbook(path)["Rows"])) - 1 == listed
