@@ -3,8 +3,9 @@
 # numbers are numeric cells and number formats (0.00E+00) are what Excel would store.
 # The generated files are committed: tests never need LibreOffice.
 #
-# Needs: soffice (Debian: apt-get install -y libreoffice-calc-nogui) and, for encrypted.xlsx,
-# msoffcrypto-tool (pip; installed into the project venv when missing).
+# Needs: soffice (Debian: apt-get install -y libreoffice-calc-nogui; its python3-uno saves the
+# password-protected .ods/.xls) and, for encrypted.xlsx, msoffcrypto-tool (pip; installed into
+# the project venv when missing).
 # Usage: bash tests/data/make_office_fixtures.sh
 set -euo pipefail
 
@@ -99,6 +100,20 @@ basic_rows() {
   row "$(n 12135550105)$(s eleven-digits)"
   endsheet; tail_; } > "$work/excel_damage.fods"
 
+# Ten leads in column A and one stray cell far from them (a sparse sheet: calamine would lay
+# out the whole block between them). stray_sheet ROWS_BEFORE COLUMNS_BEFORE
+stray_sheet() {
+  sheet Leads
+  row "$(s Phone)$(s 'First Name')"
+  for i in 0 1 2 3 4 5 6 7 8 9; do row "$(n 213555010$i)$(s "Lead $i")"; done
+  printf '<table:table-row table:number-rows-repeated="%s"><table:table-cell/></table:table-row>\n' "$1"
+  row "$(printf '<table:table-cell table:number-columns-repeated="%s"/>' "$2")$(s stray)"
+  endsheet
+}
+{ fods_head; stray_sheet 199988 701; tail_; } > "$work/stray_zz200000.fods"    # ZZ200000
+{ fods_head; stray_sheet 1048564 16383; tail_; } > "$work/stray_xfd1048576.fods" # XFD1048576
+{ fods_head; stray_sheet 65524 255; tail_; } > "$work/stray_iv65536.fods"      # IV65536 (.xls)
+
 convert() { # convert SRC FORMAT NAME
   local out="$work/out_$2"
   mkdir -p "$out"
@@ -113,6 +128,34 @@ convert "$work/title_rows.fods" xlsx title_rows.xlsx
 convert "$work/blanks.fods" xlsx blanks.xlsx
 convert "$work/two_sheets.fods" xlsx two_sheets.xlsx
 convert "$work/excel_damage.fods" xlsx excel_damage.xlsx
+
+convert "$work/stray_zz200000.fods" ods stray_zz200000.ods
+convert "$work/stray_xfd1048576.fods" ods stray_xfd1048576.ods
+convert "$work/stray_iv65536.fods" xls stray_iv65536.xls
+
+# encrypted.ods / encrypted.xls: basic.ods protected with the password "secret" by LibreOffice.
+for fmt in "ods:calc8" "xls:MS Excel 97"; do
+  /usr/bin/python3 "$here/soffice_password.py" "$here/basic.ods" "$here/encrypted.${fmt%%:*}" \
+    "${fmt#*:}" secret
+  echo "wrote tests/data/encrypted.${fmt%%:*}"
+done
+
+# excel4.xls: an Excel 4.0 (BIFF4) worksheet, written record by record (no office suite writes
+# the format any more; LibreOffice still reads it: soffice --convert-to csv excel4.xls).
+"$py" - "$here/excel4.xls" <<'PY'
+import struct, sys
+def rec(rid, data=b""): return struct.pack("<HH", rid, len(data)) + data
+def label(r, c, s): b = s.encode("latin-1"); return rec(0x0204, struct.pack("<HHHH", r, c, 0, len(b)) + b)
+def number(r, c, v): return rec(0x0203, struct.pack("<HHHd", r, c, 0, v))
+body = rec(0x0409, struct.pack("<HHH", 0, 0x0010, 0))  # BOF: BIFF4, a worksheet
+body += label(0, 0, "Phone") + label(0, 1, "First Name") + number(1, 0, 2135550100) + label(1, 1, "Ann")
+open(sys.argv[1], "wb").write(body + rec(0x000A))  # EOF
+PY
+echo "wrote tests/data/excel4.xls"
+
+# empty.xlsx / empty.ods: 0-byte files, as a failed download or a full disk leaves them.
+: > "$here/empty.xlsx"; : > "$here/empty.ods"
+echo "wrote tests/data/empty.xlsx, tests/data/empty.ods"
 
 # corrupt.xlsx: a real workbook cut in half (the ZIP directory is lost).
 size=$(stat -c %s "$here/basic.xlsx")
