@@ -292,8 +292,8 @@ class _XlsxReader(_Reader):
 def _calamine_may_read(extent: Extent | None, xml_bytes: int, limits: Limits) -> bool:
     """Whether python-calamine may lay the sheet out: its block is small, or not too large and
     filled enough to be worth it (the XML size bounds the cells present)."""
-    if extent is None:
-        return False
+    if extent is None or extent.rows > limits.max_rows or extent.columns > limits.max_columns:
+        return False  # read cell by cell: the first cell beyond the limits is named exactly
     if extent.cells <= limits.calamine_bulk_cells:
         return True
     most_cells = xml_bytes / _MIN_CELL_XML_BYTES
@@ -358,13 +358,30 @@ def _calamine_sheet(
         return Grid.from_columns([], 0), {}
     height, width = ws.end[0] + 1, ws.end[1] + 1
     if height > limits.max_rows or width > limits.max_columns:
-        raise beyond_limits(_where(path, name), path, height - 1, width - 1, limits)
+        row, col = _far_cell(ws.iter_rows(), height, width, limits)
+        raise beyond_limits(_where(path, name), path, row, col, limits)
     if height * width <= limits.calamine_bulk_cells:
         rows = ws.to_python(skip_empty_area=False)
         columns, numeric = dense_grid(rows, max((len(r) for r in rows), default=0))
         return Grid.from_columns(columns, len(rows)), numeric
     left = ws.start[1] if ws.start else 0
     return _in_blocks(ws.iter_rows(), height, left, width)
+
+
+def _far_cell(
+    rows: Iterator[Sequence[object]], height: int, width: int, limits: Limits
+) -> tuple[int, int]:
+    """A cell of the block beyond the limits: the first one in its last column when that is
+    too far right, else the first one of its last row. ``rows`` start at the sheet's first row
+    and end at its last column (python-calamine's ``iter_rows``)."""
+    last_row: Sequence[object] = []
+    count = 0
+    for i, row in enumerate(rows):
+        if width > limits.max_columns and row and row[-1] != "":
+            return i, width - 1
+        last_row, count = row, i + 1
+    first = next((c for c, value in enumerate(last_row) if value != ""), 0)
+    return height - 1, width - len(last_row) + first if count else width - 1
 
 
 def _in_blocks(

@@ -23,7 +23,7 @@ from .cells import SheetCells, cell_text
 from .xlsxparts import Styles, column_index
 from .xmlstream import feed, xml_parser
 
-_REF = re.compile(r"([A-Z]{1,3})([0-9]{1,7})")
+_REF = re.compile(r"([A-Za-z]{1,3})([0-9]{1,7})")
 _EPOCH_1900 = dt.datetime(1899, 12, 30)  # serial 61 and later (Excel counts a 29 Feb 1900)
 _EPOCH_1900_EARLY = dt.datetime(1899, 12, 31)  # serials before 60
 _EPOCH_1904 = dt.datetime(1904, 1, 1)
@@ -111,7 +111,7 @@ class _SheetReader:
             ref = attrs.get("r")
             match = _REF.fullmatch(ref) if ref else None
             if match:
-                self.col = column_index(match.group(1))
+                self.col = column_index(match.group(1).upper())
                 self.row = int(match.group(2))
             elif ref:
                 raise ValueError(f"cell reference {ref!r}")
@@ -153,7 +153,9 @@ class _SheetReader:
             text = self.strings[int(raw)]
         elif kind == "b":
             text = "TRUE" if raw.strip() in ("1", "true") else "FALSE" if raw else ""
-        elif kind in ("inlineStr", "str", "e", "d"):
+        elif kind == "e":
+            return  # an error (#DIV/0!): python-calamine gives an empty cell
+        elif kind in ("inlineStr", "str", "d"):
             text = raw
         else:  # a number
             if not raw:

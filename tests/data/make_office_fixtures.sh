@@ -114,6 +114,29 @@ stray_sheet() {
 { fods_head; stray_sheet 1048564 16383; tail_; } > "$work/stray_xfd1048576.fods" # XFD1048576
 { fods_head; stray_sheet 65524 255; tail_; } > "$work/stray_iv65536.fods"      # IV65536 (.xls)
 
+# Cells of every kind an .ods holds, as LibreOffice writes them (the reference for the .ods
+# reader is python-calamine's reading of the same file).
+cell() { printf '<table:table-cell %s>%s</table:table-cell>' "$1" "$2"; }
+{ fods_head; sheet Types
+  row "$(s text)$(cell 'office:value-type="string"' '<text:p>two  <text:s text:c="3"/>spaces</text:p><text:p>and a second line</text:p>')"
+  row "$(s date)$(cell 'office:value-type="date" office:date-value="2026-03-01"' '<text:p>01/03/26</text:p>')"
+  row "$(s datetime)$(cell 'office:value-type="date" office:date-value="2026-03-01T10:30:05"' '<text:p>x</text:p>')"
+  row "$(s time)$(cell 'office:value-type="time" office:time-value="PT10H30M00S"' '<text:p>10:30</text:p>')"
+  row "$(s duration)$(cell 'office:value-type="time" office:time-value="PT30H00M00S"' '<text:p>30:00</text:p>')"
+  row "$(s bool)$(cell 'office:value-type="boolean" office:boolean-value="true"' '<text:p>TRUE</text:p>')"
+  row "$(s percent)$(cell 'office:value-type="percentage" office:value="0.25"' '<text:p>25%</text:p>')"
+  row "$(s currency)$(cell 'office:value-type="currency" office:currency="EUR" office:value="5"' '<text:p>5 €</text:p>')"
+  row "$(s phone)$(n 2135550101)"
+  row "$(s fraction)$(n 2135550104.5)"
+  row "$(s note)$(cell 'office:value-type="string"' '<office:annotation><text:p>a comment</text:p></office:annotation><text:p>shown</text:p>')"
+  row "$(s repeated)$(cell 'office:value-type="string" table:number-columns-repeated="3"' '<text:p>r</text:p>')"
+  printf '<table:table-row table:number-rows-repeated="3">%s%s</table:table-row>\n' "$(s 'row run')" "$(n 7)"
+  endsheet; tail_; } > "$work/cell_types.fods"
+
+# Two sheets, the first one empty: the error names the sheet with data.
+{ fods_head; sheet Blank; blank; endsheet
+  sheet Leads; row "$(s Phone)"; row "$(s '+1 213 555 0100')"; endsheet; tail_; } > "$work/empty_first_sheet.fods"
+
 convert() { # convert SRC FORMAT NAME
   local out="$work/out_$2"
   mkdir -p "$out"
@@ -129,6 +152,9 @@ convert "$work/blanks.fods" xlsx blanks.xlsx
 convert "$work/two_sheets.fods" xlsx two_sheets.xlsx
 convert "$work/excel_damage.fods" xlsx excel_damage.xlsx
 
+convert "$work/cell_types.fods" ods cell_types.ods
+convert "$work/empty_first_sheet.fods" ods empty_first_sheet.ods
+convert "$work/empty_first_sheet.fods" xls empty_first_sheet.xls
 convert "$work/stray_zz200000.fods" ods stray_zz200000.ods
 convert "$work/stray_xfd1048576.fods" ods stray_xfd1048576.ods
 convert "$work/stray_iv65536.fods" xls stray_iv65536.xls
