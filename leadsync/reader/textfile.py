@@ -1,5 +1,12 @@
 """Text tables (CSV/TSV/TXT): encoding, binary content, delimiter, then every cell as text.
 
+The encoding: a byte-order mark (UTF-8, UTF-16), UTF-16 without one (NUL bytes in every other
+place), valid UTF-8 (checked in bulk, the usual case); otherwise the legacy encodings spreadsheet
+programs write by locale are ranked by charset-normalizer on a sample — Windows Western
+(cp1252, which wins ties), Excel for Mac's "CSV (Macintosh)" (mac_roman), Japanese (cp932, the
+Windows form of Shift_JIS), Simplified and Traditional Chinese (gb18030, big5), Korean (cp949).
+``[sync] encoding`` overrides all of it.
+
 The whole grid is returned, title and blank rows included, so that row ``i`` of the grid is
 row ``i + 1`` as Excel shows the file; the header is found later, by :mod:`.columns`.
 """
@@ -12,6 +19,7 @@ import io
 import re
 from dataclasses import dataclass
 
+import charset_normalizer
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -40,6 +48,7 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"MZ", "a Windows program"),
 )
 _UTF8_BOM = b"\xef\xbb\xbf"
+_UNICODE_CODECS = frozenset({"utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be"})
 _BOMS: tuple[tuple[bytes, str], ...] = (
     (b"\xef\xbb\xbf", "utf-8-sig"),
     (b"\xff\xfe", "utf-16"),
@@ -58,6 +67,16 @@ DECODE_CHUNK_BYTES = 8 * 1024 * 1024
 ARROW_BLOCK_BYTES = 4 * 1024 * 1024
 #: Line ends as Arrow's reader (and the csv module) know them.
 _LINE_END = re.compile(r"\r\n|\r|\n")
+#: The encodings a file that is not UTF-8 is ranked among, the default first (it wins ties).
+LEGACY_ENCODINGS: tuple[str, ...] = ("cp1252", "mac_roman", "cp932", "gb18030", "big5", "cp949")
+#: Mac Roman text read as cp1252: é → Ž, ä → Š, ü → Ÿ, œ → Œ… an upper-case Ž, Š, Ÿ or Œ right
+#: after a lower-case letter ("JosŽ", "RenŽe"), or Ÿ inside a word ("MŸller"): names are not
+#: written so in any language.
+_MAC_ROMAN_AS_CP1252 = re.compile(r"(?<=[a-zß-öø-ÿ])[ŽŠŸŒ]|(?<=\w)Ÿ|Ÿ(?=[a-zß-öø-ÿ])")
+_MAC_ROMAN = "mac_roman"
+#: How much less "mess" (charset-normalizer's chaos, 0 to 1) another encoding must show to be
+#: preferred to cp1252: Western text decodes about as well in several 8-bit encodings.
+_CHAOS_MARGIN = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +86,7 @@ class TextTable:
     cells: Grid
     encoding: str
     delimiter: str
+    warning: str | None = None  # the text may be mis-decoded
 
 
 def _not_text(path: str, what: str) -> InputError:
@@ -98,11 +118,53 @@ def detect_encoding(path: str, data: bytes, limits: Limits) -> str:
         raise InputError(f"{path} contains NUL bytes (first on line {line})", path=path)
     if is_utf8(data):
         return "utf-8"
-    try:
-        data.decode("cp1252")
-    except UnicodeDecodeError:
-        return "latin-1"
-    return "cp1252"
+    return _ranked_legacy(_whole_lines(sample))
+
+
+def _whole_lines(sample: bytes) -> bytes:
+    """``sample`` up to its last line end: a multi-byte character is never cut in two."""
+    cut = max(sample.rfind(b"\n"), sample.rfind(b"\r"))
+    return sample[: cut + 1] if cut > 0 else sample
+
+
+def _ranked_legacy(sample: bytes) -> str:
+    """The legacy encoding the sample reads best in (charset-normalizer, among
+    :data:`LEGACY_ENCODINGS`): cp1252 unless another shows clearly less mess, or its text shows
+    Mac Roman letters read as cp1252; latin-1 when none decodes it."""
+    matches = {
+        m.encoding: m.chaos
+        for m in charset_normalizer.from_bytes(sample, cp_isolation=list(LEGACY_ENCODINGS))
+    }
+    default = LEGACY_ENCODINGS[0]
+    if not matches:
+        try:
+            sample.decode(default)
+        except UnicodeDecodeError:
+            return "latin-1"
+        return default
+    best = min(matches, key=lambda name: (matches[name], name != default))
+    if default in matches and matches[best] + _CHAOS_MARGIN > matches[default]:
+        best = default
+    if (
+        best == default
+        and _MAC_ROMAN in matches
+        and _MAC_ROMAN_AS_CP1252.search(sample.decode(default, errors="replace"))
+    ):
+        return _MAC_ROMAN  # a short file ranks alike in both; its names tell them apart
+    return best
+
+
+def looks_misdecoded(sample: bytes, text: str, encoding: str) -> bool:
+    """Whether ``sample`` read as ``encoding`` (giving ``text``) looks like mojibake: Mac Roman
+    letters read as cp1252 (too few to rank on, in a short file), or more mess than
+    charset-normalizer will call that encoding at all."""
+    if not sample:
+        return False
+    if codecs.lookup(encoding).name in ("cp1252", "iso8859-1") and _MAC_ROMAN_AS_CP1252.search(
+        text
+    ):
+        return True
+    return not charset_normalizer.from_bytes(_whole_lines(sample), cp_isolation=[encoding])
 
 
 def _without_bom(data: bytes) -> bytes:
@@ -243,7 +305,8 @@ def read_text_table(path: str, data: bytes, *, encoding: str | None, limits: Lim
 
     Raises InputError (naming ``path``) for binary or undecodable content, NUL bytes, and
     files beyond ``limits``."""
-    sample, used = decode(path, data, encoding, limits)
+    text, used = decode(path, data, encoding, limits)
+    sample = text
     delimiter = sniff_delimiter(sample)
     try:
         width = max((len(r) for r in csv.reader(_records(sample), delimiter=delimiter)), default=0)
@@ -262,7 +325,15 @@ def read_text_table(path: str, data: bytes, *, encoding: str | None, limits: Lim
             path=path,
         )
     check_cells(path, None, grid, limits)
-    return TextTable(cells=grid, encoding=used, delimiter=delimiter)
+    warning = None
+    if codecs.lookup(used).name not in _UNICODE_CODECS and looks_misdecoded(
+        data[: limits.sniff_bytes], text, used
+    ):
+        warning = (
+            f"{path}: the text may be mis-decoded (read as {used}): check names and notes, or set "
+            "[sync] encoding to the file's encoding"
+        )
+    return TextTable(cells=grid, encoding=used, delimiter=delimiter, warning=warning)
 
 
 def _utf8(path: str, data: bytes, encoding: str) -> bytes:
