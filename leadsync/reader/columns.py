@@ -195,10 +195,11 @@ def map_columns(
             if synonym is not None and synonym not in explicit:
                 claims.setdefault(synonym, []).append(i)
     for field, positions in list(claimed_by.items()):
-        if field in explicit:
-            continue
+        spares = fallback.get(field, [])
+        if field in explicit or (len(positions) == 1 and not spares):
+            continue  # nothing to choose between: no column is looked at
         filled = [p for p in positions if not is_blank(p)]
-        spare = [p for p in fallback.get(field, []) if not is_blank(p)]
+        spare = [p for p in spares if not is_blank(p)] if not filled else []
         claimed_by[field] = filled or spare or positions[:1]
     for field, positions in fallback.items():
         if field not in claimed_by:

@@ -47,6 +47,10 @@ class Grid:
     def width(self) -> int:
         return len(self.columns)
 
+    def has_text(self) -> bool:
+        """Whether any cell is non-empty (whitespace counts): O(columns)."""
+        return any(_has_text(c) for c in self.columns)
+
     def rows(self, start: int, stop: int) -> list[list[str]]:
         """Rows ``start`` to ``stop`` (exclusive) as lists of cell texts."""
         stop = min(stop, self.height)

@@ -209,7 +209,7 @@ class _Reader:
 
     def has_cells(self, name: str) -> bool:
         grid, _ = self.read(name)
-        return not grid.blank_rows().all()
+        return grid.has_text()
 
 
 def _read_sheets(path: str, reader: _Reader, sheet: str | None, limits: Limits) -> list[SheetGrid]:
@@ -224,7 +224,7 @@ def _read_sheets(path: str, reader: _Reader, sheet: str | None, limits: Limits) 
         except Exception as err:
             raise _corrupt(path, f"sheet {name!r}: {_one_line(err)}") from None
         check_cells(path, name, cells, limits)
-        if sheet != ALL_SHEETS and cells.blank_rows().all():
+        if sheet != ALL_SHEETS and not cells.has_text():
             raise _empty_sheet(path, name, reader)
         grids.append(SheetGrid(name=name, cells=cells, numeric=numeric))
     return grids
