@@ -8,8 +8,7 @@ here once and the cell references (``<c r="B7"``) give an upper bound of that bl
 The scan is built to cost little on ordinary sheets (rows in order, the same columns in every
 row): per block of XML, one regular expression finds only the references *beyond* what was
 already seen (a later column, or a row with more digits or a higher first digit than the
-block's last row), which on such sheets is none; the next block is inflated meanwhile on
-another thread (zlib works without the GIL). A cell the scan cannot place for sure (no ``r``,
+block's last row), which on such sheets is none. A cell the scan cannot place for sure (no ``r``,
 ``r`` not first, a namespace prefix, a reference Excel would not write) makes the answer None:
 the caller then reads the sheet cell by cell instead.
 """
@@ -18,7 +17,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO
 
@@ -31,8 +29,9 @@ EXCEL_ROWS = 1_048_576
 EXCEL_COLUMNS = 16_384
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _REF = re.compile(rb'<c r="([A-Za-z]+)([0-9]*)"')
-#: A cell tag the scan cannot place: no attributes, or ``r`` not the first one.
-_ODD_CELL = re.compile(rb'<c(?:[>/]| (?!r="))')
+#: A cell tag the scan cannot place: no attributes, or ``r`` not the first one (joined to the
+#: beyond-pattern of each block: one pass over the XML instead of two).
+_ODD_CELL = rb'[>/]| (?!r=")'
 #: A cell tag with a namespace prefix (``<x:c``): the scan would miss it, calamine would not.
 _PREFIXED_CELL = re.compile(rb":c[\s>/]")
 #: References looked at in the first block to learn the sheet's columns (its header rows).
@@ -97,24 +96,21 @@ def _columns_beyond(columns: int) -> str:
 
 
 def _beyond(columns: int, row: int) -> re.Pattern[bytes]:
-    """References with a column after ``columns`` or a row above ``_row_cap(row)``."""
+    """Cell tags the scan cannot place (group 1 empty), and references with a column after
+    ``columns`` or a row above ``_row_cap(row)`` (group 1 set)."""
     rows = _rows_beyond(row)
     if 1 <= columns <= len(_LETTERS):  # one letter: decided on the first one or two characters
         letter = _LETTERS[columns - 1]
         later = f"[{_both_cases(_LETTERS[columns], 'Z')}]|" if columns < len(_LETTERS) else ""
-        pattern = f'<c r="(?:{later}[{_both_cases("A", letter)}](?:[A-Za-z]|{rows}))'
+        beyond = f"{later}[{_both_cases('A', letter)}](?:[A-Za-z]|{rows})"
     else:
-        pattern = f'<c r="(?:(?:{_columns_beyond(columns)})|[A-Za-z]{{1,3}}(?:{rows}))'
-    return re.compile(pattern.encode("ascii"))
+        beyond = f"(?:{_columns_beyond(columns)})|[A-Za-z]{{1,3}}(?:{rows})"
+    return re.compile(b'<c(?: r="(' + beyond.encode("ascii") + b")|" + _ODD_CELL + b")")
 
 
 def _blocks(stream: IO[bytes], size: int) -> Iterator[bytes]:
-    """``stream`` in blocks, each one read (inflated) while the one before is scanned."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(stream.read, size)
-        while chunk := pending.result():
-            pending = pool.submit(stream.read, size)
-            yield chunk
+    while chunk := stream.read(size):
+        yield chunk
 
 
 def scan_sheet(stream: IO[bytes], block_bytes: int = SCAN_BLOCK_BYTES) -> Extent | None:
@@ -133,7 +129,7 @@ def scan_sheet(stream: IO[bytes], block_bytes: int = SCAN_BLOCK_BYTES) -> Extent
             carry = buf
             continue
         carry = buf[end:]
-        if _ODD_CELL.search(buf, 0, end) or _PREFIXED_CELL.search(buf, 0, end):
+        if _PREFIXED_CELL.search(buf, 0, end):
             return None
         refs = _REF.findall(buf, 0, _learn_end(buf, end)) if not columns else []
         last = buf.rfind(b'<c r="', 0, end)
@@ -148,7 +144,7 @@ def scan_sheet(stream: IO[bytes], block_bytes: int = SCAN_BLOCK_BYTES) -> Extent
         beyond = _beyond(columns, rows)
         row_cap = max(row_cap, _row_cap(rows))
         for m in beyond.finditer(buf, 0, end):
-            ref = _REF.match(buf, m.start(), end)
+            ref = _REF.match(buf, m.start(), end) if m.group(1) is not None else None
             if ref is None:
                 return None
             columns = max(columns, column_number(ref.group(1)))
