@@ -203,6 +203,7 @@ def test_the_limits_are_the_ones_this_suite_states() -> None:
         8 * hostile.MIB,
     )
     assert lim.max_zip_members == 10_000
+    assert lim.max_grid_cells == 32_000_000
 
 
 OUT_OF_MEMORY = "error: out of memory"
