@@ -40,7 +40,8 @@ from .issues import DNC, DUPLICATE, build_issues, warning_lines
 from .limits import DEFAULT_LIMITS, Limits
 from .part import Part, Source
 from .textfile import read_text_table
-from .workbook import ALL_SHEETS, read_workbook, scientific_cells
+from .workbook import ALL_SHEETS, read_workbook
+from .xlsxparts import scientific_cells
 
 Progress = Callable[[str, int, int | None], None]
 

@@ -172,7 +172,6 @@ class _SheetReader:
 
 
 def read_sheet(
-    path: str,
     zf: zipfile.ZipFile,
     part: str,
     cells: SheetCells,
