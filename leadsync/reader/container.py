@@ -20,9 +20,6 @@ _OLD_BIFF = {
     b"\x09\x04": "Excel 4.0",
     b"\x09\x08": "Excel 5.0",
 }
-#: BIFF record numbers: the beginning of a stream, and the record saying it is encrypted.
-_BIFF_BOF = b"\x09\x08"
-_BIFF_FILEPASS = b"\x2f\x00"
 PASSWORD = (
     "it is password-protected: open it, remove the password (Excel: File › Info › Protect "
     "Workbook; LibreOffice: File › Properties › Security) and save it again"
@@ -74,16 +71,3 @@ def check_container(path: str, data: bytes, limits: Limits) -> None:
                     f"{limits.max_zip_ratio:,.0f} (a ZIP bomb?)",
                     path=path,
                 )
-
-
-def biff_encrypted(data: bytes) -> bool:
-    """Whether an OLE2 file holds a BIFF workbook stream whose first record after the
-    beginning-of-file record is FILEPASS (Excel's "encrypt with password")."""
-    at = data.find(_BIFF_BOF)
-    while at >= 0:
-        length = int.from_bytes(data[at + 2 : at + 4], "little")
-        kind = data[at + 6 : at + 8]
-        if kind == b"\x05\x00" and data[at + 4 + length : at + 6 + length] == _BIFF_FILEPASS:
-            return True
-        at = data.find(_BIFF_BOF, at + 1)
-    return False

@@ -159,6 +159,19 @@ convert "$work/stray_zz200000.fods" ods stray_zz200000.ods
 convert "$work/stray_xfd1048576.fods" ods stray_xfd1048576.ods
 convert "$work/stray_iv65536.fods" xls stray_iv65536.xls
 
+# xls_column_60000.xls: stray_iv65536.xls with its stray cell's column rewritten from 255 to
+# 60,000 — a BIFF cell record keeps 16 bits of column, Excel's grid stops at 256 (python-calamine
+# laid out a 125 GB block and aborted).
+"$py" - "$here/stray_iv65536.xls" "$here/xls_column_60000.xls" <<'PY'
+import sys
+data = bytearray(open(sys.argv[1], "rb").read())
+at = data.find(bytes([0xFD, 0x00, 0x0A, 0x00, 0xFF, 0xFF, 0xFF, 0x00]))  # LABELSST at IV65536
+assert at > 0
+data[at + 6 : at + 8] = (60_000).to_bytes(2, "little")
+open(sys.argv[2], "wb").write(data)
+PY
+echo "wrote tests/data/xls_column_60000.xls"
+
 # encrypted.ods / encrypted.xls: basic.ods protected with the password "secret" by LibreOffice.
 for fmt in "ods:calc8" "xls:MS Excel 97"; do
   /usr/bin/python3 "$here/soffice_password.py" "$here/basic.ods" "$here/encrypted.${fmt%%:*}" \

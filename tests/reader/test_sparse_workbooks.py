@@ -132,6 +132,19 @@ def test_a_stray_cell_within_the_bounds_costs_its_column_not_the_block(tmp_path)
     assert [(i.row, i.codes) for i in result.issues] == [(200_000, ("phone-missing",))]
 
 
+def test_an_xls_cell_beyond_the_format_is_refused_before_calamine_opens_the_file():
+    """Regression: a 6 KB .xls whose cell record names column 60,000 (BIFF keeps 16 bits of
+    column) made python-calamine ask for 125 GB and abort the process."""
+    path = DATA / "xls_column_60000.xls"
+    with pytest.raises(InputError) as info:
+        read_sources([path], Settings())
+    assert str(info.value) == (
+        f"{path} [sheet 'Leads'] has a cell at CJSS65536, beyond the 65,536 rows × 256 columns "
+        "of the .xls format (a damaged file?): open it in Excel or LibreOffice and save it as "
+        ".xlsx"
+    )
+
+
 @pytest.mark.parametrize(
     "build",
     [hostile.xlsx_stray_cell_xfd1048576, hostile.ods_stray_cell_xfd1048576],

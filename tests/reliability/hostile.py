@@ -285,3 +285,4 @@ def _copied(name: str) -> Callable[[Path], Path]:
 ods_stray_cell_xfd1048576 = _copied("stray_xfd1048576.ods")
 ods_stray_cell_zz200000 = _copied("stray_zz200000.ods")
 xls_stray_cell_iv65536 = _copied("stray_iv65536.xls")
+xls_cell_at_column_60000 = _copied("xls_column_60000.xls")

@@ -122,6 +122,12 @@ CASES: dict[str, tuple[Callable[[Path], Path], int, str]] = {
         "",
     ),
     "xls stray cell at IV65536 (the format's last cell)": (hostile.xls_stray_cell_iv65536, 0, ""),
+    "xls cell record at column 60,000 (was: abort, 125 GB)": (
+        hostile.xls_cell_at_column_60000,
+        2,
+        r"\[sheet 'Leads'\] has a cell at CJSS65536, beyond the 65,536 rows × 256 columns of "
+        r"the \.xls format",
+    ),
 }
 #: What the files read with exit 0 hold: (number, outcome) per row of rows.csv.
 READ_ROWS: dict[str, list[tuple[str, str]]] = {
