@@ -80,7 +80,7 @@ def workbook_parts(zf: zipfile.ZipFile) -> dict[str, str]:
     for node in root.iter(f"{MAIN_NS}sheet"):
         rid = node.get(f"{_REL_NS}id")
         if rid in targets:
-            out[f"sheet:{node.get('name')}"] = targets[rid]
+            out.setdefault(f"sheet:{node.get('name')}", targets[rid])  # first wins, as in calamine
     pr = root.find(f"{MAIN_NS}workbookPr")
     if pr is not None and pr.get("date1904", "0").lower() in ("1", "true"):
         out["date1904"] = "1"
