@@ -5,11 +5,14 @@ TXT, XLSX/XLSM, XLS and ODS files into validated leads (``models.DESIRED_COLUMNS
 ``RowIssue`` per rejected or duplicate row. ``normalize_numbers`` and ``normalize_remote_keys``
 give the same E.164 normalization to the rest of the pipeline (remote leads are keyed with it).
 
-Modules: ``read`` (the orchestration), ``textfile`` and ``workbook`` (bytes → text grids of
-Arrow columns, ``grid``), ``columns`` (header row and synonyms), ``phones`` (E.164, vectorized,
-with ``phonesplit`` and ``phonemeta``), ``fields`` (the other fields), ``dedupe``
-(duplicates), ``issues`` (bad rows as data), ``part`` and ``arrowtext`` (values and column
-helpers), ``limits`` (bounds against hostile files).
+Modules: ``read`` (the orchestration); ``textfile`` (with ``textcodec``, encodings) and
+``workbook`` turn bytes into text grids of Arrow columns (``grid``) — workbooks through
+``container`` checks, the ``extent`` scan of XLSX sheets, python-calamine blocks in
+``calaminesheet`` and the cell-by-cell readers ``xlsxsheet`` and ``odsfile`` (over
+``xmlstream``, with ``xlsxparts`` and ``cells``); ``columns`` (header row and synonyms),
+``phones`` (E.164, vectorized, with ``phonesplit`` and ``phonemeta``), ``fields`` (the other
+fields), ``dedupe`` (duplicates), ``issues`` (bad rows as data), ``part`` and ``arrowtext``
+(values and column helpers), ``limits`` (bounds against hostile files).
 """
 
 from __future__ import annotations

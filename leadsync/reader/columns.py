@@ -1,14 +1,18 @@
 """Which row is the header, and which column holds which lead field.
 
 Headers are compared after :func:`header_key` (case, spaces, ``_`` and ``-`` ignored) against
-the synonyms of PRODUCT.md §1; an explicit ``[columns]`` mapping (``field = "Header"``) wins over
-synonyms. Two columns claiming one field is an error naming both.
+the synonyms of PRODUCT.md §1 (with the headers of Google Contacts and Outlook exports, and the
+usual Japanese and Chinese ones); an explicit ``[columns]`` mapping (``field = "Header"``) wins
+over synonyms. A column with nothing below its header never claims a field another column
+claims; :data:`FALLBACK_SYNONYMS` (Outlook's business, home… phones) claim one only when no
+column with a main synonym has data. Two columns with data claiming one field is an error
+naming both.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..errors import InputError
@@ -34,9 +38,20 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "msisdn",
         "contact number",
         "lead number",
+        "phone 1 - value",  # Google Contacts
+        "電話番号",  # Japanese: telephone number
+        "電話",
+        "携帯電話",  # Japanese: mobile phone
+        "携帯番号",
+        "电话",  # Chinese: telephone
+        "电话号码",
+        "手机",  # Chinese: mobile phone
+        "手机号",
+        "手机号码",
+        "联系电话",  # Chinese: contact number
     ),
-    "first_name": ("first_name", "first", "first name", "given name", "forename"),
-    "last_name": ("last_name", "last", "last name", "surname", "family name"),
+    "first_name": ("first_name", "first", "first name", "given name", "forename", "名"),
+    "last_name": ("last_name", "last", "last name", "surname", "family name", "姓"),
     "priority": ("priority", "prio"),
     "retries": ("retries", "attempts", "max attempts", "max retries"),
     "status": ("status", "lead status"),
@@ -45,6 +60,19 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "note": ("note", "notes", "comment", "comments"),
     "type": ("type", "lead type"),
     "cool_off": ("cool_off", "cooloff", "cool off", "cooldown", "cool down"),
+}
+#: Lead field ← headers that claim it only when no column with a main synonym has data:
+#: Outlook exports a column for every kind of phone, most of them empty.
+FALLBACK_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "number": (
+        "business phone",
+        "home phone",
+        "primary phone",
+        "other phone",
+        "company main phone",
+        "work phone",
+        "phone 2 - value",
+    ),
 }
 #: Blank rows tolerated above the header before the search gives up.
 _MAX_BLANK_LEAD = 1_000
@@ -58,6 +86,9 @@ def header_key(text: str) -> str:
 
 SYNONYM_INDEX: dict[str, str] = {
     header_key(s): field for field, names in SYNONYMS.items() for s in names
+}
+FALLBACK_INDEX: dict[str, str] = {
+    header_key(s): field for field, names in FALLBACK_SYNONYMS.items() for s in names
 }
 
 
@@ -85,7 +116,7 @@ def _row_matches(cells: list[str], explicit: Mapping[str, str]) -> int:
         if not cell.strip():
             continue
         key = header_key(cell)
-        if cell.strip() in exact or key in keys or key in SYNONYM_INDEX:
+        if cell.strip() in exact or key in keys or key in SYNONYM_INDEX or key in FALLBACK_INDEX:
             count += 1
     return count
 
@@ -123,13 +154,18 @@ def map_columns(
     sheet: str | None,
     header_row: int,
     require_number: bool = True,
+    is_blank: Callable[[int], bool] = lambda _column: False,
+    encoding: str | None = None,
 ) -> dict[str, int]:
     """Lead field → column position for one header row.
 
     Explicit ``[columns]`` headers are matched exactly (after trimming), else by
-    :func:`header_key`; a field mapped explicitly is never claimed by a synonym. Raises
+    :func:`header_key`; a field mapped explicitly is never claimed by a synonym. Of the columns a
+    synonym gives one field, those with nothing below the header (``is_blank``) step aside for
+    those with data; a fallback synonym claims a field only when no main one has data. Raises
     InputError when an explicit header is missing, when two columns claim one field, or (with
-    ``require_number``) when no column holds the phone number."""
+    ``require_number``) when no column holds the phone number (``encoding``: what a text file
+    was read as, for the hint that garbled headers want ``[sync] encoding``)."""
     where = describe(path, sheet)
     fields: dict[str, int] = {}
     claimed_by: dict[str, list[int]] = {}
@@ -149,12 +185,25 @@ def map_columns(
             )
         claimed_by[field] = positions
     explicit_positions = {p for ps in claimed_by.values() for p in ps}
+    fallback: dict[str, list[int]] = {}
     for i, h in enumerate(stripped):
         if not h or i in explicit_positions:
             continue
-        synonym = SYNONYM_INDEX.get(header_key(h))
-        if synonym is not None and synonym not in explicit:
-            claimed_by.setdefault(synonym, []).append(i)
+        key = header_key(h)
+        for index, claims in ((SYNONYM_INDEX, claimed_by), (FALLBACK_INDEX, fallback)):
+            synonym = index.get(key)
+            if synonym is not None and synonym not in explicit:
+                claims.setdefault(synonym, []).append(i)
+    for field, positions in list(claimed_by.items()):
+        spares = fallback.get(field, [])
+        if field in explicit or (len(positions) == 1 and not spares):
+            continue  # nothing to choose between: no column is looked at
+        filled = [p for p in positions if not is_blank(p)]
+        spare = [p for p in spares if not is_blank(p)] if not filled else []
+        claimed_by[field] = filled or spare or positions[:1]
+    for field, positions in fallback.items():
+        if field not in claimed_by:
+            claimed_by[field] = [p for p in positions if not is_blank(p)] or positions[:1]
     for field, positions in claimed_by.items():
         if len(positions) > 1:
             a, b = positions[0], positions[1]
@@ -169,9 +218,23 @@ def map_columns(
         looked = ", ".join(SYNONYMS["number"])
         if "number" in explicit:
             looked = f"{explicit['number']!r} from [columns]"
-        found = ", ".join(repr(h) for h in stripped if h) or "none"
-        raise InputError(
-            f"no phone column in {where} (looked for: {looked}; headers found: {found})",
-            path=path,
-        )
+        raise no_phone_column(where, path, looked, stripped, encoding)
     return fields
+
+
+def no_phone_column(
+    where: str, path: str, looked: str, headers: list[str], encoding: str | None
+) -> InputError:
+    """The error for a header row without a phone column, listing what was found; for a text
+    file read in a legacy encoding, a hint that garbled headers want ``[sync] encoding``."""
+    found = ", ".join(repr(h) for h in headers if h) or "none"
+    hint = ""
+    if encoding and not encoding.lower().replace("_", "-").startswith(("utf-8", "utf-16")):
+        hint = (
+            f"; the file was read as {encoding}: if these headers look garbled, set [sync] "
+            "encoding to the file's encoding (e.g. mac_roman, cp932, gb18030)"
+        )
+    return InputError(
+        f"no phone column in {where} (looked for: {looked}; headers found: {found}){hint}",
+        path=path,
+    )

@@ -7,7 +7,7 @@ reader works on whole columns and the final frame wraps them without copies.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,12 +47,16 @@ class Grid:
     def width(self) -> int:
         return len(self.columns)
 
+    def has_text(self) -> bool:
+        """Whether any cell is non-empty (whitespace counts): O(columns)."""
+        return any(_has_text(c) for c in self.columns)
+
     def rows(self, start: int, stop: int) -> list[list[str]]:
         """Rows ``start`` to ``stop`` (exclusive) as lists of cell texts."""
         stop = min(stop, self.height)
         if start >= stop:
             return []
-        cols = [c.slice(start, stop - start).to_pylist() for c in self.columns]
+        cols = _each_once(self.columns, lambda c: c.slice(start, stop - start).to_pylist())
         return [list(r) for r in zip(*cols, strict=True)]
 
     def take(self, positions: np.ndarray) -> list[list[str]]:
@@ -60,14 +64,14 @@ class Grid:
         if len(positions) == 0:
             return []
         idx = pa.array(positions, type=pa.int64())
-        cols = [c.take(idx).to_pylist() for c in self.columns]
+        cols = _each_once(self.columns, lambda c: c.take(idx).to_pylist())
         return [list(r) for r in zip(*cols, strict=True)]
 
     def blank_rows(self, start: int = 0) -> np.ndarray:
         """Per row from ``start``: every cell empty or whitespace (``str.strip()`` sense)."""
         n = max(self.height - start, 0)
         blank = np.ones(n, dtype=bool)
-        for col in self.columns:  # most rows are filled in their first columns
+        for col in _with_text(self.columns):  # most rows are filled in their first columns
             cells = col.slice(start, n)
             offsets, data = buffers(cells)
             todo = np.flatnonzero(blank & (offsets[1:] > offsets[:-1]))
@@ -89,7 +93,7 @@ class Grid:
 def check_cells(path: str, sheet: str | None, grid: Grid, limits: Limits) -> None:
     """InputError when a cell is longer than ``limits.max_cell_chars`` (names row and column)."""
     for c, col in enumerate(grid.columns):
-        if len(col) == 0:
+        if len(col) == 0 or not _has_text(col):
             continue
         # Bytes bound characters from above: count characters only when the bytes exceed.
         if pc.max(pc.binary_length(col)).as_py() <= limits.max_cell_chars:
@@ -103,6 +107,34 @@ def check_cells(path: str, sheet: str | None, grid: Grid, limits: Limits) -> Non
                 f"{limits.max_cell_chars:,} characters (an unbalanced quote?)",
                 path=path,
             )
+
+
+def _has_text(col: pa.Array) -> bool:
+    """Whether any cell of ``col`` is non-empty: its first and last offsets differ (O(1))."""
+    _, off_buf, _ = col.buffers()
+    if off_buf is None or len(col) == 0:
+        return False
+    ends = np.frombuffer(off_buf, dtype=np.int64)[[col.offset, col.offset + len(col)]]
+    return bool(ends[1] != ends[0])
+
+
+def _with_text(columns: Sequence[pa.Array]) -> list[pa.Array]:
+    """The columns holding some text (a sparse sheet shares one empty column many times)."""
+    return [c for c in columns if _has_text(c)]
+
+
+def _each_once(
+    columns: Sequence[pa.Array], convert: Callable[[pa.Array], list[str]]
+) -> list[list[str]]:
+    """``convert`` of every column, computed once per distinct array (shared empty columns)."""
+    done: dict[int, list[str]] = {}
+    out: list[list[str]] = []
+    for col in columns:
+        key = id(col)
+        if key not in done:
+            done[key] = convert(col)
+        out.append(done[key])
+    return out
 
 
 def column_letter(index: int) -> str:

@@ -32,6 +32,15 @@ class Limits:
     ratio_floor_bytes: int = 8 * MIB
     #: Workbooks: most members in the container.
     max_zip_members: int = 10_000
+    #: Workbooks: most cells one sheet's grid may hold (its rows × the columns that hold a
+    #: cell), whatever the cells present: a grid costs 8 bytes a cell even when empty.
+    max_grid_cells: int = 32_000_000
+    #: Workbooks, how they are read (not a refusal): a sheet whose cells span at most this many
+    #: cells (rows × columns from A1) is converted by python-calamine in one block ...
+    calamine_bulk_cells: int = 4_000_000
+    #: ... up to this many (and at least a quarter filled), in blocks of rows; a sheet
+    #: spanning more is read cell by cell, in memory that follows the cells present.
+    calamine_max_cells: int = 16_000_000
     #: Rows looked at when searching for the header row.
     header_scan_rows: int = 20
     #: Bytes of a text file looked at to sniff encoding, delimiter and binary content.

@@ -26,6 +26,7 @@ class Source:
     grid: Grid
     numeric: dict[int, np.ndarray] = field(default_factory=dict)
     data: bytes | None = None  # workbook bytes, for number formats
+    warning: str | None = None  # about the whole source (text that may be mis-decoded)
 
 
 @dataclass

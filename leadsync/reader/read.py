@@ -24,8 +24,8 @@ from ..config import Settings
 from ..errors import InputError
 from ..models import DESIRED_COLUMNS, INT_FIELDS, ReadResult, SourceInfo, empty_desired
 from . import phones
-from .arrowtext import LS, as_bool, constant_strings, sparse_strings
-from .columns import SYNONYMS, describe, find_header, map_columns
+from .arrowtext import LS, as_bool, blank_cells, constant_strings, sparse_strings
+from .columns import SYNONYMS, describe, find_header, map_columns, no_phone_column
 from .dedupe import find_duplicates
 from .fields import (
     STATUS_UNKNOWN,
@@ -40,7 +40,8 @@ from .issues import DNC, DUPLICATE, build_issues, warning_lines
 from .limits import DEFAULT_LIMITS, Limits
 from .part import Part, Source
 from .textfile import read_text_table
-from .workbook import ALL_SHEETS, read_workbook, scientific_cells
+from .workbook import ALL_SHEETS, read_workbook
+from .xlsxparts import scientific_cells
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -109,7 +110,12 @@ def _open_sources(
     name = str(path)
     if fmt == "csv":
         table = read_text_table(name, data, encoding=encoding, limits=limits)
-        return [Source(name, None, fmt, table.encoding, table.delimiter, digest, table.cells)]
+        return [
+            Source(
+                name, None, fmt, table.encoding, table.delimiter, digest, table.cells,
+                warning=table.warning,
+            )
+        ]  # fmt: skip
     grids = read_workbook(name, data, sheet=sheet, limits=limits)
     keep = data if fmt == "xlsx" else None
     return [Source(name, g.name, fmt, None, None, digest, g.cells, g.numeric, keep) for g in grids]
@@ -146,12 +152,9 @@ def _header_index(src: Source, blank: np.ndarray, settings: Settings, limits: Li
     found_at = find_header(src.grid, settings.columns, limits.header_scan_rows)
     if found_at is None:
         first = int(np.flatnonzero(~blank)[0])
-        found = ", ".join(repr(h) for h in _headers(src.grid, first) if h) or "none"
         looked = ", ".join(SYNONYMS["number"])
-        raise InputError(
-            f"no phone column in {where} (looked for: {looked}; headers found: {found})",
-            path=src.path,
-        )
+        headers = _headers(src.grid, first)
+        raise no_phone_column(where, src.path, looked, headers, src.encoding)
     return found_at
 
 
@@ -162,8 +165,18 @@ def _read_part(
     blank = grid.blank_rows()
     at = _header_index(src, blank, settings, limits)
     headers = _headers(grid, at)
+
+    def is_blank(column: int) -> bool:
+        return bool(blank_cells(grid.columns[column].slice(at + 1)).all())
+
     fields = map_columns(
-        headers, settings.columns, path=src.path, sheet=src.sheet, header_row=at + 1
+        headers,
+        settings.columns,
+        path=src.path,
+        sheet=src.sheet,
+        header_row=at + 1,
+        is_blank=is_blank,
+        encoding=src.encoding,
     )
     filled = ~blank[at + 1 :]
     positions = np.flatnonzero(filled) + at + 1  # grid positions of the data rows
@@ -327,6 +340,8 @@ def read_sources(
             path, sheet=settings.sync.sheet, encoding=settings.sync.encoding, limits=limits
         )
         for src in sources:
+            if src.warning:
+                warnings.append(src.warning)
             try:
                 parts.append(_read_part(src, settings, region, campaign, limits))
             except InputError as err:

@@ -1,4 +1,5 @@
-"""Text tables (CSV/TSV/TXT): encoding, binary content, delimiter, then every cell as text.
+"""Text tables (CSV/TSV/TXT): encoding and binary content (:mod:`.textcodec`), delimiter, then
+every cell as text.
 
 The whole grid is returned, title and blank rows included, so that row ``i`` of the grid is
 row ``i + 1`` as Excel shows the file; the header is found later, by :mod:`.columns`.
@@ -12,7 +13,6 @@ import io
 import re
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -21,38 +21,18 @@ from ..errors import InputError
 from .arrowtext import LS
 from .grid import Grid, check_cells, column_letter
 from .limits import Limits
+from .textcodec import (
+    DECODE_CHUNK_BYTES,
+    UNICODE_CODECS,
+    decode,
+    looks_misdecoded,
+    reading_encoding,
+    without_bom,
+)
 
 __all__ = ["DELIMITERS", "TextTable", "column_letter", "decode", "read_text_table"]
 
 DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
-#: File signatures of things that are not text, and what to call them in the message.
-_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"PK\x03\x04", "a ZIP archive or an .xlsx/.ods workbook"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old-format .xls workbook or an encrypted workbook"),
-    (b"%PDF", "a PDF document"),
-    (b"\x89PNG", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF8", "a GIF image"),
-    (b"\x1f\x8b", "a gzip archive"),
-    (b"Rar!", "a RAR archive"),
-    (b"7z\xbc\xaf", "a 7-Zip archive"),
-    (b"\x7fELF", "a program"),
-    (b"MZ", "a Windows program"),
-)
-_UTF8_BOM = b"\xef\xbb\xbf"
-_BOMS: tuple[tuple[bytes, str], ...] = (
-    (b"\xef\xbb\xbf", "utf-8-sig"),
-    (b"\xff\xfe", "utf-16"),
-    (b"\xfe\xff", "utf-16"),
-)
-#: Characters that are normal in text files although Unicode calls them control characters.
-_TEXT_CONTROLS = frozenset("\t\n\r\f\v\x1a")
-_TEXT_CONTROL_BYTES = frozenset(b"\x00\t\n\r\f\v\x1a")
-#: Share of NUL bytes at even (or odd) offsets that marks UTF-16 text written without a BOM.
-_UTF16_NUL_SHARE = 0.4
-#: Bytes decoded at a time when checking a whole file: the file is never held as one ``str``
-#: (up to 4 bytes a character) next to its bytes, only this much of it.
-DECODE_CHUNK_BYTES = 8 * 1024 * 1024
 #: Bytes Arrow's CSV reader parses per task: with quoted newlines allowed, 4 MiB blocks cost a
 #: third less CPU than the 1 MiB default (measured on a 52 MB file) and still use both cores.
 ARROW_BLOCK_BYTES = 4 * 1024 * 1024
@@ -67,138 +47,7 @@ class TextTable:
     cells: Grid
     encoding: str
     delimiter: str
-
-
-def _not_text(path: str, what: str) -> InputError:
-    return InputError(f"{path} is not a text file (it looks like {what})", path=path)
-
-
-def detect_encoding(path: str, data: bytes, limits: Limits) -> str:
-    """The encoding of ``data``: BOM, UTF-16 without BOM, UTF-8, else cp1252/latin-1.
-
-    Raises InputError for NUL bytes in 8-bit text and for binary files."""
-    for magic, what in _MAGIC:
-        if data.startswith(magic):
-            raise _not_text(path, what)
-    for bom, name in _BOMS:
-        if data.startswith(bom):
-            return name
-    sample = data[: limits.sniff_bytes]
-    if b"\x00" in sample:
-        even, odd = sample[0::2], sample[1::2]
-        half = max(len(sample) // 2, 1)
-        if odd.count(0) / half > _UTF16_NUL_SHARE and even.count(0) < odd.count(0) / 4:
-            return "utf-16-le"
-        if even.count(0) / half > _UTF16_NUL_SHARE and odd.count(0) < even.count(0) / 4:
-            return "utf-16-be"
-    if b"\x00" in data:
-        if _binary_share(sample) > limits.max_control_share:
-            raise _not_text(path, "binary data")
-        line = data[: data.index(b"\x00")].count(b"\n") + 1
-        raise InputError(f"{path} contains NUL bytes (first on line {line})", path=path)
-    if is_utf8(data):
-        return "utf-8"
-    try:
-        data.decode("cp1252")
-    except UnicodeDecodeError:
-        return "latin-1"
-    return "cp1252"
-
-
-def _without_bom(data: bytes) -> bytes:
-    """UTF-8 bytes without their BOM, as decoding with ``utf-8-sig`` and dropping a leading
-    U+FEFF gives them (so a doubled BOM goes too)."""
-    for _ in range(2):
-        if data.startswith(_UTF8_BOM):
-            data = data[len(_UTF8_BOM) :]
-    return data
-
-
-def is_utf8(data: bytes) -> bool:
-    """Whether ``data`` is valid UTF-8, checked by Arrow's vectorized validator (no ``str``
-    is built, a few ms for a 50 MB file)."""
-    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
-    text = pa.LargeStringArray.from_buffers(1, offsets, pa.py_buffer(data))
-    try:
-        text.validate(full=True)
-    except pa.ArrowInvalid:
-        return False
-    return True
-
-
-def _binary_share(sample: bytes) -> float:
-    """Share of bytes that are control characters other than NUL and the usual text ones."""
-    odd = sum(1 for b in sample if (b < 0x20 and b not in _TEXT_CONTROL_BYTES) or b == 0x7F)
-    return odd / max(len(sample), 1)
-
-
-def decode(path: str, data: bytes, encoding: str | None, limits: Limits) -> tuple[str, str]:
-    """Check that all of ``data`` decodes as text; return its first ``limits.sniff_bytes``
-    characters (BOM removed) and its encoding (``encoding`` overrides detection).
-
-    The file is decoded chunk by chunk and never held as one string: a 400 MB file within the
-    size limit would otherwise need its bytes, a ``str`` of up to 4 bytes a character and a
-    4-byte-a-character ``StringIO`` copy at once. Raises InputError when the bytes cannot be
-    decoded, hold NUL characters or are not text."""
-    name = encoding or detect_encoding(path, data, limits)
-    codec = reading_encoding(path, name)
-    body = _without_bom(data)
-    if codec == "utf-8-sig" and is_utf8(body):
-        # Valid UTF-8 needs no decoding to be checked: a NUL character is a NUL byte.
-        nul = body.find(b"\x00")
-        if nul >= 0:
-            line = body.count(b"\n", 0, nul) + 1
-            raise InputError(f"{path} contains NUL bytes (first on line {line})", path=path)
-        # At most 4 bytes a character: this prefix holds the sample (a character cut at its
-        # end is dropped, and lies past the sample anyway).
-        head = body[: 4 * limits.sniff_bytes].decode("utf-8", errors="ignore")
-        return _checked_sample(path, head[: limits.sniff_bytes], limits), name
-    decoder = codecs.getincrementaldecoder(codec)()
-    view = memoryview(data)
-    sample_parts: list[str] = []
-    sampled = 0
-    lines_before = 0
-    for start in range(0, max(len(data), 1), DECODE_CHUNK_BYTES):
-        end = start + DECODE_CHUNK_BYTES
-        pending = len(decoder.getstate()[0])  # bytes of a character cut at the last chunk
-        try:
-            piece = decoder.decode(view[start:end], final=end >= len(data))
-        except UnicodeDecodeError as err:
-            line = data[: max(0, start - pending + err.start)].count(b"\n") + 1
-            raise InputError(
-                f"{path} cannot be decoded as {name} (line {line}); set [sync] encoding",
-                path=path,
-            ) from None
-        if start == 0 and piece.startswith("\ufeff"):
-            piece = piece[1:]
-        if sampled < limits.sniff_bytes:
-            sample_parts.append(piece[: limits.sniff_bytes - sampled])
-            sampled += len(sample_parts[-1])
-        nul = piece.find("\x00")
-        if nul >= 0:
-            line = lines_before + piece.count("\n", 0, nul) + 1
-            raise InputError(f"{path} contains NUL bytes (first on line {line})", path=path)
-        lines_before += piece.count("\n")
-    return _checked_sample(path, "".join(sample_parts), limits), name
-
-
-def _checked_sample(path: str, sample: str, limits: Limits) -> str:
-    """``sample``, unless control characters mark the file as binary (InputError)."""
-    # C0 controls only: C1 (U+0080-U+009F) is what cp1252 punctuation becomes as latin-1.
-    controls = sum(1 for ch in sample if (ch < " " or ch == "\x7f") and ch not in _TEXT_CONTROLS)
-    if controls / max(len(sample), 1) > limits.max_control_share:
-        raise _not_text(path, "binary data")
-    return sample
-
-
-def reading_encoding(path: str, name: str) -> str:
-    """The codec to read text in ``name`` with: UTF-8 as ``utf-8-sig``, so that a BOM never
-    reaches the first cell. InputError for an unknown encoding."""
-    try:
-        info = codecs.lookup(name)
-    except LookupError:
-        raise InputError(f"{path}: unknown encoding {name!r}", path=path) from None
-    return "utf-8-sig" if info.name == "utf-8" else name
+    warning: str | None = None  # the text may be mis-decoded
 
 
 def _records(text: str) -> io.StringIO:
@@ -243,7 +92,8 @@ def read_text_table(path: str, data: bytes, *, encoding: str | None, limits: Lim
 
     Raises InputError (naming ``path``) for binary or undecodable content, NUL bytes, and
     files beyond ``limits``."""
-    sample, used = decode(path, data, encoding, limits)
+    text, used = decode(path, data, encoding, limits)
+    sample = text
     delimiter = sniff_delimiter(sample)
     try:
         width = max((len(r) for r in csv.reader(_records(sample), delimiter=delimiter)), default=0)
@@ -262,7 +112,15 @@ def read_text_table(path: str, data: bytes, *, encoding: str | None, limits: Lim
             path=path,
         )
     check_cells(path, None, grid, limits)
-    return TextTable(cells=grid, encoding=used, delimiter=delimiter)
+    warning = None
+    if codecs.lookup(used).name not in UNICODE_CODECS and looks_misdecoded(
+        data[: limits.sniff_bytes], text, used
+    ):
+        warning = (
+            f"{path}: the text may be mis-decoded (read as {used}): check names and notes, or set "
+            "[sync] encoding to the file's encoding"
+        )
+    return TextTable(cells=grid, encoding=used, delimiter=delimiter, warning=warning)
 
 
 def _utf8(path: str, data: bytes, encoding: str) -> bytes:
@@ -270,7 +128,7 @@ def _utf8(path: str, data: bytes, encoding: str) -> bytes:
     transcoded chunk by chunk, never held as one ``str``)."""
     codec = reading_encoding(path, encoding)
     if codec == "utf-8-sig":
-        return _without_bom(data)
+        return without_bom(data)
     decoder = codecs.getincrementaldecoder(codec)()
     view = memoryview(data)
     parts = []

@@ -1,44 +1,49 @@
-"""Workbooks (XLSX/XLSM, XLS, ODS) with python-calamine: every cell as text, never a guess.
+"""Workbooks (XLSX/XLSM, XLS, ODS) → one text grid per selected sheet, in bounded memory.
 
-Numbers become text only when that is exact: an integer-valued number cell ``2135550102.0``
-gives ``"2135550102"``; a number with a fraction stays visibly a float (``"2135550104.5"``) so
-the phone check rejects it. For XLSX, numeric cells of the phone column are checked for a
-scientific number format such as ``0.00E+00`` (styles.xml, then the sheet's XML streamed through
-defusedxml, only when some cell style shows an exponent).
+python-calamine reads a sheet as one dense block from its first to its last cell (32 bytes a
+cell, empty or not): fast for the usual sheet, fatal for a 5 KB file with cells at A1 and
+XFD1048576 (a 512 GiB request that aborts the process). So each format is read thus:
 
-ZIP containers are checked (member count, expanded size, expansion ratio) before any parsing.
+- XLSX: the selected sheet's XML is scanned first (:mod:`.extent`) for how far its cells reach.
+  A sheet spanning a modest block goes to python-calamine (converted in bulk, or in blocks of
+  rows when large); one whose cells lie far apart is read cell by cell (:mod:`.xlsxsheet`).
+- XLS: the BIFF records are walked first (:mod:`.xlsrecords`): a cell beyond Excel's 65,536 ×
+  256 grid is refused; then python-calamine, in blocks of rows when large, columns without a
+  cell sharing one empty column.
+- ODS: cell by cell (:mod:`.odsfile`): python-calamine reads every sheet densely on opening.
+
+Before any of it, :func:`.container.check_container` refuses empty files, password-protected workbooks of
+every format, formats too old to read, and ZIP bombs (member count, expanded size, ratio).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import io
-import math
-import re
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-import numpy as np
-import pyarrow as pa
 import python_calamine as calamine
-from defusedxml import ElementTree
 
 from ..errors import InputError
-from .arrowtext import LS
-from .grid import Grid, check_cells, column_letter
+from .calaminesheet import calamine_sheet
+from .cells import Numeric, SheetCells
+from .container import PASSWORD, ZIP_MAGIC, check_container, corrupt
+from .extent import Extent, scan_sheet
+from .grid import Grid, check_cells
 from .limits import Limits
+from .odsfile import is_encrypted, read_ods
+from .xlsrecords import XLS_COLUMNS, XLS_ROWS, cell_name, walk
+from .xlsxparts import read_styles, workbook_parts
+from .xlsxsheet import read_shared_strings, read_sheet
 
-ZIP_MAGIC = b"PK\x03\x04"
-OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-#: The stream an encrypted OOXML file keeps its (encrypted) workbook in, as stored in OLE2.
-_ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
-#: Largest integer a float holds exactly: beyond it an "integer" cell may have lost digits.
-_MAX_EXACT_FLOAT = 2**53
+__all__ = ["ALL_SHEETS", "SheetGrid", "check_container", "read_workbook"]
+
 ALL_SHEETS = "*"
-#: A number format showing an exponent (0.00E+00, ##0.0E-0), outside quoted literals.
-_SCIENTIFIC_FORMAT = re.compile(r'^(?:[^"]|"[^"]*")*?[eE][+-]')
+#: ``<c r="A1"><v>1</v></c>`` is 22 bytes: a sheet's XML bounds how many cells it holds.
+_MIN_CELL_XML_BYTES = 20
+#: A block python-calamine lays out must be at least this filled (cells present / spanned).
+_MIN_FILL = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,130 +52,7 @@ class SheetGrid:
 
     name: str
     cells: Grid  # text, "" for empty; row i is Excel row i + 1
-    numeric: dict[int, np.ndarray]  # column position -> bool per row: the cell was a number
-
-
-def _corrupt(path: str, detail: str) -> InputError:
-    return InputError(f"{path}: workbook is encrypted or corrupt ({detail})", path=path)
-
-
-def check_container(path: str, data: bytes, limits: Limits) -> None:
-    """Refuse encrypted workbooks and ZIP bombs before any parser sees ``data``."""
-    if data.startswith(OLE2_MAGIC):
-        if _ENCRYPTED_STREAM in data:
-            raise InputError(
-                f"{path}: workbook is encrypted or corrupt (it is password-protected: remove "
-                "the password in Excel, File › Info › Protect Workbook, and save again)",
-                path=path,
-            )
-        return  # an .xls (BIFF) workbook
-    if not data.startswith(ZIP_MAGIC):
-        raise _corrupt(path, "not an Excel or OpenDocument file")
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            members = zf.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as err:
-        raise _corrupt(path, f"damaged ZIP container: {err}") from None
-    if len(members) > limits.max_zip_members:
-        raise _corrupt(path, f"{len(members):,} parts, more than {limits.max_zip_members:,}")
-    total = sum(m.file_size for m in members)
-    if total > limits.max_unzipped_bytes:
-        raise InputError(
-            f"{path}: workbook expands to {total / 2**20:,.0f} MiB, more than the limit of "
-            f"{limits.max_unzipped_bytes / 2**20:,.0f} MiB (a ZIP bomb?)",
-            path=path,
-        )
-    for m in members:
-        if m.file_size > limits.ratio_floor_bytes:
-            ratio = m.file_size / max(m.compress_size, 1)
-            if ratio > limits.max_zip_ratio:
-                raise InputError(
-                    f"{path}: workbook part {m.filename} expands {ratio:,.0f}-fold, more than "
-                    f"{limits.max_zip_ratio:,.0f} (a ZIP bomb?)",
-                    path=path,
-                )
-
-
-def _cell_text(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isfinite(value) and value.is_integer() and abs(value) < _MAX_EXACT_FLOAT:
-            return str(int(value))
-        return repr(value)
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return str(value)
-    return "" if value is None else str(value)
-
-
-def _grid(rows: Sequence[Sequence[object]], width: int) -> tuple[Grid, dict[int, np.ndarray]]:
-    """Cells as a text grid, and per column with number cells: which rows held numbers."""
-    if width == 0:
-        return Grid.from_columns([], len(rows)), {}
-    if rows and len(set(map(len, rows))) == 1:
-        matrix = np.empty((len(rows), width), dtype=object)  # one C-level copy of the cells
-        matrix[:] = rows
-        columns: list[Any] = [np.ascontiguousarray(matrix[:, c]) for c in range(width)]
-    else:
-        columns = [[r[c] if c < len(r) else "" for r in rows] for c in range(width)]
-    texts: list[pa.Array] = []
-    numeric: dict[int, np.ndarray] = {}
-    for c, col in enumerate(columns):
-        try:  # a column of text cells only: no Python loop at all
-            texts.append(pa.array(col, type=LS))
-            continue
-        except (pa.ArrowTypeError, pa.ArrowInvalid):
-            pass
-        text, is_num = _column_text(col)
-        if is_num.any():
-            numeric[c] = is_num
-        texts.append(text)
-    return Grid.from_columns(texts, len(rows)), numeric
-
-
-def _column_text(col: Sequence[object]) -> tuple[pa.Array, np.ndarray]:
-    """A column of mixed cells as text (:func:`_cell_text`), and which cells were numbers.
-    Whole-number floats, the usual number cell, are formatted in bulk by Arrow."""
-    cells = np.empty(len(col), dtype=object)
-    cells[:] = col
-    kinds = np.fromiter(map(type, col), dtype=object, count=len(col))
-    is_str, is_float, is_int = (kinds == kind for kind in (str, float, int))  # exact types
-    out = np.empty(len(col), dtype=object)
-    out[is_str] = cells[is_str]
-    floats = cells[is_float].astype(np.float64)
-    whole = np.isfinite(floats) & (np.floor(floats) == floats) & (np.abs(floats) < _MAX_EXACT_FLOAT)
-    at = np.flatnonzero(is_float)
-    out[at[whole]] = _int_texts(floats[whole].astype(np.int64))
-    out[at[~whole]] = [repr(v) for v in floats[~whole].tolist()]
-    ints = np.flatnonzero(is_int)
-    out[ints] = [str(v) for v in cells[ints].tolist()]  # Python ints may exceed int64
-    for i in np.flatnonzero(~(is_str | is_float | is_int)).tolist():
-        out[i] = _cell_text(cells[i])
-    return pa.array(out, type=LS), is_float | is_int
-
-
-def _int_texts(values: np.ndarray) -> np.ndarray:
-    return np.asarray(pa.array(values).cast(pa.string()).to_numpy(zero_copy_only=False))
-
-
-def sheet_names(path: str, data: bytes) -> list[str]:
-    """The sheet names of a workbook (InputError when it cannot be opened)."""
-    return list(_open(path, data).sheet_names)
-
-
-def _open(path: str, data: bytes) -> calamine.CalamineWorkbook:
-    try:
-        return calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
-    except calamine.PasswordError:
-        raise _corrupt(path, "it is password-protected") from None
-    except Exception as err:  # calamine raises several unrelated types for damaged files
-        raise _corrupt(path, _one_line(err)) from None
+    numeric: Numeric  # column position -> bool per row: the cell was a number
 
 
 def _one_line(err: BaseException) -> str:
@@ -178,11 +60,25 @@ def _one_line(err: BaseException) -> str:
     return text[:200]
 
 
+def _open(path: str, data: bytes) -> calamine.CalamineWorkbook:
+    try:
+        return calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except calamine.PasswordError:
+        raise corrupt(path, PASSWORD) from None
+    except Exception as err:  # calamine raises several unrelated types for damaged files
+        raise corrupt(path, _one_line(err)) from None
+
+
+def sheet_names(path: str, data: bytes) -> list[str]:
+    """The sheet names of an XLSX or XLS workbook (InputError when it cannot be opened)."""
+    return list(_open(path, data).sheet_names)
+
+
 def select_sheets(path: str, names: list[str], wanted: str | None) -> list[str]:
     """The sheets to read: the first by default, ``*`` for all, else the one named
     (exact, then case-insensitive). InputError listing the sheets when it does not exist."""
     if not names:
-        raise _corrupt(path, "it has no sheets")
+        raise corrupt(path, "it has no sheets")
     if wanted is None or wanted == "":
         return [names[0]]
     if wanted == ALL_SHEETS:
@@ -196,167 +92,193 @@ def select_sheets(path: str, names: list[str], wanted: str | None) -> list[str]:
     raise InputError(f"{path} has no sheet {wanted!r}; sheets: {listed}", path=path)
 
 
+def _where(path: str, sheet: str) -> str:
+    return f"{path} [sheet {sheet!r}]"
+
+
 def read_workbook(path: str, data: bytes, *, sheet: str | None, limits: Limits) -> list[SheetGrid]:
     """The selected sheets of a workbook as text grids.
 
-    Raises InputError (naming ``path``) for encrypted, corrupt or oversized workbooks and for an
-    unknown ``sheet``."""
+    Raises InputError (naming ``path``) for empty, encrypted, too old, corrupt or oversized
+    workbooks, a cell beyond ``limits`` (naming the sheet and the cell), an unknown ``sheet``,
+    and a named or first sheet without any cell (listing the sheets that have some)."""
     check_container(path, data, limits)
-    wb = _open(path, data)
+    if data.startswith(ZIP_MAGIC):
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            names = zf.namelist()
+            if "content.xml" in names and "xl/workbook.xml" not in names:
+                reader: _Reader = _OdsReader(path, zf, sheet, limits)
+                return _read_sheets(path, reader, sheet, limits)
+            if "xl/workbook.bin" in names:
+                raise InputError(
+                    f"{path} is a binary (.xlsb) workbook: save it as .xlsx", path=path
+                )
+            reader = _XlsxReader(path, data, zf, limits)
+            return _read_sheets(path, reader, sheet, limits)
+    return _read_sheets(path, _XlsReader(path, data, limits), sheet, limits)
+
+
+class _Reader:
+    """How one workbook format gives its sheet names and one sheet's grid."""
+
+    names: list[str]
+
+    def read(self, name: str) -> tuple[Grid, Numeric]:
+        raise NotImplementedError
+
+    def has_cells(self, name: str) -> bool:
+        grid, _ = self.read(name)
+        return grid.has_text()
+
+
+def _read_sheets(path: str, reader: _Reader, sheet: str | None, limits: Limits) -> list[SheetGrid]:
     grids = []
-    for name in select_sheets(path, list(wb.sheet_names), sheet):
+    for name in select_sheets(path, reader.names, sheet):
         try:
-            ws = wb.get_sheet_by_name(name)
-            height, width = ws.height, ws.width
-            end_row = ws.end[0] + 1 if ws.end else 0
-            end_col = ws.end[1] + 1 if ws.end else 0
-            if max(height, end_row) > limits.max_rows:
-                raise InputError(
-                    f"{path} [sheet {name!r}] has more than {limits.max_rows:,} rows (the limit)",
-                    path=path,
-                )
-            if max(width, end_col) > limits.max_columns:
-                raise InputError(
-                    f"{path} [sheet {name!r}] has {max(width, end_col):,} columns, more than "
-                    f"the limit of {limits.max_columns:,}",
-                    path=path,
-                )
-            rows = ws.to_python(skip_empty_area=False)
+            cells, numeric = reader.read(name)
         except InputError:
             raise
+        except MemoryError:
+            raise
         except Exception as err:
-            raise _corrupt(path, f"sheet {name!r}: {_one_line(err)}") from None
-        width = max((len(r) for r in rows), default=0)
-        cells, numeric = _grid(rows, width)
+            raise corrupt(path, f"sheet {name!r}: {_one_line(err)}") from None
         check_cells(path, name, cells, limits)
+        if sheet != ALL_SHEETS and not cells.has_text():
+            raise _empty_sheet(path, name, reader)
         grids.append(SheetGrid(name=name, cells=cells, numeric=numeric))
     return grids
 
 
-def scientific_cells(
-    path: str, data: bytes, sheet: str, column: int, rows: np.ndarray
-) -> np.ndarray:
-    """Of the grid positions ``rows`` (numeric cells of ``column``), those whose XLSX number
-    format is scientific (``0.00E+00``): Excel shows them rounded, so they were never checked by
-    a person.
-
-    Reads styles.xml first: when no cell style of the workbook shows an exponent (the usual
-    case), no cell can be scientific and the sheet is not read again. Otherwise the sheet's XML
-    is streamed (defusedxml: no entity expansion) for the styles of that one column."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            parts = _workbook_parts(zf)
-            styles = _scientific_styles(zf, parts.get("styles"))
-            if not styles:
-                return np.zeros(0, dtype=np.int64)
-            target = parts.get(f"sheet:{sheet}")
-            if target is None:
-                raise KeyError(f"no part for sheet {sheet!r}")
-            found = _cells_with_styles(zf, target, column_letter(column), styles)
-    except InputError:
-        raise
-    except Exception as err:
-        raise _corrupt(path, f"number formats of sheet {sheet!r}: {_one_line(err)}") from None
-    wanted = np.asarray(rows, dtype=np.int64)
-    return np.intersect1d(np.asarray(sorted(found), dtype=np.int64), wanted)
+def _empty_sheet(path: str, name: str, reader: _Reader) -> InputError:
+    """The error for a selected sheet without any cell, naming the sheets that have some."""
+    others = []
+    for other in reader.names:
+        if other == name:
+            continue
+        try:
+            if reader.has_cells(other):
+                others.append(other)
+        except InputError:
+            others.append(other)  # too big to read is not empty
+        except Exception:
+            continue
+    if not others:
+        return InputError(f"{_where(path, name)} is empty, and so is every other sheet", path=path)
+    listed = ", ".join(repr(o) for o in others)
+    return InputError(
+        f"{_where(path, name)} is empty; sheets with data: {listed} — choose one with "
+        "--sheet NAME (or [sync] sheet)",
+        path=path,
+    )
 
 
-_MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
-_PKG_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
-#: Built-in number formats that show an exponent (ECMA-376 18.8.30): 0.00E+00 and ##0.0E+0.
-_SCIENTIFIC_BUILTIN_FORMATS = frozenset({11, 48})
-_CELL_REF = re.compile(r"([A-Z]+)([0-9]+)")
+class _XlsxReader(_Reader):
+    def __init__(self, path: str, data: bytes, zf: zipfile.ZipFile, limits: Limits) -> None:
+        self.path, self.zf, self.limits = path, zf, limits
+        self.book = _open(path, data)
+        self.names = list(self.book.sheet_names)
+        self._shared: list[str] | None = None
+        try:
+            self.parts = workbook_parts(zf)
+        except Exception as err:
+            raise corrupt(path, f"workbook parts: {_one_line(err)}") from None
+
+    def read(self, name: str) -> tuple[Grid, Numeric]:
+        part = self.parts.get(f"sheet:{name}")
+        if part is None or part not in self.zf.namelist():
+            raise corrupt(self.path, f"sheet {name!r}: its part is missing")
+        with self.zf.open(part) as fh:
+            extent = scan_sheet(fh)
+        if _calamine_may_read(extent, self.zf.getinfo(part).file_size, self.limits):
+            return calamine_sheet(self.path, self.book, name, self.limits)
+        cells = SheetCells(_where(self.path, name), self.path, self.limits)
+        read_sheet(
+            self.zf,
+            part,
+            cells,
+            strings=self._strings(),
+            styles=read_styles(self.zf, self.parts.get("styles")),
+            date1904="date1904" in self.parts,
+        )
+        return cells.build()
+
+    def _strings(self) -> list[str]:
+        if self._shared is None:  # read once, for the first sheet read cell by cell
+            self._shared = read_shared_strings(self.zf, self.parts.get("sharedStrings"))
+        return self._shared
 
 
-def _part_path(base: str, target: str) -> str:
-    """A relationship target as a path inside the ZIP container."""
-    if target.startswith("/"):
-        return target[1:]
-    parts: list[str] = base.split("/")[:-1]
-    for piece in target.split("/"):
-        if piece == "..":
-            parts = parts[:-1]
-        elif piece not in ("", "."):
-            parts.append(piece)
-    return "/".join(parts)
+def _calamine_may_read(extent: Extent | None, xml_bytes: int, limits: Limits) -> bool:
+    """Whether python-calamine may lay the sheet out: its block is small, or not too large and
+    filled enough to be worth it (the XML size bounds the cells present)."""
+    if extent is None or extent.rows > limits.max_rows or extent.columns > limits.max_columns:
+        return False  # read cell by cell: the first cell beyond the limits is named exactly
+    if extent.cells <= limits.calamine_bulk_cells:
+        return True
+    most_cells = xml_bytes / _MIN_CELL_XML_BYTES
+    return extent.cells <= limits.calamine_max_cells and extent.cells * _MIN_FILL <= most_cells
 
 
-def _workbook_parts(zf: zipfile.ZipFile) -> dict[str, str]:
-    """``styles`` and ``sheet:<name>`` → their part paths, from workbook.xml and its rels."""
-    book = "xl/workbook.xml"
-    rels_path = "xl/_rels/workbook.xml.rels"
-    targets: dict[str, str] = {}
-    styles = None
-    for rel in ElementTree.fromstring(zf.read(rels_path)).iter(f"{_PKG_REL_NS}Relationship"):
-        target = _part_path(book, rel.get("Target", ""))
-        targets[rel.get("Id", "")] = target
-        if rel.get("Type", "").endswith("/styles"):
-            styles = target
-    out = {"styles": styles} if styles else {}
-    for node in ElementTree.fromstring(zf.read(book)).iter(f"{_MAIN_NS}sheet"):
-        rid = node.get(f"{_REL_NS}id")
-        if rid in targets:
-            out[f"sheet:{node.get('name')}"] = targets[rid]
-    return out
+class _XlsReader(_Reader):
+    """python-calamine, once :mod:`.xlsrecords` has walked the records: it opens every sheet of
+    an .xls file densely, and a cell record may name any of 65,536 columns."""
+
+    def __init__(self, path: str, data: bytes, limits: Limits) -> None:
+        self.path, self.limits = path, limits
+        try:
+            found = walk(data)
+        except Exception as err:
+            raise corrupt(path, _one_line(err)) from None
+        if found.encrypted:
+            raise corrupt(path, PASSWORD)
+        for name, (row, col) in found.far.items():
+            if row >= XLS_ROWS or col >= XLS_COLUMNS:
+                raise InputError(
+                    f"{_where(path, name)} has a cell at {cell_name(row, col)}, beyond the "
+                    f"{XLS_ROWS:,} rows × {XLS_COLUMNS} columns of the .xls format (a damaged "
+                    "file?): open it in Excel or LibreOffice and save it as .xlsx",
+                    path=path,
+                )
+        self.book = _open(path, data)
+        self.names = list(self.book.sheet_names)
+
+    def read(self, name: str) -> tuple[Grid, Numeric]:
+        return calamine_sheet(self.path, self.book, name, self.limits)
+
+    def has_cells(self, name: str) -> bool:
+        return self.book.get_sheet_by_name(name).end is not None
 
 
-def _scientific_styles(zf: zipfile.ZipFile, styles_path: str | None) -> frozenset[int]:
-    """Indexes of the cell formats (``s`` attribute of a cell) whose number format shows an
-    exponent."""
-    if styles_path is None or styles_path not in zf.namelist():
-        return frozenset()
-    root = ElementTree.fromstring(zf.read(styles_path))
-    codes = {
-        int(f.get("numFmtId", "-1")): f.get("formatCode", "")
-        for f in root.iter(f"{_MAIN_NS}numFmt")
-    }
-    xfs = root.find(f"{_MAIN_NS}cellXfs")
-    found = set()
-    for index, xf in enumerate([] if xfs is None else xfs.iter(f"{_MAIN_NS}xf")):
-        fmt = int(xf.get("numFmtId", "0"))
-        if fmt in codes:
-            scientific = bool(_SCIENTIFIC_FORMAT.search(codes[fmt]))
-        else:
-            scientific = fmt in _SCIENTIFIC_BUILTIN_FORMATS
-        if scientific:
-            found.add(index)
-    return frozenset(found)
+class _OdsReader(_Reader):
+    """content.xml is read once, keeping the cells of the sheets ``sheet`` may select."""
+
+    def __init__(self, path: str, zf: zipfile.ZipFile, sheet: str | None, limits: Limits):
+        if is_encrypted(zf):
+            raise corrupt(path, PASSWORD)
+        self.path, self.limits = path, limits
+        try:
+            self.names, self.sheets, self.filled = read_ods(zf, _may_select(sheet), self._cells)
+        except InputError:
+            raise
+        except Exception as err:
+            raise corrupt(path, _one_line(err)) from None
+
+    def _cells(self, name: str) -> SheetCells:
+        return SheetCells(_where(self.path, name), self.path, self.limits)
+
+    def read(self, name: str) -> tuple[Grid, Numeric]:
+        return self.sheets[name].build()
+
+    def has_cells(self, name: str) -> bool:
+        return name in self.filled
 
 
-def _cells_with_styles(
-    zf: zipfile.ZipFile, sheet_path: str, letters: str, styles: frozenset[int]
-) -> list[int]:
-    """Grid positions (Excel row - 1) of the cells of column ``letters`` with one of
-    ``styles``, streaming the sheet (cells and rows without ``r`` follow the previous one)."""
-    found: list[int] = []
-    row_num = 0
-    col_num = 0
-    target = _column_index(letters)
-    with zf.open(sheet_path) as fh:
-        for event, elem in ElementTree.iterparse(fh, events=("start", "end")):
-            tag = elem.tag
-            if event == "start":
-                if tag == f"{_MAIN_NS}row":
-                    r = elem.get("r")
-                    row_num = int(r) if r else row_num + 1
-                    col_num = 0
-                continue
-            if tag == f"{_MAIN_NS}c":
-                ref = elem.get("r")
-                match = _CELL_REF.fullmatch(ref) if ref else None
-                col_num = _column_index(match.group(1)) if match else col_num + 1
-                if col_num == target and int(elem.get("s", "0")) in styles:
-                    found.append(row_num - 1)
-                elem.clear()
-            elif tag == f"{_MAIN_NS}row":
-                elem.clear()
-    return found
-
-
-def _column_index(letters: str) -> int:
-    """A → 1, Z → 26, AA → 27."""
-    index = 0
-    for ch in letters:
-        index = index * 26 + ord(ch) - ord("A") + 1
-    return index
+def _may_select(sheet: str | None) -> Callable[[str], bool]:
+    """Whether a sheet met in order may be one :func:`select_sheets` picks for ``sheet``."""
+    if sheet == ALL_SHEETS:
+        return lambda _name: True
+    if not sheet:
+        seen: list[str] = []
+        return lambda name: not seen and not seen.append(name)  # type: ignore[func-returns-value]
+    folded = sheet.strip().casefold()
+    return lambda name: name == sheet or name.casefold() == folded

@@ -3,8 +3,9 @@
 # numbers are numeric cells and number formats (0.00E+00) are what Excel would store.
 # The generated files are committed: tests never need LibreOffice.
 #
-# Needs: soffice (Debian: apt-get install -y libreoffice-calc-nogui) and, for encrypted.xlsx,
-# msoffcrypto-tool (pip; installed into the project venv when missing).
+# Needs: soffice (Debian: apt-get install -y libreoffice-calc-nogui; its python3-uno saves the
+# password-protected .ods/.xls) and, for encrypted.xlsx, msoffcrypto-tool (pip; installed into
+# the project venv when missing).
 # Usage: bash tests/data/make_office_fixtures.sh
 set -euo pipefail
 
@@ -99,6 +100,43 @@ basic_rows() {
   row "$(n 12135550105)$(s eleven-digits)"
   endsheet; tail_; } > "$work/excel_damage.fods"
 
+# Ten leads in column A and one stray cell far from them (a sparse sheet: calamine would lay
+# out the whole block between them). stray_sheet ROWS_BEFORE COLUMNS_BEFORE
+stray_sheet() {
+  sheet Leads
+  row "$(s Phone)$(s 'First Name')"
+  for i in 0 1 2 3 4 5 6 7 8 9; do row "$(n 213555010$i)$(s "Lead $i")"; done
+  printf '<table:table-row table:number-rows-repeated="%s"><table:table-cell/></table:table-row>\n' "$1"
+  row "$(printf '<table:table-cell table:number-columns-repeated="%s"/>' "$2")$(s stray)"
+  endsheet
+}
+{ fods_head; stray_sheet 199988 701; tail_; } > "$work/stray_zz200000.fods"    # ZZ200000
+{ fods_head; stray_sheet 1048564 16383; tail_; } > "$work/stray_xfd1048576.fods" # XFD1048576
+{ fods_head; stray_sheet 65524 255; tail_; } > "$work/stray_iv65536.fods"      # IV65536 (.xls)
+
+# Cells of every kind an .ods holds, as LibreOffice writes them (the reference for the .ods
+# reader is python-calamine's reading of the same file).
+cell() { printf '<table:table-cell %s>%s</table:table-cell>' "$1" "$2"; }
+{ fods_head; sheet Types
+  row "$(s text)$(cell 'office:value-type="string"' '<text:p>two  <text:s text:c="3"/>spaces</text:p><text:p>and a second line</text:p>')"
+  row "$(s date)$(cell 'office:value-type="date" office:date-value="2026-03-01"' '<text:p>01/03/26</text:p>')"
+  row "$(s datetime)$(cell 'office:value-type="date" office:date-value="2026-03-01T10:30:05"' '<text:p>x</text:p>')"
+  row "$(s time)$(cell 'office:value-type="time" office:time-value="PT10H30M00S"' '<text:p>10:30</text:p>')"
+  row "$(s duration)$(cell 'office:value-type="time" office:time-value="PT30H00M00S"' '<text:p>30:00</text:p>')"
+  row "$(s bool)$(cell 'office:value-type="boolean" office:boolean-value="true"' '<text:p>TRUE</text:p>')"
+  row "$(s percent)$(cell 'office:value-type="percentage" office:value="0.25"' '<text:p>25%</text:p>')"
+  row "$(s currency)$(cell 'office:value-type="currency" office:currency="EUR" office:value="5"' '<text:p>5 €</text:p>')"
+  row "$(s phone)$(n 2135550101)"
+  row "$(s fraction)$(n 2135550104.5)"
+  row "$(s note)$(cell 'office:value-type="string"' '<office:annotation><text:p>a comment</text:p></office:annotation><text:p>shown</text:p>')"
+  row "$(s repeated)$(cell 'office:value-type="string" table:number-columns-repeated="3"' '<text:p>r</text:p>')"
+  printf '<table:table-row table:number-rows-repeated="3">%s%s</table:table-row>\n' "$(s 'row run')" "$(n 7)"
+  endsheet; tail_; } > "$work/cell_types.fods"
+
+# Two sheets, the first one empty: the error names the sheet with data.
+{ fods_head; sheet Blank; blank; endsheet
+  sheet Leads; row "$(s Phone)"; row "$(s '+1 213 555 0100')"; endsheet; tail_; } > "$work/empty_first_sheet.fods"
+
 convert() { # convert SRC FORMAT NAME
   local out="$work/out_$2"
   mkdir -p "$out"
@@ -113,6 +151,50 @@ convert "$work/title_rows.fods" xlsx title_rows.xlsx
 convert "$work/blanks.fods" xlsx blanks.xlsx
 convert "$work/two_sheets.fods" xlsx two_sheets.xlsx
 convert "$work/excel_damage.fods" xlsx excel_damage.xlsx
+
+convert "$work/cell_types.fods" ods cell_types.ods
+convert "$work/empty_first_sheet.fods" ods empty_first_sheet.ods
+convert "$work/empty_first_sheet.fods" xls empty_first_sheet.xls
+convert "$work/stray_zz200000.fods" ods stray_zz200000.ods
+convert "$work/stray_xfd1048576.fods" ods stray_xfd1048576.ods
+convert "$work/stray_iv65536.fods" xls stray_iv65536.xls
+
+# xls_column_60000.xls: stray_iv65536.xls with its stray cell's column rewritten from 255 to
+# 60,000 — a BIFF cell record keeps 16 bits of column, Excel's grid stops at 256 (python-calamine
+# laid out a 125 GB block and aborted).
+"$py" - "$here/stray_iv65536.xls" "$here/xls_column_60000.xls" <<'PY'
+import sys
+data = bytearray(open(sys.argv[1], "rb").read())
+at = data.find(bytes([0xFD, 0x00, 0x0A, 0x00, 0xFF, 0xFF, 0xFF, 0x00]))  # LABELSST at IV65536
+assert at > 0
+data[at + 6 : at + 8] = (60_000).to_bytes(2, "little")
+open(sys.argv[2], "wb").write(data)
+PY
+echo "wrote tests/data/xls_column_60000.xls"
+
+# encrypted.ods / encrypted.xls: basic.ods protected with the password "secret" by LibreOffice.
+for fmt in "ods:calc8" "xls:MS Excel 97"; do
+  /usr/bin/python3 "$here/soffice_password.py" "$here/basic.ods" "$here/encrypted.${fmt%%:*}" \
+    "${fmt#*:}" secret
+  echo "wrote tests/data/encrypted.${fmt%%:*}"
+done
+
+# excel4.xls: an Excel 4.0 (BIFF4) worksheet, written record by record (no office suite writes
+# the format any more; LibreOffice still reads it: soffice --convert-to csv excel4.xls).
+"$py" - "$here/excel4.xls" <<'PY'
+import struct, sys
+def rec(rid, data=b""): return struct.pack("<HH", rid, len(data)) + data
+def label(r, c, s): b = s.encode("latin-1"); return rec(0x0204, struct.pack("<HHHH", r, c, 0, len(b)) + b)
+def number(r, c, v): return rec(0x0203, struct.pack("<HHHd", r, c, 0, v))
+body = rec(0x0409, struct.pack("<HHH", 0, 0x0010, 0))  # BOF: BIFF4, a worksheet
+body += label(0, 0, "Phone") + label(0, 1, "First Name") + number(1, 0, 2135550100) + label(1, 1, "Ann")
+open(sys.argv[1], "wb").write(body + rec(0x000A))  # EOF
+PY
+echo "wrote tests/data/excel4.xls"
+
+# empty.xlsx / empty.ods: 0-byte files, as a failed download or a full disk leaves them.
+: > "$here/empty.xlsx"; : > "$here/empty.ods"
+echo "wrote tests/data/empty.xlsx, tests/data/empty.ods"
 
 # corrupt.xlsx: a real workbook cut in half (the ZIP directory is lost).
 size=$(stat -c %s "$here/basic.xlsx")

@@ -18,10 +18,11 @@ from hypothesis import strategies as st
 from leadsync.config import Settings
 from leadsync.errors import InputError
 from leadsync.reader import read_sources
+from leadsync.reader.cells import cell_text, column_text
 from leadsync.reader.dedupe import find_duplicates
 from leadsync.reader.limits import DEFAULT_LIMITS
 from leadsync.reader.textfile import _read_arrow, _read_exact, _title_lines, read_text_table
-from leadsync.reader.workbook import _cell_text, _column_text, scientific_cells
+from leadsync.reader.xlsxparts import scientific_cells
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -152,8 +153,8 @@ cell_value = st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(st.lists(cell_value, min_size=1, max_size=30))
 def test_bulk_cell_text_equals_the_per_cell_formatter(values):
-    text, is_num = _column_text(values)
-    assert text.to_pylist() == [_cell_text(v) for v in values]
+    text, is_num = column_text(values)
+    assert text.to_pylist() == [cell_text(v) for v in values]
     assert is_num.tolist() == [type(v) in (int, float) for v in values]
 
 

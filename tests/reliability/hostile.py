@@ -1,15 +1,19 @@
 """Hostile input files, built in the test (nothing large is stored in the repository): ZIP bombs,
 entity expansion, a 2 GiB sparse file, NUL bytes, 10,000 columns, a 1 MB cell, mixed line
-endings, and things that are not files at all."""
+endings, workbooks with one stray cell far from their data, and things that are not files at
+all. The .xls and .ods stray-cell workbooks come from tests/data (made by LibreOffice, see
+tests/data/make_office_fixtures.sh)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import struct
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+DATA = Path(__file__).resolve().parents[1] / "data"
 GIB = 1024**3
 MIB = 1024**2
 XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -238,3 +242,47 @@ def csv_old_mac_endings(folder: Path) -> Path:
     path = folder / "old_mac.csv"
     path.write_bytes("".join(",".join(r) + "\r" for r in MIXED_ROWS).encode())
     return path
+
+
+#: The leads of every stray-cell workbook: a header and ten numbers in column A.
+STRAY_LEADS = [f"+121355501{i:02d}" for i in range(10)]
+
+
+def _xlsx_with_stray_cell(path: Path, ref: str) -> Path:
+    """Ten leads and one stray cell at ``ref`` holding "stray": a 5 KB file whose cells span
+    the whole block from A1 to ``ref`` (made by openpyxl, as Excel would store it)."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Leads"
+    ws.append(["Phone", "First Name"])
+    for i, number in enumerate(STRAY_LEADS):
+        ws.append([int(number[2:]), f"Lead {i}"])
+    ws[ref] = "stray"
+    wb.save(path)
+    return path
+
+
+def xlsx_stray_cell_xfd1048576(folder: Path) -> Path:
+    """A stray cell in Excel's last cell: python-calamine asked for 512 GiB and aborted."""
+    return _xlsx_with_stray_cell(folder / "stray_xfd1048576.xlsx", "XFD1048576")
+
+
+def xlsx_stray_cell_zz200000(folder: Path) -> Path:
+    """A stray cell at ZZ200000, inside the bounds: python-calamine took 9 GB and 36 s."""
+    return _xlsx_with_stray_cell(folder / "stray_zz200000.xlsx", "ZZ200000")
+
+
+def _copied(name: str) -> Callable[[Path], Path]:
+    def build(folder: Path) -> Path:
+        return Path(shutil.copyfile(DATA / name, folder / name))
+
+    build.__doc__ = f"tests/data/{name}"
+    return build
+
+
+ods_stray_cell_xfd1048576 = _copied("stray_xfd1048576.ods")
+ods_stray_cell_zz200000 = _copied("stray_zz200000.ods")
+xls_stray_cell_iv65536 = _copied("stray_iv65536.xls")
+xls_cell_at_column_60000 = _copied("xls_column_60000.xls")

@@ -1,10 +1,12 @@
 """Hostile files through the real CLI (``leadsync validate FILE`` in a subprocess with a 2 GiB
 address-space limit and a timeout): each is refused with one clear line and exit 2 — or, for
-mixed line endings, read correctly — in bounded time and memory, never with a traceback.
+mixed line endings and stray cells within the bounds, read correctly — in bounded time and
+memory, never with a traceback.
 
 The bounds enforced (leadsync/reader/limits.py): file 512 MiB; 5,000,000 rows; 1,000 columns;
 32,767 characters a cell; workbooks: 2 GiB expanded in all, 200-fold expansion of one part
-above 8 MiB, 10,000 parts; only regular files are read (a pipe or device is refused).
+above 8 MiB, 10,000 parts, 32,000,000 cells in one sheet's grid (its rows × the columns holding
+a cell); only regular files are read (a pipe or device is refused).
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ from tests.reliability.support import CliRun, RunCli, run_cli
 REFUSAL_BOUND_S = 90.0
 #: Peak memory of the process that refused a file: far below what the file would take.
 REFUSAL_RSS_BOUND_KIB = 700 * 1024
+#: Peak memory of the process that read a workbook within the bounds (the operator's guide
+#: suggests a 2 GiB container limit; python-calamine lays out an .xls sheet of 65,536 × 256
+#: cells in about 1 GiB).
+READ_RSS_BOUND_KIB = 1536 * 1024
 #: CLI processes run at once (the machine has 2 cores, shared).
 PARALLEL = 3
 
@@ -62,7 +68,7 @@ CASES: dict[str, tuple[Callable[[Path], Path], int, str]] = {
     "xlsx 10,000 columns": (
         hostile.xlsx_10000_columns,
         2,
-        r"has 10,001 columns, more than the limit of 1,000",
+        r"\[sheet 'Sheet1'\] has a cell at ALM1, beyond the limit of 1,000 columns",
     ),
     "csv 2 GiB one line (sparse)": (
         hostile.csv_2_gib_one_line,
@@ -99,6 +105,38 @@ CASES: dict[str, tuple[Callable[[Path], Path], int, str]] = {
     "/dev/zero": (hostile.dev_zero, 2, r"is not a regular file \(a pipe, device or socket\)"),
     "csv mixed line endings": (hostile.csv_mixed_line_endings, 0, ""),
     "csv old Mac line endings": (hostile.csv_old_mac_endings, 0, ""),
+    "xlsx stray cell at XFD1048576 (was: abort, exit 134)": (
+        hostile.xlsx_stray_cell_xfd1048576,
+        2,
+        r"\[sheet 'Leads'\] has a cell at XFD1048576, beyond the limit of 1,000 columns",
+    ),
+    "xlsx stray cell at ZZ200000 (was: 9 GB)": (hostile.xlsx_stray_cell_zz200000, 0, ""),
+    "ods stray cell at XFD1048576": (
+        hostile.ods_stray_cell_xfd1048576,
+        2,
+        r"\[sheet 'Leads'\] has a cell at XFD1048576, beyond the limit of 1,000 columns",
+    ),
+    "ods stray cell at ZZ200000 (was: 'Cannot detect file format')": (
+        hostile.ods_stray_cell_zz200000,
+        0,
+        "",
+    ),
+    "xls stray cell at IV65536 (the format's last cell)": (hostile.xls_stray_cell_iv65536, 0, ""),
+    "xls cell record at column 60,000 (was: abort, 125 GB)": (
+        hostile.xls_cell_at_column_60000,
+        2,
+        r"\[sheet 'Leads'\] has a cell at CJSS65536, beyond the 65,536 rows × 256 columns of "
+        r"the \.xls format",
+    ),
+}
+#: What the files read with exit 0 hold: (number, outcome) per row of rows.csv.
+READ_ROWS: dict[str, list[tuple[str, str]]] = {
+    name: [(n, "valid") for n, _ in hostile.MIXED_ROWS[1:]]
+    for name in ("csv mixed line endings", "csv old Mac line endings")
+} | {
+    name: [(n, "valid") for n in hostile.STRAY_LEADS] + [("", "rejected")]  # the stray row
+    for name in CASES
+    if "stray cell" in name and CASES[name][1] == 0
 }
 
 
@@ -129,8 +167,8 @@ def test_hostile_file(name: str, runs: dict[str, tuple[Path, CliRun]]) -> None:
     if expected_exit == 0:
         with (report / "rows.csv").open(encoding="utf-8-sig") as fh:
             rows = list(csv.DictReader(fh))
-        assert [r["number"] for r in rows] == [n for n, _ in hostile.MIXED_ROWS[1:]]
-        assert {r["outcome"] for r in rows} == {"valid"}
+        assert [(r["number"], r["outcome"]) for r in rows] == READ_ROWS[name]
+        assert run.peak_rss_kib < READ_RSS_BOUND_KIB, f"{run.peak_rss_kib / 1024:.0f} MiB"
         return
     errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, run.stderr[-3000:]
@@ -171,6 +209,7 @@ def test_the_limits_are_the_ones_this_suite_states() -> None:
         8 * hostile.MIB,
     )
     assert lim.max_zip_members == 10_000
+    assert lim.max_grid_cells == 32_000_000
 
 
 OUT_OF_MEMORY = "error: out of memory"
