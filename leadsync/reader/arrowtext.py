@@ -131,3 +131,26 @@ def blank_cells(values: pa.Array) -> np.ndarray:
     if empty.all():
         return empty
     return as_bool(pc.equal(pc.utf8_trim_whitespace(values), ""))
+
+
+def take(values: pa.Array, idx: np.ndarray) -> pa.Array:
+    """The values at positions ``idx`` (int64 positions, in that order)."""
+    return values.take(pa.array(idx, type=pa.int64()))
+
+
+def drop_prefix(values: pa.Array, k: np.ndarray | int) -> pa.Array:
+    """Every value without its first ``k`` bytes (per value, or one count for all); ``k`` is at
+    most the value's length. For ASCII text (digits) bytes are characters."""
+    offsets, data = buffers(plain_strings(values))
+    starts = offsets[:-1] + k
+    lengths = offsets[1:] - starts
+    return from_parts(data[positions(starts, lengths)], lengths)
+
+
+def digit_at(values: pa.Array, k: int) -> np.ndarray:
+    """Per value of ASCII digits: the value of its digit ``k`` (-1 past its end)."""
+    offsets, data = buffers(plain_strings(values))
+    out = np.full(len(values), -1, dtype=np.int64)
+    inside = offsets[:-1] + k < offsets[1:]
+    out[inside] = data[offsets[:-1][inside] + k].astype(np.int64) - _ZERO
+    return out
