@@ -154,3 +154,17 @@ def digit_at(values: pa.Array, k: int) -> np.ndarray:
     inside = offsets[:-1] + k < offsets[1:]
     out[inside] = data[offsets[:-1][inside] + k].astype(np.int64) - _ZERO
     return out
+
+
+def groups(keys: np.ndarray, where: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """The positions where ``where`` holds, grouped by ``keys`` (int): ``(key, positions)``
+    per distinct key, in key order, positions ascending (one sort, not one pass per key)."""
+    idx = np.flatnonzero(where)
+    if not len(idx):
+        return []
+    order = np.argsort(keys[idx], kind="stable")
+    idx = idx[order]
+    sorted_keys = keys[idx]
+    cuts = np.flatnonzero(np.diff(sorted_keys)) + 1
+    starts = np.r_[0, cuts]
+    return [(int(sorted_keys[a]), part) for a, part in zip(starts, np.split(idx, cuts), strict=True)]

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from phonenumbers import PhoneMetadata, ValidationResult
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
-from .arrowtext import fullmatch
+from .arrowtext import fullmatch, groups
 
 NANP_CC = 1
 #: phonenumbers' region of non-geographic country codes (+800, +808, +870, …).
@@ -265,12 +265,11 @@ def check_numbers(cc: np.ndarray, national: pa.Array, level: str) -> tuple[np.nd
     accepted = np.zeros(n, dtype=bool)
     results = np.zeros(n, dtype=np.int64)
     lengths = byte_lengths(national)
-    for code in np.flatnonzero(np.bincount(cc, minlength=1)[1:]).tolist():
-        sel = np.flatnonzero(cc == code + 1)
-        results[sel] = length_results(code + 1, lengths[sel])
+    for code, sel in groups(cc, cc > 0):
+        results[sel] = length_results(code, lengths[sel])
         if level == "valid":
             nat = national if len(sel) == n else _take(national, sel)
-            accepted[sel] = valid_for_cc(code + 1, nat)
+            accepted[sel] = valid_for_cc(code, nat)
         elif level == "possible":
             accepted[sel] = np.isin(
                 results[sel],

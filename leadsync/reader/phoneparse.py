@@ -36,7 +36,7 @@ from phonenumbers.phonenumberutil import (
     _maybe_strip_national_prefix_carrier_code,
 )
 
-from .arrowtext import as_bool, digit_at, drop_prefix, take
+from .arrowtext import as_bool, digit_at, drop_prefix, groups, take
 from .phonemeta import (
     byte_lengths,
     general_match,
@@ -204,15 +204,6 @@ def _code_lengths() -> np.ndarray:
     return table
 
 
-@cache
-def _decidable_codes() -> np.ndarray:
-    """Per number 0-999: a country code whose regions all have metadata."""
-    table = np.zeros(1000, dtype=bool)
-    for cc in COUNTRY_CODE_TO_REGION_CODE:
-        table[cc] = has_metadata(cc)
-    return table
-
-
 def extract_country_code(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """phonenumbers' ``_extract_country_code``: per value, the code the digits start with (the
     shortest known one; 0 when none, or when the first digit is 0) and its digit count."""
@@ -239,12 +230,26 @@ class _Work:
         self.undecided = np.zeros(n, dtype=bool)
         self.national = digits
         self.own_md = np.zeros(n, dtype=bool)  # no country code extracted: the region's md
+        self._pending: list[tuple[np.ndarray, pa.Array]] = []
 
     def set_national(self, rows: np.ndarray, national: pa.Array) -> None:
-        mask = np.zeros(len(self.cc), dtype=bool)
-        mask[rows] = True
-        order = np.argsort(rows, kind="stable")
-        self.national = _put(self.national, mask, take(national, order))
+        """``national[i]`` becomes row ``rows[i]``'s national number (at the next flush)."""
+        if len(rows):
+            self._pending.append((rows, national))
+
+    def flush(self) -> None:
+        """Apply the pending national numbers, all in one gather (the later ones win)."""
+        if not self._pending:
+            return
+        index = np.arange(len(self.cc), dtype=np.int64)
+        arrays = [self.national]
+        size = len(self.national)
+        for rows, values in self._pending:
+            index[rows] = size + np.arange(len(rows), dtype=np.int64)
+            arrays.append(values.cast(self.national.type))
+            size += len(values)
+        self.national = take(pa.concat_arrays(arrays), index)
+        self._pending = []
 
 
 def parse_digits(plus: np.ndarray, digits: pa.Array, region: str) -> Parsed:
@@ -279,7 +284,8 @@ def _with_code(work: _Work, rows: np.ndarray, code: np.ndarray, rest: pa.Array) 
     """Rows whose country code was read after "+" or the international prefix."""
     if not len(rows):
         return
-    ok = _decidable_codes()[code]
+    uniq, where = np.unique(code, return_inverse=True)
+    ok = np.array([has_metadata(c) for c in uniq.tolist()], dtype=bool)[where]
     work.undecided[rows[~ok]] = True  # +800 and the like, or codes without metadata
     rows, code = rows[ok], code[ok]
     work.cc[rows] = code
@@ -329,30 +335,25 @@ def _without_plus(
 def _national_step(work: _Work, md: Any) -> None:
     """parse()'s end: the national prefix stripped (by the region's metadata when no country
     code was read, else by the code's main region) when what is left has a possible length."""
+    work.flush()
     live = (work.cc > 0) & (work.error == 0) & ~work.undecided
     work.cc[~live] = 0
     lengths = byte_lengths(work.national)
     short = live & (lengths < _MIN_NSN)
     work.error[short] = TOO_SHORT
     live &= ~short
-    groups: dict[tuple[str, int], tuple[Any, np.ndarray]] = {}
-    if (live & work.own_md).any():
-        groups[md.id, md.country_code] = (md, live & work.own_md)
-    for code in np.unique(work.cc[live & ~work.own_md]).tolist():
-        main = main_metadata(code)
-        key = (main.id, main.country_code)
-        mask = live & ~work.own_md & (work.cc == code)
-        if key in groups:
-            mask |= groups[key][1]
-        groups[key] = (main, mask)
-    for group_md, mask in groups.values():
-        rows = np.flatnonzero(mask)
+    # Rows without a country code read use the region's metadata (code 0 below), the others
+    # their code's main region.
+    by_md = np.where(work.own_md, 0, work.cc)
+    for code, rows in groups(by_md, live):
+        group_md = md if code == 0 else main_metadata(code)
         values = take(work.national, rows)
         stripped = strip_national_prefix(group_md, values)
         verdict = length_verdicts(group_md, byte_lengths(stripped))
         use = np.isin(verdict, [ValidationResult.IS_POSSIBLE, ValidationResult.TOO_LONG])
         if use.any():
             work.set_national(rows[use], take(stripped, np.flatnonzero(use)))
+    work.flush()
     lengths = byte_lengths(work.national)
     work.error[live & (lengths < _MIN_NSN)] = TOO_SHORT
     work.error[live & (lengths > _MAX_NSN)] = TOO_LONG
