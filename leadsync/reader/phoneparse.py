@@ -136,9 +136,14 @@ def _children(op: Any, av: Any) -> list[Any]:
 
 def strip_national_prefix(md: Any, values: pa.Array) -> pa.Array:
     """Per value: phonenumbers' ``_maybe_strip_national_prefix_carrier_code(value, md)[1]``."""
+    return _strip_national_prefix(md, values)[0]
+
+
+def _strip_national_prefix(md: Any, values: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """:func:`strip_national_prefix`, and a mask of the values it may have changed."""
     prefix = _national_prefix(md)
     if prefix is None or len(values) == 0:
-        return values
+        return values, np.zeros(len(values), dtype=bool)
     if prefix.literal is not None:
         hit = as_bool(pc.starts_with(values, prefix.literal))
     else:
@@ -146,11 +151,11 @@ def strip_national_prefix(md: Any, values: pa.Array) -> pa.Array:
     hit &= byte_lengths(values) > 0
     idx = np.flatnonzero(hit)
     if not len(idx):
-        return values
+        return values, hit
     sub = take(values, idx)
     if not prefix.exact:  # never with phonenumbers' metadata today; kept exact regardless
         done = [_maybe_strip_national_prefix_carrier_code(v, md)[1] for v in sub.to_pylist()]
-        return _put(values, hit, pa.array(done, type=values.type))
+        return _put(values, hit, pa.array(done, type=values.type)), hit
     if prefix.literal is not None:
         rest = drop_prefix(sub, len(prefix.literal))
     else:
@@ -164,7 +169,7 @@ def strip_national_prefix(md: Any, values: pa.Array) -> pa.Array:
         candidate = pc.if_else(pa.array(byte_lengths(last) > 0), transformed, rest)
     # Not stripped when the number fitted the general pattern and would no longer.
     keep = general_match(md, sub) & ~general_match(md, candidate)
-    return _put(values, hit, pc.if_else(pa.array(keep), sub, candidate))
+    return _put(values, hit, pc.if_else(pa.array(keep), sub, candidate)), hit
 
 
 def _put(values: pa.Array, mask: np.ndarray, new: pa.Array) -> pa.Array:
@@ -329,7 +334,7 @@ def _without_plus(
     plain = rows[~extracted & ~must_extract]
     work.cc[plain] = md.country_code
     work.own_md[plain] = True
-    work.set_national(plain, take(values, np.flatnonzero(~extracted & ~must_extract)))
+    # (their national number is their digits, which the work starts from)
 
 
 def _national_step(work: _Work, md: Any) -> None:
@@ -348,9 +353,11 @@ def _national_step(work: _Work, md: Any) -> None:
     for code, rows in groups(by_md, live):
         group_md = md if code == 0 else main_metadata(code)
         values = take(work.national, rows)
-        stripped = strip_national_prefix(group_md, values)
+        stripped, changed = _strip_national_prefix(group_md, values)
+        if not changed.any():
+            continue
         verdict = length_verdicts(group_md, byte_lengths(stripped))
-        use = np.isin(verdict, [ValidationResult.IS_POSSIBLE, ValidationResult.TOO_LONG])
+        use = changed & np.isin(verdict, [ValidationResult.IS_POSSIBLE, ValidationResult.TOO_LONG])
         if use.any():
             work.set_national(rows[use], take(stripped, np.flatnonzero(use)))
     work.flush()

@@ -70,14 +70,16 @@ def phone_keys(raw: pa.Array, shape: np.ndarray, region: str) -> Keys:
     out)."""
     shape = shape & (byte_lengths(raw) <= _MAX_INPUT_CHARS)
     rows = np.flatnonzero(shape)
-    sub = take(raw, rows)
-    ddata, doff = digits_of(sub)
+    everything = len(rows) == len(raw)
+    ddata, doff = digits_of(raw)  # the whole column: cheaper than cutting out the rows first
     digits = from_parts(ddata, np.diff(doff))
-    plus = as_bool(pc.match_substring(sub, "+"))  # the shape allows "+" only in front
+    plus = as_bool(pc.match_substring(raw, "+"))  # the shape allows "+" only in front
+    if not everything:
+        digits, plus = take(digits, rows), plus[rows]
     lead00 = np.zeros(len(rows), dtype=bool)
     if rewrites_00(region):
         idx = np.flatnonzero(~plus & (digit_at(digits, 0) == 0) & (digit_at(digits, 1) == 0))
-        lead00[idx] = as_bool(pc.match_substring_regex(take(sub, idx), RE_LEADING_00))
+        lead00[idx] = as_bool(pc.match_substring_regex(take(raw, rows[idx]), RE_LEADING_00))
     return Keys(rows, plus, lead00, digits)
 
 

@@ -92,7 +92,8 @@ def seeds(region: str, count: int = SEEDS) -> tuple[tuple[str, str, str], ...]:
         tries += 1
         if tries % 2 and templates:  # an example number with its tail changed
             t = templates[int(rng.integers(len(templates)))]
-            keep = max(1, len(t) - int(rng.integers(3, 7)))
+            # Beyond the tail rows redraw, so seeds of one template differ in their prefix.
+            keep = max(2, len(t) - TAIL_DIGITS - int(rng.integers(2, 4)))
             nsn = t[:keep] + "".join(map(str, rng.integers(0, 10, len(t) - keep)))
         else:  # random digits of a possible length
             length = lengths[int(rng.integers(len(lengths)))]
