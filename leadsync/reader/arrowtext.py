@@ -15,6 +15,8 @@ import pyarrow.compute as pc
 
 LS = pa.large_string()
 _ZERO = ord("0")
+#: Up to this many groups, :func:`groups` makes a pass per key instead of sorting.
+_FEW_GROUPS = 8
 
 
 def plain_strings(values: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -135,18 +137,24 @@ def take(values: pa.Array, idx: np.ndarray) -> pa.Array:
     """The values at positions ``idx`` (int64 positions, in that order); ``values`` itself when
     ``idx`` is every position in order (no copy)."""
     n = len(values)
-    if len(idx) == n and (n == 0 or (idx[0] == 0 and idx[-1] == n - 1 and (np.diff(idx) > 0).all())):
+    if len(idx) == n and (
+        n == 0 or (idx[0] == 0 and idx[-1] == n - 1 and (np.diff(idx) > 0).all())
+    ):
         return values
     return values.take(pa.array(idx, type=pa.int64()))
 
 
 def drop_prefix(values: pa.Array, k: np.ndarray | int) -> pa.Array:
     """Every value without its first ``k`` bytes (per value, or one count for all); ``k`` is at
-    most the value's length. For ASCII text (digits) bytes are characters."""
+    most the value's length, and small (a few bytes). For ASCII text (digits) bytes are
+    characters."""
     offsets, data = buffers(plain_strings(values))
-    starts = offsets[:-1] + k
-    lengths = offsets[1:] - starts
-    return from_parts(data[positions(starts, lengths)], lengths)
+    starts = offsets[:-1]
+    drop = np.broadcast_to(np.asarray(k, dtype=np.int64), starts.shape)
+    keep = np.ones(len(data), dtype=bool)
+    for j in range(int(drop.max(initial=0))):
+        keep[starts[drop > j] + j] = False
+    return from_parts(data[keep], np.diff(offsets) - drop)
 
 
 def digit_at(values: pa.Array, k: int) -> np.ndarray:
@@ -159,14 +167,19 @@ def digit_at(values: pa.Array, k: int) -> np.ndarray:
 
 
 def groups(keys: np.ndarray, where: np.ndarray) -> list[tuple[int, np.ndarray]]:
-    """The positions where ``where`` holds, grouped by ``keys`` (int): ``(key, positions)``
-    per distinct key, in key order, positions ascending (one sort, not one pass per key)."""
+    """The positions where ``where`` holds, grouped by ``keys`` (small non-negative ints, such
+    as country codes): ``(key, positions)`` per distinct key, in key order, positions
+    ascending."""
     idx = np.flatnonzero(where)
     if not len(idx):
         return []
-    order = np.argsort(keys[idx], kind="stable")
-    idx = idx[order]
-    sorted_keys = keys[idx]
-    cuts = np.flatnonzero(np.diff(sorted_keys)) + 1
-    starts = np.r_[0, cuts]
-    return [(int(sorted_keys[a]), part) for a, part in zip(starts, np.split(idx, cuts), strict=True)]
+    sub = keys[idx]
+    present = np.flatnonzero(np.bincount(sub))
+    if len(present) <= _FEW_GROUPS:  # a pass per key beats a sort
+        return [(int(key), idx[sub == key]) for key in present]
+    order = np.argsort(sub.astype(np.int32), kind="stable")
+    idx, sub = idx[order], sub[order]
+    cuts = np.flatnonzero(np.diff(sub)) + 1
+    return [
+        (int(sub[a]), part) for a, part in zip(np.r_[0, cuts], np.split(idx, cuts), strict=True)
+    ]

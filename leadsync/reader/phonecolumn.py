@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .arrowtext import LS, as_bool, drop_prefix, fullmatch, sparse_strings, take
+from .arrowtext import LS, as_bool, drop_prefix, fullmatch, null_where, sparse_strings, take
 from .phonemeta import byte_lengths, check_numbers
 from .phoneparse import INVALID, TOO_LONG, TOO_SHORT, Parsed, parse_digits
 from .phoneref import (
@@ -186,13 +186,21 @@ def _numbers(
     n = len(raw)
     if not good.any():
         return pa.nulls(n, LS)
-    cc = pc.cast(pa.array(parsed.cc[good]), LS)
-    plus = pa.scalar("+", LS)
-    national = take(parsed.national, np.flatnonzero(good))
-    e164 = pc.binary_join_element_wise(plus, cc, national, pa.scalar("", LS))
+    e164 = null_where(_e164(parsed.cc, parsed.national), ~good)  # per key
+    if len(rows) == n:  # every row is a key (the usual column): no scatter
+        return e164
     mask = np.zeros(n, dtype=bool)
     mask[rows[good]] = True
-    return pc.replace_with_mask(pa.nulls(n, LS), pa.array(mask), e164)
+    return pc.replace_with_mask(pa.nulls(n, LS), pa.array(mask), e164.filter(pa.array(good)))
+
+
+def _e164(cc: np.ndarray, national: pa.Array) -> pa.Array:
+    """ "+", the country code, the national number (per key; meaningless where ``cc`` is 0)."""
+    codes = np.flatnonzero(np.bincount(cc))  # country codes are below 1000
+    index = np.zeros(int(codes[-1]) + 1, dtype=np.int64)
+    index[codes] = np.arange(len(codes))
+    heads = pa.array([f"+{c}" for c in codes.tolist()], type=LS).take(pa.array(index[cc]))
+    return pc.binary_join_element_wise(heads, national.cast(LS), pa.scalar("", LS))
 
 
 def _as_dialled_or_plus(keys: Keys, parsed: Parsed, region: str) -> Parsed:
@@ -202,9 +210,7 @@ def _as_dialled_or_plus(keys: Keys, parsed: Parsed, region: str) -> Parsed:
     ok = parsed.parsed[lead]
     valid = np.zeros(len(lead), dtype=bool)
     if ok.any():
-        valid[ok] = check_numbers(
-            parsed.cc[lead[ok]], take(parsed.national, lead[ok]), "valid"
-        )[0]
+        valid[ok] = check_numbers(parsed.cc[lead[ok]], take(parsed.national, lead[ok]), "valid")[0]
     redo = lead[~valid & ~parsed.undecided[lead]]
     if not len(redo):
         return parsed

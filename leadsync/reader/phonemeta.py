@@ -267,9 +267,10 @@ def check_numbers(cc: np.ndarray, national: pa.Array, level: str) -> tuple[np.nd
     lengths = byte_lengths(national)
     for code, sel in groups(cc, cc > 0):
         results[sel] = length_results(code, lengths[sel])
-        if level == "valid":
-            nat = national if len(sel) == n else _take(national, sel)
-            accepted[sel] = valid_for_cc(code, nat)
+        if level == "valid" and 2 * len(sel) > n:  # most of the column: no copy of it
+            accepted[sel] = valid_for_cc(code, national)[sel]
+        elif level == "valid":
+            accepted[sel] = valid_for_cc(code, _take(national, sel))
         elif level == "possible":
             accepted[sel] = np.isin(
                 results[sel],

@@ -60,8 +60,9 @@ _PLAIN_RULE = re.compile(r"(?:[0-9]|\\[0-9])*")
 
 @dataclass(frozen=True, slots=True)
 class Parsed:
-    """Per value: ``cc`` (> 0 when parsed) and ``national`` (its national significant number,
-    "" when not parsed), or ``error`` (one of the constants above), or ``undecided``."""
+    """Per value: ``cc`` (> 0 when parsed) and ``national`` (its national significant number;
+    meaningless where ``cc`` is 0), or ``error`` (one of the constants above), or
+    ``undecided``."""
 
     cc: np.ndarray
     national: pa.Array
@@ -136,26 +137,36 @@ def _children(op: Any, av: Any) -> list[Any]:
 
 def strip_national_prefix(md: Any, values: pa.Array) -> pa.Array:
     """Per value: phonenumbers' ``_maybe_strip_national_prefix_carrier_code(value, md)[1]``."""
-    return _strip_national_prefix(md, values)[0]
+    idx, new = _national_prefix_candidates(md, values)
+    if not len(idx):
+        return values
+    mask = np.zeros(len(values), dtype=bool)
+    mask[idx] = True
+    return _put(values, mask, new)
 
 
-def _strip_national_prefix(md: Any, values: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """:func:`strip_national_prefix`, and a mask of the values it may have changed."""
+def _national_prefix_candidates(
+    md: Any, values: pa.Array, among: np.ndarray | None = None
+) -> tuple[np.ndarray, pa.Array]:
+    """The positions (of ``values``, within ``among``) where ``md``'s national prefix matches,
+    and what phonenumbers makes of each of those values (often stripped, sometimes not)."""
     prefix = _national_prefix(md)
     if prefix is None or len(values) == 0:
-        return values, np.zeros(len(values), dtype=bool)
+        return np.zeros(0, dtype=np.int64), values.slice(0, 0)
     if prefix.literal is not None:
         hit = as_bool(pc.starts_with(values, prefix.literal))
     else:
         hit = as_bool(pc.match_substring_regex(values, prefix.pattern))
     hit &= byte_lengths(values) > 0
+    if among is not None:
+        hit &= among
     idx = np.flatnonzero(hit)
-    if not len(idx):
-        return values, hit
     sub = take(values, idx)
+    if not len(idx):
+        return idx, sub
     if not prefix.exact:  # never with phonenumbers' metadata today; kept exact regardless
         done = [_maybe_strip_national_prefix_carrier_code(v, md)[1] for v in sub.to_pylist()]
-        return _put(values, hit, pa.array(done, type=values.type)), hit
+        return idx, pa.array(done, type=values.type)
     if prefix.literal is not None:
         rest = drop_prefix(sub, len(prefix.literal))
     else:
@@ -169,7 +180,7 @@ def _strip_national_prefix(md: Any, values: pa.Array) -> tuple[pa.Array, np.ndar
         candidate = pc.if_else(pa.array(byte_lengths(last) > 0), transformed, rest)
     # Not stripped when the number fitted the general pattern and would no longer.
     keep = general_match(md, sub) & ~general_match(md, candidate)
-    return _put(values, hit, pc.if_else(pa.array(keep), sub, candidate)), hit
+    return idx, pc.if_else(pa.array(keep), sub, candidate)
 
 
 def _put(values: pa.Array, mask: np.ndarray, new: pa.Array) -> pa.Array:
@@ -226,35 +237,58 @@ def extract_country_code(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _Work:
-    """The answer being built for one column of digit strings."""
+    """The answer being built for one column of digit strings. National numbers are the digits
+    except for the rows whose number was cut (country code, prefixes): those are kept apart,
+    sorted by row, and laid over the digits once at the end."""
 
     def __init__(self, digits: pa.Array) -> None:
         n = len(digits)
         self.cc = np.zeros(n, dtype=np.int64)
         self.error = np.zeros(n, dtype=np.int8)
         self.undecided = np.zeros(n, dtype=bool)
-        self.national = digits
+        self.digits = digits
         self.own_md = np.zeros(n, dtype=bool)  # no country code extracted: the region's md
+        self.cut_rows = np.zeros(0, dtype=np.int64)
+        self.cut = digits.slice(0, 0)
         self._pending: list[tuple[np.ndarray, pa.Array]] = []
 
     def set_national(self, rows: np.ndarray, national: pa.Array) -> None:
-        """``national[i]`` becomes row ``rows[i]``'s national number (at the next flush)."""
+        """``national[i]`` becomes row ``rows[i]``'s national number."""
         if len(rows):
-            self._pending.append((rows, national))
+            self._pending.append((rows, national.cast(self.digits.type)))
 
-    def flush(self) -> None:
-        """Apply the pending national numbers, all in one gather (the later ones win)."""
+    def _merge(self) -> None:
         if not self._pending:
             return
-        index = np.arange(len(self.cc), dtype=np.int64)
-        arrays = [self.national]
-        size = len(self.national)
-        for rows, values in self._pending:
-            index[rows] = size + np.arange(len(rows), dtype=np.int64)
-            arrays.append(values.cast(self.national.type))
-            size += len(values)
-        self.national = take(pa.concat_arrays(arrays), index)
+        rows = np.concatenate([self.cut_rows] + [r for r, _ in self._pending])
+        values = pa.concat_arrays([self.cut] + [v for _, v in self._pending])
+        order = np.argsort(rows, kind="stable")
+        rows = rows[order]
+        last = np.r_[rows[1:] != rows[:-1], True]  # the latest value of each row wins
+        self.cut_rows, self.cut = rows[last], take(values, order[last])
         self._pending = []
+
+    def national_at(self, rows: np.ndarray) -> pa.Array:
+        """The national numbers of ``rows`` (ascending), all of them cut or none of them."""
+        self._merge()
+        if not len(self.cut_rows) or not len(rows) or not np.isin(rows[0], self.cut_rows):
+            return take(self.digits, rows)
+        return take(self.cut, np.searchsorted(self.cut_rows, rows))
+
+    def lengths(self) -> np.ndarray:
+        self._merge()
+        out = byte_lengths(self.digits).copy()
+        out[self.cut_rows] = byte_lengths(self.cut)
+        return out
+
+    def national(self) -> pa.Array:
+        """Every row's national number (meaningless where ``cc`` is 0)."""
+        self._merge()
+        if not len(self.cut_rows):
+            return self.digits
+        mask = np.zeros(len(self.cc), dtype=bool)
+        mask[self.cut_rows] = True
+        return _put(self.digits, mask, self.cut)
 
 
 def parse_digits(plus: np.ndarray, digits: pa.Array, region: str) -> Parsed:
@@ -276,8 +310,7 @@ def parse_digits(plus: np.ndarray, digits: pa.Array, region: str) -> Parsed:
     _without_plus(work, md, digits, national, must_extract)
     # 3. the national prefix and the length
     _national_step(work, md)
-    national_out = pc.if_else(pa.array(work.cc > 0), work.national, pa.scalar("", digits.type))
-    return Parsed(work.cc, national_out, work.error, work.undecided)
+    return Parsed(work.cc, work.national(), work.error, work.undecided)
 
 
 def _after(digits: pa.Array, rows: np.ndarray, code: np.ndarray, size: np.ndarray) -> pa.Array:
@@ -340,28 +373,30 @@ def _without_plus(
 def _national_step(work: _Work, md: Any) -> None:
     """parse()'s end: the national prefix stripped (by the region's metadata when no country
     code was read, else by the code's main region) when what is left has a possible length."""
-    work.flush()
     live = (work.cc > 0) & (work.error == 0) & ~work.undecided
     work.cc[~live] = 0
-    lengths = byte_lengths(work.national)
-    short = live & (lengths < _MIN_NSN)
+    short = live & (work.lengths() < _MIN_NSN)
     work.error[short] = TOO_SHORT
     live &= ~short
     # Rows without a country code read use the region's metadata (code 0 below), the others
-    # their code's main region.
+    # their code's main region. The first are their digits, the others were all cut.
     by_md = np.where(work.own_md, 0, work.cc)
+    n = len(work.cc)
     for code, rows in groups(by_md, live):
         group_md = md if code == 0 else main_metadata(code)
-        values = take(work.national, rows)
-        stripped, changed = _strip_national_prefix(group_md, values)
-        if not changed.any():
+        if code == 0 and 2 * len(rows) > n:  # most of the column: no copy of it
+            among = np.zeros(n, dtype=bool)
+            among[rows] = True
+            at, new = _national_prefix_candidates(group_md, work.digits, among)
+        else:
+            at, new = _national_prefix_candidates(group_md, work.national_at(rows))
+            at = rows[at]
+        if not len(at):
             continue
-        verdict = length_verdicts(group_md, byte_lengths(stripped))
-        use = changed & np.isin(verdict, [ValidationResult.IS_POSSIBLE, ValidationResult.TOO_LONG])
-        if use.any():
-            work.set_national(rows[use], take(stripped, np.flatnonzero(use)))
-    work.flush()
-    lengths = byte_lengths(work.national)
+        verdict = length_verdicts(group_md, byte_lengths(new))
+        use = np.isin(verdict, [ValidationResult.IS_POSSIBLE, ValidationResult.TOO_LONG])
+        work.set_national(at[use], take(new, np.flatnonzero(use)))
+    lengths = work.lengths()
     work.error[live & (lengths < _MIN_NSN)] = TOO_SHORT
     work.error[live & (lengths > _MAX_NSN)] = TOO_LONG
     work.cc[work.error > 0] = 0

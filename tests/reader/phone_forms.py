@@ -83,9 +83,7 @@ def seeds(region: str, count: int = SEEDS) -> tuple[tuple[str, str, str], ...]:
     cc = md.country_code
     found: dict[str, None] = {}
     examples = [phonenumbers.example_number_for_type(region, t) for t in _TYPES]
-    templates = [
-        phonenumbers.national_significant_number(e) for e in examples if e is not None
-    ]
+    templates = [phonenumbers.national_significant_number(e) for e in examples if e is not None]
     lengths = list(md.general_desc.possible_length)
     tries = 0
     while len(found) < count and tries < count * 400:
