@@ -6,8 +6,9 @@ TXT, XLSX/XLSM, XLS and ODS files into validated leads (``models.DESIRED_COLUMNS
 give the same E.164 normalization to the rest of the pipeline (remote leads are keyed with it).
 
 Modules: ``read`` (the orchestration), ``textfile`` and ``workbook`` (bytes → text grids of
-Arrow columns, ``grid``), ``columns`` (header row and synonyms), ``phones`` (E.164, vectorized,
-with ``phonesplit`` and ``phonemeta``), ``fields`` (the other fields), ``dedupe``
+Arrow columns, ``grid``), ``columns`` (header row and synonyms), ``phones`` (E.164 for whole
+columns: ``phoneref`` the per-value reference, ``phonecolumn`` the column path with
+``phonesplit``, ``phoneparse`` and ``phonemeta``), ``fields`` (the other fields), ``dedupe``
 (duplicates), ``issues`` (bad rows as data), ``part`` and ``arrowtext`` (values and column
 helpers), ``limits`` (bounds against hostile files).
 """

@@ -68,13 +68,15 @@ class Keys:
 def phone_keys(raw: pa.Array, shape: np.ndarray, region: str) -> Keys:
     """The keys of the ``shape`` rows of ``raw`` (rows too long for phonenumbers are left
     out)."""
-    shape = shape & (byte_lengths(raw) <= _MAX_INPUT_CHARS)
-    rows = np.flatnonzero(shape)
-    everything = len(rows) == len(raw)
-    ddata, doff = digits_of(raw)  # the whole column: cheaper than cutting out the rows first
+    short = byte_lengths(raw) <= _MAX_INPUT_CHARS
+    rows = np.flatnonzero(shape & short)
+    # The digits of the whole column cost less than cutting out the rows first; but a column
+    # with long cells (hostile or not phones at all) only gives its short ones.
+    values = raw if short.all() else take(raw, rows)
+    ddata, doff = digits_of(values)
     digits = from_parts(ddata, np.diff(doff))
-    plus = as_bool(pc.match_substring(raw, "+"))  # the shape allows "+" only in front
-    if not everything:
+    plus = as_bool(pc.match_substring(values, "+"))  # the shape allows "+" only in front
+    if len(values) != len(rows):
         digits, plus = take(digits, rows), plus[rows]
     lead00 = np.zeros(len(rows), dtype=bool)
     if rewrites_00(region):
