@@ -271,9 +271,10 @@ class _Work:
     def national_at(self, rows: np.ndarray) -> pa.Array:
         """The national numbers of ``rows`` (ascending), all of them cut or none of them."""
         self._merge()
-        if not len(self.cut_rows) or not len(rows) or not np.isin(rows[0], self.cut_rows):
+        at = np.searchsorted(self.cut_rows, rows)
+        if not len(rows) or at[0] == len(self.cut_rows) or self.cut_rows[at[0]] != rows[0]:
             return take(self.digits, rows)
-        return take(self.cut, np.searchsorted(self.cut_rows, rows))
+        return take(self.cut, at)
 
     def lengths(self) -> np.ndarray:
         self._merge()
@@ -382,6 +383,7 @@ def _national_step(work: _Work, md: Any) -> None:
     # their code's main region. The first are their digits, the others were all cut.
     by_md = np.where(work.own_md, 0, work.cc)
     n = len(work.cc)
+    stripped: list[tuple[np.ndarray, pa.Array]] = []
     for code, rows in groups(by_md, live):
         group_md = md if code == 0 else main_metadata(code)
         if code == 0 and 2 * len(rows) > n:  # most of the column: no copy of it
@@ -394,8 +396,10 @@ def _national_step(work: _Work, md: Any) -> None:
         if not len(at):
             continue
         verdict = length_verdicts(group_md, byte_lengths(new))
-        use = np.isin(verdict, [ValidationResult.IS_POSSIBLE, ValidationResult.TOO_LONG])
-        work.set_national(at[use], take(new, np.flatnonzero(use)))
+        use = (verdict == ValidationResult.IS_POSSIBLE) | (verdict == ValidationResult.TOO_LONG)
+        stripped.append((at[use], take(new, np.flatnonzero(use))))
+    for rows, values in stripped:  # after the loop: the cut rows are merged once
+        work.set_national(rows, values)
     lengths = work.lengths()
     work.error[live & (lengths < _MIN_NSN)] = TOO_SHORT
     work.error[live & (lengths > _MAX_NSN)] = TOO_LONG
