@@ -37,6 +37,7 @@ Usage: python bench/bench_reader.py [--quick] [--repeat N] [--only us,xlsx,scali
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -336,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
             for region in args.regions.upper().split(","):
                 _region(region, n, tmpdir, args, rows, missed)
     width = max(len(r[0]) for r in rows)
+    spec = importlib.util.find_spec("leadsync")
+    print(f"leadsync measured: {Path(spec.origin).parent if spec and spec.origin else '?'}")
     print(f"load average at start: {load_start}; at end: {_load()}")
     print(f"{'metric':<{width}} | {'measured':>22} | target or baseline")
     print("-" * (width + 50))

@@ -12,15 +12,28 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import sys
 from pathlib import Path
 
+import gen_data
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # the forms live with the reader's tests
+#: The forms live with the reader's tests; loaded from this checkout's file, so that a
+#: PYTHONPATH pointing at another checkout (to measure its leadsync) changes nothing here.
+_FORMS = HERE.parent / "tests" / "reader" / "phone_forms.py"
 
-import gen_data  # noqa: E402
 
-from tests.reader.phone_forms import phone_values  # noqa: E402
+def _load_forms():
+    spec = importlib.util.spec_from_file_location("leadsync_bench_phone_forms", _FORMS)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+phone_values = _load_forms().phone_values
 
 
 def write_phones_csv(path: Path, region: str, n: int, seed: int = 0) -> Path:

@@ -8,7 +8,7 @@ give the same E.164 normalization to the rest of the pipeline (remote leads are 
 Modules: ``read`` (the orchestration), ``textfile`` and ``workbook`` (bytes → text grids of
 Arrow columns, ``grid``), ``columns`` (header row and synonyms), ``phones`` (E.164 for whole
 columns: ``phoneref`` the per-value reference, ``phonecolumn`` the column path with
-``phonesplit``, ``phoneparse`` and ``phonemeta``), ``fields`` (the other fields), ``dedupe``
+``phonesplit``, ``phoneparse``, ``phoneprefix`` and ``phonemeta``), ``fields`` (the other fields), ``dedupe``
 (duplicates), ``issues`` (bad rows as data), ``part`` and ``arrowtext`` (values and column
 helpers), ``limits`` (bounds against hostile files).
 """

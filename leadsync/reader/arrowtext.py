@@ -144,6 +144,12 @@ def take(values: pa.Array, idx: np.ndarray) -> pa.Array:
     return values.take(pa.array(idx, type=pa.int64()))
 
 
+def put(values: pa.Array, mask: np.ndarray, new: pa.Array) -> pa.Array:
+    """``values`` with the ``mask`` rows replaced by ``new`` (one value per such row, in row
+    order)."""
+    return pc.replace_with_mask(values, pa.array(mask), new.cast(values.type))
+
+
 def drop_prefix(values: pa.Array, k: np.ndarray | int) -> pa.Array:
     """Every value without its first ``k`` bytes (per value, or one count for all); ``k`` is at
     most the value's length, and small (a few bytes). For ASCII text (digits) bytes are

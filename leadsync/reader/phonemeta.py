@@ -19,7 +19,6 @@ from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
 from .arrowtext import fullmatch, groups
 
-NANP_CC = 1
 #: phonenumbers' region of non-geographic country codes (+800, +808, +870, …).
 NON_GEO = "001"
 

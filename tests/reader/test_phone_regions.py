@@ -19,15 +19,8 @@ from phonenumbers.phonenumberutil import (
 )
 
 from leadsync.reader import normalize_one
-from leadsync.reader.phoneparse import (
-    INVALID,
-    TOO_LONG,
-    TOO_SHORT,
-    extract_country_code,
-    parse_digits,
-    strip_idd,
-    strip_national_prefix,
-)
+from leadsync.reader.phoneparse import INVALID, TOO_LONG, TOO_SHORT, parse_digits
+from leadsync.reader.phoneprefix import extract_country_code, strip_idd, strip_national_prefix
 from leadsync.reader.phones import normalize_array
 from tests.reader.phone_forms import phone_values
 from tests.reader.test_phones import LEVELS, assert_same
