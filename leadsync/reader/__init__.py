@@ -10,9 +10,10 @@ Modules: ``read`` (the orchestration); ``textfile`` (with ``textcodec``, encodin
 ``container`` checks, the ``extent`` scan of XLSX sheets, python-calamine blocks in
 ``calaminesheet`` and the cell-by-cell readers ``xlsxsheet`` and ``odsfile`` (over
 ``xmlstream``, with ``xlsxparts`` and ``cells``); ``columns`` (header row and synonyms),
-``phones`` (E.164, vectorized, with ``phonesplit`` and ``phonemeta``), ``fields`` (the other
-fields), ``dedupe`` (duplicates), ``issues`` (bad rows as data), ``part`` and ``arrowtext``
-(values and column helpers), ``limits`` (bounds against hostile files).
+``phones`` (E.164 for whole columns: ``phoneref`` the per-value reference, ``phonecolumn`` the
+column path with ``phonesplit``, ``phoneparse``, ``phoneprefix`` and ``phonemeta``), ``fields``
+(the other fields), ``dedupe`` (duplicates), ``issues`` (bad rows as data), ``part`` and
+``arrowtext`` (values and column helpers), ``limits`` (bounds against hostile files).
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ import pyarrow.compute as pc
 
 LS = pa.large_string()
 _ZERO = ord("0")
+#: Up to this many groups, :func:`groups` makes a pass per key instead of sorting.
+_FEW_GROUPS = 8
 
 
 def plain_strings(values: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -46,12 +48,10 @@ def digits_of(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Every value's ASCII digits: ``(data, offsets)``, value ``i``'s digits being
     ``data[offsets[i]:offsets[i + 1]]`` (ASCII bytes)."""
     offsets, data = buffers(plain_strings(values))
-    is_digit = (data - np.uint8(_ZERO)) < 10  # uint8 arithmetic wraps below "0"
-    # int32 running counts: several times faster than int64 for numpy's cumsum of booleans.
-    small = len(data) < 2**31
-    counts = np.zeros(len(data) + 1, dtype=np.int32 if small else np.int64)
-    np.cumsum(is_digit, out=counts[1:])
-    return data[is_digit], counts[offsets].astype(np.int64)
+    at = np.flatnonzero((data - np.uint8(_ZERO)) < 10)  # uint8 arithmetic wraps below "0"
+    # Value i's digits are those between its byte offsets: a binary search per value costs
+    # far less than a running count over every byte.
+    return data[at], np.searchsorted(at, offsets).astype(np.int64)
 
 
 def fullmatch(values: pa.Array, pattern: str) -> np.ndarray:
@@ -131,3 +131,61 @@ def blank_cells(values: pa.Array) -> np.ndarray:
     if empty.all():
         return empty
     return as_bool(pc.equal(pc.utf8_trim_whitespace(values), ""))
+
+
+def take(values: pa.Array, idx: np.ndarray) -> pa.Array:
+    """The values at positions ``idx`` (int64 positions, in that order); ``values`` itself when
+    ``idx`` is every position in order (no copy)."""
+    n = len(values)
+    if len(idx) == n and (
+        n == 0 or (idx[0] == 0 and idx[-1] == n - 1 and (np.diff(idx) > 0).all())
+    ):
+        return values
+    return values.take(pa.array(idx, type=pa.int64()))
+
+
+def put(values: pa.Array, mask: np.ndarray, new: pa.Array) -> pa.Array:
+    """``values`` with the ``mask`` rows replaced by ``new`` (one value per such row, in row
+    order)."""
+    return pc.replace_with_mask(values, pa.array(mask), new.cast(values.type))
+
+
+def drop_prefix(values: pa.Array, k: np.ndarray | int) -> pa.Array:
+    """Every value without its first ``k`` bytes (per value, or one count for all); ``k`` is at
+    most the value's length, and small (a few bytes). For ASCII text (digits) bytes are
+    characters."""
+    offsets, data = buffers(plain_strings(values))
+    starts = offsets[:-1]
+    drop = np.broadcast_to(np.asarray(k, dtype=np.int64), starts.shape)
+    keep = np.ones(len(data), dtype=bool)
+    for j in range(int(drop.max(initial=0))):
+        keep[starts[drop > j] + j] = False
+    return from_parts(data[keep], np.diff(offsets) - drop)
+
+
+def digit_at(values: pa.Array, k: int) -> np.ndarray:
+    """Per value of ASCII digits: the value of its digit ``k`` (-1 past its end)."""
+    offsets, data = buffers(plain_strings(values))
+    out = np.full(len(values), -1, dtype=np.int64)
+    inside = offsets[:-1] + k < offsets[1:]
+    out[inside] = data[offsets[:-1][inside] + k].astype(np.int64) - _ZERO
+    return out
+
+
+def groups(keys: np.ndarray, where: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """The positions where ``where`` holds, grouped by ``keys`` (small non-negative ints, such
+    as country codes): ``(key, positions)`` per distinct key, in key order, positions
+    ascending."""
+    idx = np.flatnonzero(where)
+    if not len(idx):
+        return []
+    sub = keys[idx]
+    present = np.flatnonzero(np.bincount(sub))
+    if len(present) <= _FEW_GROUPS:  # a pass per key beats a sort
+        return [(int(key), idx[sub == key]) for key in present]
+    order = np.argsort(sub.astype(np.int32), kind="stable")
+    idx, sub = idx[order], sub[order]
+    cuts = np.flatnonzero(np.diff(sub)) + 1
+    return [
+        (int(sub[a]), part) for a, part in zip(np.r_[0, cuts], np.split(idx, cuts), strict=True)
+    ]

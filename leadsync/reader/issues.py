@@ -35,33 +35,47 @@ class Row:
     campaign: str | None
 
 
-def _rows_at(
-    parts: Sequence[Part],
-    starts: np.ndarray,
-    numbers: pa.Array,
-    campaigns: pa.Array,
-    idx: np.ndarray,
-) -> dict[int, Row]:
-    """Rows at the global positions ``idx`` (parts laid end to end from ``starts``)."""
-    which = np.searchsorted(starts, idx, side="right") - 1
-    pos = idx - starts[which]
-    excel_row = np.empty(len(idx), dtype=np.int64)
-    for k, part in enumerate(parts):
-        mine = which == k
-        excel_row[mine] = part.positions[pos[mine]] + 1
-    take = pa.array(idx, type=pa.int64())
-    return {
-        i: Row(k, p, parts[k].source.path, parts[k].source.sheet, r, number, campaign)
-        for i, k, p, r, number, campaign in zip(
-            idx.tolist(),
-            which.tolist(),
-            pos.tolist(),
-            excel_row.tolist(),
-            numbers.take(take).to_pylist(),
-            campaigns.take(take).to_pylist(),
-            strict=True,
+class _Rows:
+    """What messages need to know about the rows at the global positions ``idx`` (sorted,
+    distinct; parts laid end to end from ``starts``), kept as arrays and lists: a Row object
+    is built only for the few messages that name another row."""
+
+    def __init__(
+        self,
+        parts: Sequence[Part],
+        starts: np.ndarray,
+        numbers: pa.Array,
+        campaigns: pa.Array,
+        idx: np.ndarray,
+    ) -> None:
+        self.parts = parts
+        self.idx = idx
+        self.part = np.searchsorted(starts, idx, side="right") - 1
+        self.pos = idx - starts[self.part]
+        self.excel_row = np.empty(len(idx), dtype=np.int64)
+        for k, part in enumerate(parts):
+            mine = self.part == k
+            self.excel_row[mine] = part.positions[self.pos[mine]] + 1
+        take = pa.array(idx, type=pa.int64())
+        self.numbers = numbers.take(take).to_pylist()
+        self.campaigns = campaigns.take(take).to_pylist()
+
+    def at(self, i: np.ndarray) -> np.ndarray:
+        """Where the global positions ``i`` are in ``idx``."""
+        return np.searchsorted(self.idx, i)
+
+    def row(self, j: int) -> Row:
+        k = int(self.part[j])
+        source = self.parts[k].source
+        return Row(
+            k,
+            int(self.pos[j]),
+            source.path,
+            source.sheet,
+            int(self.excel_row[j]),
+            self.numbers[j],
+            self.campaigns[j],
         )
-    }
 
 
 def build_issues(
@@ -78,41 +92,100 @@ def build_issues(
     """One RowIssue per row of ``bad`` (global positions, in order): its codes, a sentence per
     code, its original cells, and the row it duplicates."""
     twins = twin[bad]
-    info = _rows_at(
-        parts, starts, numbers, campaigns, np.unique(np.concatenate([bad, twins[twins >= 0]]))
-    )
-    values: dict[int, dict[str, str]] = {}
+    needed = np.sort(np.concatenate([bad, twins[twins >= 0]]))
+    needed = needed[np.r_[True, needed[1:] != needed[:-1]]] if len(needed) else needed
+    info = _Rows(parts, starts, numbers, campaigns, needed)
+    at = info.at(bad)
+    twin_at = np.where(twins >= 0, info.at(np.maximum(twins, 0)), -1)
+    part_of = info.part[at]
+    values: list[dict[str, str]] = [{}] * len(bad)
     for k, part in enumerate(parts):
-        mine = [i for i in bad.tolist() if info[i].part == k]
-        if not mine:
+        mine = np.flatnonzero(part_of == k)
+        if not len(mine):
             continue
-        cells = part.source.grid.take(part.positions[[info[i].pos for i in mine]])
-        for i, row_cells in zip(mine, cells, strict=True):
-            values[i] = dict(zip(part.value_keys, row_cells, strict=False))
+        cells = part.source.grid.take(part.positions[info.pos[at[mine]]])
+        keys = part.value_keys
+        for m, row_cells in zip(mine.tolist(), cells, strict=True):
+            values[m] = dict(zip(keys, row_cells, strict=False))
+    sentences = [_PhoneSentences(part, settings) for part in parts]
+    sources = [(part.source.path, part.source.sheet) for part in parts]
     issues = []
-    for i, t in zip(bad.tolist(), twins.tolist(), strict=True):
-        row = info[i]
-        part = parts[row.part]
-        twin_row = info[t] if t >= 0 else None
-        kind = dup_kind if codes[i] == [DUPLICATE] else IssueKind.REJECTED
-        message = " ".join(
-            _sentence(code, part, values[i], row, twin_row, settings) for code in codes[i]
-        )
+    for m, (i, j, t) in enumerate(zip(bad.tolist(), at.tolist(), twin_at.tolist(), strict=True)):
+        k = int(part_of[m])
+        row_codes = codes[i]
+        vals = values[m]
+        phone = sentences[k]
+        said = [phone.sentence(code, vals) for code in row_codes]
+        if None in said:  # codes whose sentence names the row or another one
+            row, twin_row = info.row(j), info.row(t) if t >= 0 else None
+            said = [
+                s if s is not None else _sentence(code, parts[k], vals, row, twin_row, settings)
+                for s, code in zip(said, row_codes, strict=True)
+            ]
+        kind = dup_kind if row_codes == [DUPLICATE] else IssueKind.REJECTED
+        file, sheet = sources[k]
         issues.append(
             RowIssue(
-                file=row.file,
-                sheet=row.sheet,
-                row=row.row,
+                file=file,
+                sheet=sheet,
+                row=int(info.excel_row[j]),
                 kind=kind,
-                codes=tuple(codes[i]),
-                message=message,
-                values=values[i],
-                campaign=row.campaign,
-                number=row.number,
-                duplicate_of_row=twin_row.row if twin_row else None,
+                codes=tuple(row_codes),
+                message=" ".join(said),  # type: ignore[arg-type]  # no None left
+                values=vals,
+                campaign=info.campaigns[j],
+                number=info.numbers[j],
+                duplicate_of_row=int(info.excel_row[t]) if t >= 0 else None,
             )
         )
     return issues
+
+
+class _PhoneSentences:
+    """The sentences of the phone codes for one part, their fixed text prepared once (the
+    many rejected numbers of a large file each need one)."""
+
+    def __init__(self, part: Part, settings: Settings) -> None:
+        header = part.headers["number"]
+        self.header = header
+        self.key = part.field_keys["number"]
+        self.missing = f"{header} is empty."
+        self.tails = {
+            phones.PHONE_TOO_SHORT: " is too short to be a phone number.",
+            phones.PHONE_TOO_LONG: " is too long to be a phone number.",
+            phones.PHONE_INVALID: (
+                f" is not a valid phone number (default region {settings.sync.region}; "
+                "add the +country code)."
+            ),
+            phones.PHONE_DECIMAL: (
+                f" is a decimal number, not a phone number: format the {header} "
+                "column as Text and re-enter it."
+            ),
+        }
+
+    def sentence(self, code: str, values: dict[str, str]) -> str | None:
+        """The sentence of a phone code (None for other codes)."""
+        tail = self.tails.get(code)
+        if tail is not None:
+            return f"{self.header} {values.get(self.key, '').strip()!r}{tail}"
+        if code == phones.PHONE_MISSING:
+            return self.missing
+        if code == phones.PHONE_SCIENTIFIC:
+            return _scientific(self.header, values.get(self.key, ""))
+        return None
+
+
+def _scientific(header: str, phone: str) -> str:
+    label = f"{header} {phone.strip()!r}"
+    if "e" not in phone.lower():
+        return (
+            f"{label} is a number cell formatted in scientific notation (0.00E+00), so Excel "
+            f"shows it rounded: format the {header} column as Text and re-enter the numbers."
+        )
+    return (
+        f"{label} is in scientific notation, so Excel has rounded it: format the "
+        f"{header} column as Text and re-enter the numbers."
+    )
 
 
 _FIELD_OF_CODE = {
@@ -134,16 +207,8 @@ def _sentence(
     label = f"{phone_header} {phone.strip()!r}"
     if code == phones.PHONE_MISSING:
         return f"{phone_header} is empty."
-    if code == phones.PHONE_SCIENTIFIC and "e" not in phone.lower():
-        return (
-            f"{label} is a number cell formatted in scientific notation (0.00E+00), so Excel "
-            f"shows it rounded: format the {phone_header} column as Text and re-enter the numbers."
-        )
     if code == phones.PHONE_SCIENTIFIC:
-        return (
-            f"{label} is in scientific notation, so Excel has rounded it: format the "
-            f"{phone_header} column as Text and re-enter the numbers."
-        )
+        return _scientific(phone_header, phone)
     if code == phones.PHONE_DECIMAL:
         return (
             f"{label} is a decimal number, not a phone number: format the {phone_header} "

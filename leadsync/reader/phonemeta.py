@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import re._parser as sre_parse  # for the width of a pattern
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -18,9 +17,10 @@ import pyarrow.compute as pc
 from phonenumbers import PhoneMetadata, ValidationResult
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
-from .arrowtext import fullmatch
+from .arrowtext import fullmatch, groups
 
-NANP_CC = 1
+#: phonenumbers' region of non-geographic country codes (+800, +808, +870, …).
+NON_GEO = "001"
 
 _DESC_ORDER: tuple[str, ...] = (
     "premium_rate",
@@ -90,14 +90,22 @@ def _desc_match(md: Any, name: str, values: pa.Array, lengths: np.ndarray) -> np
     return out
 
 
+def metadata_for(region: str, cc: int) -> Any:
+    """phonenumbers' ``metadata_for_region_or_calling_code``: the region's metadata, or the
+    country code's for non-geographic codes (region "001", such as +800); None when missing."""
+    if region == NON_GEO:
+        return PhoneMetadata.metadata_for_nongeo_region(cc)
+    return PhoneMetadata.metadata_for_region(region)
+
+
 def _type_groups(md: Any) -> tuple[tuple[tuple[int, ...], str], ...]:
     """The number types of ``md`` as one alternation per set of possible lengths."""
-    return _type_groups_of(md.id)
+    return _type_groups_of(md.id, md.country_code)
 
 
 @cache
-def _type_groups_of(region: str) -> tuple[tuple[tuple[int, ...], str], ...]:
-    md = PhoneMetadata.metadata_for_region(region)
+def _type_groups_of(region: str, cc: int) -> tuple[tuple[tuple[int, ...], str], ...]:
+    md = metadata_for(region, cc)
     groups: dict[tuple[int, ...], list[str]] = {}
     for name in _DESC_ORDER:
         desc = getattr(md, name)
@@ -137,7 +145,7 @@ def _leading_digits_width(cc: int) -> int | None:
     None."""
     width = 0
     for region in COUNTRY_CODE_TO_REGION_CODE[cc]:
-        md = PhoneMetadata.metadata_for_region(region)
+        md = metadata_for(region, cc)
         ld = md.leading_digits if md is not None else None
         if ld is None:
             continue
@@ -151,7 +159,7 @@ def valid_for_cc(cc: int, national: pa.Array) -> np.ndarray:
     """Per national number of country code ``cc``: ``phonenumbers.is_valid_number``."""
     regions = COUNTRY_CODE_TO_REGION_CODE[cc]
     if len(regions) == 1:
-        return _known_type(PhoneMetadata.metadata_for_region(regions[0]), national)
+        return _known_type(metadata_for(regions[0], cc), national)
     # _region_code_for_number_from_list: the first region whose leading digits match (or, for
     # regions without leading digits, whose types know the number) decides. Leading digits are
     # matched once per distinct prefix (a few thousand at most), not once per row.
@@ -162,7 +170,7 @@ def valid_for_cc(cc: int, national: pa.Array) -> np.ndarray:
     prefix_of: np.ndarray | None = None  # per row: its prefix's position in ``prefixes``
     prefixes: list[str] = []
     for region in regions:
-        md = PhoneMetadata.metadata_for_region(region)
+        md = metadata_for(region, cc)
         if md is None or not pending.any():
             continue
         idx = np.flatnonzero(pending)
@@ -194,18 +202,14 @@ def valid_for_cc(cc: int, national: pa.Array) -> np.ndarray:
     return valid
 
 
-def length_results(cc: int, lengths: np.ndarray) -> np.ndarray:
-    """Per length: phonenumbers' ``_test_number_length`` for the main region of ``cc``."""
-    md = PhoneMetadata.metadata_for_region(phonenumbers.region_code_for_country_code(cc))
-    assert md is not None and md.general_desc is not None  # geographic codes only
+def length_verdicts(md: Any, lengths: np.ndarray) -> np.ndarray:
+    """Per length: phonenumbers' ``_test_number_length`` (any number type) against ``md``."""
     general = md.general_desc
     possible = list(general.possible_length)
     local = list(general.possible_length_local_only)
     out = np.empty(len(lengths), dtype=np.int64)
-    for length in np.unique(lengths):
-        if possible[0] == -1:
-            res = ValidationResult.INVALID_LENGTH
-        elif length in local:
+    for length in np.unique(lengths).tolist():
+        if length in local:
             res = ValidationResult.IS_POSSIBLE_LOCAL_ONLY
         elif possible[0] == length:
             res = ValidationResult.IS_POSSIBLE
@@ -221,97 +225,56 @@ def length_results(cc: int, lengths: np.ndarray) -> np.ndarray:
     return out
 
 
+def length_results(cc: int, lengths: np.ndarray) -> np.ndarray:
+    """Per length: phonenumbers' ``_test_number_length`` for the main region of ``cc`` (what
+    ``is_possible_number_with_reason`` says)."""
+    return length_verdicts(main_metadata(cc), lengths)
+
+
 @cache
-def geographic_codes() -> np.ndarray:
-    """Per number 0-999: its digit count when it is a country code with real regions, else 0.
-    (Non-geographic codes such as +800 take the reference path.) Reads only the code table, so
-    no region metadata is loaded for countries the data never names."""
-    table = np.zeros(1000, dtype=np.int64)
-    for cc, regions in COUNTRY_CODE_TO_REGION_CODE.items():
-        if "001" not in regions:
-            table[cc] = len(str(cc))
-    return table
+def main_metadata(cc: int) -> Any:
+    """The metadata of ``cc``'s main region (or of the non-geographic code); ``cc`` must have
+    metadata (:func:`has_metadata`)."""
+    md = metadata_for(phonenumbers.region_code_for_country_code(cc), cc)
+    assert md is not None and md.general_desc is not None
+    return md
+
+
+def general_match(md: Any, values: pa.Array) -> np.ndarray:
+    """Per value: phonenumbers' ``_match_national_number(value, md.general_desc, False)`` (the
+    pattern alone, whatever the length)."""
+    if not _desc_ok(md.general_desc) or len(values) == 0:
+        return np.zeros(len(values), dtype=bool)
+    return fullmatch(values, md.general_desc.national_number_pattern)
 
 
 @cache
 def has_metadata(cc: int) -> bool:
-    return all(
-        PhoneMetadata.metadata_for_region(r) is not None for r in COUNTRY_CODE_TO_REGION_CODE[cc]
-    )
+    """Whether every region of ``cc`` has metadata with a general description."""
+    mds = [metadata_for(r, cc) for r in COUNTRY_CODE_TO_REGION_CODE[cc]]
+    return all(md is not None and md.general_desc is not None for md in mds)
 
 
-@cache
-def national_fast_region(region: str) -> bool:
-    """Whether national-format numbers of ``region`` can take the fast path (NANP regions whose
-    numbers are at most 10 digits, so "1" + 10 or more digits always reads as country code +
-    number)."""
-    md = PhoneMetadata.metadata_for_region(region)
-    return (
-        md is not None
-        and md.country_code == NANP_CC
-        and md.general_desc is not None
-        and max(md.general_desc.possible_length) == 10
-        and rewrites_00(region)
-    )
-
-
-def natpref_blocks(region: str, national: pa.Array) -> np.ndarray:
-    """Rows where the region's national-prefix pattern matches (phonenumbers may strip it)."""
-    md = PhoneMetadata.metadata_for_region(region)
-    natpref = md.national_prefix_for_parsing if md is not None else None
-    if not natpref or len(national) == 0:
-        return np.zeros(len(national), dtype=bool)
-    if natpref.isdigit():  # a plain prefix such as "1" or "0": no regex needed
-        return _np(pc.starts_with(national, natpref))
-    return _prefix_match(national, natpref)
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """The metadata's answer for some rows: ``decided`` rows (the others need the reference),
-    of which ``accepted`` ones pass the level; every other decided row has its length verdict
-    (phonenumbers' ``ValidationResult``) in ``results``."""
-
-    decided: np.ndarray
-    accepted: np.ndarray
-    results: dict[int, np.ndarray]
-
-
-def validate(rows: np.ndarray, cc: np.ndarray, national: pa.Array, level: str) -> Verdict:
-    """Check each row's national number against its country's metadata at ``level``
-    (``valid``: ``is_valid_number``; ``possible``: ``is_possible_number``; ``none``: it
-    parsed). Rows of a country whose national prefix phonenumbers might strip are left
-    undecided."""
-    decided: list[np.ndarray] = []
-    accepted: list[np.ndarray] = []
-    rejected: dict[int, list[np.ndarray]] = {}
-    for code in np.flatnonzero(np.bincount(cc)).tolist():  # country codes are below 1000
-        sel = np.flatnonzero(cc == code)
-        if not has_metadata(code):
-            continue
-        nat = national if len(sel) == len(national) else _take(national, sel)
-        main = phonenumbers.region_code_for_country_code(code)
-        blocked = natpref_blocks(main, nat)
-        if blocked.any():  # phonenumbers may strip a national prefix: the reference decides
-            keep = np.flatnonzero(~blocked)
-            sel, nat = sel[keep], _take(nat, keep)
-        idx = rows[sel]
-        results = length_results(code, byte_lengths(nat))
-        if level == "valid":
-            good = valid_for_cc(code, nat)
+def check_numbers(cc: np.ndarray, national: pa.Array, level: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per parsed number (country code ``cc`` > 0, its national significant number): whether it
+    passes ``level`` (``valid``: ``is_valid_number``; ``possible``: ``is_possible_number``;
+    ``none``: it parsed), and its length verdict (``is_possible_number_with_reason``, the code
+    of a rejected number). Rows with ``cc`` 0 are neither."""
+    n = len(cc)
+    accepted = np.zeros(n, dtype=bool)
+    results = np.zeros(n, dtype=np.int64)
+    lengths = byte_lengths(national)
+    for code, sel in groups(cc, cc > 0):
+        results[sel] = length_results(code, lengths[sel])
+        if level == "valid" and 2 * len(sel) > n:  # most of the column: no copy of it
+            accepted[sel] = valid_for_cc(code, national)[sel]
+        elif level == "valid":
+            accepted[sel] = valid_for_cc(code, _take(national, sel))
         elif level == "possible":
-            good = np.isin(
-                results, [ValidationResult.IS_POSSIBLE, ValidationResult.IS_POSSIBLE_LOCAL_ONLY]
+            accepted[sel] = np.isin(
+                results[sel],
+                [ValidationResult.IS_POSSIBLE, ValidationResult.IS_POSSIBLE_LOCAL_ONLY],
             )
         else:
-            good = np.ones(len(idx), dtype=bool)
-        decided.append(idx)
-        accepted.append(idx[good])
-        for res in np.unique(results[~good]).tolist():
-            rejected.setdefault(int(res), []).append(idx[~good & (results == res)])
-    empty = np.zeros(0, dtype=np.int64)
-    return Verdict(
-        decided=np.concatenate(decided) if decided else empty,
-        accepted=np.concatenate(accepted) if accepted else empty,
-        results={res: np.concatenate(parts) for res, parts in rejected.items()},
-    )
+            accepted[sel] = True
+    return accepted, results

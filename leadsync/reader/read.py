@@ -224,11 +224,7 @@ def _read_part(
                     dict.fromkeys(np.flatnonzero(hit).tolist(), phones.PHONE_SCIENTIFIC)
                 )
     text["number"] = e164
-    codes: dict[int, list[str]] = {}  # sparse: only bad rows; the phone's code first
-    warned: dict[int, list[str]] = {}
-    for i, joined in sorted(phone_codes.items()):
-        for code in joined.split(";"):
-            (codes if code in phones.PHONE_ERRORS else warned).setdefault(i, []).append(code)
+    codes, warned = _split_phone_codes(phone_codes)  # sparse: only bad rows, in row order
     for bad, code in checks:
         for i in np.flatnonzero(bad).tolist():
             codes.setdefault(i, []).append(code)
@@ -258,6 +254,30 @@ def _read_part(
         headers={f: headers[i] or keys[i] for f, i in fields.items()},
         field_keys={f: keys[i] for f, i in fields.items()},
     )
+
+
+def _split_phone_codes(
+    phone_codes: dict[int, str],
+) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
+    """Per row with phone codes (";"-joined): its rejecting codes and its warnings, each a new
+    list (later checks append to them). A code text is split once, however many rows share
+    it (a large file has hundreds of thousands of rows and a handful of texts)."""
+    split = {
+        text: (
+            [c for c in text.split(";") if c in phones.PHONE_ERRORS],
+            [c for c in text.split(";") if c not in phones.PHONE_ERRORS],
+        )
+        for text in set(phone_codes.values())
+    }
+    codes: dict[int, list[str]] = {}
+    warned: dict[int, list[str]] = {}
+    for i in sorted(phone_codes):
+        errors, warnings = split[phone_codes[i]]
+        if errors:
+            codes[i] = errors.copy()
+        if warnings:
+            warned[i] = warnings.copy()
+    return codes, warned
 
 
 def read_dnc(
@@ -370,7 +390,9 @@ def read_sources(
     campaigns = _joined(parts, "campaign")
     codes: dict[int, list[str]] = {}
     for k, p in enumerate(parts):
-        codes.update({int(starts[k]) + i: list(c) for i, c in p.codes.items()})
+        # The parts hand their lists over (nothing reads a part's codes after this).
+        start = int(starts[k])
+        codes.update(p.codes if start == 0 else {start + i: c for i, c in p.codes.items()})
     if dnc:
         in_dnc = as_bool(pc.is_in(numbers, value_set=pa.array(sorted(dnc), type=LS)))
         for i in np.flatnonzero(in_dnc).tolist():
