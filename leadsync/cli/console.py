@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,6 +71,16 @@ def _sandbox_settings(settings: Settings) -> Iterator[tuple[Settings, str]]:
             }
         )
         yield settings, sandbox.base_url
+
+
+@contextlib.contextmanager
+def _signals_taken() -> Iterator[None]:
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -138,6 +149,10 @@ def serve_command(
         config = uvicorn.Config(
             app, access_log=False, log_level="warning", lifespan="on", proxy_headers=True
         )
+        # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again for
+        # the handler it found: ours takes it, so the sandbox and the work folder are
+        # cleaned up and the command ends normally.
+        stack.enter_context(_signals_taken())
         uvicorn.Server(config).run(sockets=[sock])
     click.echo("console stopped")
 

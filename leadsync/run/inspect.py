@@ -58,6 +58,8 @@ class SheetPreview:
     rows: tuple[tuple[int, tuple[str, ...]], ...] = ()  # (Excel row number, cells)
     problem: str | None = None  # why the reader would refuse it as it stands
     partial: bool = False  # only the start of a large text file was looked at
+    #: No row names a lead field: ``header_row`` is the first non-blank row, a guess.
+    header_guessed: bool = False
 
     @property
     def headers(self) -> list[str]:
@@ -182,25 +184,9 @@ def _preview(
             path, sheet, sheets, problem=f"{where} is empty (no header row, no data)"
         )
     at = _header_at(grid, settings, limits)
-    if at is None:
-        first = int(np.flatnonzero(~blank)[0])
-        shown = grid.take(np.flatnonzero(~blank)[:rows])
-        return SheetPreview(
-            path,
-            sheet,
-            sheets,
-            header_row=None,
-            columns=tuple(
-                ColumnInfo(i, column_letter(i), h.strip(), None, None)
-                for i, h in enumerate(grid.rows(first, first + 1)[0])
-            ),
-            rows=tuple(
-                (int(p) + 1, tuple(r))
-                for p, r in zip(np.flatnonzero(~blank)[:rows], shown, strict=True)
-            ),
-            problem=f"no header row naming a phone column was found in {where}",
-            partial=partial,
-        )
+    guessed = at is None
+    if at is None:  # no row names a field: the first row stands in, for the user to map
+        at = int(np.flatnonzero(~blank)[0])
     headers = [c.strip() for c in grid.rows(at, at + 1)[0]]
     columns, problem = _columns(headers, settings.columns, path, sheet, at + 1)
     data_at = np.flatnonzero(~blank[at + 1 :])[:rows] + at + 1
@@ -214,6 +200,7 @@ def _preview(
         rows=tuple((int(p) + 1, tuple(r)) for p, r in zip(data_at, cells, strict=True)),
         problem=problem,
         partial=partial,
+        header_guessed=guessed,
     )
 
 
