@@ -146,10 +146,7 @@ class RowsCache:
         for col in ROW_SHOWN:
             if col not in frame.columns:
                 frame[col] = None
-        search = frame["number"].fillna("")
-        for col in ("campaign", "lead_id", "file", "reasons", "message"):
-            search = search + " " + frame[col].fillna("")
-        frame["_search"] = search.str.casefold()
+        frame.attrs["search"] = ("number", "campaign", "lead_id", "file", "reasons", "message")
         frame["action"] = frame["outcome"]
         with self._lock:
             self._tables[key] = frame

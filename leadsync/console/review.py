@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..models import IssueKind, Operation, OpKind, RowIssue
@@ -94,21 +95,39 @@ def _name(body: Mapping[str, Any] | None) -> str:
     return " ".join(str(body[k]) for k in ("first_name", "last_name") if body.get(k))
 
 
-def _op_record(op: Operation) -> tuple[Any, ...]:
-    file, sheet, row = op.source if op.source is not None else (None, None, None)
+def _op_detail(op: Operation) -> tuple[str, str]:
+    """(action, detail) of one operation."""
     if op.kind is OpKind.ADD:
-        action, detail = "add", "not in the campaign: added"
         if op.reason == "drift-replace":
-            detail = "replaces the lead whose fields differ"
-    elif op.kind is OpKind.DELETE:
-        action, detail = "remove", f"deleted ({op.reason})"
-    elif op.reason in _REMOVAL_REASONS:
-        action, detail = "remove", f"status set to {op.status} ({op.reason})"
-    elif op.lead_id is None:
-        action, detail = "status", f"status {op.status}, once the added lead's id is known"
-    else:
-        action, detail = "status", f"status set to {op.status}"
-    return (action, op.campaign, op.key, _name(op.body), file, sheet, row, op.lead_id, detail)
+            return "add", "replaces the lead whose fields differ"
+        return "add", "not in the campaign: added"
+    if op.kind is OpKind.DELETE:
+        return "remove", f"deleted ({op.reason})"
+    if op.reason in _REMOVAL_REASONS:
+        return "remove", f"status set to {op.status} ({op.reason})"
+    if op.lead_id is None:
+        return "status", f"status {op.status}, once the added lead's id is known"
+    return "status", f"status set to {op.status}"
+
+
+def _op_frame(ops: list[Operation]) -> pd.DataFrame:
+    """The plan's operations as review rows, built column by column."""
+    details = [_op_detail(op) for op in ops]
+    sources = [op.source or (None, None, None) for op in ops]
+    return pd.DataFrame(
+        {
+            "action": [d[0] for d in details],
+            "campaign": [op.campaign for op in ops],
+            "number": [op.key for op in ops],
+            "name": [_name(op.body) for op in ops],
+            "file": [src[0] for src in sources],
+            "sheet": [src[1] for src in sources],
+            "row": pd.array([src[2] for src in sources], dtype="Int64"),
+            "lead_id": [op.lead_id for op in ops],
+            "detail": [d[1] for d in details],
+        },
+        columns=list(PLAN_COLUMNS),
+    )
 
 
 def _frame(records: Iterable[tuple[Any, ...]], columns: tuple[str, ...]) -> pd.DataFrame:
@@ -199,11 +218,18 @@ def _row_records(rows: pd.DataFrame, outcomes: Mapping[str, str]) -> list[tuple[
 
 
 def _with_search(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
-    text = pd.Series([""] * len(frame), index=frame.index, dtype=object)
-    for col in columns:
-        text = text + " " + frame[col].fillna("").astype(str)
-    frame["_search"] = text.str.casefold()
+    """Name the columns a text search looks in (the search text is made at the first search)."""
+    frame.attrs["search"] = columns
     return frame
+
+
+def _search_text(frame: pd.DataFrame) -> pd.Series:
+    if "_search" not in frame.columns:
+        text = pd.Series([""] * len(frame), index=frame.index, dtype=object)
+        for col in frame.attrs.get("search", ()):
+            text = text + " " + frame[col].fillna("").astype(str)
+        frame["_search"] = text.str.casefold()
+    return frame["_search"]
 
 
 def _issues(issues: Iterable[RowIssue], kind: IssueKind) -> pd.DataFrame:
@@ -231,20 +257,20 @@ def _issues(issues: Iterable[RowIssue], kind: IssueKind) -> pd.DataFrame:
 def build_review(report: RunReport, saved: SavedPlan | None) -> Review:
     """The review of a plan run: from the saved plan when there is one, else (a refused plan)
     from the report, which has every input row's planned outcome but not the removals."""
+    frames = []
     if saved is not None:
-        records = [_op_record(op) for op in saved.plan.operations]
-        records += _kept_records(saved.plan.kept)
-        records += _drift_records(saved.plan.drift)
+        frames.append(_op_frame(saved.plan.operations))
+        records = _kept_records(saved.plan.kept) + _drift_records(saved.plan.drift)
     else:
         records = _row_records(report.rows, {"planned_add": "add", "planned_status": "status"})
-        records += _kept_records(report.kept)
-        records += _drift_records(report.drift)
+        records += _kept_records(report.kept) + _drift_records(report.drift)
     records += _row_records(report.rows, {"unchanged": "unchanged"})
-    plan_rows = _with_search(
-        _frame(records, PLAN_COLUMNS), ("campaign", "number", "name", "file", "lead_id", "detail")
-    )
-    plan_rows["_order"] = plan_rows["action"].map({a: i for i, a in enumerate(ACTIONS)})
-    plan_rows = plan_rows.sort_values("_order", kind="stable").reset_index(drop=True)
+    frames.append(_frame(records, PLAN_COLUMNS))
+    plan_rows = pd.concat([f for f in frames if len(f)] or frames, ignore_index=True)
+    plan_rows["row"] = plan_rows["row"].astype("Int64")
+    order = plan_rows["action"].map({a: i for i, a in enumerate(ACTIONS)}).to_numpy()
+    plan_rows = plan_rows.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
+    plan_rows = _with_search(plan_rows, ("campaign", "number", "name", "file", "lead_id", "detail"))
     counts = {a: 0 for a in ACTIONS} | {
         str(k): int(v) for k, v in plan_rows["action"].value_counts().items()
     }
@@ -281,7 +307,8 @@ def page_of(
     if action and "action" in frame.columns:
         chosen = chosen[chosen["action"] == action]
     if query and query.strip():
-        chosen = chosen[chosen["_search"].str.contains(query.strip().casefold(), regex=False)]
+        text = _search_text(frame).loc[chosen.index]
+        chosen = chosen[text.str.contains(query.strip().casefold(), regex=False)]
     total = len(chosen)
     pages = max(1, math.ceil(total / size))
     page = min(max(1, page), pages)
