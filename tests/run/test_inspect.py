@@ -66,7 +66,7 @@ def test_check_mapping_says_what_the_reader_would() -> None:
     (p,) = inspect_file(DATA / "no_phone_column.csv", load_settings(environ={}))
     with pytest.raises(InputError, match="no phone column"):
         check_mapping(p, {})
-    with pytest.raises(InputError, match="'Tel' .* not found"):
+    with pytest.raises(InputError, match=r"'Tel' .* not found"):
         check_mapping(p, {"number": "Tel"})
     assert check_mapping(p, {"number": "Email", "first_name": "Name"}) == {
         "number": 1,
