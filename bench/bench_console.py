@@ -183,7 +183,10 @@ def main() -> int:
     n = QUICK_ROWS if args.quick else FULL_ROWS
     repeat = 1 if args.quick else args.repeat
     print(f"load average at start: {load()}  (2 shared cores)")
-    with tempfile.TemporaryDirectory(prefix="bench-console-") as tmp, Sandbox(SandboxConfig()) as sb:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-console-") as tmp,
+        Sandbox(SandboxConfig()) as sb,
+    ):
         work = Path(tmp)
         source = gen_data.write_messy_csv(work / "leads_100k.csv", n)
         seed(sb, source)
@@ -210,7 +213,9 @@ def main() -> int:
     print()
     print("| metric | measured | target / baseline |")
     print("|---|---|---|")
-    print(f"| upload → review page, {n:,} rows (median of {repeat}) | **{med:.2f} s** | ≤ {TARGET_S:.0f} s |")
+    print(
+        f"| upload → review page, {n:,} rows (median of {repeat}) | **{med:.2f} s** | ≤ {TARGET_S:.0f} s |"
+    )
     print(f"| `leadsync plan` of the same file (median of {repeat}) | {med_cli:.2f} s | baseline |")
     print(f"| rows in the review page's DOM | {max(r['rows_in_dom'] for r in runs)} | ≤ 50 |")
     print(f"load average at end: {load()}")
