@@ -101,6 +101,7 @@ class Task:
     watch: Callable[[Progress], None] | None = None
     thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _watch_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def running(self) -> bool:
@@ -114,12 +115,14 @@ class Task:
             self.progress.total = total
 
     def snapshot(self) -> dict[str, Any]:
-        with self._lock:
-            if self.watch is not None and self.running:
+        if self.watch is not None and self.running:
+            # Outside the progress lock: the engine's callback must never wait for a page.
+            with self._watch_lock:
                 try:
                     self.watch(self.progress)
                 except Exception:  # a look at the journal must never break the page
                     log.debug("progress watch failed", exc_info=True)
+        with self._lock:
             return {
                 "id": self.id,
                 "kind": self.kind,
@@ -143,12 +146,13 @@ class Task:
                 log.exception("console task %s (%s) failed", self.id, self.kind)
                 # Only the type reaches the page: a message might carry what a page must not.
                 state, error = "error", f"internal error ({type(err).__name__}); see the log"
-            with self._lock:
-                if self.watch is not None:
+            if self.watch is not None:
+                with self._watch_lock:
                     try:
                         self.watch(self.progress)
                     except Exception:
                         log.debug("progress watch failed", exc_info=True)
+            with self._lock:
                 self.progress.in_flight = 0
                 self.finished = time.time()
                 self.result, self.error, self.state = result, error, state
