@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -37,6 +38,7 @@ sys.path.insert(0, str(HERE))
 
 import gen_data  # noqa: E402
 import pandas as pd  # noqa: E402
+import psutil  # noqa: E402
 import requests  # noqa: E402
 
 from leadsync.config import load_settings  # noqa: E402
@@ -96,8 +98,15 @@ def api_env(sb: Sandbox) -> dict[str, str]:
     }
 
 
-def cli_plan(source: Path, work: Path, env: dict[str, str], n: int) -> float:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cli_plan(source: Path, work: Path, env: dict[str, str], n: int) -> tuple[float, float]:
+    """``leadsync plan`` of ``source``: (wall, CPU) seconds."""
     out = work / f"cli-plan-{n}.json"
+    cpu0 = _children_cpu()
     t0 = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "leadsync", "-q", "plan", str(source), "--out", str(out),
@@ -107,7 +116,7 @@ def cli_plan(source: Path, work: Path, env: dict[str, str], n: int) -> float:
     wall = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(f"leadsync plan failed ({done.returncode}): {done.stderr[-2000:]}")
-    return wall
+    return wall, _children_cpu() - cpu0
 
 
 def start_console(work: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
@@ -194,12 +203,18 @@ def main() -> int:
         print(f"file: {n:,} rows, {source.stat().st_size / 2**20:.1f} MiB; sandbox {sb.base_url}")
         proc, base = start_console(work, env)
         try:
-            cli, runs = [], []
+            server = psutil.Process(proc.pid)
+            cli, cli_cpu, runs = [], [], []
             for i in range(repeat):
-                cli.append(cli_plan(source, work, env, i))
+                wall, cpu = cli_plan(source, work, env, i)
+                cli.append(wall)
+                cli_cpu.append(cpu)
+                before = sum(server.cpu_times()[:2])
                 runs.append(console_run(base, source))
+                runs[-1]["cpu"] = sum(server.cpu_times()[:2]) - before
                 print(
-                    f"run {i + 1}: cli plan {cli[-1]:.2f} s · console {runs[-1]['total']:.2f} s "
+                    f"run {i + 1}: cli plan {wall:.2f} s ({cpu:.2f} s CPU) · console "
+                    f"{runs[-1]['total']:.2f} s ({runs[-1]['cpu']:.2f} s CPU in the server) "
                     f"(upload+preview {runs[-1]['upload']:.2f}, plan {runs[-1]['plan']:.2f}, "
                     f"review page {runs[-1]['review']:.2f}; {runs[-1]['rows_in_dom']} rows "
                     f"in the page, {runs[-1]['bytes'] / 1024:.0f} KiB)",
@@ -217,6 +232,10 @@ def main() -> int:
         f"| upload → review page, {n:,} rows (median of {repeat}) | **{med:.2f} s** | ≤ {TARGET_S:.0f} s |"
     )
     print(f"| `leadsync plan` of the same file (median of {repeat}) | {med_cli:.2f} s | baseline |")
+    print(
+        f"| same, CPU (console server; CLI process) | {statistics.median(r['cpu'] for r in runs):.2f} s; "
+        f"{statistics.median(cli_cpu):.2f} s | — |"
+    )
     print(f"| rows in the review page's DOM | {max(r['rows_in_dom'] for r in runs)} | ≤ 50 |")
     print(f"load average at end: {load()}")
     ok = med <= TARGET_S and all(r["rows_in_dom"] <= 50 for r in runs)
