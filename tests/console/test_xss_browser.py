@@ -8,9 +8,9 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
-from tests.console.support import ConsoleEnv, numbers, write_csv
+from tests.console.support import SAMPLE_DIR, ConsoleEnv, numbers, write_csv
 
 pytestmark = pytest.mark.chromium
 
@@ -86,3 +86,28 @@ def test_payloads_stay_inert_from_upload_to_report(
     page.click("#history a >> nth=0")
     page.frame_locator("#report-frame").locator("body").wait_for()
     inert(page, dialogs)
+
+
+def test_no_token_and_no_csrf_token_are_refused_in_the_browser(
+    page: Page, browser: Browser, env: ConsoleEnv
+) -> None:
+    stranger = browser.new_context()
+    try:
+        other = stranger.new_page()
+        response = other.goto(f"{env.base}/imports/new")
+        assert response is not None and response.status == 401
+        expect(other.locator("h1")).to_have_text("Sign-in needed")
+        response = other.goto(f"{env.base}/imports/new?token=wrong-token-0123456789")
+        assert response is not None and response.status == 403
+    finally:
+        stranger.close()
+    # A signed-in page whose form lost its CSRF token (as a forged cross-site form would).
+    before = len(list(env.console.store))
+    page.goto(f"{env.base}/imports/new")
+    page.set_input_files("input[name=files]", str(SAMPLE_DIR / "spring_promo.csv"))
+    page.evaluate("document.querySelector('#upload input[name=csrf_token]').remove()")
+    with page.expect_navigation() as nav:
+        page.click("#upload button[type=submit]")
+    assert nav.value is not None and nav.value.status == 403
+    expect(page.locator("p.error")).to_contain_text("no valid CSRF token")
+    assert before == len(list(env.console.store))  # no import was made
