@@ -24,7 +24,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from ..config import Settings
-from . import routes_imports, routes_runs
+from . import routes_imports, routes_review, routes_runs
 from .history import report_roots
 from .imports import ImportStore
 from .pages import HERE, Console, ConsoleOptions, error_page, templates
@@ -86,6 +86,7 @@ def create_app(settings: Settings, options: ConsoleOptions) -> Starlette:
 
     routes = [
         *routes_imports.ROUTES,
+        *routes_review.ROUTES,
         *routes_runs.ROUTES,
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]

@@ -1,4 +1,4 @@
-"""Pages of an import: new → map columns → (plan) → review → approve → (apply) → result.
+"""Pages of a new import: campaigns, upload, map columns (then the plan starts).
 
 Every POST goes through :func:`post`, which refuses a request without the session's CSRF
 token before the handler sees it.
@@ -11,14 +11,14 @@ from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from ..errors import LeadsyncError
 from ..models import INPUT_FIELDS
-from ..report.folder import REPORT_FOLDER_RE
-from .flows import apply_reviewed, campaign_list, import_settings, inspect_import, make_plan
+from .flows import campaign_list, import_settings, inspect_import, make_plan
 from .imports import (
     MAX_UPLOAD_FILES,
     UPLOAD_SUFFIXES,
@@ -36,8 +36,7 @@ from .mapping import (
     save_mapping,
     save_to_config,
 )
-from .pages import console_of, error_page, int_param, post, render, task_events
-from .review import ACTIONS, ISSUE_COLUMNS, PLAN_COLUMNS, page_of
+from .pages import console_of, post, render
 from .tasks import Task
 
 MODES = ("add", "upsert", "mirror")
@@ -48,24 +47,22 @@ _CHOICE = re.compile(r"^col-(\d+)-(\d+)$")
 OVERRIDE_WORD = "allow-mass-delete"
 
 
-def _import(request: Request) -> Import:
+def import_of(request: Request) -> Import:
     imp = console_of(request).store.get(request.path_params["iid"])
     if imp is None:
-        from starlette.exceptions import HTTPException
-
         raise HTTPException(
             404, "no such import (it may have been discarded, or the console restarted)"
         )
     return imp
 
 
-def _see(url: str) -> RedirectResponse:
+def see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
 # --- campaigns and new import ---------------------------------------------------------------
 async def home(request: Request) -> Response:
-    return _see("/campaigns")
+    return see_other("/campaigns")
 
 
 async def campaigns_page(request: Request) -> Response:
@@ -163,7 +160,7 @@ async def upload(request: Request, form: FormData) -> Response:
     imp.columns = base
     imp.base_columns = dict(base)
     await run_in_threadpool(inspect_import, imp, settings)
-    return _see(f"/imports/{imp.id}/map")
+    return see_other(f"/imports/{imp.id}/map")
 
 
 # --- map columns ----------------------------------------------------------------------------
@@ -184,9 +181,9 @@ async def map_page(
     status: int = 200,
 ) -> Response:
     console = console_of(request)
-    imp = _import(request)
+    imp = import_of(request)
     if imp.busy:
-        return _see(f"/imports/{imp.id}")
+        return see_other(f"/imports/{imp.id}")
     chosen = choices or {}
     files = []
     for k, p in enumerate(imp.previews):
@@ -215,9 +212,9 @@ async def map_get(request: Request) -> Response:
 
 async def map_post(request: Request, form: FormData) -> Response:
     console = console_of(request)
-    imp = _import(request)
+    imp = import_of(request)
     if imp.busy:
-        return _see(f"/imports/{imp.id}")
+        return see_other(f"/imports/{imp.id}")
     if imp.inspect_error or not imp.previews:
         return await map_page(request, problems=[imp.inspect_error or "nothing to map"], status=400)
     choices = _choices_of(form)
@@ -239,11 +236,11 @@ async def map_post(request: Request, form: FormData) -> Response:
         return await map_page(request, problems=[str(err)], choices=choices, status=400)
     imp.columns = columns
     imp.notes = notes
-    _start_plan(request, imp, allow_mass_delete=False)
-    return _see(f"/imports/{imp.id}")
+    start_plan(request, imp, allow_mass_delete=False)
+    return see_other(f"/imports/{imp.id}")
 
 
-def _start_plan(request: Request, imp: Import, *, allow_mass_delete: bool) -> None:
+def start_plan(request: Request, imp: Import, *, allow_mass_delete: bool) -> None:
     console = console_of(request)
 
     def work(task: Task) -> None:
@@ -256,203 +253,11 @@ def _start_plan(request: Request, imp: Import, *, allow_mass_delete: bool) -> No
         imp.task = Task("plan").start(work)
 
 
-# --- progress, review, approve, result ------------------------------------------------------
-async def import_page(request: Request) -> Response:
-    imp = _import(request)
-    step = imp.step
-    if step in ("planning", "applying"):
-        assert imp.task is not None
-        return render(
-            request,
-            "progress.html",
-            nav="new",
-            title="Making the plan" if step == "planning" else "Applying the plan",
-            task=imp.task.snapshot(),
-            events=f"/imports/{imp.id}/events",
-            next_url=f"/imports/{imp.id}",
-            imp=imp,
-        )
-    if imp.task is not None and imp.task.state == "error":
-        return render(request, "task_error.html", nav="new", imp=imp, error=imp.task.error)
-    if step == "result":
-        return _see(f"/imports/{imp.id}/result")
-    if step == "review":
-        return _see(f"/imports/{imp.id}/review")
-    return _see(f"/imports/{imp.id}/map")
-
-
-async def events(request: Request) -> Response:
-    imp = _import(request)
-    if imp.task is None:
-        return error_page(request, 404, "nothing is running for this import")
-    return await task_events(request, imp.task)
-
-
-async def review_page(request: Request) -> Response:
-    console = console_of(request)
-    imp = _import(request)
-    plan = imp.plan
-    if plan is None:
-        return _see(f"/imports/{imp.id}")
-    q = request.query_params
-    tab = q.get("tab", "plan") if q.get("tab") in TABS else "plan"
-    action = q.get("action") if q.get("action") in ACTIONS else None
-    query = (q.get("q") or "")[:200]
-    columns = PLAN_COLUMNS if tab == "plan" else ISSUE_COLUMNS
-    page = page_of(
-        plan.review.table(tab),
-        page=int_param(q.get("page")),
-        action=action,
-        query=query,
-        columns=columns,
-    )
-    folder = plan.report.folder
-    applied = any(
-        a.plan_number == plan.number and a.report is not None and a.report.refusal is None
-        for a in imp.applies
-    )
-    return render(
-        request,
-        "review.html",
-        nav="new",
-        imp=imp,
-        plan=plan,
-        review=plan.review,
-        tab=tab,
-        action=action,
-        query=query,
-        page=page,
-        columns=columns,
-        actions=ACTIONS,
-        options=describe_options(imp.options),
-        run_link=_run_link(console.roots, folder),
-        override_word=OVERRIDE_WORD,
-        applied=applied,
-        busy=imp.busy,
-        notes=imp.notes,
-    )
-
-
-def _run_link(roots: list[Path], folder: Path | None) -> str | None:
-    if folder is None or not REPORT_FOLDER_RE.match(folder.name):
-        return None
-    for index, root in enumerate(roots):
-        if folder.parent == root:
-            return f"/runs/{index}/{folder.name}"
-    return None
-
-
-async def replan(request: Request, form: FormData) -> Response:
-    imp = _import(request)
-    if imp.files_removed:
-        return error_page(
-            request,
-            409,
-            "this import's files were removed after it was applied; start a new import",
-        )
-    allow = str(form.get("override") or "").strip() == OVERRIDE_WORD
-    if form.get("override") and not allow:
-        return error_page(
-            request, 400, f"to lift the mass-delete guard, type {OVERRIDE_WORD} in the box"
-        )
-    _start_plan(request, imp, allow_mass_delete=allow)
-    return _see(f"/imports/{imp.id}")
-
-
-async def approve(request: Request, form: FormData) -> Response:
-    console = console_of(request)
-    imp = _import(request)
-    plan = imp.plan
-    if plan is None or plan.saved is None:
-        return error_page(request, 409, "there is no saved plan to approve (a guard refused it)")
-    if str(form.get("plan_id") or "") != plan.plan_id:
-        return error_page(
-            request,
-            409,
-            "the plan you approved is not this import's current plan (it was re-planned "
-            "meanwhile); review the current plan",
-        )
-
-    def work(task: Task) -> None:
-        imp.applies.append(apply_reviewed(task, imp, console.settings, plan))
-
-    with imp.lock:
-        if imp.busy:
-            return error_page(request, 409, "this import is already being planned or applied")
-        imp.task = Task("apply").start(work)
-    return _see(f"/imports/{imp.id}")
-
-
-async def result_page(request: Request) -> Response:
-    console = console_of(request)
-    imp = _import(request)
-    last = imp.last_apply
-    if last is None:
-        return _see(f"/imports/{imp.id}")
-    report = last.report
-    run_link = _run_link(console.roots, report.folder if report else None)
-    rows_page = counts = None
-    q = request.query_params
-    outcome = q.get("outcome") or (
-        "added" if report is not None and report.refusal is None else None
-    )
-    rows_csv = report.folder / "rows.csv" if report is not None and report.folder else None
-    if rows_csv is not None and rows_csv.is_file():
-        rows_page, counts = await run_in_threadpool(
-            lambda: console.rows_cache.page(
-                rows_csv,
-                page=int_param(q.get("page")),
-                outcome=outcome,
-                query=(q.get("q") or "")[:200],
-            )
-        )
-    return render(
-        request,
-        "result.html",
-        nav="new",
-        imp=imp,
-        last=last,
-        report=report,
-        summary=report.summary_dict() if report is not None else None,
-        run_link=run_link,
-        plan_link=_run_link(console.roots, imp.plan.report.folder if imp.plan else None),
-        rows_page=rows_page,
-        counts=counts or {},
-        outcome=outcome,
-        query=q.get("q") or "",
-        busy=imp.busy,
-    )
-
-
-async def plan_file(request: Request) -> Response:
-    imp = _import(request)
-    plan = imp.plan
-    if plan is None or plan.saved is None or not plan.path.is_file():
-        return error_page(request, 404, "no saved plan")
-    return FileResponse(plan.path, media_type="application/json", filename=f"plan-{imp.id}.json")
-
-
-async def discard(request: Request, form: FormData) -> Response:
-    imp = _import(request)
-    if imp.busy:
-        return error_page(request, 409, "this import is being planned or applied; wait for it")
-    console_of(request).store.discard(imp.id)
-    return _see("/imports/new")
-
-
 ROUTES = [
     Route("/", home),
     Route("/campaigns", campaigns_page),
     Route("/imports/new", new_import_page),
     Route("/imports", post(upload, max_files=MAX_UPLOAD_FILES), methods=["POST"]),
-    Route("/imports/{iid}", import_page),
     Route("/imports/{iid}/map", map_get),
     Route("/imports/{iid}/map", post(map_post), methods=["POST"]),
-    Route("/imports/{iid}/events", events),
-    Route("/imports/{iid}/review", review_page),
-    Route("/imports/{iid}/replan", post(replan), methods=["POST"]),
-    Route("/imports/{iid}/approve", post(approve), methods=["POST"]),
-    Route("/imports/{iid}/result", result_page),
-    Route("/imports/{iid}/plan.json", plan_file),
-    Route("/imports/{iid}/discard", post(discard), methods=["POST"]),
 ]
