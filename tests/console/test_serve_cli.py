@@ -80,3 +80,9 @@ def test_serve_with_the_sandbox_prints_a_working_url_and_stops(tmp_path: Path) -
         for p in Path(os.environ.get("TMPDIR", "/tmp")).glob("leadsync-console-*")
         if str(proc.pid) in p.name
     ]
+
+
+def test_the_sample_files_named_by_serve_sandbox_and_demo_exist() -> None:
+    from leadsync.cli.demo import SAMPLE_DIR
+
+    assert (SAMPLE_DIR / "spring_promo.csv").is_file() and (SAMPLE_DIR / "renewals.xlsx").is_file()
