@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 PYTEST  := $(BIN)/python -m pytest
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test lint format typecheck bench soak clean
+.PHONY: help venv demo console test lint format typecheck bench soak clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -21,6 +21,9 @@ venv: $(STAMP) ## create the virtualenv and install leadsync with its dev tools
 
 demo: $(STAMP) ## sync sample_data/ against the embedded sandbox and print the summary
 	$(BIN)/leadsync demo
+
+console: $(STAMP) ## the ops console in a browser, against the embedded sandbox (sample_data/ to upload)
+	$(BIN)/leadsync serve --sandbox
 
 test: $(STAMP) ## run the whole test suite (what CI runs)
 	$(PYTEST) -m "not slow and not bench" -q

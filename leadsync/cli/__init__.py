@@ -13,7 +13,7 @@ import click
 from .. import __version__
 from ..errors import ExitCode, LeadsyncError
 from ..logs import setup_logging
-from . import api_commands, jobs, sandbox, sync, validate
+from . import api_commands, console, jobs, sandbox, sync, validate
 from .common import CliContext, add_global_options, config_option
 
 
@@ -36,7 +36,7 @@ def cli(ctx: click.Context, config: str | None, verbose: int, quiet: bool, log_f
     setup_logging(log_format, verbosity=verbose, quiet=quiet)
 
 
-for module in (sync, validate, api_commands, sandbox, jobs):
+for module in (sync, validate, api_commands, sandbox, jobs, console):
     for command in module.COMMANDS:
         cli.add_command(add_global_options(command))
 

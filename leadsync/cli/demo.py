@@ -19,7 +19,7 @@ from ..run.pipeline import Progress, SyncRequest, expand_sources, run_sync
 from ..sandbox import Sandbox, SandboxConfig
 
 #: Where the demo's files are: ./sample_data when run from a checkout.
-SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
 
 #: What the campaigns hold before the demo sync (numbers are fictional 555-01xx).
 DEMO_STATE: dict[str, list[dict[str, Any]]] = {

@@ -1,0 +1,168 @@
+"""The console's long work, each a call into the library: inspect, plan, apply, a job's dry run.
+
+Nothing here implements a stage: :func:`make_plan` is ``leadsync plan`` (``run_sync`` with
+``plan_out``), :func:`apply_reviewed` is ``leadsync apply`` (``run_apply`` of the saved plan,
+under the campaigns' locks), :func:`dry_run_job` is ``leadsync sync --job NAME --dry-run``
+(``run_job``). Each runs in a :class:`~leadsync.console.tasks.Task` thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..api import CampaignsClient
+from ..apply import JOURNAL_NAME
+from ..config import Settings
+from ..errors import ConfigError, LeadsyncError
+from ..jobs.folders import lock_path
+from ..jobs.lock import JobLock
+from ..jobs.runner import run_job
+from ..report import RunReport
+from ..report.folder import new_report_folder
+from ..run.inspect import inspect_file
+from ..run.pipeline import run_apply, run_sync
+from ..run.planfile import load_plan
+from ..run.reviewed import plan_difference
+from ..run.state import SyncRequest
+from .imports import ApplyRound, Import, PlanRound
+from .review import build_review
+from .tasks import Task, apply_watch
+
+log = logging.getLogger(__name__)
+
+
+def import_settings(base: Settings, imp: Import, columns: dict[str, str] | None = None) -> Settings:
+    """``base`` with the import's choices (mode, region, sheet, header row) and its
+    ``[columns]`` table. Raises ConfigError naming a bad choice."""
+    data = base.model_dump()
+    o = imp.options
+    for key, value in (
+        ("mode", o.mode),
+        ("region", o.region),
+        ("sheet", o.sheet),
+        ("header_row", o.header_row),
+    ):
+        if value is not None:
+            data["sync"][key] = value
+    if columns is not None:
+        data["columns"] = dict(columns)
+    try:
+        return Settings(**data)
+    except ValidationError as err:
+        raise ConfigError(
+            "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors())
+        ) from None
+
+
+def inspect_import(imp: Import, settings: Settings) -> None:
+    """Preview every uploaded file (sheet, header row, first rows, detected fields)."""
+    previews = []
+    try:
+        for upload in imp.uploads:
+            previews.extend(inspect_file(upload.path, settings))
+    except LeadsyncError as err:
+        imp.inspect_error = str(err)
+    imp.previews = previews
+
+
+def _label(imp: Import) -> str:
+    return f"console-{imp.label}"
+
+
+def make_plan(task: Task, imp: Import, base: Settings, *, allow_mass_delete: bool) -> PlanRound:
+    """``leadsync plan`` of the import's files: a dry run that saves the reviewed plan (unless
+    a guard refuses it) and writes its report folder; then the review tables."""
+    settings = import_settings(base, imp, imp.columns)
+    number = len(imp.plans) + 1
+    out = imp.folder / f"console-{imp.id}-{number}.json"
+    out.unlink(missing_ok=True)
+    previous = imp.plan
+    folder = new_report_folder(settings.sync.report_dir, _label(imp), datetime.now(UTC))
+    request = SyncRequest(
+        tuple(u.path for u in imp.uploads),
+        campaign=imp.options.campaign,
+        dry_run=True,
+        allow_mass_delete=allow_mass_delete,
+        report_dir=folder,
+        plan_out=out,
+    )
+    report = run_sync(settings, request, progress=task.report, stop=task.stop)
+    task.report("review", 0, None)
+    saved = load_plan(out) if out.exists() else None
+    difference = None
+    if previous is not None and previous.saved is not None and saved is not None:
+        difference = plan_difference(previous.saved.plan, saved.plan)
+    return PlanRound(
+        number=number,
+        path=out,
+        allow_mass_delete=allow_mass_delete,
+        report=report,
+        saved=saved,
+        review=build_review(report, saved),
+        difference=difference,
+    )
+
+
+def apply_reviewed(task: Task, imp: Import, base: Settings, plan: PlanRound) -> ApplyRound:
+    """``leadsync apply`` of the reviewed plan, holding the lock of every campaign it touches
+    (one apply per campaign at a time). run_apply refuses a stale or already applied plan."""
+    assert plan.saved is not None, "only a saved plan can be approved"
+    settings = import_settings(base, imp, imp.columns)
+    root = settings.sync.report_dir
+    campaigns = sorted(plan.saved.plan.campaigns.items())
+    with contextlib.ExitStack() as held:
+        try:
+            for cid, name in campaigns:
+                held.enter_context(
+                    JobLock(lock_path(root, f"campaign-{cid}"), job=f"campaign {name}")
+                )
+        except LeadsyncError as err:
+            return ApplyRound(plan.number, error=str(err).replace("job 'campaign ", "campaign '"))
+        try:
+            client = CampaignsClient(settings.api)
+        except LeadsyncError as err:
+            return ApplyRound(plan.number, error=str(err))
+        with client:
+            folder = new_report_folder(root, f"{_label(imp)}-apply", datetime.now(UTC))
+            task.watch = apply_watch(
+                folder / JOURNAL_NAME, client.counters.as_dict, settings.api.concurrency
+            )
+            report = run_apply(
+                settings,
+                plan.path,
+                report_dir=folder,
+                client=client,
+                progress=task.report,
+                stop=task.stop,
+            )
+    done = ApplyRound(plan.number, report=report)
+    if not done.stale:
+        imp.remove_files()
+    return done
+
+
+def dry_run_job(task: Task, settings: Settings, name: str, cwd: Path) -> RunReport:
+    """``leadsync sync --job NAME --dry-run``: raises LockedError when the job is running."""
+    return run_job(settings, name, cwd=cwd, dry_run=True, progress=task.report, stop=task.stop)
+
+
+def campaign_list(settings: Settings) -> list[Any]:
+    """The live campaigns with their counts by status (the API's campaign report)."""
+    with CampaignsClient(settings.api) as client:
+        return list(client.campaigns())
+
+
+__all__ = [
+    "apply_reviewed",
+    "campaign_list",
+    "dry_run_job",
+    "import_settings",
+    "inspect_import",
+    "make_plan",
+]

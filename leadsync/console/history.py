@@ -1,0 +1,166 @@
+"""Every run's report folder — console, CLI and nightly jobs — and the files in it.
+
+The report roots are ``[sync] report_dir`` and each job's report root. A run is a folder named
+as :mod:`leadsync.report.folder` names them (``<UTC stamp>[-n]_<name>``) directly under a root,
+never a symlink; only the files a report folder holds (``REPORT_FILES``) are ever served.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..config import Settings
+from ..errors import LeadsyncError
+from ..jobs.folders import job_paths
+from ..report.folder import REPORT_FILES, REPORT_FOLDER_RE, STAMP_FORMAT, SUMMARY_FILE
+from .review import PAGE_SIZE, Page, page_of
+
+#: Columns of rows.csv shown on a run's page.
+ROW_SHOWN: tuple[str, ...] = (
+    "file",
+    "sheet",
+    "row",
+    "campaign",
+    "number",
+    "outcome",
+    "lead_id",
+    "reasons",
+    "message",
+)
+#: rows.csv tables kept parsed in memory (the most recently opened runs).
+ROWS_CACHE_SIZE = 4
+
+
+@dataclass(frozen=True)
+class RunEntry:
+    """One report folder."""
+
+    root: int  # index into the roots
+    name: str
+    path: Path
+    stamp: datetime
+    label: str
+
+    def summary(self) -> dict[str, Any] | None:
+        """Its ``summary.json`` (None while the run is unfinished or when it is unreadable)."""
+        return read_summary(self.path)
+
+
+def report_roots(settings: Settings, cwd: Path) -> list[Path]:
+    """Where report folders are: ``[sync] report_dir`` and each job's root (absolute, each once)."""
+    roots = [
+        settings.sync.report_dir
+        if settings.sync.report_dir.is_absolute()
+        else cwd / settings.sync.report_dir
+    ]
+    for job in settings.jobs:
+        try:
+            roots.append(job_paths(settings, job.name, cwd=cwd).report_root)
+        except LeadsyncError:
+            continue
+    seen: dict[str, Path] = {}
+    for root in roots:
+        seen.setdefault(os.path.normpath(root), Path(os.path.normpath(root)))
+    return list(seen.values())
+
+
+def list_runs(roots: list[Path]) -> list[RunEntry]:
+    """Every report folder under ``roots``, newest first."""
+    entries: list[RunEntry] = []
+    for index, root in enumerate(roots):
+        try:
+            found = list(os.scandir(root))
+        except OSError:
+            continue
+        for entry in found:
+            m = REPORT_FOLDER_RE.match(entry.name)
+            if not m or not entry.is_dir(follow_symlinks=False):
+                continue
+            stamp = datetime.strptime(m["stamp"], STAMP_FORMAT).replace(tzinfo=UTC)
+            entries.append(RunEntry(index, entry.name, Path(entry.path), stamp, m["name"]))
+    entries.sort(key=lambda e: (e.stamp, e.name), reverse=True)
+    return entries
+
+
+def find_run(roots: list[Path], root: int, name: str) -> RunEntry | None:
+    """The run ``name`` under root number ``root``; None unless it is a real report folder."""
+    m = REPORT_FOLDER_RE.match(name)
+    if not m or not 0 <= root < len(roots) or "/" in name or name in (".", ".."):
+        return None
+    path = roots[root] / name
+    if path.is_symlink() or not path.is_dir():
+        return None
+    stamp = datetime.strptime(m["stamp"], STAMP_FORMAT).replace(tzinfo=UTC)
+    return RunEntry(root, name, path, stamp, m["name"])
+
+
+def run_file(run: RunEntry, name: str) -> Path | None:
+    """A report file of ``run`` that may be served (a regular file, not a symlink)."""
+    if name not in REPORT_FILES:
+        return None
+    path = run.path / name
+    if path.is_symlink() or not path.is_file():
+        return None
+    return path
+
+
+def read_summary(folder: Path) -> dict[str, Any] | None:
+    path = folder / SUMMARY_FILE
+    if path.is_symlink():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def page_count(total: int, size: int = PAGE_SIZE) -> int:
+    return max(1, math.ceil(total / size))
+
+
+class RowsCache:
+    """rows.csv of recently opened runs, parsed once (keyed by path, size and mtime)."""
+
+    def __init__(self, size: int = ROWS_CACHE_SIZE) -> None:
+        self._size = size
+        self._tables: dict[tuple[str, int, int], pd.DataFrame] = {}
+        self._lock = threading.Lock()
+
+    def rows(self, path: Path) -> pd.DataFrame:
+        info = path.stat()
+        key = (str(path), info.st_size, info.st_mtime_ns)
+        with self._lock:
+            if key in self._tables:
+                return self._tables[key]
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        for col in ROW_SHOWN:
+            if col not in frame.columns:
+                frame[col] = None
+        frame.attrs["search"] = ("number", "campaign", "lead_id", "file", "reasons", "message")
+        frame["action"] = frame["outcome"]
+        with self._lock:
+            self._tables[key] = frame
+            while len(self._tables) > self._size:
+                del self._tables[next(iter(self._tables))]
+        return frame
+
+    def page(
+        self, path: Path, *, page: int, outcome: str | None, query: str | None
+    ) -> tuple[Page, dict[str, int]]:
+        """One page of rows.csv filtered by outcome and text, and the count of each outcome."""
+        frame = self.rows(path)
+        counts = {str(k): int(v) for k, v in frame["outcome"].value_counts().items()}
+        return (
+            page_of(frame, page=page, action=outcome, query=query, columns=ROW_SHOWN),
+            counts,
+        )
