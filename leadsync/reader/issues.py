@@ -3,7 +3,7 @@ the summary warning lines. Built in bulk from the few bad rows, never per accept
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +17,10 @@ from .fields import STATUS_UNKNOWN, not_integer_code
 from .part import Part
 
 DNC = "dnc"
+CAMPAIGN_UNKNOWN = "campaign-unknown"
+CAMPAIGN_MISSING = "campaign-missing"
+#: The sentence of ``campaign-missing``.
+NO_CAMPAIGN_SENTENCE = "This row names no campaign and none was given (--campaign)."
 DUPLICATE = "duplicate"
 #: Rows listed in one summary warning before "…".
 _ROWS_IN_WARNING = 10
@@ -88,9 +92,12 @@ def build_issues(
     twin: np.ndarray,
     dup_kind: IssueKind,
     settings: Settings,
+    *,
+    campaign_sentences: Mapping[str, str] | None = None,
 ) -> list[RowIssue]:
     """One RowIssue per row of ``bad`` (global positions, in order): its codes, a sentence per
-    code, its original cells, and the row it duplicates."""
+    code, its original cells, and the row it duplicates. ``campaign_sentences``: why each
+    campaign name of a ``campaign-unknown`` row does not exist."""
     twins = twin[bad]
     needed = np.sort(np.concatenate([bad, twins[twins >= 0]]))
     needed = needed[np.r_[True, needed[1:] != needed[:-1]]] if len(needed) else needed
@@ -119,7 +126,9 @@ def build_issues(
         if None in said:  # codes whose sentence names the row or another one
             row, twin_row = info.row(j), info.row(t) if t >= 0 else None
             said = [
-                s if s is not None else _sentence(code, parts[k], vals, row, twin_row, settings)
+                s
+                if s is not None
+                else _sentence(code, parts[k], vals, row, twin_row, settings, campaign_sentences)
                 for s, code in zip(said, row_codes, strict=True)
             ]
         kind = dup_kind if row_codes == [DUPLICATE] else IssueKind.REJECTED
@@ -201,6 +210,7 @@ def _sentence(
     row: Row,
     twin: Row | None,
     settings: Settings,
+    campaign_sentences: Mapping[str, str] | None = None,
 ) -> str:
     phone_header = part.headers["number"]
     phone = _original(part, "number", values)
@@ -233,6 +243,10 @@ def _sentence(
         return f"{header} {_original(part, name, values).strip()!r} is not a whole number."
     if code == DNC:
         return f"{row.number} is on the do-not-call list."
+    if code == CAMPAIGN_UNKNOWN and campaign_sentences and row.campaign is not None:
+        return campaign_sentences.get(row.campaign, code)
+    if code == CAMPAIGN_MISSING:
+        return NO_CAMPAIGN_SENTENCE
     if code == DUPLICATE and twin is not None:
         where = f"row {twin.row}"
         if (twin.file, twin.sheet) != (row.file, row.sheet):

@@ -36,7 +36,7 @@ from .fields import (
     not_integer_code,
 )
 from .grid import Grid, column_letter
-from .issues import DNC, DUPLICATE, build_issues, warning_lines
+from .issues import CAMPAIGN_MISSING, CAMPAIGN_UNKNOWN, DNC, DUPLICATE, build_issues, warning_lines
 from .limits import DEFAULT_LIMITS, Limits
 from .part import Part, Source
 from .textfile import read_text_table
@@ -327,6 +327,7 @@ def read_sources(
     campaign: str | None = None,
     progress: Progress | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    campaign_problem: Callable[[str], str | None] | None = None,
 ) -> ReadResult:
     """Read lead files into validated leads and row issues.
 
@@ -339,6 +340,9 @@ def read_sources(
     ``settings.sync.dnc_files`` are rejected (``dnc``); of rows sharing (campaign, number) one is
     kept per ``settings.sync.duplicate_policy`` (``first``/``last``) and the others are reported
     as duplicates naming the row kept (``reject``: all of them are rejected).
+    ``campaign_problem(name)`` says why a campaign the file names does not exist (None when it
+    does); with it, rows naming such a campaign are rejected here (``campaign-unknown``) and
+    keep their original cells like every rejected row.
 
     Returns a ReadResult: ``leads`` (``models.DESIRED_COLUMNS``; ``row`` is the row number as
     Excel shows it), ``issues`` (one RowIssue per rejected or duplicate row, in file and row
@@ -393,6 +397,7 @@ def read_sources(
         # The parts hand their lists over (nothing reads a part's codes after this).
         start = int(starts[k])
         codes.update(p.codes if start == 0 else {start + i: c for i, c in p.codes.items()})
+    said = _check_campaigns(campaigns, codes, campaign_problem) if campaign_problem else {}
     if dnc:
         in_dnc = as_bool(pc.is_in(numbers, value_set=pa.array(sorted(dnc), type=LS)))
         for i in np.flatnonzero(in_dnc).tolist():
@@ -407,7 +412,16 @@ def read_sources(
         # The table (Arrow filters, no GIL) beside the issues (Python objects, GIL).
         pending = pool.submit(_leads, parts, starts, ~bad)
         issues = build_issues(
-            parts, starts, numbers, campaigns, np.flatnonzero(bad), codes, twin, dup_kind, settings
+            parts,
+            starts,
+            numbers,
+            campaigns,
+            np.flatnonzero(bad),
+            codes,
+            twin,
+            dup_kind,
+            settings,
+            campaign_sentences=said,
         )
         leads = pending.result()
     warnings.extend(warning_lines(parts, starts, ~bad))
@@ -415,6 +429,25 @@ def read_sources(
     return ReadResult(
         leads=leads, issues=issues, sources=[p.info for p in parts], warnings=warnings
     )
+
+
+def _check_campaigns(
+    campaigns: pa.Array, codes: dict[int, list[str]], problem: Callable[[str], str | None]
+) -> dict[str, str]:
+    """Add ``campaign-unknown`` to the rows naming a campaign ``problem`` refuses (asked once
+    per distinct name), and ``campaign-missing`` to rows naming none when others name one
+    (when no row names one, the run is refused as a whole); returns each refused name's
+    sentence."""
+    said = {ref: problem(ref) for ref in pc.unique(campaigns.drop_null()).to_pylist()}
+    refused = {ref: sentence for ref, sentence in said.items() if sentence is not None}
+    if refused:
+        hit = as_bool(pc.is_in(campaigns, value_set=pa.array(list(refused), type=LS)))
+        for i in np.flatnonzero(hit).tolist():
+            codes.setdefault(i, []).append(CAMPAIGN_UNKNOWN)
+    if 0 < campaigns.null_count < len(campaigns):
+        for i in np.flatnonzero(as_bool(pc.is_null(campaigns))).tolist():
+            codes.setdefault(i, []).append(CAMPAIGN_MISSING)
+    return refused
 
 
 def _joined(parts: Sequence[Part], name: str) -> pa.Array:

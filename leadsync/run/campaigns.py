@@ -19,6 +19,7 @@ from ..api import resolve_campaign
 from ..errors import ApiError, TransientError, UnreachableError, UsageError
 from ..models import NO_CAMPAIGN_GIVEN, REMOTE_COLUMNS, Campaign, IssueKind, RowIssue, empty_remote
 from ..reader import normalize_remote_keys
+from ..reader.issues import NO_CAMPAIGN_SENTENCE
 
 log = logging.getLogger(__name__)
 
@@ -55,28 +56,65 @@ class Current:
     account_keys: dict[str, str] | None = None  # key -> campaign name (dedupe_scope=account)
 
 
+class CampaignLookup:
+    """The account's campaigns, listed on first use and then kept for the run, and the
+    check the reader applies to the campaign names in a file (:meth:`problem`)."""
+
+    def __init__(self, client: LeadSource, chosen: str | None) -> None:
+        self._client = client
+        self._chosen = chosen
+        self._known: list[Campaign] | None = None
+
+    def campaigns(self) -> list[Campaign]:
+        if self._known is None:
+            self._known = self._client.campaigns()
+        return self._known
+
+    def problem(self, ref: str) -> str | None:
+        """Why ``ref`` names no campaign (None when it names one). ``--campaign`` itself is
+        left to :func:`resolve_campaigns`, which refuses an unknown one outright (exit 2)."""
+        if ref == self._chosen:
+            return None
+        known = self.campaigns()
+        try:
+            resolve_campaign(ref, known)
+        except UsageError:
+            return _unknown_sentence(ref, _known_list(known))
+        return None
+
+
+def _known_list(known: list[Campaign]) -> str:
+    return ", ".join(f"{c.name} ({c.id})" for c in known) or "none"
+
+
+def _unknown_sentence(ref: str, known: str) -> str:
+    return f"campaign {ref!r} does not exist; known: {known}"
+
+
 def resolve_campaigns(
     leads: pd.DataFrame,
     client: LeadSource,
     *,
     campaign: str | None,
+    lookup: CampaignLookup | None = None,
 ) -> Targets:
     """Group ``leads`` by campaign, resolving names/ids with the API's campaign list.
 
     ``campaign`` (``--campaign`` or the job's) must exist: UsageError listing the known
     campaigns otherwise (exit 2). A name in the file's campaign column that matches nothing
-    rejects those rows with ``campaign-unknown``; the rest proceeds.
+    rejects those rows with ``campaign-unknown``; the rest proceeds. (A sync passes the
+    reader ``lookup.problem``, so such rows are rejected there, with their original cells.)
     """
-    known = client.campaigns()
+    known = (lookup or CampaignLookup(client, campaign)).campaigns()
     chosen = resolve_campaign(campaign, known) if campaign is not None else None  # UsageError
 
-    def lookup(ref: str) -> Campaign | None:
+    def find(ref: str) -> Campaign | None:
         try:
             return resolve_campaign(ref, known)
         except UsageError:  # unknown or ambiguous: those rows are rejected, the rest proceeds
             return None
 
-    known_list = ", ".join(f"{c.name} ({c.id})" for c in known) or "none"
+    known_list = _known_list(known)
     refs = leads["campaign"].astype("string")
     if chosen is not None:
         refs = refs.fillna(campaign)
@@ -85,7 +123,7 @@ def resolve_campaigns(
             "no campaign given: pass --campaign NAME, add a campaign column to the file, "
             f"or set the job's campaign; known campaigns: {known_list}"
         )
-    resolved = {ref: lookup(ref) for ref in refs.dropna().unique()}
+    resolved = {ref: find(ref) for ref in refs.dropna().unique()}
     found = refs.map(lambda r: resolved.get(r) if isinstance(r, str) else None)
     bad = found.isna()
     issues = [
@@ -106,9 +144,9 @@ def _unknown_campaign_issue(row: object, known: str) -> RowIssue:
     values = {k: "" if pd.isna(v) else str(v) for k, v in row._asdict().items()}  # type: ignore[attr-defined]
     ref = values.get("campaign") or NO_CAMPAIGN_GIVEN
     if ref == NO_CAMPAIGN_GIVEN:
-        codes, msg = ("campaign-missing",), "this row names no campaign and none was given"
+        codes, msg = ("campaign-missing",), NO_CAMPAIGN_SENTENCE
     else:
-        codes, msg = ("campaign-unknown",), f"campaign {ref!r} does not exist; known: {known}"
+        codes, msg = ("campaign-unknown",), _unknown_sentence(ref, known)
     return RowIssue(
         file=values.get("file", ""),
         sheet=values.get("sheet") or None,

@@ -18,7 +18,7 @@ from ..config import Settings
 from ..errors import InputError, LeadsyncError
 from ..reader import read_sources
 from ..report import RunReport
-from .campaigns import fetch_current, resolve_campaigns
+from .campaigns import CampaignLookup, fetch_current, resolve_campaigns
 from .finish import finish_apply_report, finish_sync_report, publish_report
 from .planfile import load_plan
 from .reviewed import apply_saved_plan, check_plan_current, save_reviewed_plan
@@ -74,10 +74,12 @@ def run_sync(
     sync, region = settings.sync, settings.sync.region
     try:
         # fmt: off
+        lookup = CampaignLookup(api, request.campaign)  # lists the campaigns on first use
         run.read = read = run.stage("read", read_sources, list(request.sources), settings,
-                                    campaign=request.campaign, progress=run.progress)
+                                    campaign=request.campaign, progress=run.progress,
+                                    campaign_problem=lookup.problem)
         run.targets = targets = run.stage("resolve", resolve_campaigns, read.leads, api,
-                                          campaign=request.campaign)
+                                          campaign=request.campaign, lookup=lookup)
         run.current = current = run.stage("fetch", fetch_current, targets, api, region=region,
                                           page_size=settings.api.page_size,
                                           account_scope=sync.dedupe_scope == "account",

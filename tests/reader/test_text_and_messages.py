@@ -164,3 +164,27 @@ def test_unreadable_workbooks_say_why_in_one_line(name, tmp_path, capsys):
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and name in errors[0], err
     assert "Traceback" not in err
+
+
+def test_campaign_names_are_checked_once_each_and_refused_rows_keep_their_cells(tmp_path):
+    path = tmp_path / "campaigns.csv"
+    path.write_text(
+        "Phone,Campaign\n(213) 555-0101,Spring\n(213) 555-0102,Fall\n"
+        "(213) 555-0103,Fall\n(213) 555-0104,\n",
+        encoding="utf-8",
+    )
+    asked: list[str] = []
+
+    def problem(name: str) -> str | None:
+        asked.append(name)
+        return None if name == "Spring" else f"campaign {name!r} does not exist"
+
+    result = read_sources([path], Settings(), campaign_problem=problem)
+    assert sorted(asked) == ["Fall", "Spring"]
+    assert result.leads["number"].tolist() == ["+12135550101"]
+    by_row = {i.row: i for i in result.issues}
+    assert by_row[3].codes == ("campaign-unknown",)
+    assert by_row[3].message == "campaign 'Fall' does not exist"
+    assert by_row[3].values == {"Phone": "(213) 555-0102", "Campaign": "Fall"}
+    assert by_row[5].codes == ("campaign-missing",)
+    assert sorted(by_row) == [3, 4, 5]

@@ -48,7 +48,13 @@ def test_every_call_carries_the_configured_account(sandbox: Sandbox, tmp_path: P
         [{"number": number(i), "status": "success"} for i in range(10, 60)],
     )
     report = run_sync(
-        sync_settings(sandbox, api={"retry_budget": 10_000}, mode="mirror"),
+        sync_settings(
+            # 30 % of attempts fail: 20 attempts per call, so no call runs out of them
+            # (0.3^20 per call) and the run ends OK in every run, not 19 in 20
+            sandbox,
+            api={"retry_budget": 10_000, "retry_attempts": 20},
+            mode="mirror",
+        ),
         SyncRequest((src,), campaign="Spring", allow_mass_delete=True, report_dir=tmp_path / "r"),
     )
     sandbox.configure(ambiguous_rate=0.0, fail_rate=0.0)
@@ -117,7 +123,13 @@ def test_a_mirror_sync_touches_only_its_campaign(sandbox: Sandbox, tmp_path: Pat
     src = write_file(tmp_path / "leads.csv", rows)
     sandbox.configure(ambiguous_rate=0.3)  # uncertain adds: the campaign is re-read
     report = run_sync(
-        sync_settings(sandbox, api={"retry_budget": 10_000}, mode="mirror"),
+        sync_settings(
+            # 30 % of attempts fail: 20 attempts per call, so no call runs out of them
+            # (0.3^20 per call) and the run ends OK in every run, not 19 in 20
+            sandbox,
+            api={"retry_budget": 10_000, "retry_attempts": 20},
+            mode="mirror",
+        ),
         SyncRequest((src,), campaign="Spring", allow_mass_delete=True, report_dir=tmp_path / "r"),
     )
     sandbox.configure(ambiguous_rate=0.0)

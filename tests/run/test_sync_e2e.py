@@ -138,7 +138,11 @@ def test_never_duplicates_under_faults(make_sandbox: MakeSandbox, tmp_path: Path
     rows = [{"number": number(i), "status": "success" if i < 100 else ""} for i in range(3_000)]
     src = write_csv(tmp_path / "leads.csv", rows)
     sb.configure(fail_rate=0.10, ambiguous_rate=0.05, throttle_every=97, token_uses=89)
-    report = sync(sb, tmp_path, [src], api={"concurrency": 8, "retry_budget": 5_000})
+    # ~16 % of attempts fail, so 6 attempts (the default) all fail for about one call in
+    # 60,000: among ~3,300 calls, a failed operation in about one run of 20. 12 attempts make
+    # it one run in 10^6 (the chance, not the speed, of the machine decides it).
+    api = {"concurrency": 8, "retry_budget": 5_000, "retry_attempts": 12}
+    report = sync(sb, tmp_path, [src], api=api)
     sb.configure(fail_rate=0.0, ambiguous_rate=0.0, throttle_every=None, token_uses=None)
     leads = sb.state.leads(cid)
     counts = Counter(lead["number"] for lead in leads)
@@ -318,3 +322,34 @@ def test_rows_naming_unknown_campaigns_are_one_group_not_made_up_campaigns(
     with (report.folder / "rows.csv").open(encoding="utf-8-sig", newline="") as fh:
         named = {r["campaign"] for r in csv.DictReader(fh) if r["outcome"] == "rejected"}
     assert named == {"Sprnig", "Fall", "Winter"}  # each row keeps the name it gave
+
+
+def test_rows_naming_unknown_campaigns_keep_their_original_cells_in_rejected_csv(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """rejected.csv holds the file's own columns and text for these rows too (so it can be
+    fixed and loaded again), not the cleaned lead fields (issue 14 item 6)."""
+    sandbox.state.add_campaign("Spring")
+    src = tmp_path / "mixed.csv"
+    src.write_text(
+        "Phone,First Name,Campaign,Rep note\n"
+        "(213) 555-0101, Ann ,Spring,call after 5\n"
+        "(213) 555-0102, Bob ,Fall,VIP\n"
+        "213.555.0103,Cy,,no campaign\n",
+        encoding="utf-8",
+    )
+    report = sync(sandbox, tmp_path, [src], campaign=None, dry_run=True)  # type: ignore[arg-type]
+    assert report.exit_code == ExitCode.OK
+    with (report.folder / "rejected.csv").open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        rejected = list(reader)
+    assert reader.fieldnames is not None
+    assert reader.fieldnames[:4] == ["Phone", "First Name", "Campaign", "Rep note"]
+    by_phone = {r["Phone"]: r for r in rejected}
+    fall = by_phone["(213) 555-0102"]  # the original text, not +12135550102
+    assert (fall["First Name"], fall["Campaign"], fall["Rep note"]) == (" Bob ", "Fall", "VIP")
+    assert fall["source_row"] == "3"
+    assert fall["error"].startswith("campaign-unknown: campaign 'Fall' does not exist; known:")
+    assert "Spring" in fall["error"]
+    assert by_phone["213.555.0103"]["error"].startswith("campaign-missing")
+    assert summary(report)["campaigns"]["(unknown campaign)"]["rows_rejected"] == 1
