@@ -68,3 +68,17 @@ def test_the_probe_sees_a_heavy_import(tmp_path: Path) -> None:
     argv = ["validate", str(empty), "--report-dir", str(tmp_path / "report")]
     loaded = loaded_after(argv, tmp_path)
     assert {"pandas", "pyarrow", "pydantic"} <= loaded
+
+
+def test_validate_loads_no_http_stack(tmp_path: Path) -> None:
+    """``leadsync validate`` reads and reports without the API client (no requests, urllib3,
+    tenacity): it never talks to the API."""
+    src = tmp_path / "leads.csv"
+    src.write_text("Phone\n+12135550101\n", encoding="utf-8")
+    out = tmp_path / "modules.json"
+    argv = ["validate", str(src), "--report-dir", str(tmp_path / "report")]
+    code = PROBE.format(argv=argv, out=str(out))
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path, timeout=120)
+    loaded = set(json.loads(out.read_text(encoding="utf-8")))
+    assert (tmp_path / "report" / "summary.json").exists()
+    assert not loaded & {"requests", "urllib3", "tenacity"}, sorted(loaded)

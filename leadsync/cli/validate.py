@@ -43,7 +43,7 @@ def validate_command(
     if not sources:
         raise UsageError("nothing to validate: give one or more SOURCE files")
     from ..report import make_progress, print_summary
-    from ..run.pipeline import expand_sources
+    from ..run.sources import expand_sources
     from ..run.validate import run_validate
 
     settings = cli.settings({"sync": {"region": region, "sheet": sheet}})

@@ -15,44 +15,16 @@ from pathlib import Path
 from ..api import CampaignsClient
 from ..apply import apply_plan
 from ..config import Settings
-from ..errors import InputError, LeadsyncError
+from ..errors import LeadsyncError
 from ..reader import read_sources
 from ..report import RunReport
 from .campaigns import CampaignLookup, fetch_current, resolve_campaigns
 from .finish import finish_apply_report, finish_sync_report, publish_report
 from .planfile import load_plan
 from .reviewed import apply_saved_plan, check_plan_current, save_reviewed_plan
+from .sources import expand_sources
 from .stages import apply_changes, diff_targets, guard_plan, plan_changes, verify_changes
 from .state import CampaignsApi, Progress, Run, SyncRequest
-
-#: File types a SOURCE folder is searched for.
-SOURCE_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls", ".ods")
-
-
-def expand_sources(paths: tuple[Path, ...] | list[Path]) -> tuple[Path, ...]:
-    """SOURCE arguments → files: a folder stands for its spreadsheets (sorted, not recursive).
-    Raises InputError naming a path that does not exist or a folder with no spreadsheet."""
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found = sorted(
-                p
-                for p in path.iterdir()
-                if p.is_file()
-                and p.suffix.lower() in SOURCE_SUFFIXES
-                and not p.name.startswith((".", "~$"))
-            )
-            if not found:
-                raise InputError(
-                    f"{path}: no spreadsheet files in this folder ({', '.join(SOURCE_SUFFIXES)})",
-                    path=str(path),
-                )
-            files.extend(found)
-        elif path.exists():
-            files.append(path)
-        else:
-            raise InputError(f"{path}: no such file", path=str(path))
-    return tuple(dict.fromkeys(files))
 
 
 def run_sync(
