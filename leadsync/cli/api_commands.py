@@ -56,7 +56,6 @@ QUEUE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("Registered", "agents_registered"),
     ("Misconfigured", "misconfigured_agents"),
 )
-TEXT_QUEUE_FIELDS = frozenset({"name", "extension", "strategy"})
 _SLUG = re.compile(r"[^A-Za-z0-9]+")
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from ..errors import InputError
 from .grid import Grid, column_letter
@@ -90,18 +89,6 @@ SYNONYM_INDEX: dict[str, str] = {
 FALLBACK_INDEX: dict[str, str] = {
     header_key(s): field for field, names in FALLBACK_SYNONYMS.items() for s in names
 }
-
-
-@dataclass(frozen=True, slots=True)
-class ColumnMap:
-    """The header row found and the columns of the lead fields."""
-
-    header_index: int  # position in the grid (0-based)
-    headers: list[str]  # text of every column's header ("" when blank)
-    fields: dict[str, int]  # lead field -> column position
-
-    def header_of(self, field: str) -> str:
-        return self.headers[self.fields[field]]
 
 
 def _explicit_index(columns: Mapping[str, str]) -> dict[str, str]:
