@@ -125,7 +125,6 @@ def serve_command(
     port: int,
     with_sandbox: bool,
     work_dir: Path | None,
-    command_config: str | None,
 ) -> None:
     """Start the ops console: a local web app to upload files, map their columns, review the
     plan per lead and approve it, with live progress, results and the run history.
