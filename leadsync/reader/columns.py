@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 
 from ..errors import InputError
-from .grid import Grid, column_letter
+from .grid import Grid, column_letter, describe
 
 #: Lead field ← header synonyms (compared by :func:`header_key`).
 SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -126,11 +126,6 @@ def find_header(grid: Grid, explicit: Mapping[str, str], scan_rows: int) -> int 
         if matches and (best is None or (matches, filled) > best):
             best, best_at = (matches, filled), pos
     return best_at
-
-
-def describe(path: str, sheet: str | None) -> str:
-    """``path`` or ``path [sheet 'Name']`` for messages."""
-    return f"{path} [sheet {sheet!r}]" if sheet else path
 
 
 def map_columns(
