@@ -212,27 +212,46 @@ UNKNOWN_CAMPAIGN = "(unknown campaign)"
 NO_CAMPAIGN_GIVEN = "(none)"
 PSEUDO_CAMPAIGNS = frozenset({UNKNOWN_CAMPAIGN, NO_CAMPAIGN_GIVEN, "(no campaign)"})
 
-#: The per-campaign (and totals) keys of ``summary.json`` (docs/design.md, 'Reporting'), in order.
-COUNT_KEYS: tuple[str, ...] = (
-    "rows_read",
-    "rows_valid",
-    "rows_rejected",
-    "rows_duplicate",
-    "planned_add",
-    "planned_delete",
-    "planned_status",
-    "unchanged",
-    "drift",
-    "kept",
-    "added",
-    "deleted",
-    "status_set",
-    "failed",
-    "not_started",
-    "residual",
-    "remote_before",
-    "remote_after",
-)
+
+class Count(StrEnum):
+    """The per-campaign (and totals) keys of ``summary.json`` (docs/design.md, 'Reporting'), in
+    order: the one place they are spelled (a member equals its text, so it indexes any dict of
+    counts)."""
+
+    ROWS_READ = "rows_read"
+    ROWS_VALID = "rows_valid"
+    ROWS_REJECTED = "rows_rejected"
+    ROWS_DUPLICATE = "rows_duplicate"
+    PLANNED_ADD = "planned_add"
+    PLANNED_DELETE = "planned_delete"
+    PLANNED_STATUS = "planned_status"
+    UNCHANGED = "unchanged"
+    DRIFT = "drift"
+    KEPT = "kept"
+    ADDED = "added"
+    DELETED = "deleted"
+    STATUS_SET = "status_set"
+    FAILED = "failed"
+    NOT_STARTED = "not_started"
+    RESIDUAL = "residual"
+    REMOTE_BEFORE = "remote_before"
+    REMOTE_AFTER = "remote_after"
+
+
+#: The :class:`Count` keys as plain text, in order.
+COUNT_KEYS: tuple[str, ...] = tuple(k.value for k in Count)
+
+
+class ApplyCount(StrEnum):
+    """The keys of ``ApplyResult.counts`` (what an apply did), in report order."""
+
+    ADDED = "added"
+    DELETED = "deleted"
+    STATUS_SET = "status_set"
+    FAILED = "failed"
+    UNCERTAIN = "uncertain"
+    UNCERTAIN_SETTLED = "uncertain_settled"
+    SKIPPED = "skipped"
 
 
 def zero_counts() -> dict[str, int]:

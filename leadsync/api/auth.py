@@ -86,7 +86,6 @@ class Auth:
         self._lock = threading.Lock()
         self._token: str | None = None
         self.generation = 0
-        self.logins = 0
         redact.add(credentials.password)
         redact.add(credentials.api_key)
         if credentials.api_key and not account_id:
@@ -176,7 +175,6 @@ class Auth:
         self._redact.add(refresh)
         self._token = token
         self.generation += 1
-        self.logins += 1
         if self._account_id is None:
             if not account:
                 raise ConfigError(

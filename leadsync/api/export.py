@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import csv
 import logging
-import os
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +20,7 @@ from typing import IO, Any, Protocol
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from ..atomic import atomic_path
 from ..errors import UsageError
 from ..models import Campaign
 from ..report.safe import RISKY_FIRST_CHARS, safe_cell
@@ -85,7 +83,7 @@ def export_leads(
     columns = (*EXPORT_COLUMNS, *extras)
     utc_at = columns.index("created_utc")
     written = 0
-    with _atomic(out_path) as tmp:
+    with atomic_path(out_path) as tmp:
         writer = _CsvRows(tmp, columns) if suffix == ".csv" else _XlsxRows(tmp, columns)
         try:
             page: list[dict[str, Any]] = first
@@ -163,18 +161,3 @@ class _XlsxRows:
 def _xlsx_value(value: Any) -> Any:
     # openpyxl refuses control characters in text; they have no business in a lead anyway.
     return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
-
-
-@contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path``, renamed onto it on success, removed on failure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -53,9 +53,6 @@ def quote_segment(value: str) -> str:
 
 
 # --- JSON ------------------------------------------------------------------------------------
-Pairs = list[tuple[str, Any]]
-
-
 def loads_pairs(text: str) -> Any:
     """Parse JSON keeping every object as a list of ``(key, value)`` pairs.
 

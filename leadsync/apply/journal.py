@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import fields
 from pathlib import Path
@@ -95,10 +94,8 @@ class Journal:
         self._fd: int | None = os.open(
             self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, _FILE_MODE
         )
-        #: Lines written, fsync calls made and seconds spent in them (for the benchmark).
-        self.lines_written = 0
+        #: fsync calls made (the tests count them per mode).
         self.syncs = 0
-        self.sync_seconds = 0.0
         self._ensure_line_start()
         self._written = 0  # lines written so far (under _lock)
         self._synced = 0  # lines known to be on disk
@@ -130,9 +127,7 @@ class Journal:
             view = view[written:]
 
     def _sync(self, fd: int) -> None:
-        t0 = time.perf_counter()
         os.fsync(fd)
-        self.sync_seconds += time.perf_counter() - t0
         self.syncs += 1
 
     def _sync_loop(self) -> None:
@@ -167,7 +162,6 @@ class Journal:
             if self._fd is None:
                 raise ValueError(f"journal {self.path} is closed")
             self._write_all(data)
-            self.lines_written += len(batch)
             self._written += len(batch)
             if self.fsync_mode == "always":
                 self._sync(self._fd)
@@ -188,10 +182,6 @@ class Journal:
             self._sync(fd)
         finally:
             os.close(fd)
-
-    @property
-    def closed(self) -> bool:
-        return self._fd is None
 
     def __enter__(self) -> Journal:
         return self

@@ -5,20 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import ApiError
-from ..models import Operation, OpKind, OpOutcome, OpResult
+from ..models import ApplyCount, Operation, OpKind, OpOutcome, OpResult
 
 #: The status the API gives a lead it adds: a post-add status equal to it needs no call.
 NEW_LEAD_STATUS = "new"
 #: Names of ``ApplyResult.counts``, in report order.
-COUNT_NAMES: tuple[str, ...] = (
-    "added",
-    "deleted",
-    "status_set",
-    "failed",
-    "uncertain",
-    "uncertain_settled",
-    "skipped",
-)
+COUNT_NAMES: tuple[str, ...] = tuple(k.value for k in ApplyCount)
 
 
 @dataclass(slots=True)
@@ -52,7 +44,7 @@ class ApplyResult:
         return (
             not self.interrupted
             and self.fatal is None
-            and c["failed"] == c["uncertain"] == c["skipped"] == 0
+            and c[ApplyCount.FAILED] == c[ApplyCount.UNCERTAIN] == c[ApplyCount.SKIPPED] == 0
         )
 
 
@@ -119,17 +111,17 @@ def count_outcomes(states: list[OpState]) -> dict[str, int]:
     for st in states:
         kind, outcome = st.op.kind, st.outcome
         if kind is OpKind.ADD and st.lead_created:
-            counts["added"] += 1
+            counts[ApplyCount.ADDED] += 1
             if st.was_uncertain:
-                counts["uncertain_settled"] += 1
+                counts[ApplyCount.UNCERTAIN_SETTLED] += 1
         elif kind is OpKind.DELETE and outcome is OpOutcome.DONE:
-            counts["deleted"] += 1
+            counts[ApplyCount.DELETED] += 1
         elif kind is OpKind.SET_STATUS and outcome is OpOutcome.DONE:
-            counts["status_set"] += 1
+            counts[ApplyCount.STATUS_SET] += 1
         if outcome is OpOutcome.FAILED:
-            counts["failed"] += 1
+            counts[ApplyCount.FAILED] += 1
         elif outcome is OpOutcome.UNCERTAIN:
-            counts["uncertain"] += 1
+            counts[ApplyCount.UNCERTAIN] += 1
         elif outcome is OpOutcome.SKIPPED:
-            counts["skipped"] += 1
+            counts[ApplyCount.SKIPPED] += 1
     return counts

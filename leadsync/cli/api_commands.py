@@ -56,7 +56,6 @@ QUEUE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("Registered", "agents_registered"),
     ("Misconfigured", "misconfigured_agents"),
 )
-TEXT_QUEUE_FIELDS = frozenset({"name", "extension", "strategy"})
 _SLUG = re.compile(r"[^A-Za-z0-9]+")
 
 
@@ -104,7 +103,7 @@ def campaigns_table(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @command_config_option
 @pass_cli
-def campaigns_command(cli: CliContext, as_json: bool, command_config: str | None) -> None:
+def campaigns_command(cli: CliContext, as_json: bool) -> None:
     """List the campaigns with their lead counts by status."""
     from ..api import CampaignsClient
 
@@ -146,7 +145,7 @@ def queues_table(queues: Sequence[dict[str, Any]]) -> Table:
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead of a table.")
 @command_config_option
 @pass_cli
-def queues_command(cli: CliContext, as_json: bool, command_config: str | None) -> None:
+def queues_command(cli: CliContext, as_json: bool) -> None:
     """Show the call-center queues: agents logged in, idle, on call."""
     with _client(cli) as client:
         queues = client.queues()
@@ -175,9 +174,7 @@ def default_export_path(campaign: Campaign, now: datetime | None = None) -> Path
 )
 @command_config_option
 @pass_cli
-def export_command(
-    cli: CliContext, campaign: str, out: Path | None, command_config: str | None
-) -> None:
+def export_command(cli: CliContext, campaign: str, out: Path | None) -> None:
     """Write every current lead of CAMPAIGN (name or id) to a CSV or XLSX file."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -293,7 +290,6 @@ def activity_command(
     until: str,
     out: Path | None,
     page_size: int,
-    command_config: str | None,
 ) -> None:
     """Show the campaigns' lead activity (dial events) between --since and --until."""
     now = datetime.now(UTC)
@@ -316,7 +312,7 @@ def activity_command(
 @click.argument("cdr_ids", nargs=-1, required=True, metavar="CDR_ID...")
 @command_config_option
 @pass_cli
-def voicemail_command(cli: CliContext, cdr_ids: tuple[str, ...], command_config: str | None) -> int:
+def voicemail_command(cli: CliContext, cdr_ids: tuple[str, ...]) -> int:
     """Set the disposition of each call CDR_ID to voicemail.
 
     Exit 1 when the API refused any of them (each refusal is printed with the server's

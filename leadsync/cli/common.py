@@ -37,7 +37,6 @@ def config_option(f: F) -> F:
         "config",
         type=click.Path(dir_okay=False),
         default=None,
-        expose_value=True,
         callback=_remember_config,
         help="TOML config file (else $LEADSYNC_CONFIG, else ./leadsync.toml).",
     )(f)
@@ -50,6 +49,7 @@ def command_config_option(f: F) -> F:
         "command_config",
         type=click.Path(dir_okay=False),
         default=None,
+        expose_value=False,
         callback=_remember_config,
         help="TOML config file (same as the global --config).",
     )(f)

@@ -62,20 +62,11 @@ def _sandbox_settings(settings: Settings) -> Iterator[tuple[Settings, str]]:
     """The embedded sandbox with the demo campaigns; ``settings`` pointed at it."""
     from ..config import ApiSettings
     from ..sandbox import Sandbox, SandboxConfig
-    from .demo import seed_demo_state
+    from .demo import sandbox_api, seed_demo_state
 
     with Sandbox(SandboxConfig()) as sandbox:
         seed_demo_state(sandbox)
-        cfg = sandbox.config
-        settings.api = ApiSettings.model_validate(
-            {
-                "base_url": sandbox.base_url,
-                "username": cfg.username,
-                "password": cfg.password,
-                "domain": cfg.domain,
-                "account_id": cfg.account_id,
-            }
-        )
+        settings.api = ApiSettings.model_validate(sandbox_api(sandbox))
         yield settings, sandbox.base_url
 
 
@@ -125,7 +116,6 @@ def serve_command(
     port: int,
     with_sandbox: bool,
     work_dir: Path | None,
-    command_config: str | None,
 ) -> None:
     """Start the ops console: a local web app to upload files, map their columns, review the
     plan per lead and approve it, with live progress, results and the run history.

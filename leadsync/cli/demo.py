@@ -62,21 +62,23 @@ def seed_demo_state(sandbox: Sandbox) -> dict[str, str]:
     return ids
 
 
-def demo_settings(sandbox: Sandbox, *, mode: str, report_root: Path) -> Settings:
-    """Settings pointing at the embedded sandbox (its demo credentials are not secrets)."""
+def sandbox_api(sandbox: Sandbox) -> dict[str, str]:
+    """The ``[api]`` settings of the embedded sandbox (its demo credentials are not secrets)."""
     cfg = sandbox.config
+    return {
+        "base_url": sandbox.base_url,
+        "username": cfg.username,
+        "password": cfg.password,
+        "domain": cfg.domain,
+        "account_id": cfg.account_id,
+    }
+
+
+def demo_settings(sandbox: Sandbox, *, mode: str, report_root: Path) -> Settings:
+    """Settings pointing at the embedded sandbox."""
     return load_settings(
         environ={},
-        overrides={
-            "api": {
-                "base_url": sandbox.base_url,
-                "username": cfg.username,
-                "password": cfg.password,
-                "domain": cfg.domain,
-                "account_id": cfg.account_id,
-            },
-            "sync": {"mode": mode, "report_dir": report_root},
-        },
+        overrides={"api": sandbox_api(sandbox), "sync": {"mode": mode, "report_dir": report_root}},
     )
 
 

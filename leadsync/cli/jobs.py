@@ -76,7 +76,7 @@ def jobs_table(rows: Sequence[dict[str, Any]]) -> Table:
 @click.option("--json", "as_json", is_flag=True, help="Print the jobs as a JSON list.")
 @command_config_option
 @pass_cli
-def jobs_command(cli: CliContext, as_json: bool, command_config: str | None) -> int:
+def jobs_command(cli: CliContext, as_json: bool) -> int:
     """List the configured [[jobs]]: sources, campaign, mode, and how each last ran
     (time, exit code and its meaning, totals) from its newest report's summary.json."""
     from ..jobs.folders import job_status

@@ -97,7 +97,6 @@ def sync_command(
     report_dir: Path | None,
     replace_report: bool,
     allow_mass_delete: bool,
-    command_config: str | None,
     dry_run: bool,
 ) -> int:
     """Sync SOURCE files (CSV, TSV, TXT, XLSX, XLSM, XLS, ODS, or folders of them) into
@@ -191,7 +190,6 @@ def plan_command(
     report_dir: Path | None,
     replace_report: bool,
     allow_mass_delete: bool,
-    command_config: str | None,
     out: Path,
 ) -> int:
     """Make a reviewed plan: a dry run of `sync` that also saves the exact operations, the
@@ -244,7 +242,6 @@ def apply_command(
     report_dir: Path | None,
     replace_report: bool,
     replan: bool,
-    command_config: str | None,
 ) -> int:
     """Apply a reviewed plan exactly as saved by `leadsync plan`. Refuses (exit 3, nothing
     written) when a campaign changed since the plan was made or the plan was already applied."""

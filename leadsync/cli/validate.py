@@ -31,7 +31,6 @@ def validate_command(
     campaign: str | None,
     report_dir: Path | None,
     replace_report: bool,
-    command_config: str | None,
 ) -> int:
     """Read SOURCE files (CSV, TSV, TXT, XLSX, XLSM, XLS, ODS, or folders of them) and check every row as a sync
     would, without calling the API. Writes the report folder (rejected.csv lists the rows to

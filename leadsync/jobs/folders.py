@@ -31,6 +31,7 @@ from typing import Any
 
 from ..config import JobSettings, Settings
 from ..errors import ConfigError, InputError
+from ..models import Count
 from ..report.folder import MAX_NAME_TRIES, REPORT_FOLDER_RE, STAMP_FORMAT, stamp
 from ..report.folder import safe_name as safe_job_name
 from ..report.model import EXIT_MEANINGS
@@ -41,15 +42,15 @@ log = logging.getLogger(__name__)
 #: Totals shown in one-line summaries (``leadsync jobs``, notifications), in this order, when
 #: non-zero; ``failed`` and ``residual`` are shown even at zero (zero there is news too).
 TOTALS_SHOWN: tuple[str, ...] = (
-    "rows_read",
-    "rows_rejected",
-    "added",
-    "status_set",
-    "deleted",
-    "failed",
-    "residual",
+    Count.ROWS_READ,
+    Count.ROWS_REJECTED,
+    Count.ADDED,
+    Count.STATUS_SET,
+    Count.DELETED,
+    Count.FAILED,
+    Count.RESIDUAL,
 )
-TOTALS_ALWAYS_SHOWN: frozenset[str] = frozenset({"failed", "residual"})
+TOTALS_ALWAYS_SHOWN: frozenset[str] = frozenset({Count.FAILED, Count.RESIDUAL})
 
 SUMMARY_FILE = "summary.json"
 #: Folder, under a job's report root, that holds lock files (never matches REPORT_FOLDER_RE).

@@ -13,7 +13,7 @@ import python_calamine as calamine
 
 from .arrowtext import buffers, from_parts
 from .cells import Numeric, beyond_limits, dense_grid, lay_out
-from .grid import Grid
+from .grid import Grid, describe
 from .limits import Limits
 
 #: Cells converted at a time when a block is converted row block by row block.
@@ -31,7 +31,7 @@ def calamine_sheet(
     height, width = ws.end[0] + 1, ws.end[1] + 1
     if height > limits.max_rows or width > limits.max_columns:
         row, col = _far_cell(ws.iter_rows(), height, width, limits)
-        raise beyond_limits(f"{path} [sheet {name!r}]", path, row, col, limits)
+        raise beyond_limits(describe(path, name), path, row, col, limits)
     if height * width <= limits.calamine_bulk_cells:
         rows = ws.to_python(skip_empty_area=False)
         columns, numeric = dense_grid(rows, max((len(r) for r in rows), default=0))

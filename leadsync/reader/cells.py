@@ -195,10 +195,6 @@ class SheetCells:
     def height(self) -> int:
         return self._height
 
-    @property
-    def columns_used(self) -> int:
-        return len(self._rows)
-
     def _flush(self, col: int) -> None:
         rows = self._rows[col]
         if rows:

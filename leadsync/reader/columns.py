@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from ..errors import InputError
-from .grid import Grid, column_letter
+from .grid import Grid, column_letter, describe
 
 #: Lead field ← header synonyms (compared by :func:`header_key`).
 SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -92,18 +91,6 @@ FALLBACK_INDEX: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class ColumnMap:
-    """The header row found and the columns of the lead fields."""
-
-    header_index: int  # position in the grid (0-based)
-    headers: list[str]  # text of every column's header ("" when blank)
-    fields: dict[str, int]  # lead field -> column position
-
-    def header_of(self, field: str) -> str:
-        return self.headers[self.fields[field]]
-
-
 def _explicit_index(columns: Mapping[str, str]) -> dict[str, str]:
     return {header_key(header): field for field, header in columns.items()}
 
@@ -139,11 +126,6 @@ def find_header(grid: Grid, explicit: Mapping[str, str], scan_rows: int) -> int 
         if matches and (best is None or (matches, filled) > best):
             best, best_at = (matches, filled), pos
     return best_at
-
-
-def describe(path: str, sheet: str | None) -> str:
-    """``path`` or ``path [sheet 'Name']`` for messages."""
-    return f"{path} [sheet {sheet!r}]" if sheet else path
 
 
 def map_columns(

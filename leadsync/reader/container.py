@@ -26,6 +26,11 @@ PASSWORD = (
 )
 
 
+def one_line(err: BaseException) -> str:
+    """``err`` as one short line, for the detail of :func:`corrupt`."""
+    return (" ".join(str(err).split()) or type(err).__name__)[:200]
+
+
 def corrupt(path: str, detail: str) -> InputError:
     return InputError(f"{path}: workbook is encrypted or corrupt ({detail})", path=path)
 

@@ -90,6 +90,11 @@ class Grid:
         return blank
 
 
+def describe(path: str, sheet: str | None) -> str:
+    """``path`` or ``path [sheet 'Name']`` for messages."""
+    return f"{path} [sheet {sheet!r}]" if sheet else path
+
+
 def check_cells(path: str, sheet: str | None, grid: Grid, limits: Limits) -> None:
     """InputError when a cell is longer than ``limits.max_cell_chars`` (names row and column)."""
     for c, col in enumerate(grid.columns):
@@ -101,7 +106,7 @@ def check_cells(path: str, sheet: str | None, grid: Grid, limits: Limits) -> Non
         chars = np.asarray(pc.utf8_length(col).to_numpy(zero_copy_only=False))
         if chars.max() > limits.max_cell_chars:
             row = int(chars.argmax()) + 1
-            where = f"{path} [sheet {sheet!r}]" if sheet else path
+            where = describe(path, sheet)
             raise InputError(
                 f"{where}: the cell in row {row}, column {column_letter(c)} has more than "
                 f"{limits.max_cell_chars:,} characters (an unbalanced quote?)",

@@ -12,8 +12,8 @@ import pyarrow as pa
 from ..config import Settings
 from ..models import INT_FIELDS, IssueKind, RowIssue
 from . import phones
-from .columns import describe
 from .fields import STATUS_UNKNOWN, not_integer_code
+from .grid import describe
 from .part import Part
 
 DNC = "dnc"

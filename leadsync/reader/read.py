@@ -25,7 +25,7 @@ from ..errors import InputError
 from ..models import DESIRED_COLUMNS, INT_FIELDS, ReadResult, SourceInfo, empty_desired
 from . import phones
 from .arrowtext import LS, as_bool, blank_cells, constant_strings, sparse_strings
-from .columns import SYNONYMS, describe, find_header, map_columns, no_phone_column
+from .columns import SYNONYMS, find_header, map_columns, no_phone_column
 from .dedupe import find_duplicates
 from .fields import (
     STATUS_UNKNOWN,
@@ -35,7 +35,7 @@ from .fields import (
     normalize_text,
     not_integer_code,
 )
-from .grid import Grid, column_letter
+from .grid import Grid, column_letter, describe
 from .issues import CAMPAIGN_MISSING, CAMPAIGN_UNKNOWN, DNC, DUPLICATE, build_issues, warning_lines
 from .limits import DEFAULT_LIMITS, Limits
 from .part import Part, Source

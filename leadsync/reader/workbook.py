@@ -28,9 +28,9 @@ import python_calamine as calamine
 from ..errors import InputError
 from .calaminesheet import calamine_sheet
 from .cells import Numeric, SheetCells
-from .container import PASSWORD, ZIP_MAGIC, check_container, corrupt
+from .container import PASSWORD, ZIP_MAGIC, check_container, corrupt, one_line
 from .extent import Extent, scan_sheet
-from .grid import Grid, check_cells
+from .grid import Grid, check_cells, describe
 from .limits import Limits
 from .odsfile import is_encrypted, read_ods
 from .xlsrecords import XLS_COLUMNS, XLS_ROWS, cell_name, walk
@@ -55,18 +55,13 @@ class SheetGrid:
     numeric: Numeric  # column position -> bool per row: the cell was a number
 
 
-def _one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split()) or type(err).__name__
-    return text[:200]
-
-
 def _open(path: str, data: bytes) -> calamine.CalamineWorkbook:
     try:
         return calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
     except calamine.PasswordError:
         raise corrupt(path, PASSWORD) from None
     except Exception as err:  # calamine raises several unrelated types for damaged files
-        raise corrupt(path, _one_line(err)) from None
+        raise corrupt(path, one_line(err)) from None
 
 
 def sheet_names(path: str, data: bytes) -> list[str]:
@@ -90,10 +85,6 @@ def select_sheets(path: str, names: list[str], wanted: str | None) -> list[str]:
         return folded[:1]
     listed = ", ".join(repr(n) for n in names)
     raise InputError(f"{path} has no sheet {wanted!r}; sheets: {listed}", path=path)
-
-
-def _where(path: str, sheet: str) -> str:
-    return f"{path} [sheet {sheet!r}]"
 
 
 def read_workbook(path: str, data: bytes, *, sheet: str | None, limits: Limits) -> list[SheetGrid]:
@@ -141,7 +132,7 @@ def _read_sheets(path: str, reader: _Reader, sheet: str | None, limits: Limits) 
         except MemoryError:
             raise
         except Exception as err:
-            raise corrupt(path, f"sheet {name!r}: {_one_line(err)}") from None
+            raise corrupt(path, f"sheet {name!r}: {one_line(err)}") from None
         check_cells(path, name, cells, limits)
         if sheet != ALL_SHEETS and not cells.has_text():
             raise _empty_sheet(path, name, reader)
@@ -163,10 +154,12 @@ def _empty_sheet(path: str, name: str, reader: _Reader) -> InputError:
         except Exception:
             continue
     if not others:
-        return InputError(f"{_where(path, name)} is empty, and so is every other sheet", path=path)
+        return InputError(
+            f"{describe(path, name)} is empty, and so is every other sheet", path=path
+        )
     listed = ", ".join(repr(o) for o in others)
     return InputError(
-        f"{_where(path, name)} is empty; sheets with data: {listed} — choose one with "
+        f"{describe(path, name)} is empty; sheets with data: {listed} — choose one with "
         "--sheet NAME (or [sync] sheet)",
         path=path,
     )
@@ -181,7 +174,7 @@ class _XlsxReader(_Reader):
         try:
             self.parts = workbook_parts(zf)
         except Exception as err:
-            raise corrupt(path, f"workbook parts: {_one_line(err)}") from None
+            raise corrupt(path, f"workbook parts: {one_line(err)}") from None
 
     def read(self, name: str) -> tuple[Grid, Numeric]:
         part = self.parts.get(f"sheet:{name}")
@@ -191,7 +184,7 @@ class _XlsxReader(_Reader):
             extent = scan_sheet(fh)
         if _calamine_may_read(extent, self.zf.getinfo(part).file_size, self.limits):
             return calamine_sheet(self.path, self.book, name, self.limits)
-        cells = SheetCells(_where(self.path, name), self.path, self.limits)
+        cells = SheetCells(describe(self.path, name), self.path, self.limits)
         read_sheet(
             self.zf,
             part,
@@ -228,13 +221,13 @@ class _XlsReader(_Reader):
         try:
             found = walk(data)
         except Exception as err:
-            raise corrupt(path, _one_line(err)) from None
+            raise corrupt(path, one_line(err)) from None
         if found.encrypted:
             raise corrupt(path, PASSWORD)
         for name, (row, col) in found.far.items():
             if row >= XLS_ROWS or col >= XLS_COLUMNS:
                 raise InputError(
-                    f"{_where(path, name)} has a cell at {cell_name(row, col)}, beyond the "
+                    f"{describe(path, name)} has a cell at {cell_name(row, col)}, beyond the "
                     f"{XLS_ROWS:,} rows × {XLS_COLUMNS} columns of the .xls format (a damaged "
                     "file?): open it in Excel or LibreOffice and save it as .xlsx",
                     path=path,
@@ -261,10 +254,10 @@ class _OdsReader(_Reader):
         except InputError:
             raise
         except Exception as err:
-            raise corrupt(path, _one_line(err)) from None
+            raise corrupt(path, one_line(err)) from None
 
     def _cells(self, name: str) -> SheetCells:
-        return SheetCells(_where(self.path, name), self.path, self.limits)
+        return SheetCells(describe(self.path, name), self.path, self.limits)
 
     def read(self, name: str) -> tuple[Grid, Numeric]:
         return self.sheets[name].build()

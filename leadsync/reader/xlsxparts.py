@@ -17,6 +17,7 @@ import numpy as np
 from defusedxml import ElementTree
 
 from ..errors import InputError
+from .container import corrupt, one_line
 from .grid import column_letter
 
 MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -153,12 +154,7 @@ def scientific_cells(
     except InputError:
         raise
     except Exception as err:
-        detail = " ".join(str(err).split())[:200] or type(err).__name__
-        raise InputError(
-            f"{path}: workbook is encrypted or corrupt (number formats of sheet {sheet!r}: "
-            f"{detail})",
-            path=path,
-        ) from None
+        raise corrupt(path, f"number formats of sheet {sheet!r}: {one_line(err)}") from None
     wanted = np.asarray(rows, dtype=np.int64)
     return np.intersect1d(np.asarray(sorted(found), dtype=np.int64), wanted)
 

@@ -17,20 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Fields of a lead as the listing endpoint returns them, in the document's order.
-LISTED_KEYS: tuple[str, ...] = (
-    "created",
-    "campaign_id",
-    "number",
-    "status",
-    "retries",
-    "first_name",
-    "last_name",
-    "priority",
-    "id",
-)
-#: Fields the add call stores but the listing does not return.
-HIDDEN_KEYS: tuple[str, ...] = ("type", "ticket_id", "note", "cool_off")
 #: Add-body fields that are integers / strings on the wire.
 INT_KEYS: tuple[str, ...] = ("retries", "priority", "cool_off")
 STR_KEYS: tuple[str, ...] = ("first_name", "last_name", "type", "ticket_id", "note")
@@ -65,7 +51,8 @@ class LeadRecord:
     cool_off: int | None = None
 
     def listed(self) -> dict[str, Any]:
-        """The lead as the listing endpoint returns it."""
+        """The lead as the listing endpoint returns it (the document's fields, in its order;
+        type, ticket_id, note and cool_off are stored but not listed)."""
         return {
             "created": self.created,
             "campaign_id": self.campaign_id,

@@ -350,12 +350,6 @@ class SandboxState:
                 self._queues[account_id] = default_queues(account_id, self.seed)
             return json.loads(json.dumps(self._queues[account_id]))
 
-    def set_queues(self, queues: list[dict[str, Any]], account_id: str | None = None) -> None:
-        """Replace the account's queues (the queues endpoint's answer)."""
-        with self._lock:
-            self._queues[account_id or self.default_account_id] = json.loads(json.dumps(queues))
-            self._changed()
-
     def _call_log(self, account_id: str) -> tuple[list[CallEntry], list[int], set[str]]:
         # Derived from the leads; rebuilt only after the leads changed (not on voicemails).
         cached = self._call_logs.get(account_id)

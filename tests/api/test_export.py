@@ -59,8 +59,9 @@ def test_xlsx_export(sandbox: Sandbox, tmp_path: Path) -> None:
     with CampaignsClient(settings_for(sandbox)) as c:
         campaign = c.resolve_campaign(cid)
         assert export_leads(c, campaign, out) == 5
-    sheet = load_workbook(out, read_only=True)["Leads"]
-    rows = list(sheet.iter_rows(values_only=True))
+    book = load_workbook(out, read_only=True)
+    rows = list(book["Leads"].iter_rows(values_only=True))
+    book.close()  # a read-only workbook keeps its file open until closed
     assert rows[0] == EXPORT_COLUMNS
     assert len(rows) == 6
     assert rows[1][4] == '\'=HYPERLINK("http://x","y")'
