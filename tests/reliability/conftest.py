@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -14,9 +15,13 @@ from tests.reliability.support import InProcessRun, RunCli
 
 
 @pytest.fixture
-def run_leadsync(capsys: pytest.CaptureFixture[str]) -> Iterator[RunCli]:
+def run_leadsync(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[RunCli]:
     """``run_leadsync(*args)``: the CLI's ``main`` in this process (argument parsing, settings,
-    logging setup, error → exit code), its stdout/stderr captured. Logging is put back after."""
+    logging setup, error → exit code), its stdout/stderr captured, run in ``tmp_path`` (so a
+    default report folder lands there, not in the checkout). Logging is put back after."""
+    monkeypatch.chdir(tmp_path)
     root, pkg = logging.getLogger(), logging.getLogger("leadsync")
     saved = (list(root.handlers), root.level, pkg.level)
 
