@@ -16,6 +16,11 @@ of everything else in the file, so :func:`load_plan` detects any edit. Layout (v
     operations     [one object per models.Operation, one per line]
     kept, drift, skipped   tables: {"columns": [...], "dtypes": [...], "rows": [[...], ...]}
 
+Operations are written one per line, the list encoded in one pass; :func:`load_plan` validates
+them straight into :class:`~leadsync.models.Operation`. A caller that saves a plan and reads it
+back at once (the console) wraps both in :func:`read_back`, which spares parsing and hashing
+again a file still byte for byte as this process wrote it.
+
 :func:`is_applied` / :func:`mark_applied` keep a directory of applied plan ids so that
 ``apply`` refuses to apply one plan twice; ``mark_applied`` is atomic and exclusive, so call it
 right before the first write (a half-applied plan must not be applied again either: its adds
@@ -451,7 +456,8 @@ def paused_gc() -> Iterator[None]:
     """Pause the cyclic garbage collector for a block that builds many objects and no cycles
     (a plan's operations as JSON, their models): its full collections, each walking every
     object alive, cost more than the work once a large plan is in memory. The state it had is
-    restored at the end (a pause inside a pause leaves it to the outer one)."""
+    restored at the end (a pause inside a pause leaves it to the outer one; across threads, the
+    first pause to end may resume it early, which costs speed only)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
