@@ -48,6 +48,8 @@ from leadsync.sandbox import Sandbox, SandboxConfig  # noqa: E402
 FULL_ROWS = 100_000
 QUICK_ROWS = 10_000
 TARGET_S = 5.0
+#: Rows one page of any table may hold (the console's PAGE_SIZE).
+PAGE_ROWS = 50
 DEFAULT_REPEAT = 3
 #: Every n-th valid lead of the file is already in its campaign (so the plan has unchanged rows).
 EXISTING_EVERY = 5
@@ -140,6 +142,12 @@ def csrf_of(html: str) -> str:
     return m[1]
 
 
+def rows_in(html: str, table: str) -> int:
+    """Rows in the body of ``<table id=table>`` of a page (-1 when the page has no such table)."""
+    m = re.search(rf'<table[^>]* id="{table}">.*?<tbody>(.*?)</tbody>', html, re.S)
+    return len(re.findall(r"<tr>", m[1])) if m else -1
+
+
 def console_run(base: str, source: Path) -> dict[str, Any]:
     """One upload → review; the times of its parts."""
     s = requests.Session()
@@ -172,14 +180,27 @@ def console_run(base: str, source: Path) -> dict[str, Any]:
     t_end = time.perf_counter()
     if "/review" not in review.url or 'id="approve"' not in review.text:
         raise SystemExit(f"no approvable review page at {review.url}")
-    rows = len(re.findall(r"<tr>", review.text.split('id="review-plan"')[1].split("</table>")[0]))
+    # Every page that lists rows holds one page of them at most: each tab of the review, a
+    # filtered page further on, and the plan run's rows in its report folder's page.
+    shown = {"review (plan)": rows_in(review.text, "review-plan")}
+    for label, query, table in (
+        ("review (rejected)", "tab=rejected", "review-rejected"),
+        ("review (duplicates)", "tab=duplicates", "review-duplicates"),
+        ("review (adds, page 3)", "action=add&page=3", "review-plan"),
+    ):
+        page = s.get(f"{base}/imports/{iid}/review?{query}", timeout=HTTP_TIMEOUT_S)
+        shown[label] = rows_in(page.text, table)
+    run = re.search(r'href="(/runs/[^"/]+/[^"/]+)"', review.text)
+    if run:
+        shown["run rows"] = rows_in(s.get(base + run[1], timeout=HTTP_TIMEOUT_S).text, "rows")
     s.post(f"{base}/imports/{iid}/discard", data={"csrf_token": csrf}, timeout=HTTP_TIMEOUT_S)
     return {
         "total": t_end - t0,
         "upload": t_map - t0,
         "plan": t_plan - t_map,
         "review": t_end - t_plan,
-        "rows_in_dom": rows - 1,  # the header row
+        "rows_in_dom": shown["review (plan)"],
+        "rows_shown": shown,
         "bytes": len(review.content),
     }
 
@@ -237,8 +258,15 @@ def main() -> int:
         f"{statistics.median(cli_cpu):.2f} s | — |"
     )
     print(f"| rows in the review page's DOM | {max(r['rows_in_dom'] for r in runs)} | ≤ 50 |")
+    most = {k: max(r["rows_shown"][k] for r in runs) for k in runs[0]["rows_shown"]}
+    print(
+        "| rows in other pages' DOM | "
+        + ", ".join(f"{k} {v}" for k, v in most.items())
+        + f" | ≤ {PAGE_ROWS} each |"
+    )
     print(f"load average at end: {load()}")
-    ok = med <= TARGET_S and all(r["rows_in_dom"] <= 50 for r in runs)
+    one_page = all(0 < n <= PAGE_ROWS for r in runs for n in r["rows_shown"].values())
+    ok = med <= TARGET_S and one_page
     print("target met" if ok else "TARGET MISSED")
     return 0 if ok or args.quick else 1
 

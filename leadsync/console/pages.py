@@ -4,6 +4,7 @@ progress events, and :func:`post` (the CSRF check in front of every POST handler
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -110,19 +111,32 @@ async def task_events(request: Request, task: Task) -> StreamingResponse:
     """Server-sent events: the task's progress whenever it changes, then ``end``."""
 
     async def events() -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        ended = asyncio.Event()
+
+        def wake() -> None:  # in the task's thread
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                loop.call_soon_threadsafe(ended.set)
+
+        forget = task.on_end(wake)
         last = None
-        while True:
-            snap = await run_in_threadpool(task.snapshot)
-            text = json.dumps(snap)
-            if text != last:
-                yield f"data: {text}\n\n"
-                last = text
-            if snap["state"] != "running":
-                yield "event: end\ndata: {}\n\n"
-                return
-            if await request.is_disconnected():
-                return
-            await asyncio.sleep(EVENT_INTERVAL_S)
+        try:
+            while True:
+                snap = await run_in_threadpool(task.snapshot)
+                text = json.dumps(snap)
+                if text != last:
+                    yield f"data: {text}\n\n"
+                    last = text
+                if snap["state"] != "running":
+                    yield "event: end\ndata: {}\n\n"
+                    return
+                if await request.is_disconnected():
+                    return
+                # The next look after EVENT_INTERVAL_S, or at once when the task ends.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(ended.wait(), EVENT_INTERVAL_S)
+        finally:
+            forget()
 
     return StreamingResponse(
         events(),

@@ -92,7 +92,10 @@ def _clip(value: Any) -> str:
 def _name(body: Mapping[str, Any] | None) -> str:
     if not body:
         return ""
-    return " ".join(str(body[k]) for k in ("first_name", "last_name") if body.get(k))
+    first, last = body.get("first_name"), body.get("last_name")
+    if first and last:
+        return f"{first} {last}"
+    return str(first or last or "")
 
 
 def _op_detail(op: Operation) -> tuple[str, str]:
@@ -110,23 +113,121 @@ def _op_detail(op: Operation) -> tuple[str, str]:
     return "status", f"status set to {op.status}"
 
 
-def _op_frame(ops: list[Operation]) -> pd.DataFrame:
-    """The plan's operations as review rows, built column by column."""
-    details = [_op_detail(op) for op in ops]
+def _part(n: int, **columns: Any) -> pd.DataFrame:
+    """Rows of the plan table: PLAN_COLUMNS from ``columns`` (a list, a Series of ``n`` values
+    or one value for every row; None where a column is not given)."""
+    data = {}
+    for name in PLAN_COLUMNS:
+        value = columns.get(name)
+        if isinstance(value, pd.Series):
+            value = value.to_numpy(dtype=object, na_value=None)
+        elif not isinstance(value, list):
+            value = [value] * n
+        data[name] = value
+    # Text stays as Python objects: inferring Arrow strings for every part, to be concatenated
+    # and sorted, cost more than the whole table.
+    frame = pd.DataFrame(data, columns=list(PLAN_COLUMNS), dtype=object)
+    frame["row"] = pd.array(frame["row"].to_numpy(), dtype="Int64")
+    return frame
+
+
+def _op_part(ops: list[Operation]) -> pd.DataFrame:
+    """The plan's operations as review rows, column by column (the (action, detail) of each
+    distinct kind/reason/status/lead id known or not, worked out once)."""
+    details: dict[tuple[Any, ...], tuple[str, str]] = {}
+    actions, texts = [], []
+    for op in ops:
+        what = (op.kind, op.reason, op.status, op.lead_id is None)
+        found = details.get(what)
+        if found is None:
+            found = details[what] = _op_detail(op)
+        actions.append(found[0])
+        texts.append(found[1])
     sources = [op.source or (None, None, None) for op in ops]
-    return pd.DataFrame(
-        {
-            "action": [d[0] for d in details],
-            "campaign": [op.campaign for op in ops],
-            "number": [op.key for op in ops],
-            "name": [_name(op.body) for op in ops],
-            "file": [src[0] for src in sources],
-            "sheet": [src[1] for src in sources],
-            "row": pd.array([src[2] for src in sources], dtype="Int64"),
-            "lead_id": [op.lead_id for op in ops],
-            "detail": [d[1] for d in details],
-        },
-        columns=list(PLAN_COLUMNS),
+    return _part(
+        len(ops),
+        action=actions,
+        campaign=[op.campaign for op in ops],
+        number=[op.key for op in ops],
+        name=[_name(op.body) for op in ops],
+        file=[src[0] for src in sources],
+        sheet=[src[1] for src in sources],
+        row=[src[2] for src in sources],
+        lead_id=[op.lead_id for op in ops],
+        detail=texts,
+    )
+
+
+def _text(col: pd.Series) -> pd.Series:
+    return col.astype(object).where(col.notna(), "").astype(str)
+
+
+def _kept_part(kept: pd.DataFrame) -> pd.DataFrame:
+    kept = kept.reset_index(drop=True)
+    empty = pd.Series([""] * len(kept), dtype=object)
+    names = (
+        _text(kept.get("first_name", empty)) + " " + _text(kept.get("last_name", empty))
+    ).str.strip()
+    detail = (
+        "only in the campaign, kept ("
+        + kept["reason"].astype(object).astype(str)
+        + ", status "
+        + _text(kept["status"])
+        + ")"
+    )
+    return _part(
+        len(kept),
+        action="kept",
+        campaign=kept["campaign"],
+        number=kept["number"],
+        name=names,
+        lead_id=kept["lead_id"],
+        detail=detail,
+    )
+
+
+def _drift_part(drift: pd.DataFrame) -> pd.DataFrame:
+    drift = drift.reset_index(drop=True)
+    detail = (
+        drift["field"].astype(object).astype(str)
+        + ": file "
+        + _text(drift["file_value"]).map(repr)
+        + ", campaign "
+        + _text(drift["remote_value"]).map(repr)
+        + " ("
+        + drift["action"].astype(object).astype(str)
+        + ")"
+    )
+    return _part(
+        len(drift),
+        action="drift",
+        campaign=drift["campaign"],
+        number=drift["key"],
+        name="",
+        file=drift["file"],
+        sheet=drift["sheet"],
+        row=drift["row"],
+        lead_id=drift["lead_id"],
+        detail=detail,
+    )
+
+
+def _rows_part(rows: pd.DataFrame, outcomes: Mapping[str, str]) -> pd.DataFrame:
+    chosen = rows[rows["outcome"].isin(list(outcomes))].reset_index(drop=True)
+    outcome = chosen["outcome"].astype(object)
+    return _part(
+        len(chosen),
+        action=outcome.map(outcomes),
+        campaign=chosen["campaign"],
+        number=chosen["number"],
+        name="",
+        file=chosen["file"],
+        sheet=chosen["sheet"],
+        row=chosen["row"],
+        lead_id=chosen["lead_id"],
+        detail=outcome.map({"unchanged": "already in the campaign as in the file"}).fillna(
+            "planned"
+        ),
     )
 
 
@@ -136,85 +237,6 @@ def _frame(records: Iterable[tuple[Any, ...]], columns: tuple[str, ...]) -> pd.D
         if col in frame.columns:
             frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("Int64")
     return frame
-
-
-def _kept_records(kept: pd.DataFrame) -> list[tuple[Any, ...]]:
-    if kept.empty:
-        return []
-    names = (
-        kept.get("first_name", pd.Series(dtype=str)).fillna("").astype(str)
-        + " "
-        + kept.get("last_name", pd.Series(dtype=str)).fillna("").astype(str)
-    ).str.strip()
-    return list(
-        zip(
-            ["kept"] * len(kept),
-            kept["campaign"],
-            kept["number"],
-            names,
-            [None] * len(kept),
-            [None] * len(kept),
-            [None] * len(kept),
-            kept["lead_id"],
-            "only in the campaign, kept ("
-            + kept["reason"].astype(str)
-            + ", status "
-            + kept["status"].fillna("").astype(str)
-            + ")",
-            strict=True,
-        )
-    )
-
-
-def _drift_records(drift: pd.DataFrame) -> list[tuple[Any, ...]]:
-    if drift.empty:
-        return []
-    detail = (
-        drift["field"].astype(str)
-        + ": file "
-        + drift["file_value"].fillna("").astype(str).map(repr)
-        + ", campaign "
-        + drift["remote_value"].fillna("").astype(str).map(repr)
-        + " ("
-        + drift["action"].astype(str)
-        + ")"
-    )
-    return list(
-        zip(
-            ["drift"] * len(drift),
-            drift["campaign"],
-            drift["key"],
-            [""] * len(drift),
-            drift["file"],
-            drift["sheet"],
-            drift["row"],
-            drift["lead_id"],
-            detail,
-            strict=True,
-        )
-    )
-
-
-def _row_records(rows: pd.DataFrame, outcomes: Mapping[str, str]) -> list[tuple[Any, ...]]:
-    chosen = rows[rows["outcome"].isin(list(outcomes))]
-    if chosen.empty:
-        return []
-    return list(
-        zip(
-            chosen["outcome"].map(outcomes),
-            chosen["campaign"],
-            chosen["number"],
-            [""] * len(chosen),
-            chosen["file"],
-            chosen["sheet"],
-            chosen["row"],
-            chosen["lead_id"],
-            chosen["outcome"]
-            .map({"unchanged": "already in the campaign as in the file"})
-            .fillna("planned"),
-            strict=True,
-        )
-    )
 
 
 def _with_search(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -257,16 +279,14 @@ def _issues(issues: Iterable[RowIssue], kind: IssueKind) -> pd.DataFrame:
 def build_review(report: RunReport, saved: SavedPlan | None) -> Review:
     """The review of a plan run: from the saved plan when there is one, else (a refused plan)
     from the report, which has every input row's planned outcome but not the removals."""
-    frames = []
     if saved is not None:
-        frames.append(_op_frame(saved.plan.operations))
-        records = _kept_records(saved.plan.kept) + _drift_records(saved.plan.drift)
+        parts = [_op_part(saved.plan.operations), _kept_part(saved.plan.kept)]
+        parts.append(_drift_part(saved.plan.drift))
     else:
-        records = _row_records(report.rows, {"planned_add": "add", "planned_status": "status"})
-        records += _kept_records(report.kept) + _drift_records(report.drift)
-    records += _row_records(report.rows, {"unchanged": "unchanged"})
-    frames.append(_frame(records, PLAN_COLUMNS))
-    plan_rows = pd.concat([f for f in frames if len(f)] or frames, ignore_index=True)
+        parts = [_rows_part(report.rows, {"planned_add": "add", "planned_status": "status"})]
+        parts += [_kept_part(report.kept), _drift_part(report.drift)]
+    parts.append(_rows_part(report.rows, {"unchanged": "unchanged"}))
+    plan_rows = pd.concat(parts, ignore_index=True)
     plan_rows["row"] = plan_rows["row"].astype("Int64")
     order = plan_rows["action"].map({a: i for i, a in enumerate(ACTIONS)}).to_numpy()
     plan_rows = plan_rows.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)

@@ -8,6 +8,7 @@ progress; :meth:`Task.snapshot` is what the progress stream sends.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import secrets
@@ -102,6 +103,7 @@ class Task:
     thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _watch_lock: threading.Lock = field(default_factory=threading.Lock)
+    _on_end: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def running(self) -> bool:
@@ -156,15 +158,39 @@ class Task:
                 self.progress.in_flight = 0
                 self.finished = time.time()
                 self.result, self.error, self.state = result, error, state
+                ended, self._on_end = self._on_end, []
+            for call in ended:
+                _call_quietly(call)
 
         self.thread = threading.Thread(target=body, name=f"console-{self.kind}-{self.id}")
         self.thread.daemon = True
         self.thread.start()
         return self
 
+    def on_end(self, call: Callable[[], None]) -> Callable[[], None]:
+        """Call ``call()`` (in the worker thread) once the task has ended, or now if it has;
+        returns a function that cancels the call. For a page waiting for the end."""
+        with self._lock:
+            if self.running:
+                self._on_end.append(call)
+                return lambda: self._forget(call)
+        _call_quietly(call)
+        return lambda: None
+
+    def _forget(self, call: Callable[[], None]) -> None:
+        with self._lock, contextlib.suppress(ValueError):
+            self._on_end.remove(call)
+
     def join(self, timeout: float | None = None) -> None:
         if self.thread is not None:
             self.thread.join(timeout)
+
+
+def _call_quietly(call: Callable[[], None]) -> None:
+    try:
+        call()
+    except Exception:  # a page that went away must not break the task
+        log.debug("task end callback failed", exc_info=True)
 
 
 def apply_watch(

@@ -16,6 +16,11 @@ of everything else in the file, so :func:`load_plan` detects any edit. Layout (v
     operations     [one object per models.Operation, one per line]
     kept, drift, skipped   tables: {"columns": [...], "dtypes": [...], "rows": [[...], ...]}
 
+Operations are written one per line, the list encoded in one pass; :func:`load_plan` validates
+them straight into :class:`~leadsync.models.Operation`. A caller that saves a plan and reads it
+back at once (the console) wraps both in :func:`read_back`, which spares parsing and hashing
+again a file still byte for byte as this process wrote it.
+
 :func:`is_applied` / :func:`mark_applied` keep a directory of applied plan ids so that
 ``apply`` refuses to apply one plan twice; ``mark_applied`` is atomic and exclusive, so call it
 right before the first write (a half-applied plan must not be applied again either: its adds
@@ -25,12 +30,14 @@ would be sent twice).
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import json
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,30 +73,19 @@ _BUILT_AS_JSON = ("operations", "kept", "drift", "skipped")
 #: One compact encoder for the many small dumps of a plan (building one per call cost more
 #: than the encoding).
 _COMPACT = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+_KIND_VALUES = {kind: kind.value for kind in OpKind}
 _PLAN_ID_PATTERN = r"^[0-9a-f]{64}$"
 _PLAN_ID = re.compile(_PLAN_ID_PATTERN)
 Counts = dict[str, dict[str, int]]
+#: Inside :func:`read_back`: what save_plan wrote, by path (the file's SHA-256, its content).
+_WRITTEN: ContextVar[dict[Path, tuple[bytes, dict[str, Any]]] | None] = ContextVar(
+    "leadsync_plans_written", default=None
+)
 
 
 # --- the file's content, as pydantic models ---------------------------------------------------
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-
-class OperationData(_Strict):
-    """One operation as saved (``models.Operation``)."""
-
-    op_id: int
-    kind: OpKind
-    campaign_id: str
-    campaign: str
-    key: str
-    reason: str
-    lead_id: str | None = None
-    status: str | None = None
-    body: dict[str, Any] | None = None
-    source: tuple[str, str | None, int] | None = None
-    after: int | None = None
 
 
 class TableData(_Strict):
@@ -119,7 +115,9 @@ class PlanFile(_Strict):
     remote_duplicates: dict[str, int]
     messages: list[str]
     meta: dict[str, Any]
-    operations: list[OperationData]
+    #: Validated straight into the frozen dataclass (the model's config applies to it: extra
+    #: keys refused); a model per operation, dumped and rebuilt, cost seconds at 100k.
+    operations: list[Operation]
     kept: TableData
     drift: TableData
     skipped: TableData
@@ -168,6 +166,19 @@ def save_plan(
     """
     if created_at.tzinfo is None:
         raise ValueError("created_at must be timezone-aware")
+    with paused_gc():
+        return _save(plan, path, sources, settings_redacted, fingerprints, created_at, meta)
+
+
+def _save(
+    plan: Plan,
+    path: Path,
+    sources: list[SourceInfo],
+    settings_redacted: Mapping[str, Any],
+    fingerprints: Mapping[str, str],
+    created_at: datetime,
+    meta: Mapping[str, Any] | None,
+) -> str:
     plan.fingerprints = dict(fingerprints)
     content: dict[str, Any] = {
         "created_at": created_at.astimezone(UTC).isoformat(),
@@ -192,32 +203,38 @@ def save_plan(
     # (tuples become lists…); key order is kept for reading, the hash sorts keys. The
     # operations and tables (most of a large plan) are built from JSON types with text keys
     # only, so their JSON is the same before and after: they skip the round trip (seconds at
-    # 100k rows). load_plan checks them against OperationData / TableData.
+    # 100k rows). load_plan checks them against Operation / TableData.
     large = {key: content.pop(key) for key in _BUILT_AS_JSON}
     content = json.loads(_COMPACT.encode(content)) | large
     content = {"format": PLAN_FORMAT, "version": PLAN_VERSION, **content}
     plan_id = _content_id(content)
-    write_atomic(
-        path,
-        _render({"format": PLAN_FORMAT, "version": PLAN_VERSION, "plan_id": plan_id} | content),
-    )
+    content = {"format": PLAN_FORMAT, "version": PLAN_VERSION, "plan_id": plan_id} | content
+    data = _render(content).encode("utf-8")
+    write_atomic(path, data)
+    written = _WRITTEN.get()
+    if written is not None:
+        written[_written_key(path)] = (hashlib.sha256(data).digest(), content)
     return plan_id
 
 
 def _op_to_json(op: Operation) -> dict[str, Any]:
-    """One operation as JSON types (the fields of OperationData, None fields left out)."""
+    """One operation as JSON types (the fields of Operation, None fields left out)."""
     out: dict[str, Any] = {
         "op_id": op.op_id,
-        "kind": op.kind.value,
+        "kind": _KIND_VALUES[op.kind],
         "campaign_id": op.campaign_id,
         "campaign": op.campaign,
         "key": op.key,
         "reason": op.reason,
     }
-    for name in ("lead_id", "status", "body", "after"):
-        value = getattr(op, name)
-        if value is not None:
-            out[name] = value
+    if op.lead_id is not None:
+        out["lead_id"] = op.lead_id
+    if op.status is not None:
+        out["status"] = op.status
+    if op.body is not None:
+        out["body"] = dict(op.body)  # a copy: read_back may hold it after the save
+    if op.after is not None:
+        out["after"] = op.after
     if op.source is not None:
         out["source"] = list(op.source)
     return out
@@ -256,24 +273,36 @@ def _render(content: Mapping[str, Any]) -> str:
     """Readable JSON: small keys pretty-printed, each operation and table row on one line."""
 
     compact = _COMPACT.encode
-
-    def lines(items: list[Any]) -> str:
-        return "[\n" + ",\n".join("  " + compact(v) for v in items) + "\n ]" if items else "[]"
-
     parts: list[str] = []
     for key, value in content.items():
         if key in _ONE_PER_LINE:
-            text = lines(value)
+            text = _lines(value, "}, {")
         elif key in _TABLES:
             text = (
                 f'{{"columns": {compact(value["columns"])}, '
-                f'"dtypes": {compact(value["dtypes"])}, "rows": {lines(value["rows"])}}}'
+                f'"dtypes": {compact(value["dtypes"])}, "rows": {_lines(value["rows"], "], [")}}}'
             )
         else:
             text = json.dumps(value, ensure_ascii=False, allow_nan=False, indent=2)
             text = text.replace("\n", "\n ")
         parts.append(f" {json.dumps(key)}: {text}")
     return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
+def _lines(items: list[Any], between: str) -> str:
+    """``items`` (all objects, or all arrays) as a JSON array, one compact item a line.
+
+    The list is encoded in one call (one call per item cost more than the encoding) and cut
+    where one item meets the next: ``between`` (``"}, {"`` for objects, ``"], ["`` for arrays).
+    When that text occurs exactly once per pair of items, no string holds it and every
+    occurrence is such a meeting; otherwise (a value holding it) the items are encoded one by
+    one. The same text either way."""
+    if not items:
+        return "[]"
+    whole = _COMPACT.encode(items)[1:-1]
+    if whole.count(between) == len(items) - 1:
+        return "[\n  " + whole.replace(between, between[0] + ",\n  " + between[-1]) + "\n ]"
+    return "[\n" + ",\n".join("  " + _COMPACT.encode(v) for v in items) + "\n ]"
 
 
 # --- loading ---------------------------------------------------------------------------------
@@ -290,15 +319,26 @@ def load_plan(path: Path) -> SavedPlan:
         return InputError(f"plan file {path} {why}", path=str(path))
 
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise bad("does not exist") from None
-    except (OSError, UnicodeDecodeError) as err:
+    except OSError as err:
         raise bad(f"cannot be read: {err}") from None
-    try:
-        content = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise bad(f"is not valid JSON (line {err.lineno}, column {err.colno}): {err.msg}") from None
+    with paused_gc():  # a large plan is a million small objects, none in a cycle
+        return _load(path, data, bad)
+
+
+def _load(path: Path, data: bytes, bad: Callable[[str], InputError]) -> SavedPlan:
+    written = _WRITTEN.get()
+    mine = written.pop(_written_key(path), None) if written is not None else None
+    if mine is not None and mine[0] != hashlib.sha256(data).digest():
+        mine = None  # changed since it was written: read as any other file
+    if mine is not None:
+        # Byte for byte what save_plan wrote from ``content`` (and hashed into its plan_id) in
+        # this read_back block: parsing the bytes and hashing them again gives back the same.
+        content: Any = mine[1]
+    else:
+        content = _parse(path, data, bad)
     if not isinstance(content, dict) or content.get("format") != PLAN_FORMAT:
         raise InputError(f"{path} is not a leadsync plan file", path=str(path))
     if content.get("version") != PLAN_VERSION:
@@ -312,7 +352,7 @@ def load_plan(path: Path) -> SavedPlan:
     plan_id = content["plan_id"]
     if not isinstance(plan_id, str) or not _PLAN_ID.match(plan_id):
         raise bad("has a malformed plan_id")
-    if _content_id(content) != plan_id:
+    if mine is None and _content_id(content) != plan_id:
         raise bad(
             f"was changed after it was saved (its content no longer matches plan_id "
             f"{plan_id[:12]}…); make a new plan with `leadsync plan` instead of editing it"
@@ -329,8 +369,23 @@ def load_plan(path: Path) -> SavedPlan:
         raise bad(f"holds malformed data: {err}") from None
 
 
+def _parse(path: Path, data: bytes, bad: Callable[[str], InputError]) -> Any:
+    """The file's JSON (its text read as ``Path.read_text`` reads it: UTF-8, universal line
+    ends)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise bad(f"cannot be read: {err}") from None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise bad(f"is not valid JSON (line {err.lineno}, column {err.colno}): {err.msg}") from None
+
+
 def _saved_plan(data: PlanFile, path: Path) -> SavedPlan:
-    operations = [Operation(**op.model_dump()) for op in data.operations]
+    operations = data.operations
     if [op.op_id for op in operations] != list(range(1, len(operations) + 1)):
         raise ValueError("operation ids are not 1..N in order")
     plan = Plan(
@@ -374,6 +429,42 @@ def _table_from_json(data: TableData, name: str) -> pd.DataFrame:
             for c, t, v in zip(data.columns, data.dtypes, values, strict=True)
         }
     )
+
+
+# --- reading back a plan just saved; pausing the collector ---------------------------------
+@contextlib.contextmanager
+def read_back() -> Iterator[None]:
+    """Within this block (in this thread or task), :func:`load_plan` of a plan that
+    :func:`save_plan` wrote in it, still byte for byte as written (its SHA-256 is compared),
+    skips parsing the file and hashing its content again: it checks and returns what was
+    written, as it would from the file. For a caller that saves a plan and reads it back at
+    once (the console's review); each saved content is held until it is loaded or the block
+    ends. A file changed in between is read from disk, and refused, as always."""
+    token = _WRITTEN.set({})
+    try:
+        yield
+    finally:
+        _WRITTEN.reset(token)
+
+
+def _written_key(path: Path) -> Path:
+    return Path(os.path.abspath(path))
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a block that builds many objects and no cycles
+    (a plan's operations as JSON, their models): its full collections, each walking every
+    object alive, cost more than the work once a large plan is in memory. The state it had is
+    restored at the end (a pause inside a pause leaves it to the outer one; across threads, the
+    first pause to end may resume it early, which costs speed only)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 # --- the registry of applied plans -----------------------------------------------------------

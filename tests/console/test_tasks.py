@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 from leadsync.console.tasks import JournalTail, Progress, Task, apply_watch
@@ -65,3 +66,36 @@ def test_errors_for_people_are_shown_others_only_by_type() -> None:
     assert shown.snapshot()["error"] == "job 'x' is already running"
     assert hidden.state == "error" and "/secret/path" not in (hidden.error or "")
     assert "ValueError" in (hidden.error or "")
+
+
+def test_on_end_calls_once_when_the_task_ends_and_can_be_cancelled() -> None:
+    release = threading.Event()
+    calls: list[str] = []
+
+    def work(task: Task) -> str:
+        release.wait(30)
+        return "planned"
+
+    task = Task("plan").start(work)
+    task.on_end(lambda: calls.append(f"first saw {task.state}"))
+    cancel = task.on_end(lambda: calls.append("cancelled"))
+    cancel()
+    assert calls == []  # still running
+    release.set()
+    task.join(30)
+    assert calls == ["first saw done"]
+    task.on_end(lambda: calls.append("late"))  # already ended: called at once
+    assert calls == ["first saw done", "late"]
+
+
+def test_a_failing_end_callback_does_not_break_the_task() -> None:
+    def boom() -> None:
+        raise RuntimeError("the page went away")
+
+    release = threading.Event()
+    task = Task("plan")
+    task.on_end(boom)
+    task.start(lambda t: release.wait(30))
+    release.set()
+    task.join(30)
+    assert task.state == "done" and task.result is True

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,11 +15,15 @@ import pytest
 from leadsync import models
 from leadsync.errors import ExitCode, InputError, RefusedError
 from leadsync.models import Campaign, SourceInfo
+from leadsync.run import planfile
 from leadsync.run.planfile import (
     PLAN_VERSION,
+    SavedPlan,
     is_applied,
     load_plan,
     mark_applied,
+    paused_gc,
+    read_back,
     save_plan,
 )
 from leadsync.sync.diff import diff_campaign
@@ -144,6 +150,88 @@ def test_naive_created_at_is_refused(tmp_path: Path) -> None:
     plan, fps = sample()
     with pytest.raises(ValueError, match="timezone-aware"):
         save(plan, fps, tmp_path / "p.json", created_at=datetime(2026, 3, 1))
+
+
+def assert_same_saved(a: SavedPlan, b: SavedPlan) -> None:
+    for name in ("plan_id", "version", "created_at", "leadsync_version", "sources", "settings"):
+        assert getattr(a, name) == getattr(b, name), name
+    assert (a.meta, a.path, a.fingerprints, a.policy) == (b.meta, b.path, b.fingerprints, b.policy)
+    for name in ("operations", "counts", "campaigns", "status_before", "unknown_statuses"):
+        assert getattr(a.plan, name) == getattr(b.plan, name), name
+    assert (a.plan.remote_duplicates, a.plan.messages) == (
+        b.plan.remote_duplicates,
+        b.plan.messages,
+    )
+    for name in ("kept", "drift", "skipped"):
+        pd.testing.assert_frame_equal(getattr(a.plan, name), getattr(b.plan, name))
+
+
+def test_read_back_gives_what_reading_the_file_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan, fps = sample()
+    path = tmp_path / "plan.json"
+    with read_back():
+        plan_id = save(plan, fps, path)
+        with monkeypatch.context() as m:  # the bytes just written are not parsed again
+            m.setattr(planfile, "_parse", lambda *a: pytest.fail("parsed again"))
+            kept = load_plan(path)
+    fresh = load_plan(path)  # outside the block: parsed and hashed from the file
+    assert kept.plan_id == fresh.plan_id == plan_id
+    assert_same_saved(kept, fresh)
+
+
+def test_read_back_still_refuses_a_file_changed_after_it_was_saved(tmp_path: Path) -> None:
+    plan, fps = sample()
+    path = tmp_path / "plan.json"
+    with read_back():
+        save(plan, fps, path)
+        text = path.read_text(encoding="utf-8")
+        path.write_text(text.replace('"status": "success"', '"status": "failed"', 1))
+        with pytest.raises(InputError, match="changed after it was saved"):
+            load_plan(path)
+        save(plan, fps, path)
+        load_plan(path)  # what was kept is given back once: the next load reads the file
+        path.write_text(text.replace('"status": "success"', '"status": "failed"', 1))
+        with pytest.raises(InputError, match="changed after it was saved"):
+            load_plan(path)
+
+
+def test_values_holding_the_item_separators_still_give_one_item_a_line(tmp_path: Path) -> None:
+    plan, fps = sample()
+    ops = plan.operations
+    tricky = "}, {],  [ x"
+    plan.operations = [
+        replace(op, body={**op.body, "note": tricky}) if op.body else op for op in ops
+    ]
+    plan.messages = [tricky]
+    reasons = [tricky + " ], ["] * len(plan.kept)
+    plan.kept = plan.kept.assign(reason=pd.array(reasons, dtype=plan.kept["reason"].dtype))
+    path = tmp_path / "plan.json"
+    plan_id = save(plan, fps, path)
+    text = path.read_text(encoding="utf-8")
+    op_lines = [line for line in text.splitlines() if line.startswith('  {"op_id": ')]
+    assert len(op_lines) == len(plan.operations)
+    saved = load_plan(path)
+    assert saved.plan_id == plan_id and saved.plan.operations == plan.operations
+    pd.testing.assert_frame_equal(saved.plan.kept, plan.kept)
+
+
+def test_paused_gc_restores_the_collector_as_it_was() -> None:
+    assert gc.isenabled()
+    with paused_gc():
+        assert not gc.isenabled()
+        with paused_gc():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer pause still holds
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()  # it was off before: left off
+    finally:
+        gc.enable()
 
 
 # --- tampering and bad files -----------------------------------------------------------------
