@@ -184,6 +184,7 @@ def build_load(folder: Path, n: int, campaigns: int, seed: int = 0) -> Load:
         other, np.where(remote_status == "failed", "success", "failed"), remote_status
     )
     prio = leads["priority"].astype("Int64").to_numpy(dtype="int64", na_value=0)
+    retries = leads["retries"].astype("Int64").to_numpy(dtype="int64", na_value=-1)
     first = leads["first_name"].astype("string").fillna("").to_numpy(dtype=object)
     last = leads["last_name"].astype("string").fillna("").to_numpy(dtype=object)
     created = 1_700_000_000
@@ -205,6 +206,7 @@ def build_load(folder: Path, n: int, campaigns: int, seed: int = 0) -> Load:
                 first_name=first[i],
                 last_name=last[i],
                 priority=int(prio[i]) + (1 if drift[i] else 0) if prio[i] or drift[i] else None,
+                retries=int(retries[i]) if retries[i] >= 0 else None,
                 status=str(remote_status[i]),
                 created=created + int(i),
             )

@@ -81,6 +81,7 @@ def run_sync(
         run.current = current = run.stage("fetch", fetch_current, targets, api, region=region,
                                           page_size=settings.api.page_size,
                                           account_scope=sync.dedupe_scope == "account",
+                                          concurrency=settings.api.concurrency,
                                           progress=run.progress)
         run.diffs = run.stage("diff", diff_targets, targets, current, settings)
         run.plan = plan = run.stage("plan", plan_changes, run.diffs, targets, current, settings)
