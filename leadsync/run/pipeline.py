@@ -83,8 +83,11 @@ def run_sync(
                                           account_scope=sync.dedupe_scope == "account",
                                           concurrency=settings.api.concurrency,
                                           progress=run.progress)
-        run.diffs = run.stage("diff", diff_targets, targets, current, settings)
-        run.plan = plan = run.stage("plan", plan_changes, run.diffs, targets, current, settings)
+        run.diffs = run.stage("diff", diff_targets, targets, current, settings,
+                              progress=run.progress)
+        run.plan = plan = run.stage("plan", plan_changes, run.diffs, targets, current, settings,
+                                    fingerprint=request.plan_out is not None,
+                                    progress=run.progress)
         run.overrides = run.stage("guard", guard_plan, plan, read, targets, current, settings,
                                   request)
         if request.plan_out is not None:
