@@ -101,6 +101,16 @@ def row_outcomes(
 #: Arrow types of the rows table → pandas dtypes (``row`` Int64, the rest ``string``).
 _PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.large_string(): pd.StringDtype()}
 _TEXT = pa.large_string()
+#: Reasons and messages of rows no operation touches: nothing, drift, in another campaign.
+_NO_OP_REASONS = pa.array(["", "drift", "exists-in-account"], _TEXT)
+_NO_OP_MESSAGES = pa.array(
+    [
+        "",
+        "fields differ from the campaign's lead (see Drift)",
+        "the number is already in another campaign",
+    ],
+    _TEXT,
+)
 #: Source keys: (file, sheet) pair code × this + row number (row numbers stay below it).
 _ROW_SPAN = 1 << 40
 
@@ -157,17 +167,15 @@ def _campaign_rows(
     none = at < 0
     taken = pa.array(at, mask=none)
     in_account = _in_account(columns, skipped) if skipped else np.zeros(n, dtype=bool)
-    reasons = np.where(in_account, "exists-in-account", np.where(drift, "drift", ""))
-    messages = np.where(
-        in_account,
-        "the number is already in another campaign",
-        np.where(drift, "fields differ from the campaign's lead (see Drift)", ""),
-    )
+    # 0: nothing to say, 1: drift, 2: already in another campaign
+    why = pa.array(np.where(in_account, 2, drift.astype(np.int8)).astype(np.int8))
+    reasons = pc.take(_NO_OP_REASONS, why)
+    messages = pc.take(_NO_OP_MESSAGES, why)
     mask = pa.array(none)
     columns |= {
         "outcome": pc.if_else(mask, pa.scalar("unchanged", _TEXT), ops.outcome.take(taken)),
-        "reasons": pc.if_else(mask, pa.array(reasons, _TEXT), ops.reasons.take(taken)),
-        "message": pc.if_else(mask, pa.array(messages, _TEXT), ops.message.take(taken)),
+        "reasons": pc.if_else(mask, reasons, ops.reasons.take(taken)),
+        "message": pc.if_else(mask, messages, ops.message.take(taken)),
     }
     return pa.table(columns).select(list(ROW_COLUMNS))
 
