@@ -103,10 +103,15 @@ def resolve_campaigns(
     issues = [
         _unknown_campaign_issue(row, known_list) for row in leads.loc[bad].itertuples(index=False)
     ]
-    good = leads.loc[~bad].copy()
-    good["campaign"] = found[~bad].map(lambda c: c.name)
+    # Without bad rows or a second campaign, the read table is taken as it is (no copy of a
+    # million rows: assign shares the other columns).
+    good = leads.loc[~bad] if bad.any() else leads
+    good = good.assign(campaign=found[~bad].map(lambda c: c.name))
     good_ids = found[~bad].map(lambda c: c.id)
-    desired = {str(cid): frame for cid, frame in good.groupby(good_ids, sort=False)}
+    if good_ids.nunique() == 1:
+        desired = {str(good_ids.iloc[0]): good}
+    else:
+        desired = {str(cid): frame for cid, frame in good.groupby(good_ids, sort=False)}
     campaigns = {c.id: c for c in known if c.id in desired}
     if chosen is not None and not desired:  # nothing valid: the campaign still gets a diff
         campaigns[chosen.id] = chosen

@@ -101,7 +101,9 @@ def run_sync(
     except LeadsyncError as err:
         run.fail(err)
     try:
-        report = publish_report(run.stage("report", finish_sync_report, run, api), run)
+        report = run.stage("report", finish_sync_report, run, api)
+        run.release()  # the report holds all that is left to write
+        report = publish_report(report, run)
     finally:
         if owned is not None:
             owned.close()
