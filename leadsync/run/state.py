@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+import pyarrow as pa
+
 from ..apply import ApplyResult
 from ..apply.calls import LeadWriter
 from ..config import Settings
@@ -134,6 +136,7 @@ class Run:
         self.read = self.targets = self.current = self.plan = None
         self.diffs = {}
         gc.collect()
+        pa.default_memory_pool().release_unused()  # Arrow's allocator keeps freed pages
 
     def fail(self, err: LeadsyncError) -> None:
         """Remember the error that stopped the run; the report carries it."""
