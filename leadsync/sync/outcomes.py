@@ -101,16 +101,14 @@ def row_outcomes(
 #: Arrow types of the rows table → pandas dtypes (``row`` Int64, the rest ``string``).
 _PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.large_string(): pd.StringDtype()}
 _TEXT = pa.large_string()
-#: Reasons and messages of rows no operation touches: nothing, drift, in another campaign.
-_NO_OP_REASONS = pa.array(["", "drift", "exists-in-account"], _TEXT)
-_NO_OP_MESSAGES = pa.array(
-    [
-        "",
-        "fields differ from the campaign's lead (see Drift)",
-        "the number is already in another campaign",
-    ],
-    _TEXT,
-)
+#: Reasons and messages of rows no operation touches: nothing, drift, in another campaign
+#: (plain lists: an Arrow array made at import would start Arrow's allocator in every command).
+_NO_OP_REASONS = ["", "drift", "exists-in-account"]
+_NO_OP_MESSAGES = [
+    "",
+    "fields differ from the campaign's lead (see Drift)",
+    "the number is already in another campaign",
+]
 #: Source keys: (file, sheet) pair code × this + row number (row numbers stay below it).
 _ROW_SPAN = 1 << 40
 
@@ -169,8 +167,8 @@ def _campaign_rows(
     in_account = _in_account(columns, skipped) if skipped else np.zeros(n, dtype=bool)
     # 0: nothing to say, 1: drift, 2: already in another campaign
     why = pa.array(np.where(in_account, 2, drift.astype(np.int8)).astype(np.int8))
-    reasons = pc.take(_NO_OP_REASONS, why)
-    messages = pc.take(_NO_OP_MESSAGES, why)
+    reasons = pc.take(pa.array(_NO_OP_REASONS, _TEXT), why)
+    messages = pc.take(pa.array(_NO_OP_MESSAGES, _TEXT), why)
     mask = pa.array(none)
     columns |= {
         "outcome": pc.if_else(mask, pa.scalar("unchanged", _TEXT), ops.outcome.take(taken)),
