@@ -7,8 +7,13 @@ the leads listing, with a per-request latency and an optional rate limit (429 wi
 Retry-After beyond it), so that a benchmark measures leadsync against a server that is not
 its own.
 
-Usage: ``python bench/stdlib_server.py [--latency-ms 20] [--rate 100]``; prints
-``READY <port> <token> <campaign id>…`` and serves until its standard input closes.
+Leads are kept per campaign in insertion order, so a page costs the same at any offset
+(a 1,000,000-lead campaign is listed in O(page) per page). ``--seed FILE`` loads leads
+first: JSON lines, each a lead's fields plus ``campaign`` (a name; new names become new
+campaigns, listed after the default ones).
+
+Usage: ``python bench/stdlib_server.py [--latency-ms 20] [--rate 100] [--seed FILE]``;
+prints ``READY <port> <token> <campaign id>…`` and serves until its standard input closes.
 """
 
 from __future__ import annotations
@@ -44,11 +49,52 @@ class Store:
         self.lock = threading.Lock()
         self.campaigns = {secrets.token_hex(16): name for name in CAMPAIGNS}
         self.leads: dict[str, dict[str, Any]] = {}
+        self.by_campaign: dict[str, dict[str, dict[str, Any]]] = {c: {} for c in self.campaigns}
+        self._listing: dict[str, list[dict[str, Any]]] = {}  # cached pages' source per campaign
         self.tokens: set[str] = set()
         self.rate = rate
         self._bucket = rate or 0.0
         self._last = time.monotonic()
         self.throttled = 0
+
+    def put(self, lead: dict[str, Any]) -> None:
+        """Store ``lead`` (it carries ``id`` and ``campaign_id``); the caller holds the lock."""
+        self.leads[lead["id"]] = lead
+        self.by_campaign[lead["campaign_id"]][lead["id"]] = lead
+        self._listing.pop(lead["campaign_id"], None)
+
+    def drop(self, lead_id: str) -> dict[str, Any] | None:
+        """Remove a lead; the caller holds the lock."""
+        lead = self.leads.pop(lead_id, None)
+        if lead is not None:
+            del self.by_campaign[lead["campaign_id"]][lead_id]
+            self._listing.pop(lead["campaign_id"], None)
+        return lead
+
+    def listing(self, cid: str) -> list[dict[str, Any]]:
+        """The campaign's leads in insertion order (rebuilt only after a change)."""
+        with self.lock:
+            leads = self._listing.get(cid)
+            if leads is None:
+                leads = self._listing[cid] = list(self.by_campaign[cid].values())
+            return leads
+
+    def seed(self, path: str) -> None:
+        """Load the JSON lines of ``path`` (lead fields plus a ``campaign`` name)."""
+        ids = {name: cid for cid, name in self.campaigns.items()}
+        now = int(time.time())
+        with open(path, encoding="utf-8") as fh, self.lock:
+            for line in fh:
+                lead = json.loads(line)
+                name = lead.pop("campaign")
+                cid = ids.get(name)
+                if cid is None:
+                    cid = ids[name] = secrets.token_hex(16)
+                    self.campaigns[cid] = name
+                    self.by_campaign[cid] = {}
+                lead = {"id": secrets.token_hex(16), "campaign_id": cid, "status": "new", **lead}
+                lead.setdefault("created", now)
+                self.put(lead)
 
     def take(self) -> float:
         """0 when this request may pass the rate limit, else seconds until it could."""
@@ -132,7 +178,11 @@ class Handler(BaseHTTPRequestHandler):
         if path == COUNTS and verb == "GET":
             with store.lock:
                 counts = {
-                    cid: {"name": name, "total_leads": 0, "leads_by_status": {}}
+                    cid: {
+                        "name": name,
+                        "total_leads": len(store.by_campaign[cid]),
+                        "leads_by_status": {},
+                    }
                     for cid, name in store.campaigns.items()
                 }
             self._answer(200, counts)
@@ -144,7 +194,7 @@ class Handler(BaseHTTPRequestHandler):
             lead.update({k: v for k, v in body.items() if k not in lead})
             lead["created"] = int(time.time())
             with store.lock:
-                store.leads[lead["id"]] = lead
+                store.put(lead)
             self._answer(200, {})
         elif (m := STATUS.match(path)) and verb == "POST":
             with store.lock:
@@ -154,13 +204,15 @@ class Handler(BaseHTTPRequestHandler):
             self._answer(200 if lead is not None else 400, {})
         elif (m := DELETE.match(path)) and verb == "DELETE":
             with store.lock:
-                gone = store.leads.pop(m.group(1), None)
+                gone = store.drop(m.group(1))
             self._answer(200 if gone is not None else 400, {})
         elif (m := LEADS.match(path)) and verb == "GET":
             size = int(query.get("page_size", ["50"])[0])
             start = int(query.get("next_start_key", ["0"])[0] or 0)
-            with store.lock:
-                mine = [lead for lead in store.leads.values() if lead["campaign_id"] == m.group(1)]
+            if m.group(1) not in store.by_campaign:
+                self._answer(404, {"message": "no such campaign"})
+                return
+            mine = store.listing(m.group(1))
             page = mine[start : start + size]
             answer: dict[str, Any] = {"data": page}
             if start + size < len(mine):
@@ -186,8 +238,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--latency-ms", type=float, default=20.0)
     ap.add_argument("--rate", type=float, default=None, help="requests/s allowed (429 beyond)")
+    ap.add_argument("--seed", help="JSON lines of leads (with a campaign name) to load first")
     args = ap.parse_args()
     server = Server(args.latency_ms / 1000, args.rate)
+    if args.seed:
+        server.store.seed(args.seed)
     token = secrets.token_hex(24)
     server.store.tokens.add(token)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -60,6 +60,8 @@ log = logging.getLogger(__name__)
 MAX_EMPTY_PAGES_WITH_KEY = 3
 #: Default events per activity page (the document's example).
 ACTIVITY_PAGE_SIZE = 1000
+#: One parsed leads page: (the page, what identifies its leads, how many, the next key).
+_Page = tuple[Any, tuple[Any, ...], int, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +140,38 @@ class CampaignsClient(Caller):
         null or empty; a short page is not the end. Raises PaginationError naming the
         campaign and key when the server repeats a key or a page (it would loop forever),
         and the API error types of :meth:`_request`."""
+
+        def parse(path: str, response: Answer) -> _Page:
+            try:
+                leads, next_key = parse_leads_page(self._json("GET", path, response))
+            except WireFormatError as err:
+                raise self._not_understood("GET", path, response, err) from None
+            return leads, lead_ids(leads), len(leads), next_key
+
+        yield from self._lead_pages(campaign_id, page_size, parse)
+
+    def iter_lead_tables(self, campaign_id: str, page_size: int | None = None) -> Iterator[Any]:
+        """The campaign's leads, one page at a time as an Arrow table of the listed fields
+        (:data:`leadsync.api.leadtable.LEAD_SCHEMA`), parsed without a Python object per
+        lead. Pages and errors as :meth:`iter_lead_pages`."""
+        from .leadtable import parse_lead_table  # Arrow: loaded by the commands that list
+
+        def parse(path: str, response: Answer) -> _Page:
+            try:
+                table, next_key = parse_lead_table(response.content)
+            except WireFormatError as err:
+                raise self._not_understood("GET", path, response, err) from None
+            return table, tuple(table.column("id").to_pylist()), table.num_rows, next_key
+
+        yield from self._lead_pages(campaign_id, page_size, parse)
+
+    def _lead_pages(
+        self,
+        campaign_id: str,
+        page_size: int | None,
+        parse: Callable[[str, Answer], _Page],
+    ) -> Iterator[Any]:
+        """Every page of the listing, each as ``parse`` makes it; stops a looping server."""
         require_text("campaign_id", campaign_id)
         size = page_size or self.settings.page_size
         path = LEADS_PATH.format(campaign_id=quote_segment(campaign_id))
@@ -151,13 +185,9 @@ class CampaignsClient(Caller):
             if key is not None:
                 params[self.settings.page_key_param] = key
             response = self._request("GET", path, params=params)
-            try:
-                leads, next_key = parse_leads_page(self._json("GET", path, response))
-            except WireFormatError as err:
-                raise self._not_understood("GET", path, response, err) from None
+            page, ids, count, next_key = parse(path, response)
             pages += 1
-            ids = lead_ids(leads)
-            if leads and ids == previous_ids:
+            if count and ids == previous_ids:
                 raise self._pagination_error(
                     path,
                     campaign_id,
@@ -173,7 +203,7 @@ class CampaignsClient(Caller):
                     f"page {pages} hands back a page key it already gave: the server "
                     f"ignores the page key parameter {self.settings.page_key_param!r}",
                 )
-            empty_streak = empty_streak + 1 if (not leads and next_key is not None) else 0
+            empty_streak = empty_streak + 1 if (not count and next_key is not None) else 0
             if empty_streak >= MAX_EMPTY_PAGES_WITH_KEY:
                 raise self._pagination_error(
                     path,
@@ -182,16 +212,16 @@ class CampaignsClient(Caller):
                     f"{empty_streak} empty pages in a row that still carry a next key",
                 )
             previous_ids = ids
-            if pages == 1 and next_key is not None and len(leads) != size:
+            if pages == 1 and next_key is not None and count != size:
                 # Not an error (only the key ends a listing), but worth telling.
                 log.info(
                     "campaign %s: the server sent %d leads on a page where %d were asked; "
                     "following next_start_key",
                     campaign_id,
-                    len(leads),
+                    count,
                     size,
                 )
-            yield leads
+            yield page
             if next_key is None:
                 return
             seen_keys.add(next_key)

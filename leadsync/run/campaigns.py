@@ -8,22 +8,30 @@ campaign's live leads as a REMOTE_COLUMNS table with the normalized ``key``.
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..api import resolve_campaign
-from ..errors import ApiError, TransientError, UnreachableError, UsageError
+from ..apply.pool import WorkerPool
+from ..errors import ApiError, UnreachableError, UsageError
 from ..models import NO_CAMPAIGN_GIVEN, REMOTE_COLUMNS, Campaign, IssueKind, RowIssue, empty_remote
 from ..reader import normalize_remote_keys
 from ..reader.issues import NO_CAMPAIGN_SENTENCE
 
 log = logging.getLogger(__name__)
 
-_INT_COLUMNS = ("retries", "priority", "created")
+#: Arrow types of a listing page → the pandas dtypes of a REMOTE_COLUMNS table.
+_PANDAS_TYPES = {pa.string(): pd.StringDtype(), pa.int64(): pd.Int64Dtype()}
+#: Seconds the fetch waits for a campaign to finish before looking again (no deadline).
+_COLLECT_WAIT_S = 0.5
 
 
 class LeadSource(Protocol):
@@ -34,6 +42,10 @@ class LeadSource(Protocol):
     def iter_lead_pages(
         self, campaign_id: str, page_size: int | None = None
     ) -> Iterable[list[dict]]: ...
+
+    def iter_lead_tables(
+        self, campaign_id: str, page_size: int | None = None
+    ) -> Iterable[pa.Table]: ...
 
 
 @dataclass
@@ -129,10 +141,15 @@ def resolve_campaigns(
     issues = [
         _unknown_campaign_issue(row, known_list) for row in leads.loc[bad].itertuples(index=False)
     ]
-    good = leads.loc[~bad].copy()
-    good["campaign"] = found[~bad].map(lambda c: c.name)
+    # Without bad rows or a second campaign, the read table is taken as it is (no copy of a
+    # million rows: assign shares the other columns).
+    good = leads.loc[~bad] if bad.any() else leads
+    good = good.assign(campaign=found[~bad].map(lambda c: c.name))
     good_ids = found[~bad].map(lambda c: c.id)
-    desired = {str(cid): frame for cid, frame in good.groupby(good_ids, sort=False)}
+    if good_ids.nunique() == 1:
+        desired = {str(good_ids.iloc[0]): good}
+    else:
+        desired = {str(cid): frame for cid, frame in good.groupby(good_ids, sort=False)}
     campaigns = {c.id: c for c in known if c.id in desired}
     if chosen is not None and not desired:  # nothing valid: the campaign still gets a diff
         campaigns[chosen.id] = chosen
@@ -170,29 +187,33 @@ def fetch_remote(
 ) -> pd.DataFrame:
     """All leads of one campaign as a REMOTE_COLUMNS table, streamed page by page.
 
-    Pages are folded into per-column lists as they arrive (one table is built at the end, not
-    one per page). Raises the client's ApiError when a page fails.
+    Each page arrives as Arrow columns (no Python object per lead); the pages are joined once
+    at the end and the numbers normalized to keys in one pass. Raises the client's ApiError
+    when a page fails.
     """
-    wanted = [c for c in REMOTE_COLUMNS if c != "key"]
-    columns: dict[str, list[object]] = {c: [] for c in wanted}
-    for page in client.iter_lead_pages(campaign_id, page_size=page_size):
-        for col in wanted:
-            columns[col].extend([lead.get(col) for lead in page])
+    pages: list[pa.Table] = []
+    for page in client.iter_lead_tables(campaign_id, page_size=page_size):
+        pages.append(page)
         if on_page is not None:
-            on_page(len(page))
-    if not columns["id"]:
+            on_page(page.num_rows)
+    return remote_frame(pages, campaign_id, region=region)
+
+
+def remote_frame(pages: list[pa.Table], campaign_id: str, *, region: str) -> pd.DataFrame:
+    """Listing pages (Arrow tables of the listed fields) as one REMOTE_COLUMNS table: text
+    columns ``string``, integer columns ``Int64``, ``campaign_id`` filled in where a lead
+    lacks it, ``key`` the number normalized like the file's. Empties ``pages``."""
+    if not any(page.num_rows for page in pages):
         return empty_remote()
-    out = pd.DataFrame(
-        {
-            col: (
-                pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype("Int64")
-                if col in _INT_COLUMNS
-                else pd.Series(values, dtype=object).astype("string")
-            )
-            for col, values in columns.items()
-        }
+    table = pa.concat_tables(pages)
+    pages.clear()
+    table = table.set_column(
+        table.schema.get_field_index("campaign_id"),
+        "campaign_id",
+        pc.fill_null(table["campaign_id"], campaign_id),
     )
-    out["campaign_id"] = out["campaign_id"].fillna(campaign_id)
+    out = table.to_pandas(types_mapper=_PANDAS_TYPES.get, split_blocks=True, self_destruct=True)
+    del table
     out["key"] = normalize_remote_keys(out["number"].fillna(""), region).astype("string")
     return out[list(REMOTE_COLUMNS)]
 
@@ -204,46 +225,78 @@ def fetch_current(
     region: str,
     page_size: int | None = None,
     account_scope: bool = False,
+    concurrency: int = 1,
     progress: Callable[[str, int, int | None], None] | None = None,
 ) -> Current:
     """Fetch every target campaign's leads; a failed campaign is marked incomplete.
 
-    A campaign whose pages did not all load gets an empty table and ``complete=False``: the
-    guard then forbids deleting anything from it. UnreachableError is raised (exit 4).
-    With ``account_scope`` every campaign of the account is read for its keys.
+    Up to ``concurrency`` campaigns are read at once (each one's pages in order). A campaign
+    whose pages did not all load gets an empty table and ``complete=False``: the guard then
+    forbids deleting anything from it. UnreachableError is raised (exit 4). With
+    ``account_scope`` every campaign of the account is read for its keys.
     """
-    remote: dict[str, pd.DataFrame] = {}
-    complete: dict[str, bool] = {}
-    errors: dict[str, str] = {}
-    expected = sum(c.total_leads or 0 for c in targets.campaigns.values()) or None
+    others = [c for c in targets.all_campaigns if c.id not in targets.campaigns]
+    wanted = [*targets.campaigns.values(), *(others if account_scope else [])]
+    expected = sum(c.total_leads or 0 for c in wanted) or None
     fetched = 0
+    lock = threading.Lock()
 
     def on_page(n: int) -> None:
         nonlocal fetched
-        fetched += n
-        if progress is not None:
-            progress("fetch", fetched, max(expected or 0, fetched) or None)
+        with lock:  # pages of several campaigns arrive on several threads
+            fetched += n
+            if progress is not None:
+                progress("fetch", fetched, max(expected or 0, fetched) or None)
 
+    def fetch(cid: str) -> pd.DataFrame:
+        return fetch_remote(client, cid, region=region, page_size=page_size, on_page=on_page)
+
+    results = _fetch_all([c.id for c in wanted], fetch, concurrency)
+    remote: dict[str, pd.DataFrame] = {}
+    complete: dict[str, bool] = {}
+    errors: dict[str, str] = {}
     for cid, camp in targets.campaigns.items():
-        try:
-            remote[cid] = fetch_remote(
-                client, cid, region=region, page_size=page_size, on_page=on_page
-            )
-            complete[cid] = True
-        except UnreachableError:
-            raise
-        except (TransientError, ApiError) as err:
-            log.error("could not read all leads of campaign %s: %s", camp.name, err)
-            remote[cid] = empty_remote()
-            complete[cid] = False
-            errors[cid] = str(err)
+        result = results[cid]
+        if isinstance(result, pd.DataFrame):
+            remote[cid], complete[cid] = result, True
+        elif isinstance(result, UnreachableError) or not isinstance(result, ApiError):
+            raise result
+        else:  # TransientError is an ApiError
+            log.error("could not read all leads of campaign %s: %s", camp.name, result)
+            remote[cid], complete[cid], errors[cid] = empty_remote(), False, str(result)
     account_keys: dict[str, str] | None = None
     if account_scope:
         account_keys = {}
         for camp in targets.all_campaigns:
             frame = remote.get(camp.id)
             if frame is None:
-                frame = fetch_remote(client, camp.id, region=region, page_size=page_size)
+                result = results[camp.id]
+                if not isinstance(result, pd.DataFrame):
+                    raise result
+                frame = result
             for key in frame["key"].dropna().unique():
                 account_keys.setdefault(str(key), camp.name)
     return Current(remote=remote, complete=complete, errors=errors, account_keys=account_keys)
+
+
+def _fetch_all(
+    ids: list[str], fetch: Callable[[str], pd.DataFrame], concurrency: int
+) -> dict[str, pd.DataFrame | BaseException]:
+    """``fetch(cid)`` of every campaign, up to ``concurrency`` at once (one campaign: in this
+    thread); each campaign's table, or the exception that stopped it."""
+    results: dict[str, pd.DataFrame | BaseException] = {}
+    ids = list(dict.fromkeys(ids))
+    if len(ids) <= 1 or concurrency <= 1:
+        for cid in ids:
+            try:
+                results[cid] = fetch(cid)
+            except Exception as err:  # handed to the caller, which decides
+                results[cid] = err
+        return results
+    with WorkerPool(min(concurrency, len(ids)), name="leadsync-fetch") as pool:
+        for cid in ids:
+            pool.submit(cid, functools.partial(fetch, cid))
+        while pool.in_flight:
+            for done in pool.collect(timeout=_COLLECT_WAIT_S):
+                results[done.tag] = done.value if done.error is None else done.error
+    return results

@@ -8,7 +8,7 @@ the rest together the same way for both, and :func:`run_exit_code` decides the e
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +32,8 @@ from ..sync.plan import Plan, PlanPolicy, build_plan
 from .campaigns import LeadSource
 from .state import CampaignsApi, Run
 
+#: The progress name of building every row's outcome (the writing's is ``report``).
+OUTCOMES_STAGE = "outcomes"
 #: Row counts saved with a plan so that ``apply``'s report can show them.
 ROW_KEYS = ("rows_read", "rows_valid", "rows_rejected", "rows_duplicate")
 
@@ -63,6 +65,7 @@ def finish_sync_report(run: Run, client: CampaignsApi) -> RunReport:
             issues,
             lead_ids=verification.lead_ids if verification else {},
             failed_campaigns=failed_campaigns,
+            progress=_stage_progress(run, OUTCOMES_STAGE),
         )
         messages += plan.messages
     else:
@@ -256,6 +259,14 @@ def apply_rows(
     rows = pd.DataFrame.from_records(records, columns=list(ROW_COLUMNS))
     rows["row"] = rows["row"].astype("Int64")
     return rows
+
+
+def _stage_progress(run: Run, stage: str) -> Callable[[int, int], None] | None:
+    """``progress(done, total)`` of one stage on the run's display (None without one)."""
+    show = run.progress
+    if show is None:
+        return None
+    return lambda done, total: show(stage, done, total)
 
 
 def _status_after(client: LeadSource, names: dict[str, str], run: Run) -> dict[str, dict[str, int]]:

@@ -55,9 +55,13 @@ def run_sync(
         run.current = current = run.stage("fetch", fetch_current, targets, api, region=region,
                                           page_size=settings.api.page_size,
                                           account_scope=sync.dedupe_scope == "account",
+                                          concurrency=settings.api.concurrency,
                                           progress=run.progress)
-        run.diffs = run.stage("diff", diff_targets, targets, current, settings)
-        run.plan = plan = run.stage("plan", plan_changes, run.diffs, targets, current, settings)
+        run.diffs = run.stage("diff", diff_targets, targets, current, settings,
+                              progress=run.progress)
+        run.plan = plan = run.stage("plan", plan_changes, run.diffs, targets, current, settings,
+                                    fingerprint=request.plan_out is not None,
+                                    progress=run.progress)
         run.overrides = run.stage("guard", guard_plan, plan, read, targets, current, settings,
                                   request)
         if request.plan_out is not None:
@@ -71,7 +75,9 @@ def run_sync(
     except LeadsyncError as err:
         run.fail(err)
     try:
-        report = publish_report(run.stage("report", finish_sync_report, run, api), run)
+        report = run.stage("report", finish_sync_report, run, api)
+        run.release()  # the report holds all that is left to write
+        report = publish_report(report, run)
     finally:
         if owned is not None:
             owned.close()

@@ -21,23 +21,30 @@ from ..sync.diff import CampaignDiff, diff_campaign
 from ..sync.outcomes import Verification
 from ..sync.plan import Plan, PlanPolicy, build_plan, check_guards, fingerprint_remote
 from .campaigns import Current, LeadSource, Targets, fetch_remote
-from .state import CampaignsApi, Run, SyncRequest
+from .state import CampaignsApi, Progress, Run, SyncRequest
 
 log = logging.getLogger(__name__)
 
 
 # --- diff -----------------------------------------------------------------------------------
-def diff_targets(targets: Targets, current: Current, settings: Settings) -> dict[str, CampaignDiff]:
+def diff_targets(
+    targets: Targets, current: Current, settings: Settings, *, progress: Progress | None = None
+) -> dict[str, CampaignDiff]:
     """One diff per campaign whose leads all loaded (the others are left untouched: without
-    every page we can neither add safely — the lead may be on a missing page — nor delete)."""
+    every page we can neither add safely — the lead may be on a missing page — nor delete).
+    ``progress("diff", done, total)`` counts desired rows, a campaign at a time."""
     diffs: dict[str, CampaignDiff] = {}
+    total, done = sum(len(d) for d in targets.desired.values()), 0
     for cid, desired in targets.desired.items():
-        if not current.complete.get(cid, False):
-            continue
-        unique, dupes = _unique_numbers(desired)
-        targets.issues.extend(dupes)
-        targets.desired[cid] = unique
-        diffs[cid] = diff_campaign(unique, current.remote[cid], statuses=settings.sync.statuses)
+        if current.complete.get(cid, False):
+            unique, dupes = _unique_numbers(desired)
+            targets.issues.extend(dupes)
+            targets.desired[cid] = unique
+            remote = current.remote[cid]
+            diffs[cid] = diff_campaign(unique, remote, statuses=settings.sync.statuses)
+        done += len(desired)
+        if progress is not None:
+            progress("diff", done, total)
     return diffs
 
 
@@ -67,16 +74,39 @@ def _unique_numbers(desired: pd.DataFrame) -> tuple[pd.DataFrame, list[RowIssue]
 
 # --- plan and guard -------------------------------------------------------------------------
 def plan_changes(
-    diffs: dict[str, CampaignDiff], targets: Targets, current: Current, settings: Settings
+    diffs: dict[str, CampaignDiff],
+    targets: Targets,
+    current: Current,
+    settings: Settings,
+    *,
+    fingerprint: bool = True,
+    progress: Progress | None = None,
 ) -> Plan:
-    """The operations that close the gap, with each campaign's state fingerprint."""
+    """The operations that close the gap; with ``fingerprint`` (a plan to be saved), each
+    campaign's state fingerprint (a sort of all its leads: only worth it when kept).
+    ``progress("plan", done, total)`` counts the campaigns' desired and remote leads."""
+    total = sum(len(d.desired) + d.remote_count for d in diffs.values()) + (
+        sum(d.remote_count for d in diffs.values()) if fingerprint else 0
+    )
+
+    def step(done: int) -> None:
+        if progress is not None:
+            progress("plan", done, total)
+
     plan = build_plan(
         diffs,
         targets.campaigns,
         PlanPolicy.from_settings(settings.sync),
         account_keys=current.account_keys,
+        progress=step,
     )
-    plan.fingerprints = {cid: fingerprint_remote(current.remote[cid]) for cid in diffs}
+    done = total - (sum(d.remote_count for d in diffs.values()) if fingerprint else 0)
+    if fingerprint:
+        for cid, diff in diffs.items():
+            plan.fingerprints[cid] = fingerprint_remote(current.remote[cid])
+            done += diff.remote_count
+            step(done)
+    step(total)
     return plan
 
 

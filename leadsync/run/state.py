@@ -8,6 +8,7 @@ run got. :class:`CampaignsApi` is everything the stages ask of the API client.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+
+import pyarrow as pa
 
 from ..apply import ApplyResult
 from ..apply.calls import LeadWriter
@@ -126,6 +129,14 @@ class Run:
                 return fn(*args, **kwargs)
         finally:
             self.timings[name] = round(time.perf_counter() - t0, 4)
+
+    def release(self) -> None:
+        """Let go of the stages' tables (read leads, remote leads, diffs, plan) once the
+        report is built from them: writing it then needs no memory for them."""
+        self.read = self.targets = self.current = self.plan = None
+        self.diffs = {}
+        gc.collect()
+        pa.default_memory_pool().release_unused()  # Arrow's allocator keeps freed pages
 
     def fail(self, err: LeadsyncError) -> None:
         """Remember the error that stopped the run; the report carries it."""

@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Literal
@@ -282,6 +282,7 @@ def build_plan(
     policy: PlanPolicy,
     *,
     account_keys: Collection[str] | Mapping[str, str] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Plan:
     """Turn per-campaign differences into operations under ``policy``.
 
@@ -290,13 +291,19 @@ def build_plan(
     "account"``) are the keys present anywhere in the account; a mapping key → campaign name
     lets the report say where. Pure and deterministic: the same input gives the same plan.
     Raises ValueError when ``dedupe_scope = "account"`` and ``account_keys`` is None.
+    ``progress(done)`` is called after each campaign with the desired and remote leads of
+    the campaigns done so far.
     """
     if policy.dedupe_scope == "account" and account_keys is None:
         raise ValueError('dedupe_scope = "account" needs the account\'s keys (account_keys)')
     builder = _Builder(policy, account_keys)
+    done = 0
     for cid in sorted(diffs):
         campaign = campaigns.get(cid)
         builder.add_campaign(cid, campaign.name if campaign else cid, diffs[cid])
+        done += len(diffs[cid].desired) + diffs[cid].remote_count
+        if progress is not None:
+            progress(done)
     return builder.finish()
 
 
