@@ -1,6 +1,6 @@
 """Apply benchmark: leadsync's apply beside a bare client, against two servers, in one run.
 
-Usage: python bench/bench_apply.py [--quick]
+Usage: python bench/bench_apply.py [--quick] [--profile]
 
 Each server runs in its own process (it shares no GIL with the client), answering every
 request after 20 ms:
@@ -17,7 +17,9 @@ each side whose medians are compared (the machine's load drifts between runs):
   rate (target ≥ 95 %);
 - the bare client: 16 threads of ``http.client`` keep-alive connections, no engine, no
   retries — the ceiling of what Python threads reach on this machine;
-- the client process's CPU per add, and the server process's CPU during the apply.
+- the client process's CPU per add (leadsync's and the bare client's: with 16 threads under
+  one GIL on a few cores, every bit of it stretches each call's cycle), and the server
+  process's CPU during the apply.
 
 Besides: against the stdlib server, 16 threads on one urllib3 pool and 16 threads of
 ``requests.Session`` (the library choice, measured); the naive loop (one thread, one
@@ -26,15 +28,20 @@ requests/s, 429 with Retry-After beyond): apply must hold ≥ 95 % of the limit;
 cost per line for each fsync mode.
 
 Prints ``metric | measured | target or baseline`` and the load average, and exits 1 when a
-target is missed.
+target is missed. ``--profile`` instead runs one apply against the stdlib server under
+cProfile in every thread, timed by each thread's CPU time, and prints the functions by own
+and by cumulative CPU time: where the CPU per add goes.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import http.client
+import io
 import json
 import os
+import pstats
 import statistics
 import subprocess
 import sys
@@ -174,9 +181,9 @@ def run_apply(server: Server, cid: str, count: int, folder: Path, first: int = 0
     with CampaignsClient(server.settings()) as client:
         client.campaigns()  # log in (and warm one connection) before the clock starts
         journal = Journal(folder / f"operations-{server.name}-{cid}-{first}.jsonl")
+        ops = add_ops(cid, count, first)  # the plan exists before the apply starts
         mine0, theirs0 = me.cpu_times(), them.cpu_times()
         t0 = time.perf_counter()
-        ops = add_ops(cid, count, first)
         result = apply_plan(ops, client, concurrency=CONCURRENCY, journal=journal)
         wall = time.perf_counter() - t0
         mine1, theirs1 = me.cpu_times(), them.cpu_times()
@@ -188,16 +195,24 @@ def run_apply(server: Server, cid: str, count: int, folder: Path, first: int = 0
     return Applied(wall, done, cpu / count * 1000, server_cpu / wall, journal, counters)
 
 
-def in_threads(count: int, threads: int, add: Callable[[int], None]) -> float:
-    """``add(i)`` for every i from ``threads`` threads; wall seconds."""
-    t0 = time.perf_counter()
+@dataclass
+class Timed:
+    wall: float
+    cpu_ms_per_add: float  # the whole process's CPU (all threads)
+
+
+def in_threads(count: int, threads: int, add: Callable[[int], None]) -> Timed:
+    """``add(i)`` for every i from ``threads`` threads: wall seconds, CPU per add."""
+    cpu0, t0 = time.process_time(), time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(add, range(count)))
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    return Timed(wall, (time.process_time() - cpu0) / count * 1000)
 
 
-def run_bare(server: Server, cid: str, count: int, first: int = 0) -> float:
-    """16 threads, each with its own ``http.client`` keep-alive connection; wall seconds."""
+def run_bare(server: Server, cid: str, count: int, first: int = 0) -> Timed:
+    """16 threads, each with its own ``http.client`` keep-alive connection: wall seconds and
+    the process's CPU per add."""
     host, port = server.url.removeprefix("http://").split(":")
     path = ADD_PATH.format(cid=cid)
     headers = server.headers()
@@ -215,7 +230,7 @@ def run_bare(server: Server, cid: str, count: int, first: int = 0) -> float:
     return in_threads(count, CONCURRENCY, add)
 
 
-def run_urllib3(server: Server, cid: str, count: int) -> float:
+def run_urllib3(server: Server, cid: str, count: int) -> Timed:
     """16 threads sharing one urllib3 pool (what leadsync sends through), no engine."""
     pool = urllib3.HTTPConnectionPool(
         *server.url.removeprefix("http://").split(":"), maxsize=CONCURRENCY
@@ -233,8 +248,8 @@ def run_urllib3(server: Server, cid: str, count: int) -> float:
         pool.close()
 
 
-def run_requests(server: Server, cid: str, count: int, threads: int) -> float:
-    """Plain ``requests`` calls from ``threads`` threads (one Session each); wall seconds."""
+def run_requests(server: Server, cid: str, count: int, threads: int) -> Timed:
+    """Plain ``requests`` calls from ``threads`` threads (one Session each)."""
     url, headers = server.url + ADD_PATH.format(cid=cid), server.headers()
     local = threading.local()
 
@@ -248,10 +263,10 @@ def run_requests(server: Server, cid: str, count: int, threads: int) -> float:
 
     if threads > 1:
         return in_threads(count, threads, add)
-    t0 = time.perf_counter()
+    cpu0, t0 = time.process_time(), time.perf_counter()
     for i in range(count):
         add(i)
-    return time.perf_counter() - t0
+    return Timed(time.perf_counter() - t0, (time.process_time() - cpu0) / count * 1000)
 
 
 def journal_cost(lines: int, folder: Path) -> dict[str, float]:
@@ -276,12 +291,13 @@ def compare(server: Server, n: int, folder: Path, rounds: int, judged: bool) -> 
     for r in range(rounds):
         bares.append(run_bare(server, bare_cid, n, first=r * n))
         runs.append(run_apply(server, apply_cid, n, folder, first=r * n))
-    bare = statistics.median(bares)
+    bare = statistics.median(b.wall for b in bares)
+    bare_cpu = statistics.median(b.cpu_ms_per_add for b in bares)
     applied = sorted(runs, key=lambda a: a.wall)[len(runs) // 2]
     of_ideal, of_bare = ideal / applied.wall, bare / applied.wall
     note = "" if judged else " (quick: not judged)"
     spread = f" [{min(a.wall for a in runs):.2f}–{max(a.wall for a in runs):.2f}]"
-    bare_spread = f" [{min(bares):.2f}–{max(bares):.2f}]"
+    bare_spread = f" [{min(b.wall for b in bares):.2f}–{max(b.wall for b in bares):.2f}]"
     return [
         Row(
             f"[{server.name}] ideal: {n} adds × {LATENCY_MS:g} ms / {CONCURRENCY}",
@@ -312,21 +328,78 @@ def compare(server: Server, n: int, folder: Path, rounds: int, judged: bool) -> 
             not judged or of_bare >= TARGET_OF_BARE,
         ),
         Row(
-            f"[{server.name}] client process CPU per add / server CPU during apply",
-            f"{applied.cpu_ms_per_add:.2f} ms / {applied.server_cpu:.2f} core",
+            f"[{server.name}] client process CPU per add: leadsync / bare client",
+            f"{applied.cpu_ms_per_add:.2f} ms / {bare_cpu:.2f} ms",
+            f"the bare client's (median of {rounds}): baseline",
+        ),
+        Row(
+            f"[{server.name}] server CPU during the apply",
+            f"{applied.server_cpu:.2f} core",
             "server < 0.9 core: not the limit",
             applied.server_cpu < 0.9,
         ),
     ]
 
 
+def profile_apply(n: int, top: int = 40) -> None:
+    """One apply of ``n`` adds against the stdlib server under cProfile in every thread (the
+    workers, the journal's syncer, the caller), each timed by its own thread's CPU time; prints
+    the ``top`` functions by own time and by cumulative time. Profiling inflates Python-level
+    calls several times: read the shares, not the absolute figures."""
+    profiles: list[cProfile.Profile] = []
+
+    def start_in_thread(*_: object) -> None:  # the first event of each new thread
+        sys.setprofile(None)
+        p = cProfile.Profile(time.thread_time)
+        profiles.append(p)
+        p.enable()
+
+    server = start_stdlib()
+    try:
+        with tempfile.TemporaryDirectory() as tmp, CampaignsClient(server.settings()) as client:
+            client.campaigns()
+            warm = add_ops(server.cids[1], CONCURRENCY * 4, first=n)
+            with Journal(Path(tmp) / "warm.jsonl") as journal:
+                apply_plan(warm, client, concurrency=CONCURRENCY, journal=journal)
+            ops = add_ops(server.cids[0], n)
+            main = cProfile.Profile(time.thread_time)
+            threading.setprofile(start_in_thread)
+            cpu0, t0 = time.process_time(), time.perf_counter()
+            with Journal(Path(tmp) / "profiled.jsonl") as journal:
+                main.enable()
+                apply_plan(ops, client, concurrency=CONCURRENCY, journal=journal)
+                main.disable()
+            threading.setprofile(None)  # type: ignore[arg-type]
+            wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    finally:
+        server.close()
+    stats = pstats.Stats(main)
+    for p in profiles:
+        stats.add(p)
+    print(
+        f"{n} adds in {wall:.2f} s, {cpu / n * 1000:.2f} ms CPU per add under the profiler; "
+        f"load {os.getloadavg()[0]:.2f}"
+    )
+    for order in ("tottime", "cumulative"):
+        out = io.StringIO()
+        stats.stream = out  # type: ignore[attr-defined]
+        stats.sort_stats(order).print_stats(top)
+        print(out.getvalue())
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    ap.add_argument(
+        "--profile", action="store_true", help="profile one apply instead (CPU per function)"
+    )
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
         serve_sandbox()
+        return 0
+    if args.profile:
+        profile_apply(QUICK["adds"] if args.quick else FULL["adds"])
         return 0
     size = QUICK if args.quick else FULL
     n = size["adds"]
@@ -348,18 +421,20 @@ def main() -> int:
         rows += [
             Row(
                 f"[stdlib] {CONCURRENCY} threads on one urllib3 pool (leadsync's choice), no engine",
-                f"{pooled:.2f} s ({ideal / pooled:.0%} of ideal)",
+                f"{pooled.wall:.2f} s ({ideal / pooled.wall:.0%} of ideal), "
+                f"{pooled.cpu_ms_per_add:.2f} ms CPU per add",
                 "baseline",
             ),
             Row(
                 f"[stdlib] {CONCURRENCY} threads of requests.Session, no engine",
-                f"{threaded:.2f} s ({ideal / threaded:.0%} of ideal)",
+                f"{threaded.wall:.2f} s ({ideal / threaded.wall:.0%} of ideal), "
+                f"{threaded.cpu_ms_per_add:.2f} ms CPU per add",
                 "baseline",
             ),
             Row(
                 f"[stdlib] naive sequential loop (requests; {size['naive']} measured, "
                 f"scaled to {n})",
-                f"{naive_sample / size['naive'] * n:.1f} s",
+                f"{naive_sample.wall / size['naive'] * n:.1f} s",
                 "baseline",
             ),
         ]

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from ..config import ApiSettings
 from ..errors import ApiError, AuthError, ConfigError
@@ -84,7 +85,6 @@ class Auth:
         self._login_call = login_call
         self._on_relogin = on_relogin
         self._lock = threading.Lock()
-        self._token: str | None = None
         self.generation = 0
         redact.add(credentials.password)
         redact.add(credentials.api_key)
@@ -92,6 +92,15 @@ class Auth:
             raise ConfigError(
                 "[api] account_id must be set when logging in with an api_key "
                 "(it is sent as X-Account-ID; or set LEADSYNC_ACCOUNT_ID)"
+            )
+        # The headers of the current token and its generation, built once per login and read
+        # without the lock by every call (one attribute read: a consistent pair).
+        self._current: tuple[Mapping[str, str], int] | None = None
+        if credentials.api_key:
+            assert account_id is not None
+            self._current = (
+                MappingProxyType({"X-API-Key": credentials.api_key, "X-Account-ID": account_id}),
+                0,
             )
 
     @property
@@ -102,26 +111,20 @@ class Auth:
     def account_id(self) -> str | None:
         return self._account_id
 
-    def headers(self) -> tuple[dict[str, str], int]:
-        """Headers for an authenticated call and the token generation they carry.
+    def headers(self) -> tuple[Mapping[str, str], int]:
+        """Headers for an authenticated call (read-only) and the token generation they carry.
 
         Logs in first when no token is held yet (lazy login). Raises AuthError/ApiError from
         the login, ConfigError when no account id is known after it.
         """
-        if self._creds.api_key:
-            assert self._account_id is not None  # checked in __init__
-            return {"X-API-Key": self._creds.api_key, "X-Account-ID": self._account_id}, 0
+        current = self._current
+        if current is not None:
+            return current
         with self._lock:
-            if self._token is None:
+            if self._current is None:
                 self._login()
-            assert self._token is not None and self._account_id is not None
-            return (
-                {
-                    "Authorization": f"Bearer {self._token}",
-                    "X-Account-ID": self._account_id,
-                },
-                self.generation,
-            )
+            assert self._current is not None
+            return self._current
 
     def can_relogin(self) -> bool:
         return not self._creds.api_key
@@ -173,7 +176,6 @@ class Auth:
             ) from None
         self._redact.add(token)
         self._redact.add(refresh)
-        self._token = token
         self.generation += 1
         if self._account_id is None:
             if not account:
@@ -183,4 +185,11 @@ class Auth:
                 )
             self._account_id = account
             log.info("account id %s taken from the login answer", account)
+        assert self._account_id is not None
+        self._current = (
+            MappingProxyType(
+                {"Authorization": f"Bearer {token}", "X-Account-ID": self._account_id}
+            ),
+            self.generation,
+        )
         log.debug("logged in as %r (token generation %d)", creds.username, self.generation)

@@ -99,6 +99,8 @@ class CampaignsClient(Caller):
         self._add_method: str | None = (
             settings.add_lead_method if settings.add_lead_method != "auto" else None
         )
+        # The add path of each campaign, quoted once (a plan adds to a few campaigns).
+        self._add_paths: dict[str, str] = {}
 
     def __enter__(self) -> CampaignsClient:
         return self
@@ -237,8 +239,12 @@ class CampaignsClient(Caller):
         Raises BadRequestError (400, the server's message), NotFoundError (neither verb
         accepted), ThrottledError (still throttled after every attempt), UnreachableError."""
         require_text("campaign_id", campaign_id)
-        path = ADD_LEAD_PATH.format(campaign_id=quote_segment(campaign_id))
-        learned = self.add_method
+        path = self._add_paths.get(campaign_id)
+        if path is None:
+            path = self._add_paths[campaign_id] = ADD_LEAD_PATH.format(
+                campaign_id=quote_segment(campaign_id)
+            )
+        learned = self._add_method  # written once, under the lock; read as one attribute
         method = learned or "PUT"
         try:
             response, attempts = self._add_once(method, path, body)

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.client import HTTPException
-from json import dumps as json_dumps
+from json import JSONEncoder
 from json import loads as json_loads
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
@@ -54,6 +54,9 @@ from .wire import parse_retry_after, server_message
 
 log = logging.getLogger(__name__)
 E = TypeVar("E", bound=BaseException)
+#: The encoder of request bodies (as ``json.dumps(body, allow_nan=False)``, which would build a
+#: new encoder per call).
+_encode_body = JSONEncoder(allow_nan=False).encode
 
 #: Verbs sent without a Content-Length when they carry no body (as requests does).
 BODYLESS_METHODS = frozenset({"GET", "HEAD"})
@@ -209,7 +212,7 @@ class Transport:
         body: bytes | None = None
         if json is not None:
             try:
-                body = json_dumps(json, allow_nan=False).encode()
+                body = _encode_body(json).encode()
             except ValueError as err:  # NaN or infinity
                 raise TerminalError(
                     f"request failed: {self.redact(str(err))}", method=method, endpoint=path

@@ -151,18 +151,14 @@ class Engine:
             st.uncertain_reason = call.message
         if st.op.kind is OpKind.ADD and call.outcome is OpOutcome.DONE:
             st.lead_created = True
-        message = "; ".join(m for m in (prefix, call.message) if m)
-        self.finish(
-            i,
-            call.outcome,
-            message,
-            out,
-            attempts=st.attempts + call.attempts,
-            http_status=call.http_status,
-            method=call.method or st.method,
-            started_at=st.started_at or call.started_at,
-            finished_at=call.finished_at,
-        )
+        # Once per call: the fields are set here rather than through finish(**fields).
+        st.attempts += call.attempts
+        st.http_status = call.http_status
+        st.method = call.method or st.method
+        st.started_at = st.started_at or call.started_at
+        st.finished_at = call.finished_at
+        message = f"{prefix}; {call.message}" if prefix and call.message else prefix or call.message
+        self.finish(i, call.outcome, message, out)
 
     def complete(self, completion: Completion, out: list[OpResult], prefix: str = "") -> None:
         """The default handling of a finished task of operation ``completion.tag``."""

@@ -41,6 +41,11 @@ _FILE_MODE = 0o644
 
 #: The fields of a journal line, in order (those of OpResult).
 RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(OpResult))
+#: One encoder for every line: ``json.dumps`` with options builds a new encoder per call.
+#: Records are flat (no cycles to check).
+_encode_line = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), check_circular=False
+).encode
 
 
 def result_to_record(result: OpResult) -> dict[str, Any]:
@@ -154,10 +159,7 @@ class Journal:
         batch = [results] if isinstance(results, OpResult) else list(results)
         if not batch:
             return
-        data = "".join(
-            json.dumps(result_to_record(r), ensure_ascii=False, separators=(",", ":")) + "\n"
-            for r in batch
-        ).encode("utf-8")
+        data = ("\n".join([_encode_line(result_to_record(r)) for r in batch]) + "\n").encode()
         with self._lock:
             if self._fd is None:
                 raise ValueError(f"journal {self.path} is closed")

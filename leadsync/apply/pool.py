@@ -52,7 +52,9 @@ class WorkerPool:
         self.size = size
         self._name = name
         self._sleep = sleep
-        self._tasks: queue.SimpleQueue[tuple[Any, Callable[[], Any]] | None] = queue.SimpleQueue()
+        self._tasks: queue.SimpleQueue[
+            tuple[Any, contextvars.Context, Callable[[], Any]] | None
+        ] = queue.SimpleQueue()
         self._done: queue.SimpleQueue[Completion] = queue.SimpleQueue()
         self.in_flight = 0
         self._threads: list[threading.Thread] = []
@@ -62,9 +64,9 @@ class WorkerPool:
             task = self._tasks.get()
             if task is None:
                 return
-            tag, fn = task
+            tag, ctx, fn = task
             try:
-                value = fn()
+                value = ctx.run(fn)
             except BaseException as exc:  # reported to the coordinator, never swallowed
                 self._done.put(Completion(tag, error=exc))
             else:
@@ -83,7 +85,7 @@ class WorkerPool:
             )
             t.start()
             self._threads.append(t)
-        self._tasks.put((tag, lambda: ctx.run(fn)))
+        self._tasks.put((tag, ctx, fn))
 
     def collect(self, timeout: float, gather: float = 0.0) -> list[Completion]:
         """Completions available, waiting up to ``timeout`` s for the first; [] if none. While
