@@ -21,21 +21,12 @@ import pandas as pd
 from ..config import Settings
 from ..errors import LeadsyncError
 from ..jobs.folders import job_paths
+from ..models import ROW_COLUMNS
 from ..report.folder import REPORT_FILES, REPORT_FOLDER_RE, STAMP_FORMAT, SUMMARY_FILE
 from .review import PAGE_SIZE, Page, page_of
 
 #: Columns of rows.csv shown on a run's page.
-ROW_SHOWN: tuple[str, ...] = (
-    "file",
-    "sheet",
-    "row",
-    "campaign",
-    "number",
-    "outcome",
-    "lead_id",
-    "reasons",
-    "message",
-)
+ROW_SHOWN = ROW_COLUMNS  # every rows.csv column
 #: rows.csv tables kept parsed in memory (the most recently opened runs).
 ROWS_CACHE_SIZE = 4
 

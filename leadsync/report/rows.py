@@ -11,7 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..models import IssueKind, ReadResult, RowIssue, zero_counts
+from ..models import IssueKind, ReadResult, zero_counts
+from ..sync.outcomes import issue_rows
 from .model import NO_CAMPAIGN, ROW_COLUMNS
 
 _ISSUE_COUNT_KEY = {IssueKind.REJECTED: "rows_rejected", IssueKind.DUPLICATE: "rows_duplicate"}
@@ -48,25 +49,6 @@ def _accepted_table(leads: pd.DataFrame, outcome: str) -> pa.Table:
             "lead_id": pa.nulls(n, TEXT),
             "reasons": _blank_as_null(arrow_text(leads["warnings"])),
             "message": pa.nulls(n, TEXT),
-        }
-    )
-
-
-def _issues_table(issues: list[RowIssue]) -> pa.Table:
-    def text(values: list[str | None]) -> pa.Array:
-        return pa.array(values, type=TEXT)
-
-    return pa.table(
-        {
-            "file": text([i.file for i in issues]),
-            "sheet": text([i.sheet for i in issues]),
-            "row": pa.array([i.row for i in issues], type=pa.int64()),
-            "campaign": text([i.campaign for i in issues]),
-            "number": text([i.number for i in issues]),
-            "outcome": text([i.kind.value for i in issues]),
-            "lead_id": pa.nulls(len(issues), TEXT),
-            "reasons": text([";".join(i.codes) for i in issues]),
-            "message": text([i.message for i in issues]),
         }
     )
 
@@ -134,7 +116,7 @@ def read_rows(result: ReadResult, *, valid_outcome: str = "valid") -> pd.DataFra
     their warnings as reasons; rejected and duplicate rows get their kind, codes and message.
     """
     table = pa.concat_tables(
-        [_accepted_table(result.leads, valid_outcome), _issues_table(result.issues)]
+        [_accepted_table(result.leads, valid_outcome), issue_rows(result.issues)]
     )
     if table.num_rows:
         table = _take(table, _input_order(table, result))

@@ -87,7 +87,7 @@ def row_outcomes(
         if progress is not None:
             progress(done, total)
     if issues:
-        tables.append(_issue_rows(issues))
+        tables.append(issue_rows(issues))
     if progress is not None:
         progress(total, total)
     if not tables:
@@ -195,7 +195,9 @@ def _in_account(
     )
 
 
-def _issue_rows(issues: list[RowIssue]) -> pa.Table:
+def issue_rows(issues: list[RowIssue]) -> pa.Table:
+    """The rows.csv lines of rejected and duplicate rows (one per RowIssue), as Arrow."""
+
     def text(values: list[str | None]) -> pa.Array:
         return pa.array(values, type=_TEXT)
 
