@@ -181,6 +181,11 @@ class SyncSettings(_Section):
     report_dir: Path = Field(
         strict=False, default=Path("reports"), description="Where report folders are written"
     )
+    lock_dir: Path | None = Field(
+        None,
+        strict=False,
+        description="Where the campaign locks live (one writer per campaign); <report_dir>/.locks",
+    )
     sheet: str | None = Field(None, description="Sheet to read; default the first; * for all")
     header_row: int | None = Field(None, ge=1, description="Header row as Excel shows it; auto")
     encoding: str | None = Field(None, description="Text encoding of CSV files; auto-detected")
@@ -247,6 +252,8 @@ class JobSettings(BaseModel):
         unknown = sorted(set(extra) - set(SyncSettings.model_fields))
         if unknown:
             raise ConfigError(f"job {self.name!r}: unknown key(s) {', '.join(unknown)}")
+        if "lock_dir" in extra:  # one folder for every run of the configuration
+            raise ConfigError(f"job {self.name!r}: lock_dir can be set only in [sync]")
         return extra
 
 

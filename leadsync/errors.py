@@ -41,7 +41,7 @@ class ExitCode(IntEnum):
     BAD_INPUT = 2  # bad input, config or usage
     REFUSED = 3  # refused by a safety guard or a stale plan; nothing written
     UNREACHABLE = 4  # API unreachable or login refused
-    LOCKED = 5  # another run of the job holds the lock
+    LOCKED = 5  # another run holds the job's lock or a campaign's; this run did nothing
 
 
 class LeadsyncError(Exception):

@@ -8,7 +8,6 @@ under the campaigns' locks), :func:`dry_run_job` is ``leadsync sync --job NAME -
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,9 +18,7 @@ from pydantic import ValidationError
 from ..api import CampaignsClient
 from ..apply import JOURNAL_NAME
 from ..config import Settings
-from ..errors import ConfigError, LeadsyncError
-from ..jobs.folders import lock_path
-from ..jobs.lock import JobLock
+from ..errors import ConfigError, ExitCode, LeadsyncError
 from ..jobs.runner import run_job
 from ..report import RunReport
 from ..report.folder import new_report_folder
@@ -116,37 +113,32 @@ def make_plan(task: Task, imp: Import, base: Settings, *, allow_mass_delete: boo
 
 
 def apply_reviewed(task: Task, imp: Import, base: Settings, plan: PlanRound) -> ApplyRound:
-    """``leadsync apply`` of the reviewed plan, holding the lock of every campaign it touches
-    (one apply per campaign at a time). run_apply refuses a stale or already applied plan."""
+    """``leadsync apply`` of the reviewed plan. run_apply holds the lock of every campaign it
+    touches (the lock every writing run takes: CLI, jobs, console) and refuses a stale or
+    already applied plan; a plan refused for a lock stays approvable."""
     assert plan.saved is not None, "only a saved plan can be approved"
     settings = import_settings(base, imp, imp.columns)
-    root = settings.sync.report_dir
-    campaigns = sorted(plan.saved.plan.campaigns.items())
-    with contextlib.ExitStack() as held:
-        try:
-            for cid, name in campaigns:
-                held.enter_context(
-                    JobLock(lock_path(root, f"campaign-{cid}"), job=f"campaign {name}")
-                )
-        except LeadsyncError as err:
-            return ApplyRound(plan.number, error=str(err).replace("job 'campaign ", "campaign '"))
-        try:
-            client = CampaignsClient(settings.api)
-        except LeadsyncError as err:
-            return ApplyRound(plan.number, error=str(err))
-        with client:
-            folder = new_report_folder(root, f"{_label(imp)}-apply", datetime.now(UTC))
-            task.watch = apply_watch(
-                folder / JOURNAL_NAME, client.counters.as_dict, settings.api.concurrency
-            )
-            report = run_apply(
-                settings,
-                plan.path,
-                report_dir=folder,
-                client=client,
-                progress=task.report,
-                stop=task.stop,
-            )
+    try:
+        client = CampaignsClient(settings.api)
+    except LeadsyncError as err:
+        return ApplyRound(plan.number, error=str(err))
+    with client:
+        folder = new_report_folder(
+            settings.sync.report_dir, f"{_label(imp)}-apply", datetime.now(UTC)
+        )
+        task.watch = apply_watch(
+            folder / JOURNAL_NAME, client.counters.as_dict, settings.api.concurrency
+        )
+        report = run_apply(
+            settings,
+            plan.path,
+            report_dir=folder,
+            client=client,
+            progress=task.report,
+            stop=task.stop,
+        )
+    if report.exit_code == ExitCode.LOCKED:
+        return ApplyRound(plan.number, error=report.messages[0] if report.messages else None)
     done = ApplyRound(plan.number, report=report)
     if not done.stale:
         imp.remove_files()

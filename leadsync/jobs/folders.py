@@ -35,7 +35,7 @@ from ..models import Count
 from ..report.folder import MAX_NAME_TRIES, REPORT_FOLDER_RE, STAMP_FORMAT, stamp
 from ..report.folder import safe_name as safe_job_name
 from ..report.model import EXIT_MEANINGS
-from .lock import holder_state, read_lock
+from ..run.lock import LOCK_DIR_NAME, LOCK_SUFFIX, campaign_lock_dir, holder_state, read_lock
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,6 @@ TOTALS_SHOWN: tuple[str, ...] = (
 TOTALS_ALWAYS_SHOWN: frozenset[str] = frozenset({Count.FAILED, Count.RESIDUAL})
 
 SUMMARY_FILE = "summary.json"
-#: Folder, under a job's report root, that holds lock files (never matches REPORT_FOLDER_RE).
-LOCK_DIR_NAME = ".locks"
-LOCK_SUFFIX = ".lock"
 _GLOB_MAGIC = re.compile(r"[*?[]")
 
 
@@ -85,6 +82,7 @@ class JobPaths:
     report_root: Path  # the job's report_dir (else [sync] report_dir)
     lock_file: Path
     archive_dir: Path | None
+    campaign_lock_dir: Path  # the configuration's, not moved by the job's report_dir
 
 
 def config_base_dir(settings: Settings, cwd: Path) -> Path:
@@ -110,6 +108,7 @@ def job_paths(settings: Settings, name: str, *, cwd: Path) -> JobPaths:
         report_root=root,
         lock_file=lock_path(root, name),
         archive_dir=_absolute(job.archive_dir, base) if job.archive_dir is not None else None,
+        campaign_lock_dir=_absolute(campaign_lock_dir(settings), base),
     )
 
 

@@ -12,10 +12,10 @@ from ..errors import ExitCode, InputError, LeadsyncError
 from ..logs import log_context
 from ..report import RunReport
 from ..report.files import write_summary
+from ..run.lock import JobLock
 from ..run.pipeline import run_sync
 from ..run.state import CampaignsApi, Progress, SyncRequest
 from .folders import archive_sources, job_paths, prune_reports, resolve_sources
-from .lock import JobLock
 from .notify import format_notification, notify
 
 log = logging.getLogger(__name__)
@@ -54,9 +54,10 @@ def run_job(
             report_root=paths.report_root,
             job=name,
         )
-        report = run_sync(
-            settings.for_job(name), request, client=client, progress=progress, stop=stop
-        )
+        job_settings = settings.for_job(name)
+        pinned = job_settings.sync.model_copy(update={"lock_dir": paths.campaign_lock_dir})
+        job_settings = job_settings.model_copy(update={"sync": pinned})
+        report = run_sync(job_settings, request, client=client, progress=progress, stop=stop)
         if report.exit_code == ExitCode.OK and paths.archive_dir and not dry_run:
             archive_or_flag(report, sources, paths.archive_dir)
         if job.keep_reports:

@@ -10,6 +10,7 @@ plan, unreachable API) still ends in a written report whose exit code says what 
 from __future__ import annotations
 
 import threading
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 
 from ..api import CampaignsClient
@@ -20,6 +21,7 @@ from ..reader import read_sources
 from ..report import RunReport
 from .campaigns import CampaignLookup, fetch_current, resolve_campaigns
 from .finish import finish_apply_report, finish_sync_report, publish_report
+from .lock import campaign_lock_dir, campaign_locks
 from .planfile import load_plan
 from .reviewed import apply_saved_plan, check_plan_current, save_reviewed_plan
 from .sources import expand_sources
@@ -44,6 +46,7 @@ def run_sync(
     api: CampaignsApi = client or owned  # type: ignore[assignment]
     run = Run.start(settings, request, progress=progress, stop=stop)
     sync, region = settings.sync, settings.sync.region
+    locks = ExitStack()
     try:
         # fmt: off
         lookup = CampaignLookup(api, request.campaign)  # lists the campaigns on first use
@@ -52,6 +55,9 @@ def run_sync(
                                     campaign_problem=lookup.problem)
         run.targets = targets = run.stage("resolve", resolve_campaigns, read.leads, api,
                                           campaign=request.campaign, lookup=lookup)
+        if not request.dry_run:  # one writer per campaign, from fetch to verify
+            names = {cid: c.name for cid, c in targets.campaigns.items()}
+            locks.enter_context(_hold(settings, names, run))
         run.current = current = run.stage("fetch", fetch_current, targets, api, region=region,
                                           page_size=settings.api.page_size,
                                           account_scope=sync.dedupe_scope == "account",
@@ -74,6 +80,8 @@ def run_sync(
         # fmt: on
     except LeadsyncError as err:
         run.fail(err)
+    finally:
+        locks.close()
     try:
         report = run.stage("report", finish_sync_report, run, api)
         run.release()  # the report holds all that is left to write
@@ -109,10 +117,12 @@ def run_apply(
     run.saved = saved
     try:
         # fmt: off
-        run.current = current = run.stage("fetch", check_plan_current, saved, api, settings)
-        run.applied = run.stage("apply", apply_saved_plan, saved, current, api, settings, run)
-        run.verification = run.stage("verify", verify_changes, saved.plan, api, settings,
-                                     run.applied, region=region)
+        with _hold(settings, saved.plan.campaigns, run):
+            run.current = current = run.stage("fetch", check_plan_current, saved, api, settings)
+            run.applied = run.stage("apply", apply_saved_plan, saved, current, api, settings,
+                                    run)
+            run.verification = run.stage("verify", verify_changes, saved.plan, api, settings,
+                                         run.applied, region=region)
         # fmt: on
     except LeadsyncError as err:
         run.fail(err)
@@ -122,6 +132,11 @@ def run_apply(
         if owned is not None:
             owned.close()
     return report
+
+
+def _hold(settings: Settings, campaigns: dict[str, str], run: Run) -> AbstractContextManager[None]:
+    """The campaign locks of a run that may change ``campaigns`` (id → name)."""
+    return campaign_locks(campaign_lock_dir(settings), campaigns, run=run.request.label)
 
 
 __all__ = ["Progress", "SyncRequest", "expand_sources", "run_apply", "run_sync"]

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from leadsync.jobs.folders import lock_path
-from leadsync.jobs.lock import JobLock
+from leadsync.run.lock import JobLock, campaign_lock_dir
 from leadsync.run.pipeline import run_sync
 from leadsync.run.state import SyncRequest
 from tests.console.support import (
@@ -104,7 +103,7 @@ def test_one_apply_per_campaign_at_a_time(
     plan_id = re.search(r'name="plan_id" value="(\w+)"', review)
     assert plan_id
     form = {"csrf_token": csrf_of(review), "plan_id": plan_id[1]}
-    lock = lock_path(env.settings.sync.report_dir, f"campaign-{cid}")
+    lock = campaign_lock_dir(env.settings) / f"campaign-{cid}.lock"  # the CLI's and jobs' too
     with JobLock(lock, job="another apply"):
         signed_in.post(f"{env.base}/imports/{iid}/approve", data=form, timeout=TIMEOUT_S)
         refused = wait_for(signed_in, f"{env.base}/imports/{iid}", "/result").text

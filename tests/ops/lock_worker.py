@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from leadsync.errors import LockedError
-from leadsync.jobs.lock import JobLock
+from leadsync.run.lock import JobLock
 
 POLL_S = 0.002
 GIVE_UP_S = 60.0

@@ -17,7 +17,7 @@ import pytest
 
 from leadsync.errors import ExitCode, LockedError
 from leadsync.jobs.folders import lock_path
-from leadsync.jobs.lock import JobLock, LockInfo, holder_state, pid_alive, read_lock
+from leadsync.run.lock import JobLock, LockInfo, holder_state, pid_alive, read_lock
 
 WORKER = Path(__file__).with_name("lock_worker.py")
 RACERS = 8
@@ -94,7 +94,7 @@ def test_second_acquire_is_refused_at_once_naming_the_holder(
         raise AssertionError(f"the refused run waited ({seconds} s)")
 
     with JobLock(path, job="nightly", clock=lambda: FIXED):
-        monkeypatch.setattr("leadsync.jobs.lock.time.sleep", no_waiting)
+        monkeypatch.setattr("leadsync.run.lock.time.sleep", no_waiting)
         with pytest.raises(LockedError) as caught:
             JobLock(path, job="nightly").acquire()  # at once: never waits for the holder
         monkeypatch.undo()
@@ -124,7 +124,7 @@ def test_stale_lock_from_a_dead_pid_is_taken_over(
     stale = LockInfo(pid=pid, hostname="web1", started_at="2026-11-28T23:59:00Z", job="nightly")
     path.write_text(stale.to_json())
     with (
-        caplog.at_level(logging.WARNING, logger="leadsync.jobs.lock"),
+        caplog.at_level(logging.WARNING, logger="leadsync.run.lock"),
         JobLock(path, job="nightly") as lock,
     ):
         assert lock.took_over == stale
@@ -244,6 +244,6 @@ def test_a_released_lock_is_taken_without_a_takeover(
     path = tmp_path / "nightly.lock"
     with JobLock(path, pid=4242):
         pass
-    with caplog.at_level(logging.WARNING, logger="leadsync.jobs.lock"), JobLock(path) as lock:
+    with caplog.at_level(logging.WARNING, logger="leadsync.run.lock"), JobLock(path) as lock:
         assert lock.took_over is None
     assert "stale" not in caplog.text

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from leadsync.errors import ExitCode
 from leadsync.jobs.folders import lock_path
-from leadsync.jobs.lock import JobLock
+from leadsync.run.lock import JobLock
 from leadsync.sandbox import Sandbox
 from tests.helpers import MakeSandbox
 

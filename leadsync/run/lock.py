@@ -1,4 +1,11 @@
-"""One run per job at a time: a lock file held with ``flock`` (docs/design.md, 'Safety').
+"""One run per job, one writer per campaign: lock files held with ``flock`` (docs/design.md,
+'Safety').
+
+Two kinds of lock use this file: a job's (``leadsync sync --job NAME``: one run of a job at a
+time) and a campaign's (:func:`campaign_locks`: every run that may change a campaign — a sync
+that is not a dry run, ``leadsync apply``, the console's approve — holds the lock of each of its
+campaigns from before it reads the live leads until it has verified its changes, so two writers
+never plan against each other's half-applied changes).
 
 An exclusive ``fcntl.flock`` on the job's lock file is held for the whole run. The flock alone
 decides who owns the job: the kernel drops it when the holder exits, however it exits (SIGKILL,
@@ -10,7 +17,8 @@ over and logged).
 
 The lock folder must be on a filesystem where ``flock`` works between every host that runs the
 job: a local disk, or NFSv4. Never delete a lock file by hand while a run may hold it. Where a
-job's lock file lives is decided by :func:`leadsync.jobs.folders.lock_path`.
+job's lock file lives is decided by :func:`leadsync.jobs.folders.lock_path`; a campaign's by
+:func:`campaign_lock_dir` (``[sync] lock_dir``, else ``<report_dir>/.locks``).
 """
 
 from __future__ import annotations
@@ -22,16 +30,22 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
+from ..config import Settings
 from ..errors import LockedError
+from ..report.folder import safe_name
 
 log = logging.getLogger(__name__)
 
+#: The folder of lock files under a report root (never matches a report folder's name).
+LOCK_DIR_NAME = ".locks"
+LOCK_SUFFIX = ".lock"
 #: Permission bits of a new lock file (owner writes; everyone may read who holds it).
 LOCK_FILE_MODE = 0o644
 #: A refused run reads the holder's content for its message; while that content may be a
@@ -154,9 +168,12 @@ class JobLock:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         hostname: str | None = None,
         pid: int | None = None,
+        title: str | None = None,
     ) -> None:
         self.path = Path(path)
         self.job = job if job is not None else self.path.stem
+        #: What the refusal names: ``job 'nightly'``, or a campaign's ``campaign 'Spring' (id 7)``.
+        self.title = title or f"job {self.job!r}"
         self._clock = clock
         self._hostname = hostname or socket.gethostname()
         self._pid = pid if pid is not None else os.getpid()
@@ -208,7 +225,7 @@ class JobLock:
             holder = read_lock(self.path)
         who = holder.describe() if holder else "another process (its details are not written yet)"
         return LockedError(
-            f"job {self.job!r} is already running: {who} holds the lock {self.path}. "
+            f"{self.title} is already running: {who} holds the lock {self.path}. "
             "This run did nothing; try again when that run has finished."
         )
 
@@ -216,8 +233,8 @@ class JobLock:
         self.took_over = previous
         who = previous.describe() if previous else "an unknown process"
         log.warning(
-            "job %r: took over a stale lock %s left by %s (it no longer holds it)",
-            self.job,
+            "%s: took over a stale lock %s left by %s (it no longer holds it)",
+            self.title,
             self.path,
             who,
         )
@@ -246,3 +263,26 @@ class JobLock:
     def __repr__(self) -> str:
         state = "held" if self.held else "not held"
         return f"JobLock({str(self.path)!r}, job={self.job!r}, {state})"
+
+
+def campaign_lock_dir(settings: Settings) -> Path:
+    """Where the campaign locks live: ``[sync] lock_dir``, else ``<[sync] report_dir>/.locks``.
+
+    Every run of one configuration must find the same folder: a job's report_dir does not move
+    it (:func:`leadsync.jobs.folders.job_paths` resolves it from the configuration's own)."""
+    return settings.sync.lock_dir or settings.sync.report_dir / LOCK_DIR_NAME
+
+
+@contextmanager
+def campaign_locks(lock_dir: Path, campaigns: Mapping[str, str], *, run: str) -> Iterator[None]:
+    """Hold the lock of every campaign in ``campaigns`` (id → name) for the ``with`` block.
+
+    Taken in order of id, so two runs never hold one each of two locks they both want. Raises
+    LockedError (exit 5) naming the campaign when another live run holds one; the locks already
+    taken are released first. ``run`` is written in the lock files (who holds them)."""
+    with ExitStack() as held:
+        for cid in sorted(campaigns):
+            path = lock_dir / f"campaign-{safe_name(cid)}{LOCK_SUFFIX}"
+            title = f"a change to campaign {campaigns[cid]!r} (id {cid})"
+            held.enter_context(JobLock(path, job=run, title=title))
+        yield
