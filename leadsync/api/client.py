@@ -36,6 +36,7 @@ from .caller import (
     json_or_none,
     require_text,
 )
+from .pagefeed import PageFeed
 from .transport import Answer
 from .wire import (
     ACTIVITY_PATH,
@@ -48,6 +49,7 @@ from .wire import (
     VOICEMAIL_PATH,
     WireFormatError,
     lead_ids,
+    next_key_hint,
     parse_campaigns,
     parse_leads_page,
     parse_list,
@@ -177,16 +179,37 @@ class CampaignsClient(Caller):
         require_text("campaign_id", campaign_id)
         size = page_size or self.settings.page_size
         path = LEADS_PATH.format(campaign_id=quote_segment(campaign_id))
+        key_param = self.settings.page_key_param
+
+        def request(page_key: str | None) -> Answer:
+            params: dict[str, Any] = {"page_size": size}
+            if page_key is not None:
+                params[key_param] = page_key
+            return self._request("GET", path, params=params)
+
+        with PageFeed(request) as feed:
+            yield from self._follow_pages(feed, path, campaign_id, size, parse)
+
+    def _follow_pages(
+        self,
+        feed: PageFeed[Answer],
+        path: str,
+        campaign_id: str,
+        size: int,
+        parse: Callable[[str, Answer], _Page],
+    ) -> Iterator[Any]:
+        """The pages of one listing, in order: each next page is requested (``feed.ahead``)
+        as soon as the current page's tail names its key, before the page is parsed."""
         key: str | None = None
         seen_keys: set[str] = set()
         previous_ids: tuple[Any, ...] | None = None
         empty_streak = 0
         pages = 0
         while True:
-            params: dict[str, Any] = {"page_size": size}
-            if key is not None:
-                params[self.settings.page_key_param] = key
-            response = self._request("GET", path, params=params)
+            response = feed.get(key)
+            known, hint = next_key_hint(response.content)
+            if known and hint is not None and hint not in seen_keys and hint != key:
+                feed.ahead(hint)
             page, ids, count, next_key = parse(path, response)
             pages += 1
             if count and ids == previous_ids:

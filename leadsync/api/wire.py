@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -215,6 +216,32 @@ def page_key_text(key: Any) -> str | None:
     if isinstance(key, int | float):
         return str(key)
     return json.dumps(key, separators=(",", ":"), sort_keys=True)
+
+
+#: The page key as the last member of the page's top-level object: ``,"next_start_key": V}``
+#: at the very end of the bytes, V a string without escapes, a number, or null. The closing
+#: brace at the end is the top-level object's, so the member before it is a top-level one; the
+#: ``,`` or ``{`` before the key's quote proves that quote is not inside a string.
+_TAIL_KEY = re.compile(
+    rb'[,{]\s*"next_start_key"\s*:\s*'
+    rb'("[^"\\]*"|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|null)\s*\}\s*\Z'
+)
+#: Bytes of a page's tail searched for the key (a key longer than this is parsed the usual way).
+_TAIL_BYTES = 512
+
+
+def next_key_hint(content: bytes) -> tuple[bool, str | None]:
+    """The next page key read from the tail of a listing page's raw bytes, without parsing the
+    page: ``(True, key)`` when the page ends with its ``next_start_key`` member (``key`` None on
+    the last page, as :func:`page_key_text`), ``(False, None)`` when the tail does not say
+    (the key elsewhere, escaped, a JSON array…): then only the parsed page tells."""
+    match = _TAIL_KEY.search(content, max(0, len(content) - _TAIL_BYTES))
+    if match is None:
+        return False, None
+    try:
+        return True, page_key_text(json.loads(match.group(1)))
+    except (ValueError, WireFormatError):
+        return False, None
 
 
 def parse_leads_page(body: Any) -> tuple[list[dict[str, Any]], str | None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from leadsync.api import resolve_campaign, to_epoch_seconds
 from leadsync.api.wire import (
     WireFormatError,
+    next_key_hint,
     page_key_text,
     parse_campaigns,
     parse_leads_page,
@@ -18,6 +20,7 @@ from leadsync.api.wire import (
     parse_retry_after,
     server_message,
 )
+from leadsync.api.leadtable import parse_lead_table
 from leadsync.errors import UsageError
 from leadsync.models import Campaign
 
@@ -84,6 +87,93 @@ def test_leads_page_shapes() -> None:
     assert parse_leads_page([{"id": "1"}]) == ([{"id": "1"}], None)
     with pytest.raises(WireFormatError, match="'data' is not a list"):
         parse_leads_page({"data": {"id": "1"}})
+
+
+#: Listing pages as servers may send them: the key last, first, absent, null, empty, a number,
+#: an array, escaped, a lead carrying the same field name, a lead's text that looks like a key.
+HINT_PAGES: list[bytes] = [
+    b'{"data":[{"id":"1","number":"+12135550100"}],"next_start_key":"k1"}',
+    b'{"data": [{"id": "1"}], "next_start_key": "k1" }\n',
+    b'{"next_start_key":"k1","data":[{"id":"1"}]}',
+    b'{"data":[{"id":"1"}]}',
+    b'{"data":[{"id":"1"}],"next_start_key":null}',
+    b'{"data":[{"id":"1"}],"next_start_key":""}',
+    b'{"data":[],"next_start_key":17}',
+    b'{"data":[],"next_start_key":-1.5e3}',
+    b'{"data":[],"next_start_key":["2024","id"]}',
+    b'{"data":[],"next_start_key":[]}',
+    b'{"data":[],"next_start_key":"a\\"b"}',
+    b'{"data":[],"next_start_key":"caf\\u00e9"}',
+    '{"data":[],"next_start_key":"café"}'.encode(),
+    b'{"data":[{"id":"1","next_start_key":"inner"}]}',
+    b'{"data":[{"id":"1","note":"x\\",\\"next_start_key\\":\\"fake\\"}"}]}',
+    b'{"data":[{"id":"1","note":",\\"next_start_key\\":\\"fake\\"}"}],"next_start_key":"real"}',
+    b'{"data":[{"id":"1"}],"next_start_key":"k1","next_start_key":"k2"}',
+    b'{"status":"success","data":{"data":[]},"next_start_key":"k"}',
+    b'[{"id":"1"}]',
+    b'{"data":[{"id":"1"}],"next_start_key":true}',
+    b'{"data":[{"id":"1"}],"next_start_key":"k1"',
+    b"",
+]
+
+
+@pytest.mark.parametrize("content", HINT_PAGES)
+def test_next_key_hint_never_contradicts_the_parsed_key(content: bytes) -> None:
+    """What the tail says is what parsing the whole page says (or the tail says nothing, or
+    the page is refused anyway)."""
+    known, hint = next_key_hint(content)
+    try:
+        parsed_lenient = parse_leads_page(json.loads(content))[1]
+    except (ValueError, WireFormatError):
+        parsed_lenient = "unparsable"
+    try:
+        parsed_arrow = parse_lead_table(content)[1]
+    except WireFormatError:
+        parsed_arrow = "unparsable"
+    assert parsed_arrow == parsed_lenient
+    if known and parsed_lenient != "unparsable":  # a page that does not parse is never used
+        assert hint == parsed_lenient
+
+
+def test_next_key_hint_agrees_on_generated_pages() -> None:
+    """Keys of every JSON kind, in pages written compact and indented, key first or last."""
+    rng = random.Random(12)
+    alphabet = 'ab"\\/\u00e9\u2603 ,:{}[]0'
+    keys: list[object] = [None, "", 0, -7, 2.5, 1e20, [], ["x", 1], {"a": 1}]
+    keys += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))) for _ in range(200)]
+    told = 0
+    for n, key in enumerate(keys):
+        lead = {"id": str(n), "note": json.dumps({"next_start_key": str(key)})}
+        for first in (False, True):
+            page = {"next_start_key": key, "data": [lead]} if first else {"data": [lead]}
+            if not first:
+                page["next_start_key"] = key
+            for indent in (None, 2):
+                content = json.dumps(page, indent=indent, ensure_ascii=n % 2 == 0).encode()
+                known, hint = next_key_hint(content)
+                if known:
+                    told += 1
+                    assert hint == parse_leads_page(json.loads(content))[1], content
+    assert told >= 100  # the tail spoke for the pages written key last with a plain key
+
+
+def test_next_key_hint_reads_the_usual_tail() -> None:
+    """The forms a server ending its page with the key sends are read from the tail."""
+    cases = {
+        HINT_PAGES[0]: "k1",
+        HINT_PAGES[1]: "k1",
+        HINT_PAGES[4]: None,
+        HINT_PAGES[5]: None,
+        HINT_PAGES[6]: "17",
+        HINT_PAGES[7]: "-1500.0",
+        HINT_PAGES[12]: "café",
+        HINT_PAGES[15]: "real",
+        HINT_PAGES[16]: "k2",
+    }
+    for content, key in cases.items():
+        assert next_key_hint(content) == (True, key), content
+    for unknown in (2, 3, 8, 10, 11, 13, 14, 18, 19, 20, 21):
+        assert next_key_hint(HINT_PAGES[unknown]) == (False, None), HINT_PAGES[unknown]
 
 
 def test_parse_list_and_login() -> None:
