@@ -62,8 +62,24 @@ log = logging.getLogger(__name__)
 MAX_EMPTY_PAGES_WITH_KEY = 3
 #: Default events per activity page (the document's example).
 ACTIVITY_PAGE_SIZE = 1000
-#: One parsed leads page: (the page, what identifies its leads, how many, the next key).
-_Page = tuple[Any, tuple[Any, ...], int, str | None]
+#: One parsed leads page: (the page, what identifies its leads — compared with ``==`` to the
+#: previous page's —, how many, the next key).
+_Page = tuple[Any, object, int, str | None]
+
+
+class _ColumnIds:
+    """The ids of an Arrow page, equal to another page's when every id is (no Python object
+    per lead)."""
+
+    __slots__ = ("ids",)
+
+    def __init__(self, ids: Any) -> None:
+        self.ids = ids
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _ColumnIds) and bool(self.ids.equals(other.ids))
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +181,7 @@ class CampaignsClient(Caller):
                 table, next_key = parse_lead_table(response.content)
             except WireFormatError as err:
                 raise self._not_understood("GET", path, response, err) from None
-            return table, tuple(table.column("id").to_pylist()), table.num_rows, next_key
+            return table, _ColumnIds(table.column("id")), table.num_rows, next_key
 
         yield from self._lead_pages(campaign_id, page_size, parse)
 
@@ -202,7 +218,7 @@ class CampaignsClient(Caller):
         as soon as the current page's tail names its key, before the page is parsed."""
         key: str | None = None
         seen_keys: set[str] = set()
-        previous_ids: tuple[Any, ...] | None = None
+        previous_ids: object = None
         empty_streak = 0
         pages = 0
         while True:

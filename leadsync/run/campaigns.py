@@ -12,6 +12,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -187,35 +188,99 @@ def fetch_remote(
 ) -> pd.DataFrame:
     """All leads of one campaign as a REMOTE_COLUMNS table, streamed page by page.
 
-    Each page arrives as Arrow columns (no Python object per lead); the pages are joined once
-    at the end and the numbers normalized to keys in one pass. Raises the client's ApiError
-    when a page fails.
+    Each page arrives as Arrow columns (no Python object per lead); every
+    :data:`KEY_BATCH_ROWS` leads, their numbers are normalized to keys on a thread of their
+    own while the next pages arrive (:class:`RemoteKeys`), and the batches are joined once at
+    the end. Raises the client's ApiError when a page fails.
     """
-    pages: list[pa.Table] = []
-    for page in client.iter_lead_tables(campaign_id, page_size=page_size):
-        pages.append(page)
-        if on_page is not None:
-            on_page(page.num_rows)
-    return remote_frame(pages, campaign_id, region=region)
+    with RemoteKeys(region) as keyed:
+        for page in client.iter_lead_tables(campaign_id, page_size=page_size):
+            keyed.add(page)
+            if on_page is not None:
+                on_page(page.num_rows)
+        batches = keyed.batches()
+    return remote_frame(batches, campaign_id, region=region)
 
 
-def remote_frame(pages: list[pa.Table], campaign_id: str, *, region: str) -> pd.DataFrame:
-    """Listing pages (Arrow tables of the listed fields) as one REMOTE_COLUMNS table: text
-    columns ``string``, integer columns ``Int64``, ``campaign_id`` filled in where a lead
-    lacks it, ``key`` the number normalized like the file's. Empties ``pages``."""
-    if not any(page.num_rows for page in pages):
+#: Remote leads whose numbers are normalized in one go: big enough that the per-call cost
+#: vanishes, small enough that the keys of a batch are done long before the next one is due
+#: (and that no million-row key array is built at once).
+KEY_BATCH_ROWS = 50_000
+
+
+class RemoteKeys:
+    """Listing pages gathered into batches of :data:`KEY_BATCH_ROWS` leads, each batch's
+    ``key`` column (the number normalized like the file's, see
+    :func:`leadsync.reader.normalize_remote_keys`) computed on a thread of its own while the
+    listing goes on. Use as a context manager; :meth:`batches` gives the keyed tables in the
+    pages' order."""
+
+    def __init__(self, region: str, batch_rows: int | None = None) -> None:
+        self._region = region
+        self._batch_rows = batch_rows or KEY_BATCH_ROWS
+        self._pages: list[pa.Table] = []
+        self._rows = 0
+        self._done: list[Future[pa.Table]] = []
+        self._pool: ThreadPoolExecutor | None = None
+
+    def __enter__(self) -> RemoteKeys:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def add(self, page: pa.Table) -> None:
+        """One more page (a :data:`leadsync.api.leadtable.LEAD_SCHEMA` table)."""
+        if not page.num_rows:
+            return
+        self._pages.append(page)
+        self._rows += page.num_rows
+        if self._rows >= self._batch_rows:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadsync-keys")
+            self._done.append(self._pool.submit(keyed_batch, self._take(), self._region))
+
+    def _take(self) -> pa.Table:
+        batch = pa.concat_tables(self._pages)
+        self._pages, self._rows = [], 0
+        return batch
+
+    def batches(self) -> list[pa.Table]:
+        """Every page added so far, keyed, in order (the last partial batch keyed here)."""
+        out = [future.result() for future in self._done]
+        if self._pages:
+            out.append(keyed_batch(self._take(), self._region))
+        self._done = []
+        return out
+
+
+def keyed_batch(batch: pa.Table, region: str) -> pa.Table:
+    """``batch`` with its ``key`` column: each number normalized to a key."""
+    numbers = pd.Series(pd.arrays.ArrowStringArray(pc.fill_null(batch["number"], "")))
+    keys = normalize_remote_keys(numbers, region)
+    return batch.append_column("key", pa.array(keys.array, type=pa.string()))
+
+
+def remote_frame(batches: list[pa.Table], campaign_id: str, *, region: str) -> pd.DataFrame:
+    """Listing pages (Arrow tables of the listed fields, keyed by :func:`keyed_batch` or not)
+    as one REMOTE_COLUMNS table: text columns ``string``, integer columns ``Int64``,
+    ``campaign_id`` filled in where a lead lacks it, ``key`` the number normalized like the
+    file's. Empties ``batches``."""
+    if not any(batch.num_rows for batch in batches):
         return empty_remote()
-    table = pa.concat_tables(pages)
-    pages.clear()
+    keyed = [b if "key" in b.column_names else keyed_batch(b, region) for b in batches if b.num_rows]
+    batches.clear()
+    table = pa.concat_tables(keyed)
+    del keyed
     table = table.set_column(
         table.schema.get_field_index("campaign_id"),
         "campaign_id",
         pc.fill_null(table["campaign_id"], campaign_id),
     )
-    out = table.to_pandas(types_mapper=_PANDAS_TYPES.get, split_blocks=True, self_destruct=True)
-    del table
-    out["key"] = normalize_remote_keys(out["number"].fillna(""), region).astype("string")
-    return out[list(REMOTE_COLUMNS)]
+    table = table.select(list(REMOTE_COLUMNS))
+    return table.to_pandas(types_mapper=_PANDAS_TYPES.get, split_blocks=True, self_destruct=True)
 
 
 def fetch_current(

@@ -175,3 +175,30 @@ def test_feed_drops_an_answer_for_another_key() -> None:
         assert feed.get("k") == "answer k"
         assert feed.in_flight is None
     assert asked == [None, "bad", "good", "k"]
+
+
+class SamePage(GatedPages):
+    """A server that ignores the page key yet hands out a new key each time."""
+
+    def body(self, page: int) -> bytes:
+        leads = [{"id": f"0-{j}", "number": f"+12135550{j:03d}"} for j in range(3)]
+        return json.dumps({"data": leads, "next_start_key": f"p{page + 1}"}).encode()
+
+
+@pytest.mark.parametrize("tables", [False, True], ids=["dicts", "arrow"])
+def test_a_page_repeated_under_new_keys_stops_the_listing(tables: bool) -> None:
+    pages = SamePage()
+    for gate in pages.gates:
+        gate.set()
+    server = serve(pages)
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with CampaignsClient(api_key_settings(url, retry_attempts=1)) as client:
+            listing = client.iter_lead_tables if tables else client.iter_lead_pages
+            with pytest.raises(PaginationError, match="repeats page 1 exactly"):
+                list(listing(CAMPAIGN, page_size=3))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert pages.order[:2] == [None, "p1"]
+    assert len(pages.order) <= 3  # the second page stops it; at most one request was ahead
