@@ -13,6 +13,7 @@ import click
 from .. import __version__
 from ..errors import ExitCode, LeadsyncError
 from ..logs import setup_logging
+from ..run.memory import fit_address_space
 from . import api_commands, console, jobs, sandbox, sync, validate
 from .common import CliContext, add_global_options, config_option
 
@@ -43,6 +44,7 @@ for module in (sync, validate, api_commands, sandbox, jobs, console):
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI and turn errors into exit codes."""
+    fit_address_space()  # before any thread starts and Arrow is loaded
     try:
         rc = cli.main(args=argv, prog_name="leadsync", standalone_mode=False)
     except LeadsyncError as err:

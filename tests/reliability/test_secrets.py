@@ -103,9 +103,7 @@ def test_no_secret_in_logs_or_report_files(
         cwd.mkdir()
         args = ["--config", config, "-vv", "--log-format", fmt, "sync", src]
         args += ["--campaign", campaign, "--report-dir", cwd / "report"]
-        # No address-space cap here: this test is about secrets, and 16 apply threads beside
-        # Arrow's thread pools reserve more than 2 GiB of virtual memory (RSS stays ~240 MB).
-        return name, run_cli(args, cwd=cwd, env=env, memory_limit=None)
+        return name, run_cli(args, cwd=cwd, env=env)
 
     with ThreadPoolExecutor(2) as pool:
         done = dict(pool.map(sync, runs))
