@@ -12,6 +12,7 @@ the parsed page contradicts is never used (its answer is dropped and the right o
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -71,10 +72,8 @@ class PageFeed(Generic[T]):
         assert self._ahead is not None
         _, future = self._ahead
         self._ahead = None
-        try:
+        with contextlib.suppress(Exception):  # an answer nobody asked for: its failure too
             future.result()
-        except Exception:  # an answer nobody asked for: its failure is nobody's either
-            pass
 
     def close(self) -> None:
         """Wait for a request still in flight, drop its answer, end the feed's thread."""

@@ -67,6 +67,19 @@ class Current:
     complete: dict[str, bool]
     errors: dict[str, str] = field(default_factory=dict)
     account_keys: dict[str, str] | None = None  # key -> campaign name (dedupe_scope=account)
+    released: dict[str, int] | None = None  # leads per campaign, once the tables are let go
+
+    def remote_counts(self) -> dict[str, int]:
+        """How many leads each campaign held when it was read."""
+        if self.released is not None:
+            return dict(self.released)
+        return {cid: len(frame) for cid, frame in self.remote.items()}
+
+    def release_remote(self) -> None:
+        """Let go of the remote tables, keeping :meth:`remote_counts` (the report needs no
+        more of them once the plan is applied)."""
+        self.released = self.remote_counts()
+        self.remote = {}
 
 
 class CampaignLookup:
@@ -270,7 +283,9 @@ def remote_frame(batches: list[pa.Table], campaign_id: str, *, region: str) -> p
     file's. Empties ``batches``."""
     if not any(batch.num_rows for batch in batches):
         return empty_remote()
-    keyed = [b if "key" in b.column_names else keyed_batch(b, region) for b in batches if b.num_rows]
+    keyed = [
+        b if "key" in b.column_names else keyed_batch(b, region) for b in batches if b.num_rows
+    ]
     batches.clear()
     table = pa.concat_tables(keyed)
     del keyed

@@ -43,6 +43,8 @@ def finish_sync_report(run: Run, client: CampaignsApi) -> RunReport:
     settings, request = run.settings, run.request
     read, targets, current, plan = run.read, run.targets, run.current, run.plan
     verification = run.verification
+    if current is not None:
+        current.release_remote()  # the rows' outcomes come from the diffs and the plan
     issues = [*(read.issues if read else []), *(targets.issues if targets else [])]
     names = {cid: c.name for cid, c in (targets.campaigns.items() if targets else [])}
     failed_campaigns = (
@@ -71,7 +73,7 @@ def finish_sync_report(run: Run, client: CampaignsApi) -> RunReport:
     else:
         empty = build_plan({}, {}, PlanPolicy.from_settings(settings.sync))
         rows = row_outcomes({}, {}, empty, None, issues, lead_ids={}, failed_campaigns={})
-    remote_before = {cid: len(frame) for cid, frame in (current.remote.items() if current else [])}
+    remote_before = current.remote_counts() if current else {}
     counts = campaign_counts(
         names,
         targets.desired if targets else {},
@@ -113,7 +115,7 @@ def finish_apply_report(run: Run, client: CampaignsApi) -> RunReport:
     saved, applied, verification = run.saved, run.applied, run.verification
     plan = saved.plan
     results = applied.results if applied else []
-    remote_before = {cid: len(f) for cid, f in (run.current.remote.items() if run.current else [])}
+    remote_before = run.current.remote_counts() if run.current else {}
     counts = campaign_counts(
         plan.campaigns,
         {},

@@ -82,6 +82,9 @@ def run_sync(
         run.fail(err)
     finally:
         locks.close()
+    # The run holds the stages' results from here: no second reference that would keep their
+    # tables alive after run.release().
+    read = targets = current = plan = None  # type: ignore[assignment]
     try:
         report = run.stage("report", finish_sync_report, run, api)
         run.release()  # the report holds all that is left to write

@@ -68,7 +68,7 @@ def serve(pages: GatedPages) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+        def do_GET(self) -> None:
             query = parse_qs(urlsplit(self.path).query)
             body = pages.handle(query.get("next_start_key", [None])[0])
             self.send_response(200)

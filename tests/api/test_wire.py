@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from leadsync.api import resolve_campaign, to_epoch_seconds
+from leadsync.api.leadtable import parse_lead_table
 from leadsync.api.wire import (
     WireFormatError,
     next_key_hint,
@@ -20,7 +21,6 @@ from leadsync.api.wire import (
     parse_retry_after,
     server_message,
 )
-from leadsync.api.leadtable import parse_lead_table
 from leadsync.errors import UsageError
 from leadsync.models import Campaign
 

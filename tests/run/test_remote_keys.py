@@ -51,14 +51,18 @@ class Listing:
     def __init__(self, pages: list[pa.Table]) -> None:
         self.pages = pages
 
-    def iter_lead_tables(self, campaign_id: str, page_size: int | None = None) -> Iterator[pa.Table]:
+    def iter_lead_tables(
+        self, campaign_id: str, page_size: int | None = None
+    ) -> Iterator[pa.Table]:
         yield from self.pages
 
 
 def keyed_at_once(pages: list[pa.Table]) -> pd.DataFrame:
     """What the fetch gave when it keyed every number in one pass at the end."""
     table = pa.concat_tables(pages)
-    out = table.to_pandas(types_mapper={pa.string(): pd.StringDtype(), pa.int64(): pd.Int64Dtype()}.get)
+    out = table.to_pandas(
+        types_mapper={pa.string(): pd.StringDtype(), pa.int64(): pd.Int64Dtype()}.get
+    )
     out["campaign_id"] = out["campaign_id"].fillna("c1")
     out["key"] = normalize_remote_keys(out["number"].fillna(""), "US").astype("string")
     return out[list(REMOTE_COLUMNS)]
@@ -68,12 +72,17 @@ def keyed_at_once(pages: list[pa.Table]) -> pd.DataFrame:
 def test_batched_keys_equal_keys_made_at_once(
     monkeypatch: pytest.MonkeyPatch, batch_rows: int
 ) -> None:
-    pages = lead_pages(9, 5) + [lead_pages(1, 0)[0]] + lead_pages(2, 4)
+    pages = [*lead_pages(9, 5), lead_pages(1, 0)[0], *lead_pages(2, 4)]
     monkeypatch.setattr(campaigns, "KEY_BATCH_ROWS", batch_rows)
     got = fetch_remote(Listing(pages), "c1", region="US")
     want = keyed_at_once(pages)
     pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
-    assert got["key"].tolist()[:4] == ["+12135550100", "+12135550101", "+12135550102", "+442079460958"]
+    assert got["key"].tolist()[:4] == [
+        "+12135550100",
+        "+12135550101",
+        "+12135550102",
+        "+442079460958",
+    ]
 
 
 def test_batches_are_keyed_on_their_own_thread_as_they_fill() -> None:
