@@ -22,7 +22,8 @@ process's own peak RSS (``os.wait4``). Files come from bench/gen_data.py's messy
 
 With ``--before DIR`` (a copy of an earlier ``leadsync`` package, e.g. ``git archive COMMIT
 leadsync | tar -x -C DIR``), the same validate and ``--version`` runs of that code are measured
-in the same run and printed beside (it runs as ``python -S`` with ``DIR`` and this
+in the same run and printed beside (and, in the sync scenario, that code's whole sync against
+each server, between the same bare-client runs; it runs as ``python -S`` with ``DIR`` and this
 interpreter's site-packages on ``PYTHONPATH``, so the installed package does not shadow it).
 
 Targets: 1M rows in ≤ 4 s wall, ≥ 6× faster than the naive loop, peak RSS ≤ 800 MB; version
@@ -104,7 +105,7 @@ def run(
         cmd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        env=before_env(before) if before else env,
+        env=before_env(before, env) if before else env,
         cwd=before,
     )
     _, status, usage = os.wait4(proc.pid, 0)
@@ -133,9 +134,11 @@ def validate_cmd(path: Path, out: Path, leadsync: list[str] = LEADSYNC) -> list[
     return [*leadsync, "validate", str(path), "--region", "US", "--report-dir", str(out)]
 
 
-def before_env(root: Path) -> dict[str, str]:
-    """The environment that runs the ``leadsync`` package under ``root`` with ``python -S``."""
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), *site.getsitepackages()])}
+def before_env(root: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment (``env``, else this one) that runs the ``leadsync`` package under
+    ``root`` with ``python -S``."""
+    base = os.environ if env is None else env
+    return {**base, "PYTHONPATH": os.pathsep.join([str(root), *site.getsitepackages()])}
 
 
 def _before_rows(
@@ -220,8 +223,16 @@ def main(argv: list[str] | None = None) -> int:
             rows = args.sync_rows or (QUICK if args.quick else FULL)["sizes"][-1]
             folder = tmpdir / "sync"
             folder.mkdir()
+            before = args.before
             out += scale_sync.scenario(
-                folder, rows, args.campaigns, judged, lambda cmd, env: run(cmd, env=env)
+                folder,
+                rows,
+                args.campaigns,
+                judged,
+                lambda cmd, env: run(cmd, env=env),
+                before=(lambda cmd, env: run([cmd[0], "-S", *cmd[1:]], before, env))
+                if before
+                else None,
             )
     print(f"load average at start: {load_start}; at end: {_load()}")
     return print_rows(out)

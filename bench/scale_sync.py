@@ -264,7 +264,9 @@ def bare_fetch(server: Server) -> dict[str, float]:
     return {"wall": wall, "leads": leads, "pages": pages}
 
 
-def run_sync(server: Server, load: Load, folder: Path, measure: Any) -> dict[str, Any]:
+def run_sync(
+    server: Server, load: Load, folder: Path, measure: Any, label: str = ""
+) -> dict[str, Any]:
     """The whole ``leadsync sync --dry-run --mode mirror`` command; its wall, CPU, peak RSS,
     stage timings and totals."""
     env = {
@@ -277,7 +279,7 @@ def run_sync(server: Server, load: Load, folder: Path, measure: Any) -> dict[str
     }
     config = folder / f"{server.name}.toml"
     config.write_text(f"[api]\npage_size = {PAGE}\n", encoding="utf-8")
-    report = folder / f"report-{server.name}"
+    report = folder / f"report-{server.name}{label}"
     cmd = [sys.executable, "-m", "leadsync", "--config", str(config), "sync", str(load.csv)]
     cmd += ["--campaign", CAMPAIGN] if load.campaigns == 1 else []
     cmd += ["--mode", "mirror", "--dry-run", "--report-dir", str(report), "--replace-report"]
@@ -286,8 +288,12 @@ def run_sync(server: Server, load: Load, folder: Path, measure: Any) -> dict[str
     return {**figures, "timings": summary["timings"], "totals": summary["totals"]}
 
 
-def scenario(folder: Path, n: int, campaigns: int, judged: bool, measure: Any) -> list[Row]:
-    """Build the load, then measure against each server in turn; the table's rows."""
+def scenario(
+    folder: Path, n: int, campaigns: int, judged: bool, measure: Any, before: Any = None
+) -> list[Row]:
+    """Build the load, then measure against each server in turn; the table's rows.
+    ``before``: how to run an earlier leadsync's command (``measure``'s signature); its sync
+    runs against the same server, between the same two bare-client runs, before this one's."""
     t0 = time.perf_counter()
     load = build_load(folder, n, campaigns)
     out = [
@@ -301,13 +307,44 @@ def scenario(folder: Path, n: int, campaigns: int, judged: bool, measure: Any) -
     for start in (start_stdlib, start_sandbox):
         server = start(load.seed)
         try:
-            before = bare_fetch(server)
+            bare_before = bare_fetch(server)
+            old = run_sync(server, load, folder, before, "-before") if before else None
             sync = run_sync(server, load, folder, measure)
-            after = bare_fetch(server)
+            bare_after = bare_fetch(server)
         finally:
             server.close()
-        out += _rows(server.name, load, before, after, sync, judged, note)
+        out += _rows(server.name, load, bare_before, bare_after, sync, judged, note)
+        if old is not None:
+            out += _before_rows(server.name, load, bare_before, bare_after, old)
     return out
+
+
+def _before_rows(
+    name: str, load: Load, before: dict[str, float], after: dict[str, float], old: dict[str, Any]
+) -> list[Row]:
+    """The earlier code's figures against the same server, same bare-client runs."""
+    timings: dict[str, float] = old["timings"]
+    other = sum(v for k, v in timings.items() if k not in FETCH_STAGES)
+    fetch_s = timings.get("fetch", float("nan"))
+    share = (before["wall"] + after["wall"]) / 2 / fetch_s if fetch_s else 0.0
+    got = {k: old["totals"][k] for k in load.expected}
+    return [
+        Row(
+            f"[{name}] BEFORE (--before): whole sync, wall / CPU",
+            f"{old['wall']:.2f} s / {old['cpu']:.2f} s",
+            f"exit {old.get('code', '?')}",
+        ),
+        Row(
+            f"[{name}]   BEFORE: stages except fetch / peak RSS",
+            f"{other:.2f} s / {old['rss_mb']:,.0f} MB",
+            ", ".join(f"{k} {v:.2f}" for k, v in timings.items() if k not in FETCH_STAGES),
+        ),
+        Row(
+            f"[{name}]   BEFORE: fetch stage, share of the bare client's page rate",
+            f"{fetch_s:.2f} s, {share:.0%}",
+            "planned " + " / ".join(f"{got[k]:,}" for k in load.expected),
+        ),
+    ]
 
 
 def _rows(
