@@ -30,7 +30,11 @@ from ..reader.issues import NO_CAMPAIGN_SENTENCE
 log = logging.getLogger(__name__)
 
 #: Arrow types of a listing page → the pandas dtypes of a REMOTE_COLUMNS table.
-_PANDAS_TYPES = {pa.string(): pd.StringDtype(), pa.int64(): pd.Int64Dtype()}
+_PANDAS_TYPES = {
+    pa.string(): pd.StringDtype(),
+    pa.large_string(): pd.StringDtype(),  # the keys, as normalization makes them
+    pa.int64(): pd.Int64Dtype(),
+}
 #: Seconds the fetch waits for a campaign to finish before looking again (no deadline).
 _COLLECT_WAIT_S = 0.5
 
@@ -273,7 +277,7 @@ def keyed_batch(batch: pa.Table, region: str) -> pa.Table:
     """``batch`` with its ``key`` column: each number normalized to a key."""
     numbers = pd.Series(pd.arrays.ArrowStringArray(pc.fill_null(batch["number"], "")))
     keys = normalize_remote_keys(numbers, region)
-    return batch.append_column("key", pa.array(keys.array, type=pa.string()))
+    return batch.append_column("key", pa.chunked_array(pa.array(keys.array)))
 
 
 def remote_frame(batches: list[pa.Table], campaign_id: str, *, region: str) -> pd.DataFrame:
@@ -293,6 +297,10 @@ def remote_frame(batches: list[pa.Table], campaign_id: str, *, region: str) -> p
         table.schema.get_field_index("campaign_id"),
         "campaign_id",
         pc.fill_null(table["campaign_id"], campaign_id),
+    )
+    # The keys in one piece, as the diff reads them (a join over chunks would copy them there).
+    table = table.set_column(
+        table.schema.get_field_index("key"), "key", table["key"].combine_chunks()
     )
     table = table.select(list(REMOTE_COLUMNS))
     return table.to_pandas(types_mapper=_PANDAS_TYPES.get, split_blocks=True, self_destruct=True)
