@@ -34,7 +34,7 @@ from ..models import OpKind, OpOutcome, OpResult
 
 logger = logging.getLogger(__name__)
 
-#: File name of the journal inside a report folder (PRODUCT.md §5).
+#: File name of the journal inside a report folder (docs/design.md, 'Reporting').
 JOURNAL_NAME = "operations.jsonl"
 _FILE_MODE = 0o644
 

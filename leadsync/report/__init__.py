@@ -1,4 +1,4 @@
-"""The run report: :class:`RunReport` and the writers of its folder (PRODUCT.md §5).
+"""The run report: :class:`RunReport` and the writers of its folder (docs/design.md, 'Reporting').
 
 ```python
 from leadsync.report import RunReport, write_report, write_before_csv

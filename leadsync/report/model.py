@@ -29,7 +29,7 @@ from ..models import empty_rows as empty_rows
 
 Command = Literal["sync", "plan", "apply", "validate"]
 
-#: Row outcomes (PRODUCT.md §5). ``valid`` is what ``validate`` gives an accepted row.
+#: Row outcomes (docs/design.md, 'Reporting'). ``valid`` is what ``validate`` gives an accepted row.
 ROW_OUTCOMES: tuple[str, ...] = (
     "added",
     "unchanged",
