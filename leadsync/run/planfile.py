@@ -116,7 +116,7 @@ class PlanFile(_Strict):
     messages: list[str]
     meta: dict[str, Any]
     #: Validated straight into the frozen dataclass (the model's config applies to it: extra
-    #: keys refused); a model per operation, dumped and rebuilt, cost seconds at 100k.
+    #: keys refused); a model per operation, dumped and rebuilt, is far slower on large plans.
     operations: list[Operation]
     kept: TableData
     drift: TableData
@@ -202,8 +202,8 @@ def _save(
     # Normalize through JSON once so what is hashed is exactly what load_plan will read
     # (tuples become lists…); key order is kept for reading, the hash sorts keys. The
     # operations and tables (most of a large plan) are built from JSON types with text keys
-    # only, so their JSON is the same before and after: they skip the round trip (seconds at
-    # 100k rows). load_plan checks them against Operation / TableData.
+    # only, so their JSON is the same before and after: they skip the round trip (slow on
+    # large plans). load_plan checks them against Operation / TableData.
     large = {key: content.pop(key) for key in _BUILT_AS_JSON}
     content = json.loads(_COMPACT.encode(content)) | large
     content = {"format": PLAN_FORMAT, "version": PLAN_VERSION, **content}
