@@ -814,7 +814,7 @@ def fingerprint_remote(remote: pd.DataFrame) -> str:
     added, removed or edited lead (id, key, status, listed field) changes it. The rows are put
     in a canonical order (sorted on every column, in Arrow) and each column's exact bytes —
     null positions, then values — are digested, so no separator can make two different tables
-    collide. It is faster than summing ``hash_pandas_object`` row hashes (bench/RESULTS.md).
+    collide; that is faster than summing ``hash_pandas_object`` row hashes.
     Raises ValueError when a column is missing.
     """
     missing = [c for c in FINGERPRINT_COLUMNS if c not in remote.columns]
