@@ -21,6 +21,7 @@ from ..models import (
     IssueKind,
     OpResult,
     RowIssue,
+    RowOutcome,
     SourceInfo,
     zero_counts,
 )
@@ -29,19 +30,8 @@ from ..models import empty_rows as empty_rows
 
 Command = Literal["sync", "plan", "apply", "validate"]
 
-#: Row outcomes (docs/design.md, 'Reporting'). ``valid`` is what ``validate`` gives an accepted row.
-ROW_OUTCOMES: tuple[str, ...] = (
-    "added",
-    "unchanged",
-    "status_set",
-    "rejected",
-    "duplicate",
-    "failed",
-    "not_started",
-    "planned_add",
-    "planned_status",
-    "valid",
-)
+#: Row outcomes as plain text, in order (docs/design.md, 'Reporting').
+ROW_OUTCOMES: tuple[str, ...] = tuple(o.value for o in RowOutcome)
 #: API counters always present in ``summary.json`` (others the client reports are kept too).
 API_KEYS: tuple[str, ...] = ("requests", "retries", "throttled")
 #: Campaign label for rows that name no campaign (``validate`` without ``--campaign``).
