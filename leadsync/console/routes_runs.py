@@ -13,7 +13,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ..errors import LeadsyncError
-from ..jobs.folders import job_paths, job_status, resolve_sources
+from ..jobs.folders import TOTALS_SHOWN, job_paths, job_status, resolve_sources
 from ..models import Count
 from .flows import dry_run_job
 from .history import PAGE_SIZE, RunEntry, find_run, list_runs, page_count, run_file
@@ -29,15 +29,8 @@ MEDIA_TYPES = {
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ".html": "text/html; charset=utf-8",
 }
-#: The totals each line of the history lists, in order.
-HISTORY_KEYS: tuple[Count, ...] = (
-    Count.ROWS_READ,
-    Count.ROWS_REJECTED,
-    Count.ADDED,
-    Count.STATUS_SET,
-    Count.DELETED,
-    Count.FAILED,
-)
+#: The totals each line of the history lists: those of a job's summary line but residual.
+HISTORY_KEYS: tuple[str, ...] = tuple(k for k in TOTALS_SHOWN if k != Count.RESIDUAL)
 #: Dry runs of jobs remembered for the Jobs page.
 MAX_JOB_RUNS = 50
 
