@@ -13,6 +13,15 @@ from leadsync.config import ApiSettings, Settings, load_settings
 from leadsync.logs import clear_secrets
 from leadsync.sandbox import Sandbox
 
+#: The files a report folder holds after a run that removed nothing, in the order written.
+REPORT_FILES: tuple[str, ...] = (
+    "summary.json",
+    "rows.csv",
+    "rejected.csv",
+    "operations.jsonl",
+    "report.xlsx",
+    "report.html",
+)
 #: The type of the ``make_sandbox`` fixture: ``make_sandbox(**SandboxConfig knobs) -> Sandbox``.
 MakeSandbox = Callable[..., Sandbox]
 
