@@ -21,7 +21,6 @@ from ..models import (
     IssueKind,
     OpResult,
     RowIssue,
-    RowOutcome,
     SourceInfo,
     zero_counts,
 )
@@ -30,8 +29,6 @@ from ..models import empty_rows as empty_rows
 
 Command = Literal["sync", "plan", "apply", "validate"]
 
-#: Row outcomes as plain text, in order (docs/design.md, 'Reporting').
-ROW_OUTCOMES: tuple[str, ...] = tuple(o.value for o in RowOutcome)
 #: API counters always present in ``summary.json`` (others the client reports are kept too).
 API_KEYS: tuple[str, ...] = ("requests", "retries", "throttled")
 #: Campaign label for rows that name no campaign (``validate`` without ``--campaign``).
