@@ -9,6 +9,7 @@ from typing import Any
 
 import requests
 
+from leadsync.cli.demo import sandbox_api
 from leadsync.config import ApiSettings, Settings, load_settings
 from leadsync.logs import clear_secrets
 from leadsync.sandbox import Sandbox
@@ -31,28 +32,17 @@ def number(i: int) -> str:
     return f"+1213{200 + i // 10_000:03d}{i % 10_000:04d}"
 
 
-def _login_values(sb: Sandbox) -> dict[str, Any]:
-    cfg = sb.config
-    return {
-        "base_url": sb.base_url,
-        "username": cfg.username,
-        "password": cfg.password,
-        "domain": cfg.domain,
-        "account_id": cfg.account_id,
-    }
-
-
 def settings_for(sb: Sandbox, **api_overrides: Any) -> ApiSettings:
     """ApiSettings that reach the running sandbox ``sb`` with its login credentials.
 
     ``api_overrides`` set any other ``[api]`` key (e.g. ``retry_attempts=2``, ``api_key=...``).
     """
-    return ApiSettings(**(_login_values(sb) | api_overrides))
+    return ApiSettings(**(sandbox_api(sb) | api_overrides))
 
 
 def api_values(sb: Sandbox, **overrides: Any) -> dict[str, Any]:
     """The ``[api]`` values that reach ``sb`` with its login (short backoff for tests)."""
-    return _login_values(sb) | {"backoff_max_s": 0.2} | overrides
+    return sandbox_api(sb) | {"backoff_max_s": 0.2} | overrides
 
 
 def sync_settings(sb: Sandbox, *, api: Mapping[str, Any] | None = None, **sync: Any) -> Settings:
