@@ -1,8 +1,7 @@
 """From what the reader returned to the report's rows table and per-campaign read counts.
 
 The rows table is built column by column with Arrow (the accepted leads' columns are taken as
-they are; only the issues, which are Python objects already, are turned into arrays one field
-at a time), ordered with one Arrow sort and handed to pandas without a Python object per row.
+they are, and so are the issues' columns, :class:`~leadsync.sync.issuetable.IssueTable`), ordered with one Arrow sort and handed to pandas without a Python object per row.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..models import IssueKind, ReadResult, zero_counts
-from ..sync.outcomes import issue_rows
+from ..sync.outcomes import issue_counts, issue_rows
 from .model import NO_CAMPAIGN, ROW_COLUMNS
 
 _ISSUE_COUNT_KEY = {IssueKind.REJECTED: "rows_rejected", IssueKind.DUPLICATE: "rows_duplicate"}
@@ -137,8 +136,8 @@ def read_counts(result: ReadResult, *, campaign: str | None = None) -> dict[str,
     valid = result.leads["campaign"].astype("str").fillna("").value_counts()
     for name, n in valid.items():
         bucket(name)["rows_valid"] += int(n)
-    for issue in result.issues:
-        bucket(issue.campaign)[_ISSUE_COUNT_KEY[issue.kind]] += 1
+    for name, kind, n in issue_counts(result.issues):
+        bucket(name)[_ISSUE_COUNT_KEY[kind]] += n
     for c in counts.values():
         c["rows_read"] = c["rows_valid"] + c["rows_rejected"] + c["rows_duplicate"]
     return counts

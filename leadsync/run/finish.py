@@ -8,7 +8,7 @@ the rest together the same way for both, and :func:`run_exit_code` decides the e
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,11 +22,13 @@ from ..models import (
     OpKind,
     OpOutcome,
     OpResult,
+    RowIssue,
     SourceInfo,
     zero_counts,
 )
 from ..report import RunReport, write_report
 from ..report.files import write_summary
+from ..sync.issuetable import IssueTable
 from ..sync.outcomes import campaign_counts, row_outcomes
 from ..sync.plan import Plan, PlanPolicy, build_plan
 from .campaigns import LeadSource
@@ -43,7 +45,7 @@ def finish_sync_report(run: Run, client: CampaignsApi) -> RunReport:
     settings, request = run.settings, run.request
     read, targets, current, plan = run.read, run.targets, run.current, run.plan
     verification = run.verification
-    issues = [*(read.issues if read else []), *(targets.issues if targets else [])]
+    issues = IssueTable.concat([read.issues if read else [], targets.issues if targets else []])
     names = {cid: c.name for cid, c in (targets.campaigns.items() if targets else [])}
     failed_campaigns = (
         {
@@ -154,7 +156,7 @@ def build_report(
     mode: str,
     rows: pd.DataFrame,
     counts: dict[str, dict[str, int]],
-    issues: list[Any],
+    issues: Sequence[RowIssue],
     sources: list[SourceInfo],
     settings_shown: dict[str, Any],
     messages: list[str],

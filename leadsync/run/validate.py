@@ -46,7 +46,7 @@ def build_validate_report(
         settings=settings.redacted(),
         campaigns=counts,
         rows=read_rows(result),
-        issues=list(result.issues),
+        issues=result.issues,
         messages=list(result.warnings),
     )
     totals = report.totals()
