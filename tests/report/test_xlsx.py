@@ -201,9 +201,9 @@ def test_capped_workbook_points_to_rows_csv_which_has_every_row(
     folder, _ = capped
     label = summary_labels(openpyxl.load_workbook(folder / "report.xlsx"))["Rows"]
     assert label == (
-        "rows.csv holds every row (100). The Rows sheet holds 35 of them: every row that needs "
-        "attention (rejected, duplicate, failed, changed, planned) and at most the first 25 "
-        "valid or unchanged rows."
+        "rows.csv holds every row (100). The Rows sheet lists 35 of them (at most 50,000): the "
+        "rows that need attention (rejected, duplicate, failed, changed, planned) first, then "
+        "at most 25 valid or unchanged rows."
     )
     with (folder / "rows.csv").open(encoding="utf-8-sig") as fh:
         assert sum(1 for _ in fh) == 101
