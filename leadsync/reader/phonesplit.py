@@ -19,7 +19,6 @@ import pyarrow.compute as pc
 from .arrowtext import as_bool, digit_at, digits_of, from_parts, take
 from .phonemeta import byte_lengths, rewrites_00
 
-
 #: The code points ``str.isspace()`` accepts (what ``str.strip()`` removes), as ranges: the
 #: same in every Unicode version Python 3.11+ ships (a test checks it against ``isspace``;
 #: scanning all of Unicode at import would cost every command a noticeable moment).
