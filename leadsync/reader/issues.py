@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..config import Settings
 from ..models import INT_FIELDS, IssueKind
@@ -115,6 +116,7 @@ def build_issues(
     part_of = info.part[at]
     code_lists = [codes[i] for i in bad.tolist()]
     code_text = [";".join(c) for c in code_lists]
+    codes_column = pa.array(code_text, TEXT)
     # Per part: its issues are consecutive (parts are laid end to end, ``bad`` is sorted).
     bounds = np.searchsorted(part_of, np.arange(len(parts) + 1))
     blocks: list[ValueBlock] = []
@@ -131,18 +133,25 @@ def build_issues(
         blocks.append(ValueBlock(lo, tuple(part.value_keys[: len(columns)]), columns))
     messages: list[str | None] = [None] * n
     fast_pieces: list[tuple[np.ndarray, pa.Array]] = []
-    groups: dict[tuple[int, str], list[int]] = {}
-    for m, (k, text) in enumerate(zip(part_of.tolist(), code_text, strict=True)):
-        groups.setdefault((k, text), []).append(m)
-    slow: list[int] = []
-    for (k, text), members in groups.items():
+    # Issues grouped by (part, codes): each group's sentences are made in one go.
+    encoded = codes_column.dictionary_encode()
+    texts = encoded.dictionary.to_pylist()
+    code_of = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    group_key = part_of.astype(np.int64) * max(len(texts), 1) + code_of
+    order = np.argsort(group_key, kind="stable")
+    cuts = np.flatnonzero(np.diff(group_key[order])) + 1
+    slow_groups: list[np.ndarray] = []
+    for members in np.split(order, cuts) if n else []:
+        first = int(members[0])
+        k = int(part_of[first])
+        text = texts[int(code_of[first])]
         said = _column_sentences(parts[k], blocks, k, bounds, members, text, settings)
         if said is None:
-            slow.extend(members)
+            slow_groups.append(members)
         else:
-            fast_pieces.append((np.array(members, dtype=np.int64), said))
+            fast_pieces.append((members, said))
+    slow = sorted(np.concatenate(slow_groups).tolist()) if slow_groups else []
     if slow:
-        slow.sort()
         values = _values_of(blocks, slow)
         for m, vals in zip(slow, values, strict=True):
             k = int(part_of[m])
@@ -153,10 +162,9 @@ def build_issues(
                 for code in code_lists[m]
             )
     message = _scatter(n, fast_pieces, slow, messages)
-    kinds = np.where(
-        np.array([t == DUPLICATE for t in code_text], dtype=bool),
-        dup_kind.value,
-        IssueKind.REJECTED.value,
+    is_dup = pc.equal(codes_column, pa.scalar(DUPLICATE, TEXT))
+    kinds = pc.if_else(
+        is_dup, pa.scalar(dup_kind.value, TEXT), pa.scalar(IssueKind.REJECTED.value, TEXT)
     )
     files = [p.source.path for p in parts]
     sheets = [p.source.sheet for p in parts]
@@ -167,8 +175,8 @@ def build_issues(
             "file": pa.array(files, TEXT).take(part_idx),
             "sheet": pa.array(sheets, TEXT).take(part_idx),
             "row": pa.array(info.excel_row[at], pa.int64()),
-            "kind": pa.array(kinds.tolist() if n else [], TEXT),
-            "codes": pa.array(code_text, TEXT),
+            "kind": kinds,
+            "codes": codes_column,
             "message": message,
             "campaign": info.campaigns.take(pa.array(at, pa.int64())),
             "number": info.numbers.take(pa.array(at, pa.int64())),
@@ -183,7 +191,7 @@ def _column_sentences(
     blocks: list[ValueBlock],
     k: int,
     bounds: np.ndarray,
-    members: list[int],
+    members: np.ndarray,
     text: str,
     settings: Settings,
 ) -> pa.Array | None:
@@ -192,7 +200,7 @@ def _column_sentences(
     header = part.headers["number"]
     block = next(b for b in blocks if b.start == int(bounds[k]))
     cells = block.column(part.field_keys["number"])
-    local = pa.array(np.array(members, dtype=np.int64) - block.start, pa.int64())
+    local = pa.array(members.astype(np.int64) - block.start, pa.int64())
     number_cells = (
         cells.take(local) if cells is not None else pa.repeat(pa.scalar("", TEXT), len(members))
     )
