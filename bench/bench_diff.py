@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import psutil
+from benchtable import Row, print_rows
 
 from leadsync import models
 from leadsync.sync.diff import CampaignDiff, diff_campaign
@@ -54,14 +55,6 @@ DRIFT_SHARE = 0.01
 STATUSES = models.DEFAULT_STATUSES
 RSS_SAMPLE_S = 0.005
 CAMPAIGN_ID = "c" * 32
-
-
-@dataclass
-class Row:
-    metric: str
-    measured: str
-    target: str
-    ok: bool = True
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -205,18 +198,6 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def print_table(rows: list[Row]) -> None:
-    widths = [max(len(getattr(r, f)) for r in rows) for f in ("metric", "measured", "target")]
-    widths = [max(w, len(h)) for w, h in zip(widths, ("metric", "measured", "target"), strict=True)]
-    header = ("metric", "measured", "target or baseline")
-    print(" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " | ok")
-    print("-+-".join("-" * w for w in widths) + "-+---")
-    for r in rows:
-        cells = (r.metric, r.measured, r.target)
-        line = " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))
-        print(f"{line} | {'yes' if r.ok else 'NO'}")
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help=f"{QUICK_ROWS:,} rows instead of 1M")
@@ -322,8 +303,7 @@ def main() -> int:
             same,
         )
     )
-    print_table(rows)
-    return 0 if all(r.ok for r in rows) else 1
+    return print_rows(rows)
 
 
 if __name__ == "__main__":

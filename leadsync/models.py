@@ -259,6 +259,22 @@ def zero_counts() -> dict[str, int]:
     return dict.fromkeys(COUNT_KEYS, 0)
 
 
+class RowOutcome(StrEnum):
+    """What became of an input row (the ``outcome`` column of ``rows.csv``), in report order.
+    ``valid`` is what ``validate`` gives an accepted row."""
+
+    ADDED = "added"
+    UNCHANGED = "unchanged"
+    STATUS_SET = "status_set"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+    FAILED = "failed"
+    NOT_STARTED = "not_started"
+    PLANNED_ADD = "planned_add"
+    PLANNED_STATUS = "planned_status"
+    VALID = "valid"
+
+
 #: Columns of ``RunReport.rows`` and ``rows.csv``, in order.
 ROW_COLUMNS: tuple[str, ...] = (
     "file",

@@ -52,11 +52,21 @@ def _checkout_reports() -> set[str]:
     return set(os.listdir(_CHECKOUT_REPORTS)) if _CHECKOUT_REPORTS.is_dir() else set()
 
 
+@pytest.fixture(autouse=True)
+def run_in_a_temporary_folder(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every test runs in a folder of its own, as a user runs leadsync in theirs: what a run
+    puts relative to the working directory (the default ``reports/`` and the campaign locks'
+    ``reports/.locks``) lands there, for in-process runs and the subprocesses they start."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_report_in_the_checkout() -> Iterator[None]:
-    """Fails the session when a test left a report folder in the checkout (a run without
-    --report-dir whose working directory was not a temporary one)."""
+    """Fails the session when a test wrote a report folder (or the campaign locks' folder)
+    into the checkout, e.g. a subprocess started with the checkout as its working directory."""
     before = _checkout_reports()
     yield
     left = sorted(_checkout_reports() - before)
-    assert not left, f"tests wrote report folders into {_CHECKOUT_REPORTS}: {left}"
+    assert not left, f"tests wrote into {_CHECKOUT_REPORTS}: {left}"

@@ -1,4 +1,4 @@
-"""The Campaigns API client: auth, pagination, retrying, wire format (``api/NOTES.md``).
+"""The Campaigns API client: auth, pagination, retrying, wire format (docs/design.md).
 
 Use :class:`CampaignsClient`; one instance is shared by every worker thread.
 """

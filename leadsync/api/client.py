@@ -3,9 +3,10 @@
 How each call is made (auth, rate limit, retries by error type) lives in :mod:`.caller`.
 
 Reads, set-status, delete and voicemail are idempotent and retry on every transient error.
-An add is not idempotent (NOTES.md decision 2): it is repeated only when the request certainly
-never reached the server (ConnectError) or the server explicitly refused it (ThrottledError);
-any other failure after sending raises UncertainAddError and is never repeated here.
+An add is not idempotent (docs/design.md, API decision 2): it is repeated only when the request
+certainly never reached the server (ConnectError) or the server explicitly refused it
+(ThrottledError); any other failure after sending raises UncertainAddError and is never
+repeated here.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ class AddResult:
 
 
 class CampaignsClient(Caller):
-    """Client of the Campaigns API (``api/NOTES.md``), shared by all worker threads.
+    """Client of the Campaigns API (docs/design.md), shared by all worker threads.
 
     ``CampaignsClient(settings, sleep=time.sleep, clock=time.monotonic, *, rng=None)``: it
     sends through one urllib3 connection pool sized to ``settings.concurrency``; ``sleep`` and

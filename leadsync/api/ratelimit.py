@@ -4,9 +4,9 @@ Scheduling is "virtual": each caller reserves the next free slot under a lock an
 outside it, so threads never sleep while holding the lock. ``sleep`` and ``clock`` are
 parameters so that tests drive it without waiting.
 
-Adaptive behaviour (PRODUCT.md §4): on a 429 (or 503 with Retry-After) every worker pauses
-until the Retry-After has passed and the rate drops: to half of what was being sent the first
-time, later to what the server accepted since the last cut (see :meth:`on_throttled`); after
+Adaptive behaviour (docs/design.md, 'Applying'): on a 429 (or 503 with Retry-After) every worker
+pauses until the Retry-After has passed and the rate drops: to half of what was being sent the
+first time, later to what the server accepted since the last cut (see :meth:`on_throttled`); after
 a run of successes it climbs back by steps, up to ``max_rps`` (or, with no cap configured, until
 it is twice the rate that was refused, when the limit is lifted again).
 """

@@ -1,6 +1,6 @@
 """Turn what a user types for a time (``--since``/``--until``) into Unix seconds. Pure.
 
-The activity endpoint takes seconds; its own example sends milliseconds (NOTES.md, endpoint 5),
+The activity endpoint takes seconds; its own example sends milliseconds (docs/design.md),
 so both are accepted, as are ISO dates and "how long ago" durations.
 """
 

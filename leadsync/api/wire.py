@@ -1,6 +1,6 @@
 """The Campaigns API wire format: paths, and pure parsers for every answer (no I/O).
 
-The parsers are tolerant in the ways ``api/NOTES.md`` asks for: the counts endpoint is an
+The parsers are tolerant in the ways docs/design.md asks for: the counts endpoint is an
 object keyed by campaign id (never read by position) whose example repeats a status key and
 misspells ``campaing_id``; unknown statuses are kept; pages may or may not carry Kazoo's
 ``{"data": …}`` envelope. What cannot be understood raises :class:`WireFormatError` with a
@@ -21,7 +21,7 @@ from ..models import Campaign
 
 log = logging.getLogger(__name__)
 
-# --- paths (NOTES.md "Endpoints") -------------------------------------------------------------
+# --- paths (docs/design.md, the API table) ---------------------------------------------------
 LOGIN_PATH = "/api/v2/login"
 CAMPAIGNS_STATUS_PATH = "/api/v2/reports/campaigns/leads/status"
 LEADS_PATH = "/api/v2/config/campaigns/{campaign_id}/leads"
@@ -81,7 +81,7 @@ def unwrap(body: Any) -> Any:
 def parse_login(body: Any) -> tuple[str, str | None, str | None]:
     """``(access_token, refresh_token, account_id)`` from a login answer.
 
-    ``account_id`` is ``user.account_id`` when the answer carries it (NOTES.md decision 7).
+    ``account_id`` is ``user.account_id`` when the answer carries it (API decision 7).
     Raises WireFormatError when there is no access token.
     """
     if not isinstance(body, Mapping):

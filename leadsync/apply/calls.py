@@ -14,7 +14,7 @@ any other ``ApiError`` (400, 404, 429…)   failed (refused: the server did not 
 an unexpected exception (a bug)           uncertain             failed
 ========================================  ====================  ==========================
 
-An add whose outcome is unknown is never repeated here (api/NOTES.md decision 2): the engine
+An add whose outcome is unknown is never repeated here (docs/design.md, API decision 2): the engine
 re-reads the campaign and adds only what is missing.
 """
 

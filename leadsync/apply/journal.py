@@ -9,7 +9,7 @@ an ``op_id`` is its final state (:func:`latest_results`).
 Durability: each batch is written at once with one ``os.write`` on an ``O_APPEND`` descriptor,
 so a killed process (even SIGKILL) leaves every line written so far, at worst a truncated last
 one, which :func:`read_journal` skips. Reaching the disk (``os.fsync``) is a separate choice,
-because one fsync costs milliseconds (≈13 ms measured on the build machine), longer than a call:
+because one fsync can take longer than a call:
 
 - ``fsync="background"`` (default): a syncer thread fsyncs whenever lines are pending (group
   commit: one fsync covers every line written before it); writers never wait for the disk, and
@@ -34,7 +34,7 @@ from ..models import OpKind, OpOutcome, OpResult
 
 logger = logging.getLogger(__name__)
 
-#: File name of the journal inside a report folder (PRODUCT.md §5).
+#: File name of the journal inside a report folder (docs/design.md, 'Reporting').
 JOURNAL_NAME = "operations.jsonl"
 _FILE_MODE = 0o644
 

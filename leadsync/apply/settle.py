@@ -1,6 +1,6 @@
 """After the main pass: settle uncertain adds, learn new leads' ids, set post-add statuses.
 
-An add whose outcome is unknown (api/NOTES.md decision 2) is never repeated blindly. Once no
+An add whose outcome is unknown (docs/design.md, API decision 2) is never repeated blindly. Once no
 call is in flight, every campaign holding such an add is re-read:
 
 - key present → ``settled_present``: the lead exists, it is not added again;

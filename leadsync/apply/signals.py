@@ -1,4 +1,4 @@
-"""Ctrl-C / SIGTERM: ask the apply to stop gracefully (PRODUCT.md §4)."""
+"""Ctrl-C / SIGTERM: ask the apply to stop gracefully (docs/design.md, 'Applying')."""
 
 from __future__ import annotations
 

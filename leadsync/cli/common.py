@@ -7,8 +7,10 @@ stack; each command imports what it needs when it runs.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Mapping
+import signal
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -111,6 +113,31 @@ def replace_report_option(f: F) -> F:
         help="With --report-dir: replace the previous leadsync report in that folder "
         "(without it a non-empty folder is refused).",
     )(f)
+
+
+def listen_options(port: int) -> Callable[[F], F]:
+    """--host and --port of a command that listens (``port`` is the default)."""
+
+    def decorate(f: F) -> F:
+        f = click.option(
+            "--port", type=int, default=port, show_default=True, help="Port; 0 picks a free one."
+        )(f)
+        return click.option(
+            "--host", default="127.0.0.1", show_default=True, help="Address to listen on."
+        )(f)
+
+    return decorate
+
+
+@contextlib.contextmanager
+def signals_handled(handler: Callable[..., Any]) -> Iterator[None]:
+    """Meanwhile SIGINT and SIGTERM go to ``handler``; the previous handlers come back after."""
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 @dataclass

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..errors import UsageError
-from .common import CliContext, command_config_option, pass_cli
+from .common import CliContext, command_config_option, listen_options, pass_cli, signals_handled
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -70,16 +69,6 @@ def _sandbox_settings(settings: Settings) -> Iterator[tuple[Settings, str]]:
         yield settings, sandbox.base_url
 
 
-@contextlib.contextmanager
-def _signals_taken() -> Iterator[None]:
-    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def _listen(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -94,8 +83,7 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 @click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=int, default=8080, show_default=True, help="Port; 0 picks a free one.")
+@listen_options(port=8080)
 @click.option(
     "--sandbox",
     "with_sandbox",
@@ -151,7 +139,7 @@ def serve_command(
         # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again for
         # the handler it found: ours takes it, so the sandbox and the work folder are
         # cleaned up and the command ends normally.
-        stack.enter_context(_signals_taken())
+        stack.enter_context(signals_handled(lambda *_: None))
         uvicorn.Server(config).run(sockets=[sock])
     click.echo("console stopped")
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import ConfigError, UsageError
-from .common import CliContext, pass_cli
+from .common import CliContext, listen_options, pass_cli, signals_handled
 
 if TYPE_CHECKING:
     from ..sandbox import Sandbox
@@ -53,8 +51,7 @@ def _banner(sb: Sandbox, seeded: dict[str, str]) -> str:
 
 
 @click.command("sandbox")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=int, default=9443, show_default=True, help="Port; 0 picks a free one.")
+@listen_options(port=9443)
 @click.option(
     "--state",
     "state_file",
@@ -125,13 +122,8 @@ def sandbox_command(
     if demo_data or not sb.state.campaigns():
         seeded = seed_demo(sb.state)
     stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
     # Ctrl-C and SIGTERM both end the loop below; the state is then saved by stop().
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with signals_handled(lambda *_: stop.set()):
         try:
             sb.start()
         except OSError as err:
@@ -141,9 +133,6 @@ def sandbox_command(
             sys.stdout.flush()  # the banner must reach a pipe before we block
             while not stop.wait(WAIT_STEP_S):
                 pass
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     click.echo("sandbox stopped" + (f"; state saved to {state_file}" if state_file else ""))
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,12 +17,51 @@ from .common import CliContext, command_config_option, pass_cli, replace_report_
 
 if TYPE_CHECKING:
     from ..report import RunReport
+    from ..run.state import SyncRequest
 
-F = TypeVar("F", bound=Callable[..., Any])
+
+@dataclass(frozen=True)
+class SyncArgs:
+    """The arguments ``sync`` and ``plan`` share (:func:`sync_options` collects them)."""
+
+    sources: tuple[Path, ...]
+    campaign: str | None
+    mode: str | None
+    jobs: tuple[str, ...]
+    region: str | None
+    sheet: str | None
+    report_dir: Path | None
+    replace_report: bool
+    allow_mass_delete: bool
+
+    def settings(self, cli: CliContext) -> Any:
+        return cli.settings(
+            {"sync": {"mode": self.mode, "region": self.region, "sheet": self.sheet}}
+        )
+
+    def request(self, **more: Any) -> SyncRequest:
+        """The request of these arguments (``more``: ``dry_run``, ``plan_out``)."""
+        from ..run.pipeline import SyncRequest, expand_sources
+
+        return SyncRequest(
+            expand_sources(self.sources),
+            campaign=self.campaign,
+            allow_mass_delete=self.allow_mass_delete,
+            report_dir=self.report_dir,
+            replace_report=self.replace_report,
+            **more,
+        )
 
 
-def sync_options(f: F) -> F:
-    """The options ``sync`` and ``plan`` share (docs/design.md, 'Configuration')."""
+def sync_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The options ``sync`` and ``plan`` share (docs/design.md, 'Configuration'), handed to
+    the command as one :class:`SyncArgs` named ``args``."""
+
+    @functools.wraps(f)
+    def collect(*a: Any, **kw: Any) -> Any:
+        args = SyncArgs(**{name: kw.pop(name) for name in SyncArgs.__dataclass_fields__})
+        return f(*a, args=args, **kw)
+
     decorators = [
         click.argument("sources", nargs=-1, type=click.Path(path_type=Path)),
         click.option("--campaign", help="Campaign name or id (else the file's campaign column)."),
@@ -48,13 +89,10 @@ def sync_options(f: F) -> F:
         ),
         command_config_option,
     ]
+    command: Callable[..., Any] = collect
     for decorator in reversed(decorators):
-        f = decorator(f)
-    return f
-
-
-def _overrides(mode: str | None, region: str | None, sheet: str | None) -> dict[str, Any]:
-    return {"sync": {"mode": mode, "region": region, "sheet": sheet}}
+        command = decorator(command)
+    return command
 
 
 def _progress(cli: CliContext) -> Any:
@@ -86,43 +124,24 @@ def _run_with_signals(fn: Callable[[threading.Event], RunReport]) -> RunReport:
     help="Read live state and report what would change; send no write call.",
 )
 @pass_cli
-def sync_command(
-    cli: CliContext,
-    sources: tuple[Path, ...],
-    campaign: str | None,
-    mode: str | None,
-    jobs: tuple[str, ...],
-    region: str | None,
-    sheet: str | None,
-    report_dir: Path | None,
-    replace_report: bool,
-    allow_mass_delete: bool,
-    dry_run: bool,
-) -> int:
+def sync_command(cli: CliContext, args: SyncArgs, dry_run: bool) -> int:
     """Sync SOURCE files (CSV, TSV, TXT, XLSX, XLSM, XLS, ODS, or folders of them) into
     campaigns: add, set statuses, and in mirror mode remove, then verify and report."""
     from ..report import print_summary
-    from ..run.pipeline import SyncRequest, expand_sources, run_sync
+    from ..run.pipeline import run_sync
 
-    settings = cli.settings(_overrides(mode, region, sheet))
-    if jobs and (sources or campaign or report_dir or replace_report):
+    settings = args.settings(cli)
+    if args.jobs and (args.sources or args.campaign or args.report_dir or args.replace_report):
         raise UsageError(
             "--job takes its files, campaign and report folder from the config; "
             "do not give SOURCE, --campaign or --report-dir with it"
         )
-    if not jobs and not sources:
+    if not args.jobs and not args.sources:
         raise UsageError("nothing to sync: give SOURCE files or --job NAME")
     with _progress(cli) as progress:
-        if jobs:
-            return _run_jobs(cli, settings, jobs, dry_run, allow_mass_delete, progress)
-        request = SyncRequest(
-            expand_sources(sources),
-            campaign=campaign,
-            dry_run=dry_run,
-            allow_mass_delete=allow_mass_delete,
-            report_dir=report_dir,
-            replace_report=replace_report,
-        )
+        if args.jobs:
+            return _run_jobs(cli, settings, args.jobs, dry_run, args.allow_mass_delete, progress)
+        request = args.request(dry_run=dry_run)
         report = _run_with_signals(
             lambda stop: run_sync(settings, request, progress=progress, stop=stop)
         )
@@ -179,39 +198,19 @@ def _run_jobs(
     help="Where to save the reviewed plan (JSON).",
 )
 @pass_cli
-def plan_command(
-    cli: CliContext,
-    sources: tuple[Path, ...],
-    campaign: str | None,
-    mode: str | None,
-    jobs: tuple[str, ...],
-    region: str | None,
-    sheet: str | None,
-    report_dir: Path | None,
-    replace_report: bool,
-    allow_mass_delete: bool,
-    out: Path,
-) -> int:
+def plan_command(cli: CliContext, args: SyncArgs, out: Path) -> int:
     """Make a reviewed plan: a dry run of `sync` that also saves the exact operations, the
     input files' hashes, the settings and each campaign's fingerprint to --out, for
     `leadsync apply` after review."""
     from ..report import print_summary
-    from ..run.pipeline import SyncRequest, expand_sources, run_sync
+    from ..run.pipeline import run_sync
 
-    if jobs:
+    if args.jobs:
         raise UsageError("plan takes SOURCE files, not --job")
-    if not sources:
+    if not args.sources:
         raise UsageError("nothing to plan: give SOURCE files")
-    settings = cli.settings(_overrides(mode, region, sheet))
-    request = SyncRequest(
-        expand_sources(sources),
-        campaign=campaign,
-        dry_run=True,
-        allow_mass_delete=allow_mass_delete,
-        report_dir=report_dir,
-        replace_report=replace_report,
-        plan_out=out,
-    )
+    settings = args.settings(cli)
+    request = args.request(dry_run=True, plan_out=out)
     with _progress(cli) as progress:
         report = run_sync(settings, request, progress=progress)
     print_summary(report, cli.console)

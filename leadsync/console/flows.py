@@ -92,7 +92,7 @@ def make_plan(task: Task, imp: Import, base: Settings, *, allow_mass_delete: boo
     # The plan is saved and read back at once: read_back spares parsing and hashing again
     # the file just written (it is still checked, and read from disk if it changed). The
     # collector is paused meanwhile: a plan builds millions of objects and almost no cycles,
-    # and each full collection walks everything alive (about a fifth of the plan's CPU).
+    # and each full collection walks everything alive (bench/RESULTS.md has the cost).
     with read_back(), paused_gc():
         report = run_sync(settings, request, progress=task.report, stop=task.stop)
         task.report("review", 0, None)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..models import IssueKind, Operation, OpKind, RowIssue
+from ..models import Count, IssueKind, Operation, OpKind, RowIssue, RowOutcome
 from ..report import RunReport
 from ..run.planfile import SavedPlan
 
@@ -225,7 +225,7 @@ def _rows_part(rows: pd.DataFrame, outcomes: Mapping[str, str]) -> pd.DataFrame:
         sheet=chosen["sheet"],
         row=chosen["row"],
         lead_id=chosen["lead_id"],
-        detail=outcome.map({"unchanged": "already in the campaign as in the file"}).fillna(
+        detail=outcome.map({RowOutcome.UNCHANGED: "already in the campaign as in the file"}).fillna(
             "planned"
         ),
     )
@@ -283,9 +283,13 @@ def build_review(report: RunReport, saved: SavedPlan | None) -> Review:
         parts = [_op_part(saved.plan.operations), _kept_part(saved.plan.kept)]
         parts.append(_drift_part(saved.plan.drift))
     else:
-        parts = [_rows_part(report.rows, {"planned_add": "add", "planned_status": "status"})]
+        parts = [
+            _rows_part(
+                report.rows, {RowOutcome.PLANNED_ADD: "add", RowOutcome.PLANNED_STATUS: "status"}
+            )
+        ]
         parts += [_kept_part(report.kept), _drift_part(report.drift)]
-    parts.append(_rows_part(report.rows, {"unchanged": "unchanged"}))
+    parts.append(_rows_part(report.rows, {RowOutcome.UNCHANGED: "unchanged"}))
     plan_rows = pd.concat(parts, ignore_index=True)
     plan_rows["row"] = plan_rows["row"].astype("Int64")
     order = plan_rows["action"].map({a: i for i, a in enumerate(ACTIONS)}).to_numpy()
@@ -308,7 +312,7 @@ def build_review(report: RunReport, saved: SavedPlan | None) -> Review:
         refusal_guard=guard,
         overrides=overrides or list(report.overrides),
         messages=list(report.messages),
-        planned_delete=int(totals.get("planned_delete", 0)),
+        planned_delete=int(totals.get(Count.PLANNED_DELETE, 0)),
     )
 
 

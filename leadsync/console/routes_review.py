@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
+from ..models import Count, RowOutcome
 from ..report.folder import REPORT_FOLDER_RE
 from .flows import apply_reviewed
 from .imports import describe_options
@@ -18,6 +19,18 @@ from .pages import console_of, error_page, int_param, post, render, task_events
 from .review import ACTIONS, ISSUE_COLUMNS, PLAN_COLUMNS, page_of
 from .routes_imports import OVERRIDE_WORD, TABS, import_of, see_other, start_plan
 from .tasks import Task
+
+#: The totals the result page lists, in order.
+RESULT_KEYS: tuple[Count, ...] = (
+    Count.PLANNED_ADD,
+    Count.PLANNED_STATUS,
+    Count.PLANNED_DELETE,
+    Count.ADDED,
+    Count.STATUS_SET,
+    Count.DELETED,
+    Count.FAILED,
+    Count.RESIDUAL,
+)
 
 
 # --- progress, review, approve, result ------------------------------------------------------
@@ -158,7 +171,7 @@ async def result_page(request: Request) -> Response:
     rows_page = counts = None
     q = request.query_params
     outcome = q.get("outcome") or (
-        "added" if report is not None and report.refusal is None else None
+        RowOutcome.ADDED if report is not None and report.refusal is None else None
     )
     rows_csv = report.folder / "rows.csv" if report is not None and report.folder else None
     if rows_csv is not None and rows_csv.is_file():
@@ -185,6 +198,7 @@ async def result_page(request: Request) -> Response:
         outcome=outcome,
         query=q.get("q") or "",
         busy=imp.busy,
+        result_keys=RESULT_KEYS,
     )
 
 

@@ -13,7 +13,8 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ..errors import LeadsyncError
-from ..jobs.folders import job_paths, job_status, resolve_sources
+from ..jobs.folders import TOTALS_SHOWN, job_paths, job_status, resolve_sources
+from ..models import Count
 from .flows import dry_run_job
 from .history import PAGE_SIZE, RunEntry, find_run, list_runs, page_count, run_file
 from .pages import JobRun, console_of, error_page, int_param, post, render, task_events
@@ -28,6 +29,8 @@ MEDIA_TYPES = {
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ".html": "text/html; charset=utf-8",
 }
+#: The totals each line of the history lists: those of a job's summary line but residual.
+HISTORY_KEYS: tuple[str, ...] = tuple(k for k in TOTALS_SHOWN if k != Count.RESIDUAL)
 #: Dry runs of jobs remembered for the Jobs page.
 MAX_JOB_RUNS = 50
 
@@ -55,10 +58,7 @@ def _summary_line(summary: dict[str, Any] | None) -> dict[str, Any]:
         "dry_run": bool(summary.get("dry_run")),
         "job": summary.get("job") or "",
         "mode": summary.get("mode") or "",
-        "totals": {
-            k: totals.get(k, 0)
-            for k in ("rows_read", "rows_rejected", "added", "status_set", "deleted", "failed")
-        },
+        "totals": {k: totals.get(k, 0) for k in HISTORY_KEYS},
     }
 
 
@@ -74,6 +74,7 @@ async def history_page(request: Request) -> Response:
         "history.html",
         nav="history",
         lines=lines,
+        history_keys=HISTORY_KEYS,
         page=page,
         pages=pages,
         total=len(runs),

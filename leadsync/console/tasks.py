@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LeadsyncError
+from ..models import OpOutcome
 
 log = logging.getLogger(__name__)
 
 #: Bytes of ``operations.jsonl`` read per look at a running apply.
 JOURNAL_READ_BYTES = 4 * 1024 * 1024
 #: Journal outcomes counted as failed on the progress display.
-FAILED_OUTCOMES = frozenset({"failed"})
+FAILED_OUTCOMES = frozenset({OpOutcome.FAILED})
 
 
 @dataclass

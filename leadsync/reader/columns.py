@@ -1,8 +1,8 @@
 """Which row is the header, and which column holds which lead field.
 
 Headers are compared after :func:`header_key` (case, spaces, ``_`` and ``-`` ignored) against
-the synonyms of PRODUCT.md §1 (with the headers of Google Contacts and Outlook exports, and the
-usual Japanese and Chinese ones); an explicit ``[columns]`` mapping (``field = "Header"``) wins
+the synonyms of ``reader/fields.py`` (docs/design.md, 'Reading'), with the headers of Google
+Contacts and Outlook exports and the usual Japanese and Chinese ones; an explicit ``[columns]`` mapping (``field = "Header"``) wins
 over synonyms. A column with nothing below its header never claims a field another column
 claims; :data:`FALLBACK_SYNONYMS` (Outlook's business, home… phones) claim one only when no
 column with a main synonym has data. Two columns with data claiming one field is an error

@@ -100,7 +100,7 @@ def _series_to_arrow(values: pd.Series) -> pa.Array:
 
 def normalize_remote_keys(numbers: pd.Series, region: str = "US") -> pd.Series:
     """Keys for remote leads: E.164 when the number parses (validation level ``none``), else its
-    digits only (api/NOTES.md decision 9), so an invalid remote number still matches itself.
+    digits only (docs/design.md, API decision 9), so an invalid remote number still matches itself.
     Blank numbers give "". Returns a ``string`` Series on ``numbers``' index."""
     raw = _series_to_arrow(numbers)
     result = normalize_array(raw, region, "none")

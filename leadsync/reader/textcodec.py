@@ -150,7 +150,7 @@ def without_bom(data: bytes) -> bytes:
 
 def is_utf8(data: bytes) -> bool:
     """Whether ``data`` is valid UTF-8, checked by Arrow's vectorized validator (no ``str``
-    is built, a few ms for a 50 MB file)."""
+    is built)."""
     offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
     text = pa.LargeStringArray.from_buffers(1, offsets, pa.py_buffer(data))
     try:
@@ -170,7 +170,7 @@ def decode(path: str, data: bytes, encoding: str | None, limits: Limits) -> tupl
     """Check that all of ``data`` decodes as text; return its first ``limits.sniff_bytes``
     characters (BOM removed) and its encoding (``encoding`` overrides detection).
 
-    The file is decoded chunk by chunk and never held as one string: a 400 MB file within the
+    The file is decoded chunk by chunk and never held as one string: a large file within the
     size limit would otherwise need its bytes, a ``str`` of up to 4 bytes a character and a
     4-byte-a-character ``StringIO`` copy at once. Raises InputError when the bytes cannot be
     decoded, hold NUL characters or are not text."""

@@ -1,4 +1,4 @@
-"""The run report: :class:`RunReport` and the writers of its folder (PRODUCT.md §5).
+"""The run report: :class:`RunReport` and the writers of its folder (docs/design.md, 'Reporting').
 
 ```python
 from leadsync.report import RunReport, write_report, write_before_csv
@@ -21,7 +21,6 @@ from .model import (
     EXIT_MEANINGS,
     NO_CAMPAIGN,
     ROW_COLUMNS,
-    ROW_OUTCOMES,
     RunReport,
     empty_rows,
     iso_utc,
@@ -34,7 +33,6 @@ __all__ = [
     "EXIT_MEANINGS",
     "NO_CAMPAIGN",
     "ROW_COLUMNS",
-    "ROW_OUTCOMES",
     "RunReport",
     "StageProgress",
     "atomic_path",

@@ -21,8 +21,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import ExitCode
-from ..models import COUNT_KEYS
-from .html import MAX_CAMPAIGN_COLUMNS, chart_keys
+from ..models import COUNT_KEYS, Count
+from .html import MAX_CAMPAIGN_COLUMNS, card_keys
 from .model import RunReport
 from .words import COUNT_LABELS, COUNT_SHORT
 
@@ -37,9 +37,8 @@ def summary_table(report: RunReport) -> Table:
     terminal); with many, one line per campaign.
     """
     totals = report.totals()
-    keys = ["rows_read", *chart_keys(report)]
-    keys += [k for k in ("drift", "kept", "residual") if totals[k] and k not in keys]
-    keys += [k for k in ("remote_before", "remote_after") if totals[k]]
+    keys = card_keys(report)
+    keys += [k for k in (Count.REMOTE_BEFORE, Count.REMOTE_AFTER) if totals[k]]
     ordered = [k for k in COUNT_KEYS if k in keys]
     counts = report.campaign_counts()
     columns = list(counts.items())

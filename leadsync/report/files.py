@@ -104,8 +104,8 @@ def arrow_table(frame: pd.DataFrame) -> pa.Table:
 def _write_csv(frame: pd.DataFrame, path: Path, tick: Tick | None = None) -> Path:
     """Write ``frame`` (escaped by :func:`arrow_column`) as CSV, atomically.
 
-    pyarrow's CSV writer does the rows (about 20x less CPU than ``DataFrame.to_csv`` at a
-    million rows), a batch of :data:`CSV_BATCH_ROWS` at a time (``tick(rows)`` after each);
+    pyarrow's CSV writer does the rows (far less CPU than ``DataFrame.to_csv``; figures in
+    bench/RESULTS.md), a batch of :data:`CSV_BATCH_ROWS` at a time (``tick(rows)`` after each);
     it quotes every text value, which any CSV reader accepts. A missing value is an empty
     field.
     """

@@ -19,7 +19,7 @@ import pandas as pd
 
 from .. import __version__
 from ..errors import ExitCode
-from ..models import COUNT_KEYS, OpOutcome
+from ..models import COUNT_KEYS, Count, OpOutcome, RowOutcome
 from .files import atomic_path, rows_frame
 from .model import RunReport, as_utc
 from .svg import color, stacked_bars
@@ -36,28 +36,28 @@ MAX_FAILED_OPS = 1_000
 MAX_CAMPAIGN_COLUMNS = 5
 #: Rejection reasons listed.
 TOP_REASONS = 10
-PROBLEM_OUTCOMES = ("rejected", "failed", "not_started")
+PROBLEM_OUTCOMES = (RowOutcome.REJECTED, RowOutcome.FAILED, RowOutcome.NOT_STARTED)
 PROBLEM_COLUMNS = ("file", "sheet", "row", "campaign", "number", "outcome", "reasons", "message")
 
 #: The counts shown as cards and charted, per kind of run.
-VALIDATE_KEYS = ["rows_valid", "rows_rejected", "rows_duplicate"]
-PLANNED_KEYS = [
-    "planned_add",
-    "planned_status",
-    "planned_delete",
-    "unchanged",
-    "rows_rejected",
-    "rows_duplicate",
+VALIDATE_KEYS: list[str] = [Count.ROWS_VALID, Count.ROWS_REJECTED, Count.ROWS_DUPLICATE]
+PLANNED_KEYS: list[str] = [
+    Count.PLANNED_ADD,
+    Count.PLANNED_STATUS,
+    Count.PLANNED_DELETE,
+    Count.UNCHANGED,
+    Count.ROWS_REJECTED,
+    Count.ROWS_DUPLICATE,
 ]
-APPLIED_KEYS = [
-    "added",
-    "status_set",
-    "deleted",
-    "unchanged",
-    "failed",
-    "not_started",
-    "rows_rejected",
-    "rows_duplicate",
+APPLIED_KEYS: list[str] = [
+    Count.ADDED,
+    Count.STATUS_SET,
+    Count.DELETED,
+    Count.UNCHANGED,
+    Count.FAILED,
+    Count.NOT_STARTED,
+    Count.ROWS_REJECTED,
+    Count.ROWS_DUPLICATE,
 ]
 
 
@@ -106,6 +106,16 @@ def chart_keys(report: RunReport) -> list[str]:
     return APPLIED_KEYS
 
 
+def card_keys(report: RunReport) -> list[str]:
+    """``rows_read``, the counts of :func:`chart_keys`, then drift, kept and residual when
+    there are any (cards and the console's summary)."""
+    totals = report.totals()
+    keys = [Count.ROWS_READ, *chart_keys(report)]
+    return keys + [
+        k for k in (Count.DRIFT, Count.KEPT, Count.RESIDUAL) if totals[k] and k not in keys
+    ]
+
+
 def _exit_class(code: int) -> str:
     if code == ExitCode.OK:
         return "exit-0"
@@ -116,16 +126,14 @@ def _exit_class(code: int) -> str:
 
 def _cards(report: RunReport) -> list[dict[str, Any]]:
     totals = report.totals()
-    keys = ["rows_read", *chart_keys(report)]
-    keys += [k for k in ("drift", "kept", "residual") if totals[k] and k not in keys]
     return [
         {
             "key": key,
             "value": totals[key],
             "label": COUNT_LABELS[key],
-            "color": color(key) if key != "rows_read" else "#305496",
+            "color": color(key) if key != Count.ROWS_READ else "#305496",
         }
-        for key in keys
+        for key in card_keys(report)
     ]
 
 
@@ -139,7 +147,7 @@ def _campaigns(report: RunReport) -> dict[str, Any]:
         columns.append({"name": "Total", "counts": totals, "total": True})
     return {
         "columns": columns,
-        "count_keys": [k for k in COUNT_KEYS if k == "rows_read" or totals[k]],
+        "count_keys": [k for k in COUNT_KEYS if k == Count.ROWS_READ or totals[k]],
         "by_count": len(counts) <= MAX_CAMPAIGN_COLUMNS,
     }
 
@@ -188,7 +196,7 @@ def _reasons(report: RunReport) -> dict[str, Any] | None:
     if not reasons:
         return None
     examples = report.reason_examples()
-    rows_read = report.totals()["rows_read"] or 1
+    rows_read = report.totals()[Count.ROWS_READ] or 1
     return {
         "rows": [
             {

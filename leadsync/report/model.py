@@ -31,19 +31,6 @@ from ..sync.issuetable import IssueTable
 
 Command = Literal["sync", "plan", "apply", "validate"]
 
-#: Row outcomes (PRODUCT.md §5). ``valid`` is what ``validate`` gives an accepted row.
-ROW_OUTCOMES: tuple[str, ...] = (
-    "added",
-    "unchanged",
-    "status_set",
-    "rejected",
-    "duplicate",
-    "failed",
-    "not_started",
-    "planned_add",
-    "planned_status",
-    "valid",
-)
 #: API counters always present in ``summary.json`` (others the client reports are kept too).
 API_KEYS: tuple[str, ...] = ("requests", "retries", "throttled")
 #: Campaign label for rows that name no campaign (``validate`` without ``--campaign``).

@@ -8,24 +8,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..models import Count
+
 #: Colour of each count in charts and legends (colour-blind-friendly where it matters:
 #: failures and rejections are red/orange, success green, neutral grey).
 COLORS: dict[str, str] = {
-    "rows_valid": "#2e7d32",
-    "added": "#2e7d32",
-    "planned_add": "#2e7d32",
-    "status_set": "#1565c0",
-    "planned_status": "#1565c0",
-    "deleted": "#6a1b9a",
-    "planned_delete": "#6a1b9a",
-    "unchanged": "#90a4ae",
-    "kept": "#8d6e63",
-    "drift": "#00838f",
-    "failed": "#c62828",
-    "not_started": "#e65100",
-    "residual": "#ad1457",
-    "rows_rejected": "#ef6c00",
-    "rows_duplicate": "#f9a825",
+    Count.ROWS_VALID: "#2e7d32",
+    Count.ADDED: "#2e7d32",
+    Count.PLANNED_ADD: "#2e7d32",
+    Count.STATUS_SET: "#1565c0",
+    Count.PLANNED_STATUS: "#1565c0",
+    Count.DELETED: "#6a1b9a",
+    Count.PLANNED_DELETE: "#6a1b9a",
+    Count.UNCHANGED: "#90a4ae",
+    Count.KEPT: "#8d6e63",
+    Count.DRIFT: "#00838f",
+    Count.FAILED: "#c62828",
+    Count.NOT_STARTED: "#e65100",
+    Count.RESIDUAL: "#ad1457",
+    Count.ROWS_REJECTED: "#ef6c00",
+    Count.ROWS_DUPLICATE: "#f9a825",
 }
 DEFAULT_COLOR = "#607d8b"
 

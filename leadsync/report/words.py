@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from ..errors import ExitCode
-from ..models import PSEUDO_CAMPAIGNS
+from ..models import PSEUDO_CAMPAIGNS, Count
 
 
 class RunReport(Protocol):
@@ -59,11 +59,11 @@ def _join(parts: list[str]) -> str:
 
 
 def _rejections(t: dict[str, int]) -> str:
-    if not t["rows_rejected"]:
+    if not t[Count.ROWS_REJECTED]:
         return ""
     return (
-        f" {count(t['rows_rejected'], 'input row')} "
-        f"{'was' if t['rows_rejected'] == 1 else 'were'} rejected (see rejected.csv)."
+        f" {count(t[Count.ROWS_REJECTED], 'input row')} "
+        f"{'was' if t[Count.ROWS_REJECTED] == 1 else 'were'} rejected (see rejected.csv)."
     )
 
 
@@ -78,15 +78,15 @@ def headline(report: RunReport) -> str:
     if report.command == "validate":
         text = (
             f"Validation only, nothing was sent to the dialer: "
-            f"{count(t['rows_read'], 'row')} read, {t['rows_valid']:,} valid, "
-            f"{t['rows_rejected']:,} rejected, {count(t['rows_duplicate'], 'duplicate')}."
+            f"{count(t[Count.ROWS_READ], 'row')} read, {t[Count.ROWS_VALID]:,} valid, "
+            f"{t[Count.ROWS_REJECTED]:,} rejected, {count(t[Count.ROWS_DUPLICATE], 'duplicate')}."
         )
-        if t["rows_rejected"]:
+        if t[Count.ROWS_REJECTED]:
             text += " Fix the rows listed in rejected.csv and load that file again."
         return text
     if report.exit_code in (ExitCode.UNREACHABLE, ExitCode.LOCKED, ExitCode.BAD_INPUT):
         why = report.messages[-1].rstrip(".") if report.messages else report.exit_meaning()
-        changed = t["added"] + t["deleted"] + t["status_set"]
+        changed = t[Count.ADDED] + t[Count.DELETED] + t[Count.STATUS_SET]
         if changed:
             return (
                 f"The run stopped after {count(changed, 'change')}: {why}. Re-running is "
@@ -95,30 +95,32 @@ def headline(report: RunReport) -> str:
         return f"The run stopped: {why}. Nothing was changed in the dialer."
     where = _where(report)
     if report.dry_run or report.command == "plan":
-        parts = [f"{count(t['planned_add'], 'lead')} would be added to {where}"]
-        if t["planned_status"]:
-            parts.append(f"{count(t['planned_status'], 'status', 'statuses')} changed")
-        if t["planned_delete"]:
-            parts.append(f"{t['planned_delete']:,} removed")
+        parts = [f"{count(t[Count.PLANNED_ADD], 'lead')} would be added to {where}"]
+        if t[Count.PLANNED_STATUS]:
+            parts.append(f"{count(t[Count.PLANNED_STATUS], 'status', 'statuses')} changed")
+        if t[Count.PLANNED_DELETE]:
+            parts.append(f"{t[Count.PLANNED_DELETE]:,} removed")
         lead = "Dry run" if report.dry_run else "Plan"
         return f"{lead}: {_join(parts)}; nothing was changed.{_rejections(t)}"
-    parts = [f"{count(t['added'], 'lead')} {'was' if t['added'] == 1 else 'were'} added to {where}"]
-    if t["status_set"]:
-        parts.append(f"{count(t['status_set'], 'status', 'statuses')} changed")
-    if t["deleted"]:
-        parts.append(f"{t['deleted']:,} removed")
+    parts = [
+        f"{count(t[Count.ADDED], 'lead')} {'was' if t[Count.ADDED] == 1 else 'were'} added to {where}"
+    ]
+    if t[Count.STATUS_SET]:
+        parts.append(f"{count(t[Count.STATUS_SET], 'status', 'statuses')} changed")
+    if t[Count.DELETED]:
+        parts.append(f"{t[Count.DELETED]:,} removed")
     text = _join(parts)
     problems = []
     if report.interrupted:
         problems.append("the run was stopped before it finished (run it again to finish)")
-    if t["failed"]:
-        problems.append(f"{count(t['failed'], 'operation')} failed")
-    if t["not_started"]:
-        problems.append(f"{count(t['not_started'], 'operation')} not started")
-    if t["residual"]:
+    if t[Count.FAILED]:
+        problems.append(f"{count(t[Count.FAILED], 'operation')} failed")
+    if t[Count.NOT_STARTED]:
+        problems.append(f"{count(t[Count.NOT_STARTED], 'operation')} not started")
+    if t[Count.RESIDUAL]:
         problems.append(
-            f"{count(t['residual'], 'difference')} still "
-            f"{'remains' if t['residual'] == 1 else 'remain'} after verification"
+            f"{count(t[Count.RESIDUAL], 'difference')} still "
+            f"{'remains' if t[Count.RESIDUAL] == 1 else 'remain'} after verification"
         )
     if problems:
         text += "; " + _join(problems) + "."
@@ -131,24 +133,24 @@ def headline(report: RunReport) -> str:
 
 #: What each count means, short enough for a card or a column header.
 COUNT_LABELS: dict[str, str] = {
-    "rows_read": "rows read",
-    "rows_valid": "valid rows",
-    "rows_rejected": "rejected rows",
-    "rows_duplicate": "duplicate rows",
-    "planned_add": "to add",
-    "planned_delete": "to remove",
-    "planned_status": "status changes planned",
-    "unchanged": "already up to date",
-    "drift": "differ from the file (drift)",
-    "kept": "kept (not in the file)",
-    "added": "added",
-    "deleted": "removed",
-    "status_set": "status changed",
-    "failed": "failed",
-    "not_started": "not started (run stopped)",
-    "residual": "still different after the run",
-    "remote_before": "leads before",
-    "remote_after": "leads after",
+    Count.ROWS_READ: "rows read",
+    Count.ROWS_VALID: "valid rows",
+    Count.ROWS_REJECTED: "rejected rows",
+    Count.ROWS_DUPLICATE: "duplicate rows",
+    Count.PLANNED_ADD: "to add",
+    Count.PLANNED_DELETE: "to remove",
+    Count.PLANNED_STATUS: "status changes planned",
+    Count.UNCHANGED: "already up to date",
+    Count.DRIFT: "differ from the file (drift)",
+    Count.KEPT: "kept (not in the file)",
+    Count.ADDED: Count.ADDED,
+    Count.DELETED: "removed",
+    Count.STATUS_SET: "status changed",
+    Count.FAILED: Count.FAILED,
+    Count.NOT_STARTED: "not started (run stopped)",
+    Count.RESIDUAL: "still different after the run",
+    Count.REMOTE_BEFORE: "leads before",
+    Count.REMOTE_AFTER: "leads after",
 }
 
 #: What a rejection code means and what to do about it.
@@ -173,22 +175,22 @@ REASON_HELP: dict[str, str] = {
 
 #: Column headers for tables (console and HTML), where space is short.
 COUNT_SHORT: dict[str, str] = {
-    "rows_read": "read",
-    "rows_valid": "valid",
-    "rows_rejected": "rejected",
-    "rows_duplicate": "duplicate",
-    "planned_add": "to add",
-    "planned_delete": "to remove",
-    "planned_status": "to set status",
-    "unchanged": "unchanged",
-    "drift": "drift",
-    "kept": "kept",
-    "added": "added",
-    "deleted": "removed",
-    "status_set": "status set",
-    "failed": "failed",
-    "not_started": "not started",
-    "residual": "residual",
-    "remote_before": "leads before",
-    "remote_after": "leads after",
+    Count.ROWS_READ: "read",
+    Count.ROWS_VALID: "valid",
+    Count.ROWS_REJECTED: "rejected",
+    Count.ROWS_DUPLICATE: "duplicate",
+    Count.PLANNED_ADD: "to add",
+    Count.PLANNED_DELETE: "to remove",
+    Count.PLANNED_STATUS: "to set status",
+    Count.UNCHANGED: Count.UNCHANGED,
+    Count.DRIFT: Count.DRIFT,
+    Count.KEPT: Count.KEPT,
+    Count.ADDED: Count.ADDED,
+    Count.DELETED: "removed",
+    Count.STATUS_SET: "status set",
+    Count.FAILED: Count.FAILED,
+    Count.NOT_STARTED: "not started",
+    Count.RESIDUAL: Count.RESIDUAL,
+    Count.REMOTE_BEFORE: "leads before",
+    Count.REMOTE_AFTER: "leads after",
 }

@@ -1,4 +1,4 @@
-"""``write_report``: every file of a report folder (PRODUCT.md §5), with progress."""
+"""``write_report``: every file of a report folder (docs/design.md, 'Reporting'), with progress."""
 
 from __future__ import annotations
 

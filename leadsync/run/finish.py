@@ -19,10 +19,13 @@ from ..errors import ApiError, ExitCode, RefusedError
 from ..models import (
     NO_CAMPAIGN_GIVEN,
     ROW_COLUMNS,
+    ApplyCount,
+    Count,
     OpKind,
     OpOutcome,
     OpResult,
     RowIssue,
+    RowOutcome,
     SourceInfo,
     zero_counts,
 )
@@ -37,7 +40,7 @@ from .state import CampaignsApi, Run
 #: The progress name of building every row's outcome (the writing's is ``report``).
 OUTCOMES_STAGE = "outcomes"
 #: Row counts saved with a plan so that ``apply``'s report can show them.
-ROW_KEYS = ("rows_read", "rows_valid", "rows_rejected", "rows_duplicate")
+ROW_KEYS = (Count.ROWS_READ, Count.ROWS_VALID, Count.ROWS_REJECTED, Count.ROWS_DUPLICATE)
 
 
 def finish_sync_report(run: Run, client: CampaignsApi) -> RunReport:
@@ -89,8 +92,8 @@ def finish_sync_report(run: Run, client: CampaignsApi) -> RunReport:
             read.leads["campaign"].fillna(request.campaign or NO_CAMPAIGN_GIVEN)
         ):
             c = counts.setdefault(str(label), {})
-            c["rows_read"] = c.get("rows_read", 0) + len(frame)
-            c["rows_valid"] = c.get("rows_valid", 0) + len(frame)
+            c[Count.ROWS_READ] = c.get(Count.ROWS_READ, 0) + len(frame)
+            c[Count.ROWS_VALID] = c.get(Count.ROWS_VALID, 0) + len(frame)
     return build_report(
         run,
         client,
@@ -130,7 +133,7 @@ def finish_apply_report(run: Run, client: CampaignsApi) -> RunReport:
             counts.setdefault(name, zero_counts())[key] = int(rows.get(key, 0))
     if applied is None:
         for c in counts.values():
-            c["remote_after"] = c["remote_before"]
+            c[Count.REMOTE_AFTER] = c[Count.REMOTE_BEFORE]
     return build_report(
         run,
         client,
@@ -220,7 +223,7 @@ def run_exit_code(run: Run, counts: Mapping[str, Mapping[str, int]]) -> ExitCode
         return run.error.exit_code
     if applied is not None and (applied.interrupted or not applied.ok):
         return ExitCode.FAILED
-    if any(c.get("failed", 0) or c.get("residual", 0) for c in counts.values()):
+    if any(c.get(Count.FAILED, 0) or c.get(Count.RESIDUAL, 0) for c in counts.values()):
         return ExitCode.FAILED
     if run.current is not None and not all(run.current.complete.values()):
         return ExitCode.FAILED
@@ -231,7 +234,7 @@ def interruption(applied: ApplyResult | None) -> list[str]:
     """The message of an apply stopped by a signal (none otherwise)."""
     if applied is None or not applied.interrupted:
         return []
-    skipped = applied.counts.get("skipped", 0)
+    skipped = applied.counts.get(ApplyCount.SKIPPED, 0)
     return [
         f"stopped by a signal (SIGTERM or Ctrl-C) while applying: {skipped:,} operation(s) "
         "were not started; every call in flight finished and is recorded in "
@@ -251,7 +254,11 @@ def apply_rows(
             continue
         r = by_op.get(op.op_id)
         ok = r is not None and r.outcome in (OpOutcome.DONE, OpOutcome.SETTLED_PRESENT)
-        outcome = ("added" if op.kind is OpKind.ADD else "status_set") if ok else "failed"
+        outcome = (
+            (RowOutcome.ADDED if op.kind is OpKind.ADD else RowOutcome.STATUS_SET)
+            if ok
+            else RowOutcome.FAILED
+        )
         lead_id = op.lead_id or lead_ids.get((op.campaign_id, op.key))
         file, sheet, row = op.source
         message = "" if ok else (r.message if r else "not applied")

@@ -116,7 +116,7 @@ class PlanFile(_Strict):
     messages: list[str]
     meta: dict[str, Any]
     #: Validated straight into the frozen dataclass (the model's config applies to it: extra
-    #: keys refused); a model per operation, dumped and rebuilt, cost seconds at 100k.
+    #: keys refused); a model per operation, dumped and rebuilt, is far slower on large plans.
     operations: list[Operation]
     kept: TableData
     drift: TableData
@@ -146,7 +146,25 @@ class SavedPlan:
         return self.plan.policy
 
 
+# --- pausing the collector ------------------------------------------------------------------
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a block that builds many objects and no cycles
+    (a plan's operations as JSON, their models): its full collections, each walking every
+    object alive, cost more than the work once a large plan is in memory. The state it had is
+    restored at the end (a pause inside a pause leaves it to the outer one; across threads, the
+    first pause to end may resume it early, which costs speed only)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 # --- saving ----------------------------------------------------------------------------------
+@paused_gc()
 def save_plan(
     plan: Plan,
     path: Path,
@@ -166,19 +184,6 @@ def save_plan(
     """
     if created_at.tzinfo is None:
         raise ValueError("created_at must be timezone-aware")
-    with paused_gc():
-        return _save(plan, path, sources, settings_redacted, fingerprints, created_at, meta)
-
-
-def _save(
-    plan: Plan,
-    path: Path,
-    sources: list[SourceInfo],
-    settings_redacted: Mapping[str, Any],
-    fingerprints: Mapping[str, str],
-    created_at: datetime,
-    meta: Mapping[str, Any] | None,
-) -> str:
     plan.fingerprints = dict(fingerprints)
     content: dict[str, Any] = {
         "created_at": created_at.astimezone(UTC).isoformat(),
@@ -202,8 +207,8 @@ def _save(
     # Normalize through JSON once so what is hashed is exactly what load_plan will read
     # (tuples become lists…); key order is kept for reading, the hash sorts keys. The
     # operations and tables (most of a large plan) are built from JSON types with text keys
-    # only, so their JSON is the same before and after: they skip the round trip (seconds at
-    # 100k rows). load_plan checks them against Operation / TableData.
+    # only, so their JSON is the same before and after: they skip the round trip (slow on
+    # large plans). load_plan checks them against Operation / TableData.
     large = {key: content.pop(key) for key in _BUILT_AS_JSON}
     content = json.loads(_COMPACT.encode(content)) | large
     content = {"format": PLAN_FORMAT, "version": PLAN_VERSION, **content}
@@ -306,6 +311,7 @@ def _lines(items: list[Any], between: str) -> str:
 
 
 # --- loading ---------------------------------------------------------------------------------
+@paused_gc()  # a large plan is a million small objects, none in a cycle
 def load_plan(path: Path) -> SavedPlan:
     """Read and check a plan file.
 
@@ -324,11 +330,6 @@ def load_plan(path: Path) -> SavedPlan:
         raise bad("does not exist") from None
     except OSError as err:
         raise bad(f"cannot be read: {err}") from None
-    with paused_gc():  # a large plan is a million small objects, none in a cycle
-        return _load(path, data, bad)
-
-
-def _load(path: Path, data: bytes, bad: Callable[[str], InputError]) -> SavedPlan:
     written = _WRITTEN.get()
     mine = written.pop(_written_key(path), None) if written is not None else None
     if mine is not None and mine[0] != hashlib.sha256(data).digest():
@@ -431,7 +432,7 @@ def _table_from_json(data: TableData, name: str) -> pd.DataFrame:
     )
 
 
-# --- reading back a plan just saved; pausing the collector ---------------------------------
+# --- reading back a plan just saved ---------------------------------------------------------
 @contextlib.contextmanager
 def read_back() -> Iterator[None]:
     """Within this block (in this thread or task), :func:`load_plan` of a plan that
@@ -449,22 +450,6 @@ def read_back() -> Iterator[None]:
 
 def _written_key(path: Path) -> Path:
     return Path(os.path.abspath(path))
-
-
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector for a block that builds many objects and no cycles
-    (a plan's operations as JSON, their models): its full collections, each walking every
-    object alive, cost more than the work once a large plan is in memory. The state it had is
-    restored at the end (a pause inside a pause leaves it to the outer one; across threads, the
-    first pause to end may resume it early, which costs speed only)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 # --- the registry of applied plans -----------------------------------------------------------

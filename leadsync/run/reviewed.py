@@ -17,7 +17,7 @@ import pandas as pd
 from ..apply import ApplyResult, apply_plan
 from ..config import Settings
 from ..errors import RefusedError
-from ..models import ReadResult
+from ..models import Count, ReadResult
 from ..sync.issuetable import IssueTable
 from ..sync.outcomes import campaign_counts
 from ..sync.plan import Plan, fingerprint_remote
@@ -89,7 +89,7 @@ def check_plan_current(saved: SavedPlan, client: LeadSource, settings: Settings)
         frame = fetch_remote(client, cid, region=region, page_size=settings.api.page_size)
         remote[cid] = frame
         if fingerprint_remote(frame) != saved.plan.fingerprints.get(cid):
-            before = saved.plan.counts.get(cid, {}).get("remote_before", "?")
+            before = saved.plan.counts.get(cid, {}).get(Count.REMOTE_BEFORE, "?")
             changed.append(f"{name} ({before} leads when planned, {len(frame)} now)")
     if changed:
         raise RefusedError(

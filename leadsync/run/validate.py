@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..config import Settings
 from ..errors import ExitCode
-from ..models import ReadResult
+from ..models import Count, ReadResult
 from ..report import RunReport, read_counts, read_rows, write_report
 from ..report.folder import new_report_folder, open_report_dir
 from ..sync.plan import PlanPolicy, reject_refusal
@@ -55,12 +55,14 @@ def build_validate_report(
     )
     totals = report.totals()
     refusal = reject_refusal(
-        totals["rows_rejected"], totals["rows_read"], PlanPolicy.from_settings(settings.sync)
+        totals[Count.ROWS_REJECTED],
+        totals[Count.ROWS_READ],
+        PlanPolicy.from_settings(settings.sync),
     )
     if refusal:
         report.exit_code = int(ExitCode.BAD_INPUT)
         report.refusal = refusal
-    elif totals["rows_read"] == 0:
+    elif totals[Count.ROWS_READ] == 0:
         report.messages.append("The files hold no data rows.")
     return report
 

@@ -13,12 +13,12 @@ import pytest
 from pydantic import SecretStr
 
 from leadsync.logs import (
-    clear_secrets,
     log_context,
     redact,
     register_secret,
     setup_logging,
 )
+from tests.helpers import restored_logging
 
 log = logging.getLogger("leadsync.test_ops")
 PASSWORD = "s3cr3t-Pa55word"
@@ -29,16 +29,8 @@ URL_SECRET = "p@ss w/rd&x"  # appears URL-encoded in request bodies and query st
 
 @pytest.fixture(autouse=True)
 def restore_logging() -> Iterator[None]:
-    root, pkg = logging.getLogger(), logging.getLogger("leadsync")
-    saved = (list(root.handlers), root.level, pkg.level)
-    yield
-    for handler in root.handlers[:]:
-        if handler not in saved[0]:
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(saved[1])
-    pkg.setLevel(saved[2])
-    clear_secrets()
+    with restored_logging():
+        yield
 
 
 def json_lines(stream: io.StringIO) -> list[dict]:  # type: ignore[type-arg]

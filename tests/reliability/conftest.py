@@ -3,14 +3,13 @@ not need a separate process), with logging restored afterwards."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from leadsync.cli import main
-from leadsync.logs import clear_secrets
+from tests.helpers import restored_logging
 from tests.reliability.support import InProcessRun, RunCli
 
 
@@ -22,8 +21,6 @@ def run_leadsync(
     logging setup, error → exit code), its stdout/stderr captured, run in ``tmp_path`` (so a
     default report folder lands there, not in the checkout). Logging is put back after."""
     monkeypatch.chdir(tmp_path)
-    root, pkg = logging.getLogger(), logging.getLogger("leadsync")
-    saved = (list(root.handlers), root.level, pkg.level)
 
     def run(*args: str) -> InProcessRun:
         capsys.readouterr()
@@ -36,11 +33,5 @@ def run_leadsync(
         captured = capsys.readouterr()
         return InProcessRun(code, captured.out, captured.err)
 
-    yield run
-    for handler in root.handlers[:]:
-        if handler not in saved[0]:
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(saved[1])
-    pkg.setLevel(saved[2])
-    clear_secrets()
+    with restored_logging():
+        yield run

@@ -25,14 +25,12 @@ from leadsync.errors import ExitCode
 from leadsync.models import OpOutcome
 from leadsync.run.pipeline import SyncRequest, run_sync
 from leadsync.sandbox import Sandbox
+from tests.helpers import api_values, number, sync_settings
 from tests.reliability.support import (
     CLI_MEMORY_LIMIT,
-    api_values,
     cli_env,
     leadsync_command,
     limit_memory,
-    number,
-    sync_settings,
     write_config,
     write_leads,
     writes,

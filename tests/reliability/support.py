@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from leadsync.config import Settings, load_settings
 from leadsync.sandbox import Sandbox
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,11 +30,6 @@ CLI_TIMEOUT_S = 120.0
 WRITE_ROUTES = frozenset({"add", "status", "delete", "voicemail"})
 
 
-def number(i: int) -> str:
-    """A valid, distinct US number for index ``i`` (exchange 2xx keeps it valid)."""
-    return f"+1213{200 + i // 10_000:03d}{i % 10_000:04d}"
-
-
 def write_leads(path: Path, rows: Iterable[Mapping[str, Any]]) -> Path:
     """A CSV with the columns Phone, First Name, Status (blank when a row has none)."""
     with path.open("w", newline="", encoding="utf-8") as fh:
@@ -44,25 +38,6 @@ def write_leads(path: Path, rows: Iterable[Mapping[str, Any]]) -> Path:
         for r in rows:
             w.writerow([r["number"], r.get("first_name", ""), r.get("status", "")])
     return path
-
-
-def api_values(sb: Sandbox, **overrides: Any) -> dict[str, Any]:
-    """The ``[api]`` values that reach ``sb`` with its login (short backoff for tests)."""
-    values: dict[str, Any] = {
-        "base_url": sb.base_url,
-        "username": sb.config.username,
-        "password": sb.config.password,
-        "domain": sb.config.domain,
-        "account_id": sb.config.account_id,
-        "backoff_max_s": 0.2,
-    }
-    values.update(overrides)
-    return values
-
-
-def sync_settings(sb: Sandbox, *, api: Mapping[str, Any] | None = None, **sync: Any) -> Settings:
-    """Settings for a sync against ``sb``: ``api`` overrides ``[api]``, keywords ``[sync]``."""
-    return load_settings(environ={}, overrides={"api": api_values(sb, **(api or {})), "sync": sync})
 
 
 def write_config(path: Path, api: Mapping[str, Any], sync: Mapping[str, Any] | None = None) -> Path:

@@ -19,9 +19,9 @@ from leadsync.errors import ExitCode, UnreachableError
 from leadsync.report import RunReport
 from leadsync.run.pipeline import SyncRequest, run_sync
 from leadsync.sandbox import Sandbox
-from tests.helpers import MakeSandbox, ManualClock
+from tests.helpers import MakeSandbox, ManualClock, number, sync_settings
 from tests.reliability.scenarios import CAMPAIGN, CONCURRENCY, SoakResult, fault_soak
-from tests.reliability.support import number, sync_settings, write_leads
+from tests.reliability.support import write_leads
 
 REDUCED_OPS = 2_000
 FULL_OPS = 20_000

@@ -19,13 +19,12 @@ from leadsync.api import CampaignsClient
 from leadsync.config import ApiSettings, load_settings
 from leadsync.errors import AuthError, ExitCode
 from leadsync.sandbox import Sandbox, SandboxConfig
+from tests.helpers import api_values, number
 from tests.reliability.support import (
     CliRun,
     LoginSpy,
     RunCli,
-    api_values,
     cli_env,
-    number,
     run_cli,
     write_config,
     write_leads,

@@ -16,8 +16,8 @@ from leadsync.config import ApiSettings
 from leadsync.errors import ExitCode
 from leadsync.run.pipeline import SyncRequest, run_sync
 from leadsync.sandbox import Sandbox
-from tests.helpers import sandbox_headers
-from tests.reliability.support import RunCli, api_values, number, sync_settings, write_config
+from tests.helpers import api_values, number, sandbox_headers, sync_settings
+from tests.reliability.support import RunCli, write_config
 from tests.reliability.support import write_leads as write_file
 
 OTHER_ACCOUNT = "acct-other"

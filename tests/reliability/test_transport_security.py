@@ -14,11 +14,10 @@ import pytest
 from leadsync.config import ApiSettings
 from leadsync.errors import ConfigError, ExitCode
 from leadsync.sandbox import Sandbox, SandboxConfig
+from tests.helpers import api_values, number
 from tests.reliability.support import (
     RunCli,
     TlsFiles,
-    api_values,
-    number,
     write_config,
     write_leads,
 )

@@ -13,17 +13,11 @@ import pytest
 from leadsync.models import COUNT_KEYS, REMOTE_COLUMNS
 from leadsync.report import ROW_COLUMNS, RunReport, rejected_frame, write_before_csv, write_report
 from leadsync.report.files import atomic_path
+from tests.helpers import REPORT_FILES
 
 from .builders import INJECTION, issue, small_report
 
-EXPECTED_FILES = [
-    "summary.json",
-    "rows.csv",
-    "rejected.csv",
-    "operations.jsonl",
-    "report.xlsx",
-    "report.html",
-]
+EXPECTED_FILES = list(REPORT_FILES)
 
 
 def read_csv_rows(path: Path) -> list[dict[str, str]]:

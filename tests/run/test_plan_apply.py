@@ -10,7 +10,8 @@ import pytest
 from leadsync.errors import ExitCode, InputError
 from leadsync.run.pipeline import SyncRequest, run_apply, run_sync
 from leadsync.sandbox import Sandbox
-from tests.run.test_sync_e2e import number, sync_settings, write_csv, writes
+from tests.helpers import number, sync_settings
+from tests.run.test_sync_e2e import write_csv, writes
 
 
 def make_plan(sb: Sandbox, tmp_path: Path, rows: list[dict], name: str = "plan", **policy):

@@ -10,7 +10,8 @@ from pathlib import Path
 from leadsync.errors import ExitCode
 from leadsync.models import COUNT_KEYS
 from leadsync.sandbox import Sandbox
-from tests.run.test_sync_e2e import number, sync, write_csv
+from tests.helpers import number
+from tests.run.test_sync_e2e import sync, write_csv
 
 
 def test_every_summary_number_matches_the_server(sandbox: Sandbox, tmp_path: Path) -> None:

@@ -10,31 +10,12 @@ from typing import Any
 
 import pytest
 
-from leadsync.config import Settings, load_settings
 from leadsync.errors import ExitCode
 from leadsync.run.pipeline import SyncRequest, run_sync
 from leadsync.sandbox import Sandbox
-from tests.helpers import MakeSandbox
+from tests.helpers import MakeSandbox, number, sync_settings
 
 WRITE_ROUTES = {"add", "status", "delete", "voicemail"}
-
-
-def number(i: int) -> str:
-    """A valid, distinct US number for index ``i`` (exchange 2xx keeps it valid)."""
-    return f"+1213{200 + i // 10_000:03d}{i % 10_000:04d}"
-
-
-def sync_settings(sb: Sandbox, **sync: Any) -> Settings:
-    api = {
-        "base_url": sb.base_url,
-        "username": sb.config.username,
-        "password": sb.config.password,
-        "domain": sb.config.domain,
-        "account_id": sb.config.account_id,
-        "backoff_max_s": 0.2,
-    }
-    api.update(sync.pop("api", {}))
-    return load_settings(environ={}, overrides={"api": api, "sync": sync})
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]], header: list[str] | None = None) -> Path:
