@@ -254,7 +254,9 @@ def validate_command(path: Path, region: str, report_dir: Path) -> dict[str, flo
            "--report-dir", str(report_dir)]  # fmt: skip
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    # Run from the report's parent folder: ``python -m`` puts the current folder first on the
+    # path, so from a checkout it would take that checkout's package over PYTHONPATH's.
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=report_dir.parent)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in (0, 2):  # 2: more rows rejected than allowed (still a report)

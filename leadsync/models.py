@@ -15,6 +15,7 @@ Remote leads (fetched from the API): ``REMOTE_COLUMNS``; ``key`` is the number n
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -130,7 +131,7 @@ class ReadResult:
     """What the reader returns: accepted leads, issues per bad row, and what was read."""
 
     leads: pd.DataFrame
-    issues: list[RowIssue] = field(default_factory=list)
+    issues: Sequence[RowIssue] = field(default_factory=list)  # an IssueTable (sync layer)
     sources: list[SourceInfo] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 

@@ -8,13 +8,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..config import Settings
-from ..models import INT_FIELDS, IssueKind, RowIssue
+from ..models import INT_FIELDS, IssueKind
+from ..sync.issuetable import IssueTable, ValueBlock
 from . import phones
 from .fields import STATUS_UNKNOWN, not_integer_code
 from .grid import describe
 from .part import Part
+from .sentences import join_sentences, phone_sentences
 
 DNC = "dnc"
 CAMPAIGN_UNKNOWN = "campaign-unknown"
@@ -22,6 +25,7 @@ CAMPAIGN_MISSING = "campaign-missing"
 #: The sentence of ``campaign-missing``.
 NO_CAMPAIGN_SENTENCE = "This row names no campaign and none was given (--campaign)."
 DUPLICATE = "duplicate"
+TEXT = pa.large_string()
 #: Rows listed in one summary warning before "…".
 _ROWS_IN_WARNING = 10
 
@@ -61,8 +65,8 @@ class _Rows:
             mine = self.part == k
             self.excel_row[mine] = part.positions[self.pos[mine]] + 1
         take = pa.array(idx, type=pa.int64())
-        self.numbers = numbers.take(take).to_pylist()
-        self.campaigns = campaigns.take(take).to_pylist()
+        self.numbers = numbers.take(take)
+        self.campaigns = campaigns.take(take)
 
     def at(self, i: np.ndarray) -> np.ndarray:
         """Where the global positions ``i`` are in ``idx``."""
@@ -77,8 +81,8 @@ class _Rows:
             source.path,
             source.sheet,
             int(self.excel_row[j]),
-            self.numbers[j],
-            self.campaigns[j],
+            self.numbers[j].as_py(),
+            self.campaigns[j].as_py(),
         )
 
 
@@ -94,10 +98,15 @@ def build_issues(
     settings: Settings,
     *,
     campaign_sentences: Mapping[str, str] | None = None,
-) -> list[RowIssue]:
-    """One RowIssue per row of ``bad`` (global positions, in order): its codes, a sentence per
-    code, its original cells, and the row it duplicates. ``campaign_sentences``: why each
-    campaign name of a ``campaign-unknown`` row does not exist."""
+) -> IssueTable:
+    """One issue per row of ``bad`` (global positions, in order): its codes, a sentence per
+    code, its original cells, and the row it duplicates, as an :class:`IssueTable`.
+    ``campaign_sentences``: why each campaign name of a ``campaign-unknown`` row does not
+    exist.
+
+    The common sentences (phone codes, no campaign) are made column-wise
+    (:mod:`leadsync.reader.sentences`); rows with other codes get theirs one by one."""
+    n = len(bad)
     twins = twin[bad]
     needed = np.sort(np.concatenate([bad, twins[twins >= 0]]))
     needed = needed[np.r_[True, needed[1:] != needed[:-1]]] if len(needed) else needed
@@ -105,83 +114,140 @@ def build_issues(
     at = info.at(bad)
     twin_at = np.where(twins >= 0, info.at(np.maximum(twins, 0)), -1)
     part_of = info.part[at]
-    values: list[dict[str, str]] = [{}] * len(bad)
+    code_lists = [codes[i] for i in bad.tolist()]
+    code_text = [";".join(c) for c in code_lists]
+    codes_column = pa.array(code_text, TEXT)
+    # Per part: its issues are consecutive (parts are laid end to end, ``bad`` is sorted).
+    bounds = np.searchsorted(part_of, np.arange(len(parts) + 1))
+    blocks: list[ValueBlock] = []
     for k, part in enumerate(parts):
-        mine = np.flatnonzero(part_of == k)
-        if not len(mine):
+        lo, hi = int(bounds[k]), int(bounds[k + 1])
+        if hi <= lo:
             continue
-        cells = part.source.grid.take(part.positions[info.pos[at[mine]]])
-        keys = part.value_keys
-        for m, row_cells in zip(mine.tolist(), cells, strict=True):
-            values[m] = dict(zip(keys, row_cells, strict=False))
-    sentences = [_PhoneSentences(part, settings) for part in parts]
-    sources = [(part.source.path, part.source.sheet) for part in parts]
-    issues = []
-    for m, (i, j, t) in enumerate(zip(bad.tolist(), at.tolist(), twin_at.tolist(), strict=True)):
-        k = int(part_of[m])
-        row_codes = codes[i]
-        vals = values[m]
-        phone = sentences[k]
-        said = [phone.sentence(code, vals) for code in row_codes]
-        if None in said:  # codes whose sentence names the row or another one
-            row, twin_row = info.row(j), info.row(t) if t >= 0 else None
-            said = [
-                s
-                if s is not None
-                else _sentence(code, parts[k], vals, row, twin_row, settings, campaign_sentences)
-                for s, code in zip(said, row_codes, strict=True)
-            ]
-        kind = dup_kind if row_codes == [DUPLICATE] else IssueKind.REJECTED
-        file, sheet = sources[k]
-        issues.append(
-            RowIssue(
-                file=file,
-                sheet=sheet,
-                row=int(info.excel_row[j]),
-                kind=kind,
-                codes=tuple(row_codes),
-                message=" ".join(said),  # type: ignore[arg-type]  # no None left
-                values=vals,
-                campaign=info.campaigns[j],
-                number=info.numbers[j],
-                duplicate_of_row=int(info.excel_row[t]) if t >= 0 else None,
-            )
+        grid_rows = pa.array(part.positions[info.pos[at[lo:hi]]], type=pa.int64())
+        taken: dict[int, pa.Array] = {}
+        columns = tuple(
+            taken.setdefault(id(col), col.take(grid_rows))
+            for col in part.source.grid.columns[: len(part.value_keys)]
         )
-    return issues
-
-
-class _PhoneSentences:
-    """The sentences of the phone codes for one part, their fixed text prepared once (the
-    many rejected numbers of a large file each need one)."""
-
-    def __init__(self, part: Part, settings: Settings) -> None:
-        header = part.headers["number"]
-        self.header = header
-        self.key = part.field_keys["number"]
-        self.missing = f"{header} is empty."
-        self.tails = {
-            phones.PHONE_TOO_SHORT: " is too short to be a phone number.",
-            phones.PHONE_TOO_LONG: " is too long to be a phone number.",
-            phones.PHONE_INVALID: (
-                f" is not a valid phone number (default region {settings.sync.region}; "
-                "add the +country code)."
-            ),
-            phones.PHONE_DECIMAL: (
-                f" is a decimal number, not a phone number: format the {header} "
-                "column as Text and re-enter it."
-            ),
+        blocks.append(ValueBlock(lo, tuple(part.value_keys[: len(columns)]), columns))
+    messages: list[str | None] = [None] * n
+    fast_pieces: list[tuple[np.ndarray, pa.Array]] = []
+    # Issues grouped by (part, codes): each group's sentences are made in one go.
+    encoded = codes_column.dictionary_encode()
+    texts = encoded.dictionary.to_pylist()
+    code_of = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    group_key = part_of.astype(np.int64) * max(len(texts), 1) + code_of
+    order = np.argsort(group_key, kind="stable")
+    cuts = np.flatnonzero(np.diff(group_key[order])) + 1
+    slow_groups: list[np.ndarray] = []
+    for members in np.split(order, cuts) if n else []:
+        first = int(members[0])
+        k = int(part_of[first])
+        text = texts[int(code_of[first])]
+        said = _column_sentences(parts[k], blocks, k, bounds, members, text, settings)
+        if said is None:
+            slow_groups.append(members)
+        else:
+            fast_pieces.append((members, said))
+    slow = sorted(np.concatenate(slow_groups).tolist()) if slow_groups else []
+    if slow:
+        values = _values_of(blocks, slow)
+        for m, vals in zip(slow, values, strict=True):
+            k = int(part_of[m])
+            j, t = int(at[m]), int(twin_at[m])
+            row, twin_row = info.row(j), info.row(t) if t >= 0 else None
+            messages[m] = " ".join(
+                _sentence(code, parts[k], vals, row, twin_row, settings, campaign_sentences)
+                for code in code_lists[m]
+            )
+    message = _scatter(n, fast_pieces, slow, messages)
+    is_dup = pc.equal(codes_column, pa.scalar(DUPLICATE, TEXT))
+    kinds = pc.if_else(
+        is_dup, pa.scalar(dup_kind.value, TEXT), pa.scalar(IssueKind.REJECTED.value, TEXT)
+    )
+    files = [p.source.path for p in parts]
+    sheets = [p.source.sheet for p in parts]
+    part_idx = pa.array(part_of.astype(np.int64))
+    dup_rows = np.where(twin_at >= 0, info.excel_row[np.maximum(twin_at, 0)], 0)
+    table = pa.table(
+        {
+            "file": pa.array(files, TEXT).take(part_idx),
+            "sheet": pa.array(sheets, TEXT).take(part_idx),
+            "row": pa.array(info.excel_row[at], pa.int64()),
+            "kind": kinds,
+            "codes": codes_column,
+            "message": message,
+            "campaign": info.campaigns.take(pa.array(at, pa.int64())),
+            "number": info.numbers.take(pa.array(at, pa.int64())),
+            "duplicate_of_row": pa.array(dup_rows, pa.int64(), mask=twin_at < 0),
         }
+    )
+    return IssueTable(table, blocks)
 
-    def sentence(self, code: str, values: dict[str, str]) -> str | None:
-        """The sentence of a phone code (None for other codes)."""
-        tail = self.tails.get(code)
-        if tail is not None:
-            return f"{self.header} {values.get(self.key, '').strip()!r}{tail}"
-        if code == phones.PHONE_MISSING:
-            return self.missing
-        if code == phones.PHONE_SCIENTIFIC:
-            return _scientific(self.header, values.get(self.key, ""))
-        return None
+
+def _column_sentences(
+    part: Part,
+    blocks: list[ValueBlock],
+    k: int,
+    bounds: np.ndarray,
+    members: np.ndarray,
+    text: str,
+    settings: Settings,
+) -> pa.Array | None:
+    """The message of the issues ``members`` of part ``k``, all with codes ``text``, made
+    column-wise; None when one of the codes is not made so."""
+    header = part.headers["number"]
+    block = next(b for b in blocks if b.start == int(bounds[k]))
+    cells = block.column(part.field_keys["number"])
+    local = pa.array(members.astype(np.int64) - block.start, pa.int64())
+    number_cells = (
+        cells.take(local) if cells is not None else pa.repeat(pa.scalar("", TEXT), len(members))
+    )
+    said: list[pa.Array] = []
+    for code in text.split(";"):
+        if code == CAMPAIGN_MISSING:
+            said.append(pa.repeat(pa.scalar(NO_CAMPAIGN_SENTENCE, TEXT), len(members)))
+            continue
+        sentence = phone_sentences(code, header, settings.sync.region, number_cells)
+        if sentence is None:
+            return None
+        said.append(sentence)
+    return join_sentences(said)
+
+
+def _values_of(blocks: Sequence[ValueBlock], members: list[int]) -> list[dict[str, str]]:
+    """The ``values`` dicts of the issues ``members`` (sorted)."""
+    out: list[dict[str, str]] = []
+    idx = np.array(members, dtype=np.int64)
+    for b in blocks:
+        lo, hi = np.searchsorted(idx, [b.start, b.start + b.length])
+        if hi <= lo:
+            continue
+        local = pa.array(idx[lo:hi] - b.start, pa.int64())
+        cells = [c.take(local).to_pylist() for c in b.columns]
+        out.extend(dict(zip(b.keys, row, strict=False)) for row in zip(*cells, strict=True))
+    return out
+
+
+def _scatter(
+    n: int,
+    pieces: list[tuple[np.ndarray, pa.Array]],
+    slow: list[int],
+    messages: list[str | None],
+) -> pa.Array:
+    """One message column from the column-wise pieces and the one-by-one messages."""
+    idx = [p for p, _ in pieces]
+    arrays = [a.cast(TEXT) for _, a in pieces]
+    if slow:
+        idx.append(np.array(slow, dtype=np.int64))
+        arrays.append(pa.array([messages[m] for m in slow], TEXT))
+    if not arrays:
+        return pa.array([], TEXT)
+    where = np.concatenate(idx)
+    order = np.empty(n, dtype=np.int64)
+    order[where] = np.arange(len(where))
+    return pa.concat_arrays(arrays).take(pa.array(order))
 
 
 def _scientific(header: str, phone: str) -> str:

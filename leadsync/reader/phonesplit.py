@@ -10,7 +10,6 @@ and its extension first (:func:`split_extensions`).
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,17 +19,26 @@ import pyarrow.compute as pc
 from .arrowtext import as_bool, digit_at, digits_of, from_parts, take
 from .phonemeta import byte_lengths, rewrites_00
 
+#: The code points ``str.isspace()`` accepts (what ``str.strip()`` removes), as ranges: the
+#: same in every Unicode version Python 3.11+ ships (a test checks it against ``isspace``;
+#: scanning all of Unicode at import would cost every command a noticeable moment).
+PYTHON_WHITESPACE: tuple[tuple[int, int], ...] = (
+    (0x9, 0xD),
+    (0x1C, 0x20),
+    (0x85, 0x85),
+    (0xA0, 0xA0),
+    (0x1680, 0x1680),
+    (0x2000, 0x200A),
+    (0x2028, 0x2029),
+    (0x202F, 0x202F),
+    (0x205F, 0x205F),
+    (0x3000, 0x3000),
+)
+
 
 def _python_whitespace() -> str:
     """An RE2 class of exactly the characters ``str.strip()`` removes."""
-    spaces = [c for c in range(sys.maxunicode + 1) if chr(c).isspace()]
-    ranges: list[tuple[int, int]] = []
-    for c in spaces:
-        if ranges and ranges[-1][1] == c - 1:
-            ranges[-1] = (ranges[-1][0], c)
-        else:
-            ranges.append((c, c))
-    return "[" + "".join(f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in ranges) + "]"
+    return "[" + "".join(f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in PYTHON_WHITESPACE) + "]"
 
 
 #: Any run of whitespace ``str.strip()`` would remove (RE2).

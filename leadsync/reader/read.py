@@ -227,7 +227,7 @@ def _read_part(
     codes, warned = _split_phone_codes(phone_codes)  # sparse: only bad rows, in row order
     for bad, code in checks:
         for i in np.flatnonzero(bad).tolist():
-            codes.setdefault(i, []).append(code)
+            _add_code(codes, i, code)
     if campaign is not None:
         text["campaign"] = pc.fill_null(text["campaign"], pa.scalar(campaign, LS))
     info = SourceInfo(
@@ -259,9 +259,10 @@ def _read_part(
 def _split_phone_codes(
     phone_codes: dict[int, str],
 ) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
-    """Per row with phone codes (";"-joined): its rejecting codes and its warnings, each a new
-    list (later checks append to them). A code text is split once, however many rows share
-    it (a large file has hundreds of thousands of rows and a handful of texts)."""
+    """Per row with phone codes (";"-joined): its rejecting codes and its warnings. A code
+    text is split once, however many rows share it (a large file has hundreds of thousands
+    of rows and a handful of texts), and rows of one text share its lists: the later checks
+    add codes with :func:`_add_code`, which never changes a list in place."""
     split = {
         text: (
             [c for c in text.split(";") if c in phones.PHONE_ERRORS],
@@ -269,15 +270,15 @@ def _split_phone_codes(
         )
         for text in set(phone_codes.values())
     }
-    codes: dict[int, list[str]] = {}
-    warned: dict[int, list[str]] = {}
-    for i in sorted(phone_codes):
-        errors, warnings = split[phone_codes[i]]
-        if errors:
-            codes[i] = errors.copy()
-        if warnings:
-            warned[i] = warnings.copy()
+    rows = sorted(phone_codes.items())
+    codes = {i: split[t][0] for i, t in rows if split[t][0]}
+    warned = {i: split[t][1] for i, t in rows if split[t][1]}
     return codes, warned
+
+
+def _add_code(codes: dict[int, list[str]], i: int, code: str) -> None:
+    """Add ``code`` to row ``i``'s codes (a new list: rows may share their lists)."""
+    codes[i] = [*codes.get(i, ()), code]
 
 
 def read_dnc(
@@ -401,12 +402,12 @@ def read_sources(
     if dnc:
         in_dnc = as_bool(pc.is_in(numbers, value_set=pa.array(sorted(dnc), type=LS)))
         for i in np.flatnonzero(in_dnc).tolist():
-            codes.setdefault(i, []).append(DNC)
+            _add_code(codes, i, DNC)
     rejected = np.zeros(total, dtype=bool)
     rejected[list(codes)] = True
     twin, dup_kind = find_duplicates(numbers, campaigns, rejected, settings.sync.duplicate_policy)
     for i in np.flatnonzero(twin >= 0).tolist():
-        codes.setdefault(i, []).append(DUPLICATE)
+        _add_code(codes, i, DUPLICATE)
     bad = rejected | (twin >= 0)
     with ThreadPoolExecutor(max_workers=1) as pool:
         # The table (Arrow filters, no GIL) beside the issues (Python objects, GIL).
@@ -443,10 +444,10 @@ def _check_campaigns(
     if refused:
         hit = as_bool(pc.is_in(campaigns, value_set=pa.array(list(refused), type=LS)))
         for i in np.flatnonzero(hit).tolist():
-            codes.setdefault(i, []).append(CAMPAIGN_UNKNOWN)
+            _add_code(codes, i, CAMPAIGN_UNKNOWN)
     if 0 < campaigns.null_count < len(campaigns):
         for i in np.flatnonzero(as_bool(pc.is_null(campaigns))).tolist():
-            codes.setdefault(i, []).append(CAMPAIGN_MISSING)
+            _add_code(codes, i, CAMPAIGN_MISSING)
     return refused
 
 

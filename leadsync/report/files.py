@@ -14,7 +14,7 @@ import csv
 import io
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from datetime import datetime
 from enum import Enum
@@ -23,9 +23,11 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..models import OpResult, RowIssue
+from ..sync.issuetable import IssueTable
 from .model import ROW_COLUMNS, RunReport
 from .safe import is_text_dtype, safe_series, safe_text
 
@@ -135,33 +137,48 @@ def write_rows(report: RunReport, folder: Path, tick: Tick | None = None) -> Pat
     return _write_csv(rows_frame(report), folder / ROWS_NAME, tick)
 
 
-def rejected_frame(issues: list[RowIssue]) -> pd.DataFrame:
+def rejected_frame(issues: Iterable[RowIssue]) -> pd.DataFrame:
     """The rejected rows with their original columns (union of headers, in the order first
     seen), then :data:`REJECTED_EXTRA_COLUMNS`.
 
     Columns of an earlier rejected.csv that was fixed and loaded again (``error``,
-    ``source_*``) are replaced, not repeated. ``error`` reads ``codes: sentence``.
+    ``source_*``) are replaced, not repeated. ``error`` reads ``codes: sentence``. Built from
+    the issues' columns (:class:`~leadsync.sync.issuetable.IssueTable`): text columns are
+    Arrow-backed, ``source_row`` is ``Int64``.
     """
+    table = IssueTable.from_issues(issues)
     extra = set(REJECTED_EXTRA_COLUMNS)
-    headers: dict[str, None] = {}
-    for issue in issues:
-        for header in issue.values:
-            if header not in extra:
-                headers.setdefault(header, None)
-    columns = [*headers, *REJECTED_EXTRA_COLUMNS]
-    records = [
+    fixed = table.table
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {
+        key: table.value_column(key) for key in table.value_keys() if key not in extra
+    }
+    columns["source_file"] = fixed["file"]
+    columns["source_sheet"] = fixed["sheet"]
+    columns["source_row"] = fixed["row"]
+    columns["error"] = pc.binary_join_element_wise(
+        fixed["codes"], fixed["message"], pa.scalar(": ", pa.large_string())
+    )
+    frame = pd.DataFrame(
         {
-            **{h: v for h, v in issue.values.items() if h not in extra},
-            "source_file": issue.file,
-            "source_sheet": issue.sheet,
-            "source_row": issue.row,
-            "error": f"{';'.join(issue.codes)}: {issue.message}",
-        }
-        for issue in issues
-    ]
-    frame = pd.DataFrame.from_records(records, columns=columns)
-    frame["source_row"] = frame["source_row"].astype("Int64")
+            name: (
+                pd.arrays.IntegerArray(
+                    pc.fill_null(_one_chunk(col), 0).to_numpy(zero_copy_only=False),
+                    pc.is_null(_one_chunk(col)).to_numpy(zero_copy_only=False),
+                )
+                if name == "source_row"
+                else pd.arrays.ArrowStringArray(_one_chunk(col).cast(pa.large_string()))
+            )
+            for name, col in columns.items()
+        },
+        copy=False,
+    )
     return frame
+
+
+def _one_chunk(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    return values
 
 
 def write_rejected(

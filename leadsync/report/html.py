@@ -195,10 +195,7 @@ def _reasons(report: RunReport) -> dict[str, Any] | None:
     reasons = report.reason_counts()
     if not reasons:
         return None
-    examples: dict[str, str] = {}
-    for issue in report.issues:
-        for code in issue.codes:
-            examples.setdefault(code, issue.message)
+    examples = report.reason_examples()
     rows_read = report.totals()[Count.ROWS_READ] or 1
     return {
         "rows": [

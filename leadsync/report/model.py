@@ -7,6 +7,7 @@ per-campaign counts, never kept separately, so they cannot disagree.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ from ..models import (
 )
 from ..models import ROW_COLUMNS as ROW_COLUMNS  # re-exported: report users name it here
 from ..models import empty_rows as empty_rows
+from ..sync.issuetable import IssueTable
 
 Command = Literal["sync", "plan", "apply", "validate"]
 
@@ -89,7 +91,7 @@ class RunReport:
     settings: dict[str, Any] = field(default_factory=dict)
     campaigns: dict[str, dict[str, int]] = field(default_factory=dict)
     rows: pd.DataFrame = field(default_factory=empty_rows)
-    issues: list[RowIssue] = field(default_factory=list)
+    issues: Sequence[RowIssue] = field(default_factory=list)  # an IssueTable from the reader
     operations: list[OpResult] = field(default_factory=list)
     kept: pd.DataFrame = field(default_factory=pd.DataFrame)
     drift: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -127,17 +129,22 @@ class RunReport:
             return None
         return round((self.finished_at - self.started_at).total_seconds(), 3)
 
-    def rejected_issues(self) -> list[RowIssue]:
+    def issue_table(self) -> IssueTable:
+        """``issues`` as columns (itself when the reader made it so)."""
+        return IssueTable.from_issues(self.issues)
+
+    def rejected_issues(self) -> IssueTable:
         """The issues that are rejections (duplicates dropped by the policy are not)."""
-        return [i for i in self.issues if i.kind == IssueKind.REJECTED]
+        return self.issue_table().of_kind(IssueKind.REJECTED)
 
     def reason_counts(self) -> list[tuple[str, int]]:
         """Rejection reason codes with how many rows carry each, most frequent first."""
-        counts: dict[str, int] = {}
-        for issue in self.issues:
-            for code in issue.codes:
-                counts[code] = counts.get(code, 0) + 1
+        counts = self.issue_table().code_counts()
         return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    def reason_examples(self) -> dict[str, str]:
+        """Each reason code with the message of the first row that carries it."""
+        return self.issue_table().code_examples()
 
     def exit_meaning(self) -> str:
         """The exit code in words."""

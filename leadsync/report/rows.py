@@ -1,8 +1,7 @@
 """From what the reader returned to the report's rows table and per-campaign read counts.
 
 The rows table is built column by column with Arrow (the accepted leads' columns are taken as
-they are; only the issues, which are Python objects already, are turned into arrays one field
-at a time), ordered with one Arrow sort and handed to pandas without a Python object per row.
+they are, and so are the issues' columns, :class:`~leadsync.sync.issuetable.IssueTable`), ordered with one Arrow sort and handed to pandas without a Python object per row.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..models import IssueKind, ReadResult, zero_counts
-from ..sync.outcomes import issue_rows
+from ..sync.outcomes import issue_counts, issue_rows
 from .model import NO_CAMPAIGN, ROW_COLUMNS
 
 _ISSUE_COUNT_KEY = {IssueKind.REJECTED: "rows_rejected", IssueKind.DUPLICATE: "rows_duplicate"}
@@ -91,15 +90,6 @@ def _place_ranks(table: pa.Table, result: ReadResult) -> pa.Array | None:
     return pc.take(pa.array(by_code, pa.int64()), pair)
 
 
-def _take(table: pa.Table, indices: pa.Array) -> pa.Table:
-    """``table.take(indices)`` column by column; an all-null column is made anew (no copy)."""
-    columns = [
-        pa.nulls(len(indices), col.type) if col.null_count == len(col) else col.take(indices)
-        for col in table.columns
-    ]
-    return pa.Table.from_arrays(columns, names=table.column_names)
-
-
 def rows_from_arrow(table: pa.Table) -> pd.DataFrame:
     """An Arrow rows table as ``RunReport.rows``: :data:`ROW_COLUMNS`, ``row`` as ``Int64``,
     the rest ``str`` (Arrow-backed: no Python object per cell)."""
@@ -108,18 +98,38 @@ def rows_from_arrow(table: pa.Table) -> pd.DataFrame:
     )
 
 
-def read_rows(result: ReadResult, *, valid_outcome: str = "valid") -> pd.DataFrame:
+def read_rows(
+    result: ReadResult, *, valid_outcome: str = "valid", release: bool = False
+) -> pd.DataFrame:
     """One row per input row (:data:`ROW_COLUMNS`), in the order of the files and sheets read
     and then by row number.
 
     Accepted rows get ``valid_outcome`` (the sync replaces it with what happened to them) and
     their warnings as reasons; rejected and duplicate rows get their kind, codes and message.
+    ``release``: the caller needs ``result.leads`` no more, so it is emptied (``leads`` keeps
+    no column), and each of its columns is let go of as soon as its rows are copied: the
+    leads and the rows table are then not held whole at the same time.
     """
-    table = pa.concat_tables(
-        [_accepted_table(result.leads, valid_outcome), issue_rows(result.issues)]
-    )
+    accepted = _accepted_table(result.leads, valid_outcome)
+    if release:
+        result.leads = result.leads.iloc[:0, :0]
+    table = pa.concat_tables([accepted, issue_rows(result.issues)])
+    del accepted
     if table.num_rows:
-        table = _take(table, _input_order(table, result))
+        indices = _input_order(table, result)
+        columns = []
+        names = table.column_names
+        for name in names:
+            col = table[name]
+            table = table.drop_columns([name])  # its buffers go once taken (when released)
+            columns.append(
+                pa.nulls(len(indices), col.type)
+                if col.null_count == len(col)
+                else col.take(indices)
+            )
+            del col
+        table = pa.Table.from_arrays(columns, names=names)
+        del columns
     return rows_from_arrow(table)
 
 
@@ -137,8 +147,8 @@ def read_counts(result: ReadResult, *, campaign: str | None = None) -> dict[str,
     valid = result.leads["campaign"].astype("str").fillna("").value_counts()
     for name, n in valid.items():
         bucket(name)["rows_valid"] += int(n)
-    for issue in result.issues:
-        bucket(issue.campaign)[_ISSUE_COUNT_KEY[issue.kind]] += 1
+    for name, kind, n in issue_counts(result.issues):
+        bucket(name)[_ISSUE_COUNT_KEY[kind]] += n
     for c in counts.values():
         c["rows_read"] = c["rows_valid"] + c["rows_rejected"] + c["rows_duplicate"]
     return counts

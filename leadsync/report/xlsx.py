@@ -4,11 +4,13 @@ Every sheet has a bold, filled, frozen header row, an autofilter and column widt
 a sample of its content. Cells go through :mod:`leadsync.report.safe` (formula injection) and
 are always written as text or numbers, never as formulas.
 
-The workbook is for people: the Rows sheet holds every row that needs attention (rejected,
-duplicate, failed, changed, planned) and only the first :data:`XLSX_ROUTINE_ROWS` of the
-rows that need none (``valid``, ``unchanged``); the Summary sheet says so, and that rows.csv
-holds every row. Any sheet holds at most Excel's 1,048,575 data rows: beyond that a note cell
-in the header row says so (the CSV files carry everything).
+The workbook is for people, and nobody reads a million rows in a sheet: the Rows sheet lists
+the rows that need attention (rejected, duplicate, failed, changed, planned) first, and the
+rows that need none (``valid``, ``unchanged``) only to fill it up to
+:data:`XLSX_ROUTINE_ROWS`; the Rows, Rejected and Drift sheets list at most
+:data:`XLSX_LISTED_ROWS` rows each, in input order. A sheet that leaves rows out says so in a
+note cell of its header row, and the Summary sheet says that rows.csv and rejected.csv hold
+every row. Any other sheet holds at most Excel's 1,048,575 data rows (the same note beyond).
 
 How: openpyxl (write-only mode) builds the workbook with the Summary sheet and the header row
 of every table sheet; the data rows are streamed in by :mod:`leadsync.report.sheetxml`.
@@ -40,6 +42,9 @@ XLSX_MAX_DATA_ROWS = 1_048_575
 #: Rows that need no attention (``valid``, ``unchanged``) shown in the Rows sheet at most;
 #: every other row is always there (up to Excel's limit) and rows.csv has them all.
 XLSX_ROUTINE_ROWS = 50_000
+#: Rows listed at most in the Rows, Rejected and Drift sheets (rows.csv and rejected.csv hold
+#: every row).
+XLSX_LISTED_ROWS = 50_000
 #: Outcomes of rows that need no attention.
 ROUTINE_OUTCOMES: tuple[str, ...] = ("valid", "unchanged")
 #: Rows sampled to size the columns.
@@ -88,43 +93,60 @@ def _column_widths(table: pa.Table) -> list[float]:
     return widths
 
 
-def _sheet_table(title: str, frame: pd.DataFrame, what: str | None) -> SheetTable:
-    """A table sheet of every row of ``frame`` (up to Excel's limit)."""
+def _sheet_table(
+    title: str, frame: pd.DataFrame, what: str | None, *, limit: int = XLSX_MAX_DATA_ROWS
+) -> SheetTable:
+    """A table sheet of the first ``limit`` rows of ``frame`` (at most Excel's limit); the
+    note says where the others are (``what``)."""
     if frame.shape[1] == 0:
         frame = pd.DataFrame({"(empty)": pd.Series(dtype="str")})
-    table = arrow_table(frame)
+    limit = min(limit, XLSX_MAX_DATA_ROWS)
+    total = len(frame)
     note = None
-    if table.num_rows > XLSX_MAX_DATA_ROWS:
-        note = f"Only the first {XLSX_MAX_DATA_ROWS:,} of {table.num_rows:,} rows fit in a sheet"
+    if total > limit:
+        frame = frame.iloc[:limit]  # escape and copy only the rows listed
+        if limit == XLSX_MAX_DATA_ROWS:
+            note = f"Only the first {limit:,} of {total:,} rows fit in a sheet"
+        else:
+            note = f"Only the first {limit:,} of {total:,} rows are listed here"
         note += f": {what} has them all." if what else "."
-        table = table.slice(0, XLSX_MAX_DATA_ROWS)
-    return SheetTable(title, table, len(frame), note)
+    return SheetTable(title, arrow_table(frame), total, note)
 
 
 def rows_sheet(report: RunReport) -> SheetTable:
-    """The Rows sheet: every row that needs attention and the first
-    :data:`XLSX_ROUTINE_ROWS` of the others, in input order (see the module docstring)."""
+    """The Rows sheet: the rows that need attention, then the others up to
+    :data:`XLSX_ROUTINE_ROWS`, at most :data:`XLSX_LISTED_ROWS` in all, in input order (see
+    the module docstring)."""
     rows = rows_frame(report)
+    limit = min(XLSX_LISTED_ROWS, XLSX_MAX_DATA_ROWS)
     outcome = pa.array(rows["outcome"].astype("str"), from_pandas=True)
     routine = pc.fill_null(pc.is_in(outcome, value_set=pa.array(ROUTINE_OUTCOMES)), False)
     routine_seen = pc.cumulative_sum(pc.cast(routine, pa.int64()))
-    keep = pc.or_(pc.invert(routine), pc.less_equal(routine_seen, XLSX_ROUTINE_ROWS))
+    needing = pc.invert(routine)
+    needing_seen = pc.cumulative_sum(pc.cast(needing, pa.int64()))
+    needing_total = len(rows) - (routine_seen[-1].as_py() if len(rows) else 0)
+    routine_room = max(min(XLSX_ROUTINE_ROWS, limit - needing_total), 0)
+    keep = pc.or_(
+        pc.and_(needing, pc.less_equal(needing_seen, limit)),
+        pc.and_(routine, pc.less_equal(routine_seen, routine_room)),
+    )
     if not pc.all(keep).as_py():  # escape and copy only the rows shown
         rows = rows[keep.to_numpy(zero_copy_only=False)]
     shown = arrow_table(rows)
     total = len(report.rows)
     left_out = total - shown.num_rows
     note = None
-    if shown.num_rows > XLSX_MAX_DATA_ROWS:
+    if needing_total > limit and limit == XLSX_MAX_DATA_ROWS:
+        note = f"Only the first {limit:,} of {total:,} rows fit in a sheet: rows.csv has them all."
+    elif needing_total > limit:
         note = (
-            f"Only the first {XLSX_MAX_DATA_ROWS:,} of {total:,} rows fit in a sheet: "
-            "rows.csv has them all."
+            f"Only the first {limit:,} of the {needing_total:,} rows that need attention are "
+            "listed here: rows.csv has every row."
         )
-        shown = shown.slice(0, XLSX_MAX_DATA_ROWS)
     elif left_out:
         note = (
-            f"{left_out:,} valid or unchanged rows after the first {XLSX_ROUTINE_ROWS:,} are "
-            "not listed here: rows.csv has every row."
+            f"{left_out:,} valid or unchanged rows after the first {routine_room:,} are not "
+            "listed here: rows.csv has every row."
         )
     return SheetTable("Rows", shown, total, note)
 
@@ -136,10 +158,10 @@ def sheet_tables(report: RunReport, *, rejected: pd.DataFrame | None = None) -> 
         rejected = rejected_frame(report.rejected_issues())
     return [
         rows_sheet(report),
-        _sheet_table("Rejected", rejected, "rejected.csv"),
+        _sheet_table("Rejected", rejected, "rejected.csv", limit=XLSX_LISTED_ROWS),
         _sheet_table("Operations", operations_frame(report), "operations.jsonl"),
         _sheet_table("Kept", report.kept, None),
-        _sheet_table("Drift", report.drift, None),
+        _sheet_table("Drift", report.drift, None, limit=XLSX_LISTED_ROWS),
     ]
 
 
@@ -164,14 +186,23 @@ def _rows_sentence(rows: SheetTable) -> str:
     if rows.table.num_rows == rows.total_rows:
         return f"rows.csv holds every row ({rows.total_rows:,}); so does the Rows sheet."
     return (
-        f"rows.csv holds every row ({rows.total_rows:,}). The Rows sheet holds "
-        f"{rows.table.num_rows:,} of them: every row that needs attention (rejected, "
-        f"duplicate, failed, changed, planned) and at most the first {XLSX_ROUTINE_ROWS:,} "
-        "valid or unchanged rows."
+        f"rows.csv holds every row ({rows.total_rows:,}). The Rows sheet lists "
+        f"{rows.table.num_rows:,} of them (at most {XLSX_LISTED_ROWS:,}): the rows that need "
+        "attention (rejected, duplicate, failed, changed, planned) first, then at most "
+        f"{XLSX_ROUTINE_ROWS:,} valid or unchanged rows."
     )
 
 
-def _summary_sheet(wb: openpyxl.Workbook, report: RunReport, rows: SheetTable) -> None:
+def _listed_sentences(sheets: list[SheetTable]) -> list[tuple[str, str]]:
+    """A line per other sheet that leaves rows out, for the Summary sheet."""
+    return [
+        (f"{s.title} sheet", f"It lists {s.table.num_rows:,} of {s.total_rows:,} rows. {s.note}")
+        for s in sheets[1:]
+        if s.note and s.table.num_rows < s.total_rows
+    ]
+
+
+def _summary_sheet(wb: openpyxl.Workbook, report: RunReport, sheets: list[SheetTable]) -> None:
     ws = wb.create_sheet("Summary")
     header = ["campaign", *COUNT_KEYS]
     ws.column_dimensions["A"].width = 30
@@ -212,7 +243,8 @@ def _summary_sheet(wb: openpyxl.Workbook, report: RunReport, rows: SheetTable) -
         ("Source", f"{s['path']} ({s['format']}, {s['rows']:,} rows)") for s in summary["sources"]
     ]
     meta += [("Message", m) for m in summary["messages"]]
-    meta.append(("Rows", _rows_sentence(rows)))
+    meta.append(("Rows", _rows_sentence(sheets[0])))
+    meta += _listed_sentences(sheets)
     for label, value in meta:
         label_cell = WriteOnlyCell(ws, value=label)
         label_cell.font = LABEL_FONT
@@ -264,7 +296,7 @@ def write_sheets(
 ) -> Path:
     """:func:`write_xlsx` with the table sheets already chosen (:func:`sheet_tables`)."""
     wb = openpyxl.Workbook(write_only=True)
-    _summary_sheet(wb, report, sheets[0])
+    _summary_sheet(wb, report, sheets)
     for sheet in sheets:
         _add_table_sheet(wb, sheet)
     with atomic_path(path) as tmp:
@@ -278,6 +310,7 @@ def write_sheets(
 
 
 __all__ = [
+    "XLSX_LISTED_ROWS",
     "XLSX_MAX_CELL_CHARS",
     "XLSX_MAX_DATA_ROWS",
     "XLSX_ROUTINE_ROWS",

@@ -8,7 +8,7 @@ the rest together the same way for both, and :func:`run_exit_code` decides the e
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,12 +24,14 @@ from ..models import (
     OpKind,
     OpOutcome,
     OpResult,
+    RowIssue,
     RowOutcome,
     SourceInfo,
     zero_counts,
 )
 from ..report import RunReport, write_report
 from ..report.files import write_summary
+from ..sync.issuetable import IssueTable
 from ..sync.outcomes import campaign_counts, row_outcomes
 from ..sync.plan import Plan, PlanPolicy, build_plan
 from .campaigns import LeadSource
@@ -48,7 +50,7 @@ def finish_sync_report(run: Run, client: CampaignsApi) -> RunReport:
     verification = run.verification
     if current is not None:
         current.release_remote()  # the rows' outcomes come from the diffs and the plan
-    issues = [*(read.issues if read else []), *(targets.issues if targets else [])]
+    issues = IssueTable.concat([read.issues if read else [], targets.issues if targets else []])
     names = {cid: c.name for cid, c in (targets.campaigns.items() if targets else [])}
     failed_campaigns = (
         {
@@ -159,7 +161,7 @@ def build_report(
     mode: str,
     rows: pd.DataFrame,
     counts: dict[str, dict[str, int]],
-    issues: list[Any],
+    issues: Sequence[RowIssue],
     sources: list[SourceInfo],
     settings_shown: dict[str, Any],
     messages: list[str],

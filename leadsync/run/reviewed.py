@@ -18,6 +18,7 @@ from ..apply import ApplyResult, apply_plan
 from ..config import Settings
 from ..errors import RefusedError
 from ..models import Count, ReadResult
+from ..sync.issuetable import IssueTable
 from ..sync.outcomes import campaign_counts
 from ..sync.plan import Plan, fingerprint_remote
 from .campaigns import Current, LeadSource, Targets, fetch_remote
@@ -51,7 +52,7 @@ def save_reviewed_plan(
     counts = campaign_counts(
         {cid: c.name for cid, c in targets.campaigns.items()},
         targets.desired,
-        [*read.issues, *targets.issues],
+        IssueTable.concat([read.issues, targets.issues]),
         None,
         None,
         None,

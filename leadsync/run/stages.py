@@ -18,6 +18,7 @@ from ..errors import ApiError
 from ..models import IssueKind, Operation, OpKind, ReadResult, RowIssue
 from ..report import write_before_csv
 from ..sync.diff import CampaignDiff, diff_campaign
+from ..sync.issuetable import IssueTable
 from ..sync.outcomes import Verification
 from ..sync.plan import Plan, PlanPolicy, build_plan, check_guards, fingerprint_remote
 from .campaigns import Current, LeadSource, Targets, fetch_remote
@@ -119,8 +120,8 @@ def guard_plan(
     request: SyncRequest,
 ) -> list[str]:
     """Refuse what the safety guards forbid; returns the overrides used (for the report)."""
-    issues = [*read.issues, *targets.issues]
-    rejected = sum(1 for i in issues if i.kind is IssueKind.REJECTED)
+    issues = IssueTable.concat([read.issues, targets.issues])
+    rejected = int(issues.kind_is(IssueKind.REJECTED).sum())
     valid = sum(len(d) for d in targets.desired.values())
     rows_read = valid + len(issues)
     return check_guards(

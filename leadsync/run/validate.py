@@ -5,6 +5,7 @@ The reject-fraction rule is the sync's own (:func:`leadsync.sync.plan.reject_ref
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -32,9 +33,12 @@ def build_validate_report(
     started_at: datetime,
     finished_at: datetime,
     timings: dict[str, float],
+    release: bool = False,
 ) -> RunReport:
-    """The RunReport of a validation: counts per campaign, rows, and the reject-fraction rule."""
+    """The RunReport of a validation: counts per campaign, rows, and the reject-fraction rule.
+    ``release``: ``result.leads`` is needed no more (see :func:`leadsync.report.read_rows`)."""
     counts = read_counts(result, campaign=campaign)
+    rows = read_rows(result, release=release)
     report = RunReport(
         command="validate",
         dry_run=True,
@@ -45,8 +49,8 @@ def build_validate_report(
         sources=list(result.sources),
         settings=settings.redacted(),
         campaigns=counts,
-        rows=read_rows(result),
-        issues=list(result.issues),
+        rows=rows,
+        issues=result.issues,
         messages=list(result.warnings),
     )
     totals = report.totals()
@@ -83,6 +87,8 @@ def run_validate(
     InputError (exit 2) when a file cannot be read at all (nothing is written then), ConfigError (exit 2) when ``report_dir`` cannot take a report (see
     :func:`leadsync.report.folder.open_report_dir`).
     """
+    import pyarrow as pa
+
     from ..reader import read_sources  # the reader imports pandas engines; keep import cheap
 
     if report_dir is not None:  # a folder that cannot take the report: exit 2 before reading
@@ -98,7 +104,13 @@ def run_validate(
         started_at=started,
         finished_at=clock(),
         timings=timings,
+        release=True,
     )
+    # The report holds what it needs (its own rows table, the issues): let go of the read
+    # leads before writing it, so the report's tables do not sit on top of them.
+    del result
+    gc.collect()
+    pa.default_memory_pool().release_unused()  # Arrow's allocator keeps freed pages
     if report_dir is not None:
         folder = open_report_dir(report_dir, replace=replace_report)
     else:

@@ -28,6 +28,7 @@ from ..models import (
     zero_counts,
 )
 from .diff import CampaignDiff, arrow_text
+from .issuetable import IssueTable
 from .plan import REASON_STATUS_AFTER_ADD, Plan, is_removal
 
 _DONE = (OpOutcome.DONE, OpOutcome.SETTLED_PRESENT)
@@ -66,7 +67,7 @@ def row_outcomes(
     """
     ops = _row_ops(plan, results)
     skipped = _skipped_sources(plan)
-    issues = list(issues)
+    issues = IssueTable.from_issues(issues)
     total = sum(len(f) for f in desired.values()) + len(issues)
     done = 0
     tables: list[pa.Table] = []
@@ -195,23 +196,22 @@ def _in_account(
     )
 
 
-def issue_rows(issues: list[RowIssue]) -> pa.Table:
-    """The rows.csv lines of rejected and duplicate rows (one per RowIssue), as Arrow."""
-
-    def text(values: list[str | None]) -> pa.Array:
-        return pa.array(values, type=_TEXT)
-
+def issue_rows(issues: Iterable[RowIssue]) -> pa.Table:
+    """The rows.csv lines of rejected and duplicate rows (one per issue), as Arrow: the
+    columns of the :class:`IssueTable` (no Python object per issue)."""
+    table = IssueTable.from_issues(issues).table
+    n = table.num_rows
     return pa.table(
         {
-            "file": text([i.file for i in issues]),
-            "sheet": text([i.sheet for i in issues]),
-            "row": pa.array([i.row for i in issues], type=pa.int64()),
-            "campaign": text([i.campaign for i in issues]),
-            "number": text([i.number for i in issues]),
-            "outcome": text([i.kind.value for i in issues]),
-            "lead_id": pa.nulls(len(issues), _TEXT),
-            "reasons": text([";".join(i.codes) for i in issues]),
-            "message": text([i.message for i in issues]),
+            "file": table["file"],
+            "sheet": table["sheet"],
+            "row": table["row"],
+            "campaign": table["campaign"],
+            "number": table["number"],
+            "outcome": table["kind"],
+            "lead_id": pa.nulls(n, _TEXT),
+            "reasons": table["codes"],
+            "message": table["message"],
         }
     )
 
@@ -323,6 +323,29 @@ def _skipped_sources(plan: Plan) -> set[tuple[str, str | None, int]]:
     }
 
 
+def issue_counts(issues: Iterable[RowIssue]) -> list[tuple[str | None, IssueKind, int]]:
+    """How many issues there are per (campaign as the row gave it, kind), in the order each
+    pair first occurs (one group-by over the columns)."""
+    table = IssueTable.from_issues(issues).table
+    if not table.num_rows:
+        return []
+    keys = pa.table({"campaign": table["campaign"], "kind": table["kind"]})
+    pairs = pc.dictionary_encode(
+        pc.binary_join_element_wise(
+            pc.fill_null(keys["campaign"], pa.scalar("\x00", _TEXT)),
+            keys["kind"],
+            pa.scalar("\x01", _TEXT),
+        ).combine_chunks()
+    )
+    codes = np.asarray(pairs.indices.to_numpy(zero_copy_only=False))
+    counts = np.bincount(codes, minlength=len(pairs.dictionary))
+    out: list[tuple[str | None, IssueKind, int]] = []
+    for text, n in zip(pairs.dictionary.to_pylist(), counts.tolist(), strict=True):
+        campaign, kind = text.rsplit("\x01", 1)
+        out.append((None if campaign == "\x00" else campaign, IssueKind(kind), int(n)))
+    return out
+
+
 def campaign_counts(
     names: Mapping[str, str],
     desired: Mapping[str, pd.DataFrame],
@@ -361,17 +384,17 @@ def campaign_counts(
                 c[key] = int(pc.get(key, 0))
     by_name = {name.casefold(): name for name in names.values()}
     by_id = dict(names)
-    for issue in issues:
-        ref = issue.campaign or NO_CAMPAIGN_GIVEN
+    for campaign, kind, n in issue_counts(issues):
+        ref = campaign or NO_CAMPAIGN_GIVEN
         known = by_id.get(ref) or by_name.get(ref.casefold())
         # Rows naming a campaign that does not exist are counted together, not one made-up
         # campaign per misspelled name (rows.csv and rejected.csv keep the name each gave).
-        c = bucket(known or (UNKNOWN_CAMPAIGN if issue.campaign else NO_CAMPAIGN_GIVEN))
-        c["rows_read"] += 1
-        if issue.kind is IssueKind.DUPLICATE:
-            c["rows_duplicate"] += 1
+        c = bucket(known or (UNKNOWN_CAMPAIGN if campaign else NO_CAMPAIGN_GIVEN))
+        c["rows_read"] += n
+        if kind is IssueKind.DUPLICATE:
+            c["rows_duplicate"] += n
         else:
-            c["rows_rejected"] += 1
+            c["rows_rejected"] += n
     if results is not None and plan is not None:
         ops = {op.op_id: op for op in plan.operations}
         for r in results:

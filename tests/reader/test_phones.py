@@ -207,3 +207,12 @@ def test_unknown_region_or_level_is_a_config_error():
         normalize_numbers(pd.Series(["1"]), "XX")
     with pytest.raises(ConfigError, match="validation level 'strict'"):
         normalize_numbers(pd.Series(["1"]), "US", "strict")
+
+
+def test_the_whitespace_table_is_exactly_what_str_strip_removes() -> None:
+    import sys
+
+    from leadsync.reader.phonesplit import PYTHON_WHITESPACE
+
+    listed = {c for a, b in PYTHON_WHITESPACE for c in range(a, b + 1)}
+    assert listed == {c for c in range(sys.maxunicode + 1) if chr(c).isspace()}

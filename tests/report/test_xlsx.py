@@ -201,9 +201,9 @@ def test_capped_workbook_points_to_rows_csv_which_has_every_row(
     folder, _ = capped
     label = summary_labels(openpyxl.load_workbook(folder / "report.xlsx"))["Rows"]
     assert label == (
-        "rows.csv holds every row (100). The Rows sheet holds 35 of them: every row that needs "
-        "attention (rejected, duplicate, failed, changed, planned) and at most the first 25 "
-        "valid or unchanged rows."
+        "rows.csv holds every row (100). The Rows sheet lists 35 of them (at most 50,000): the "
+        "rows that need attention (rejected, duplicate, failed, changed, planned) first, then "
+        "at most 25 valid or unchanged rows."
     )
     with (folder / "rows.csv").open(encoding="utf-8-sig") as fh:
         assert sum(1 for _ in fh) == 101
@@ -230,3 +230,36 @@ def test_only_valid_and_unchanged_rows_are_capped(
     report.rows.loc[0, "outcome"] = outcome
     path = write_xlsx(report, tmp_path / "r.xlsx")
     assert len(values(openpyxl.load_workbook(path)["Rows"])) - 1 == listed
+
+
+def test_rows_rejected_and_drift_sheets_list_at_most_the_listed_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(xlsx_module, "XLSX_LISTED_ROWS", 5)
+    report = big_report(100, rejected_every=10, accepted="valid")  # 10 rejected, 90 valid
+    report.command = "validate"
+    report.drift = pd.DataFrame({"number": [f"+1213555{i:04d}" for i in range(8)]}, dtype="str")
+    write_report(report, tmp_path)
+    book = openpyxl.load_workbook(tmp_path / "report.xlsx")
+    rows = values(book["Rows"])
+    assert rows[0][9] == (
+        "Only the first 5 of the 10 rows that need attention are listed here: rows.csv has "
+        "every row."
+    )
+    assert [r[5] for r in rows[1:]] == ["rejected"] * 5  # attention first, no room for valid
+    assert [r[2] for r in rows[1:]] == [2, 12, 22, 32, 42]
+    rejected = values(book["Rejected"])
+    assert len(rejected) == 6
+    assert (
+        rejected[0][-1] == "Only the first 5 of 10 rows are listed here: rejected.csv has them all."
+    )
+    drift = values(book["Drift"])
+    assert len(drift) == 6 and drift[0][-1] == "Only the first 5 of 8 rows are listed here."
+    labels = summary_labels(book)
+    assert labels["Rejected sheet"] == (
+        "It lists 5 of 10 rows. Only the first 5 of 10 rows are listed here: rejected.csv has "
+        "them all."
+    )
+    assert "Drift sheet" in labels
+    with (tmp_path / "rejected.csv").open(encoding="utf-8-sig") as fh:
+        assert sum(1 for _ in fh) == 11  # the CSV keeps every rejected row

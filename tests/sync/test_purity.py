@@ -95,7 +95,7 @@ def source_imports(path: Path, package: str = "leadsync") -> set[str]:
 @pytest.mark.parametrize("module", PURE_MODULES)
 def test_pure_source_imports_nothing_that_does_io(module: str) -> None:
     imports = source_imports(PURE_DIR / f"{module}.py", "leadsync.sync")
-    assert "pandas" in imports  # the parse found the imports
+    assert "__future__" in imports  # the parse found the imports (every module has it)
     assert sorted(i for i in imports if is_forbidden(i, FORBIDDEN_IMPORTS)) == []
 
 
