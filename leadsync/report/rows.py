@@ -10,11 +10,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..models import IssueKind, ReadResult, zero_counts
+from ..models import Count, IssueKind, ReadResult, RowOutcome, zero_counts
 from ..sync.outcomes import issue_counts, issue_rows
 from .model import NO_CAMPAIGN, ROW_COLUMNS
 
-_ISSUE_COUNT_KEY = {IssueKind.REJECTED: "rows_rejected", IssueKind.DUPLICATE: "rows_duplicate"}
+_ISSUE_COUNT_KEY = {
+    IssueKind.REJECTED: Count.ROWS_REJECTED,
+    IssueKind.DUPLICATE: Count.ROWS_DUPLICATE,
+}
 TEXT = pa.large_string()
 
 
@@ -99,7 +102,7 @@ def rows_from_arrow(table: pa.Table) -> pd.DataFrame:
 
 
 def read_rows(
-    result: ReadResult, *, valid_outcome: str = "valid", release: bool = False
+    result: ReadResult, *, valid_outcome: str = RowOutcome.VALID, release: bool = False
 ) -> pd.DataFrame:
     """One row per input row (:data:`ROW_COLUMNS`), in the order of the files and sheets read
     and then by row number.
@@ -146,9 +149,9 @@ def read_counts(result: ReadResult, *, campaign: str | None = None) -> dict[str,
 
     valid = result.leads["campaign"].astype("str").fillna("").value_counts()
     for name, n in valid.items():
-        bucket(name)["rows_valid"] += int(n)
+        bucket(name)[Count.ROWS_VALID] += int(n)
     for name, kind, n in issue_counts(result.issues):
         bucket(name)[_ISSUE_COUNT_KEY[kind]] += n
     for c in counts.values():
-        c["rows_read"] = c["rows_valid"] + c["rows_rejected"] + c["rows_duplicate"]
+        c[Count.ROWS_READ] = c[Count.ROWS_VALID] + c[Count.ROWS_REJECTED] + c[Count.ROWS_DUPLICATE]
     return counts

@@ -31,7 +31,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from ..models import COUNT_KEYS
+from ..models import COUNT_KEYS, RowOutcome
 from .files import arrow_table, atomic_path, rejected_frame, rows_frame
 from .model import RunReport
 from .safe import safe_cell
@@ -46,7 +46,7 @@ XLSX_ROUTINE_ROWS = 50_000
 #: every row).
 XLSX_LISTED_ROWS = 50_000
 #: Outcomes of rows that need no attention.
-ROUTINE_OUTCOMES: tuple[str, ...] = ("valid", "unchanged")
+ROUTINE_OUTCOMES: tuple[str, ...] = (RowOutcome.VALID.value, RowOutcome.UNCHANGED.value)
 #: Rows sampled to size the columns.
 WIDTH_SAMPLE_ROWS = 2_000
 MIN_COL_WIDTH = 8

@@ -19,11 +19,13 @@ from ..models import (
     NO_CAMPAIGN_GIVEN,
     ROW_COLUMNS,
     UNKNOWN_CAMPAIGN,
+    Count,
     IssueKind,
     OpKind,
     OpOutcome,
     OpResult,
     RowIssue,
+    RowOutcome,
     empty_rows,
     zero_counts,
 )
@@ -157,7 +159,7 @@ def _campaign_rows(
     }
     if failed is not None:
         columns |= {
-            "outcome": pa.repeat(pa.scalar("failed", _TEXT), n),
+            "outcome": pa.repeat(pa.scalar(RowOutcome.FAILED.value, _TEXT), n),
             "reasons": pa.repeat(pa.scalar("campaign-unreadable", _TEXT), n),
             "message": pa.repeat(pa.scalar(failed, _TEXT), n),
         }
@@ -172,7 +174,9 @@ def _campaign_rows(
     messages = pc.take(pa.array(_NO_OP_MESSAGES, _TEXT), why)
     mask = pa.array(none)
     columns |= {
-        "outcome": pc.if_else(mask, pa.scalar("unchanged", _TEXT), ops.outcome.take(taken)),
+        "outcome": pc.if_else(
+            mask, pa.scalar(RowOutcome.UNCHANGED.value, _TEXT), ops.outcome.take(taken)
+        ),
         "reasons": pc.if_else(mask, reasons, ops.reasons.take(taken)),
         "message": pc.if_else(mask, messages, ops.message.take(taken)),
     }
@@ -283,21 +287,22 @@ def _row_ops(plan: Plan, results: Iterable[OpResult] | None) -> _RowOps:
                 follow_failed[src] = r.message
             continue
         if by_op is None:
-            planned = "planned_add" if op.kind is OpKind.ADD else "planned_status"
+            planned = RowOutcome.PLANNED_ADD if op.kind is OpKind.ADD else RowOutcome.PLANNED_STATUS
             main[src] = (planned, op.reason, "")
             continue
         r = by_op.get(op.op_id)
         if r is not None and r.outcome in _DONE:
-            main[src] = ("added" if op.kind is OpKind.ADD else "status_set", op.reason, "")
+            done = RowOutcome.ADDED if op.kind is OpKind.ADD else RowOutcome.STATUS_SET
+            main[src] = (done, op.reason, "")
         elif r is None or r.outcome is OpOutcome.SKIPPED:
             why = (r.message if r is not None else "") or NOT_STARTED_MESSAGE
-            main[src] = ("not_started", op.reason, why)
+            main[src] = (RowOutcome.NOT_STARTED, op.reason, why)
         else:
-            main[src] = ("failed", op.reason, r.message)
+            main[src] = (RowOutcome.FAILED, op.reason, r.message)
     for src, message in follow_failed.items():
-        if src in main and main[src][0] == "added":
+        if src in main and main[src][0] == RowOutcome.ADDED:
             main[src] = (
-                "added",
+                RowOutcome.ADDED,
                 "status-after-add-failed",
                 f"lead added; setting its status failed: {message}",
             )
@@ -367,19 +372,19 @@ def campaign_counts(
     for cid, name in names.items():
         c = bucket(name)
         valid = len(desired.get(cid, ()))
-        c["rows_valid"] += valid
-        c["rows_read"] += valid
-        c["remote_before"] = int(remote_before.get(cid, 0))
-        c["remote_after"] = c["remote_before"]
+        c[Count.ROWS_VALID] += valid
+        c[Count.ROWS_READ] += valid
+        c[Count.REMOTE_BEFORE] = int(remote_before.get(cid, 0))
+        c[Count.REMOTE_AFTER] = c[Count.REMOTE_BEFORE]
         if plan is not None and cid in plan.counts:
             pc = plan.counts[cid]
             for key in (
-                "planned_add",
-                "planned_delete",
-                "planned_status",
-                "unchanged",
-                "drift",
-                "kept",
+                Count.PLANNED_ADD,
+                Count.PLANNED_DELETE,
+                Count.PLANNED_STATUS,
+                Count.UNCHANGED,
+                Count.DRIFT,
+                Count.KEPT,
             ):
                 c[key] = int(pc.get(key, 0))
     by_name = {name.casefold(): name for name in names.values()}
@@ -390,11 +395,11 @@ def campaign_counts(
         # Rows naming a campaign that does not exist are counted together, not one made-up
         # campaign per misspelled name (rows.csv and rejected.csv keep the name each gave).
         c = bucket(known or (UNKNOWN_CAMPAIGN if campaign else NO_CAMPAIGN_GIVEN))
-        c["rows_read"] += n
+        c[Count.ROWS_READ] += n
         if kind is IssueKind.DUPLICATE:
-            c["rows_duplicate"] += n
+            c[Count.ROWS_DUPLICATE] += n
         else:
-            c["rows_rejected"] += n
+            c[Count.ROWS_REJECTED] += n
     if results is not None and plan is not None:
         ops = {op.op_id: op for op in plan.operations}
         for r in results:
@@ -402,18 +407,18 @@ def campaign_counts(
             c = bucket(names.get(op.campaign_id, op.campaign))
             if r.outcome in _DONE:
                 if op.kind is OpKind.ADD:
-                    c["added"] += 1
+                    c[Count.ADDED] += 1
                 elif is_removal(op):  # hard or soft removal, as the plan counts them
-                    c["deleted"] += 1
+                    c[Count.DELETED] += 1
                 else:  # status changes and statuses set after an add
-                    c["status_set"] += 1
+                    c[Count.STATUS_SET] += 1
             elif r.outcome in (OpOutcome.FAILED, OpOutcome.UNCERTAIN):
-                c["failed"] += 1
+                c[Count.FAILED] += 1
             elif r.outcome is OpOutcome.SKIPPED:
-                c["not_started"] += 1
+                c[Count.NOT_STARTED] += 1
     if verification is not None:
         for cid, n in verification.residual.items():
-            bucket(names.get(cid, cid))["residual"] = int(n)
+            bucket(names.get(cid, cid))[Count.RESIDUAL] = int(n)
         for cid, n in verification.remote_after.items():
-            bucket(names.get(cid, cid))["remote_after"] = int(n)
+            bucket(names.get(cid, cid))[Count.REMOTE_AFTER] = int(n)
     return counts
