@@ -31,7 +31,7 @@ from ..models import (
 )
 from .diff import CampaignDiff, arrow_text
 from .issuetable import IssueTable
-from .plan import REASON_STATUS_AFTER_ADD, Plan, is_removal
+from .plan import PLAN_COUNT_KEYS, REASON_STATUS_AFTER_ADD, Plan, is_removal
 
 _DONE = (OpOutcome.DONE, OpOutcome.SETTLED_PRESENT)
 #: rows.csv message of a row whose operation never started (the run was stopped first).
@@ -378,15 +378,9 @@ def campaign_counts(
         c[Count.REMOTE_AFTER] = c[Count.REMOTE_BEFORE]
         if plan is not None and cid in plan.counts:
             pc = plan.counts[cid]
-            for key in (
-                Count.PLANNED_ADD,
-                Count.PLANNED_DELETE,
-                Count.PLANNED_STATUS,
-                Count.UNCHANGED,
-                Count.DRIFT,
-                Count.KEPT,
-            ):
-                c[key] = int(pc.get(key, 0))
+            for key in PLAN_COUNT_KEYS:
+                if key != Count.REMOTE_BEFORE:  # the fetch's count, set above
+                    c[key] = int(pc.get(key, 0))
     by_name = {name.casefold(): name for name in names.values()}
     by_id = dict(names)
     for campaign, kind, n in issue_counts(issues):
