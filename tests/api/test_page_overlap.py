@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -64,7 +65,10 @@ class GatedPages:
         return self.body(page)
 
 
-def serve(pages: GatedPages) -> ThreadingHTTPServer:
+@contextmanager
+def served(pages: GatedPages) -> Iterator[str]:
+    """The pages on a local HTTP server for the test's duration; yields its base URL."""
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -83,23 +87,24 @@ def serve(pages: GatedPages) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture
 def gated() -> Iterator[tuple[GatedPages, CampaignsClient]]:
     pages = GatedPages()
-    server = serve(pages)
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    client = CampaignsClient(api_key_settings(url, retry_attempts=1))
-    try:
-        yield pages, client
-    finally:
-        for gate in pages.gates:
-            gate.set()
-        client.close()
-        server.shutdown()
-        server.server_close()
+    with served(pages) as url:
+        client = CampaignsClient(api_key_settings(url, retry_attempts=1))
+        try:
+            yield pages, client
+        finally:
+            for gate in pages.gates:
+                gate.set()
+            client.close()
 
 
 @pytest.mark.parametrize("tables", [False, True], ids=["dicts", "arrow"])
@@ -130,14 +135,8 @@ def test_a_key_the_tail_does_not_tell_is_read_after_the_page() -> None:
     pages = GatedPages(key_last=False)
     for gate in pages.gates:
         gate.set()
-    server = serve(pages)
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        with CampaignsClient(api_key_settings(url, retry_attempts=1)) as client:
-            got = [len(p) for p in client.iter_lead_pages(CAMPAIGN, page_size=3)]
-    finally:
-        server.shutdown()
-        server.server_close()
+    with served(pages) as url, CampaignsClient(api_key_settings(url, retry_attempts=1)) as client:
+        got = [len(p) for p in client.iter_lead_pages(CAMPAIGN, page_size=3)]
     assert got == [3] * PAGES
     assert pages.order == [None, *[f"p{i}" for i in range(1, PAGES)]]
 
@@ -190,15 +189,9 @@ def test_a_page_repeated_under_new_keys_stops_the_listing(tables: bool) -> None:
     pages = SamePage()
     for gate in pages.gates:
         gate.set()
-    server = serve(pages)
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        with CampaignsClient(api_key_settings(url, retry_attempts=1)) as client:
-            listing = client.iter_lead_tables if tables else client.iter_lead_pages
-            with pytest.raises(PaginationError, match="repeats page 1 exactly"):
-                list(listing(CAMPAIGN, page_size=3))
-    finally:
-        server.shutdown()
-        server.server_close()
+    with served(pages) as url, CampaignsClient(api_key_settings(url, retry_attempts=1)) as client:
+        listing = client.iter_lead_tables if tables else client.iter_lead_pages
+        with pytest.raises(PaginationError, match="repeats page 1 exactly"):
+            list(listing(CAMPAIGN, page_size=3))
     assert pages.order[:2] == [None, "p1"]
     assert len(pages.order) <= 3  # the second page stops it; at most one request was ahead
