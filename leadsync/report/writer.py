@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .files import (
     BEFORE_NAME,
     OPERATIONS_NAME,
+    REJECTED_NAME,
+    ROWS_NAME,
+    SUMMARY_NAME,
     rejected_frame,
     write_operations,
     write_rejected,
@@ -35,11 +40,13 @@ class _Tally:
         self.progress = progress
         self.total = total
         self.done = 0
+        self._lock = threading.Lock()
 
     def __call__(self, rows: int) -> None:
-        self.done = min(self.done + rows, self.total)
-        if self.progress is not None:
-            self.progress(PROGRESS_STAGE, self.done, self.total)
+        with self._lock:
+            self.done = min(self.done + rows, self.total)
+            if self.progress is not None:
+                self.progress(PROGRESS_STAGE, self.done, self.total)
 
 
 def write_report(
@@ -55,6 +62,10 @@ def write_report(
     before any delete. Sets ``report.folder``. ``progress("report", done, total)`` is called
     as the rows of the CSV files and of the workbook are written (``done`` counts rows, plus
     one for report.html). Raises OSError when the folder cannot be written.
+
+    rows.csv and rejected.csv are written on a worker thread while this one writes the
+    workbook and report.html: the CSV files are mostly Arrow work, which runs without the GIL,
+    and the workbook and the page mostly Python, so the two overlap on a second core.
     """
     folder.mkdir(parents=True, exist_ok=True)
     report.folder = folder
@@ -65,17 +76,23 @@ def write_report(
         len(report.rows) + len(rejected) + sum(s.table.num_rows for s in sheets) + HTML_UNITS,
     )
     tally(0)
-    paths = [write_summary(report, folder)]
-    paths.append(write_rows(report, folder, tally))
-    paths.append(write_rejected(report, folder, tally, frame=rejected))
-    paths.append(write_operations(report, folder))
-    paths.append(write_sheets(report, sheets, folder / XLSX_NAME, tally))
-    names = [p.name for p in paths] + [HTML_NAME]
+    summary = write_summary(report, folder)
+    names = [SUMMARY_NAME, ROWS_NAME, REJECTED_NAME, OPERATIONS_NAME, XLSX_NAME, HTML_NAME]
     if (folder / BEFORE_NAME).exists():
         names.append(BEFORE_NAME)
-    paths.append(write_html(report, folder / HTML_NAME, files=names))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-csv") as pool:
+        csv_files = pool.submit(
+            lambda: (
+                write_rows(report, folder, tally),
+                write_rejected(report, folder, tally, frame=rejected),
+            )
+        )
+        operations = write_operations(report, folder)
+        workbook = write_sheets(report, sheets, folder / XLSX_NAME, tally)
+        html = write_html(report, folder / HTML_NAME, files=names)
+    rows_csv, rejected_csv = csv_files.result()
     tally(HTML_UNITS)
-    return paths
+    return [summary, rows_csv, rejected_csv, operations, workbook, html]
 
 
 __all__ = ["HTML_NAME", "OPERATIONS_NAME", "PROGRESS_STAGE", "XLSX_NAME", "write_report"]
