@@ -10,15 +10,14 @@ name), the page says so instead of running something else than what was shown.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import tomlkit
 import tomlkit.exceptions
 
+from ..atomic import open_mode, write_atomic
 from ..errors import ConfigError, InputError
 from ..models import INPUT_FIELDS
 from ..run.inspect import SheetPreview, check_mapping
@@ -160,26 +159,13 @@ def _columns_table(columns: Mapping[str, str]) -> tomlkit.items.Table:
     return table
 
 
-def _write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_mapping(folder: Path, name: str, columns: Mapping[str, str]) -> Path:
     """Save ``columns`` as named mapping ``name`` (replacing one of that name)."""
     path = folder / f"{check_name(name)}{MAPPING_SUFFIX}"
     doc = tomlkit.document()
     doc.add(tomlkit.comment("leadsync column mapping, saved by the console"))
     doc.add("columns", _columns_table(columns))
-    _write_atomic(path, tomlkit.dumps(doc))
+    write_atomic(path, tomlkit.dumps(doc), mode=open_mode())
     return path
 
 
@@ -194,6 +180,6 @@ def save_to_config(config: Path, columns: Mapping[str, str]) -> None:
     doc["columns"] = _columns_table(columns)
     try:
         mode = config.stat().st_mode & 0o777
-        _write_atomic(config, tomlkit.dumps(doc), mode)
+        write_atomic(config, tomlkit.dumps(doc), mode=mode)
     except OSError as err:
         raise ConfigError(f"config file {config} cannot be written: {err.strerror}") from None

@@ -1,5 +1,5 @@
 """The text files of a report folder: summary.json, rows.csv, rejected.csv, operations.jsonl,
-before.csv. Every file is written atomically (a temp file, then ``os.replace``), so a reader
+before.csv. Every file is written atomically and durably (:mod:`leadsync.atomic`), so a reader
 never sees half a file, and every CSV cell goes through :mod:`leadsync.report.safe`.
 
 CSV files are UTF-8 with a byte-order mark (so Excel shows accents right; pandas and
@@ -9,12 +9,11 @@ as an empty field.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
-import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import asdict
 from datetime import datetime
 from enum import Enum
@@ -26,6 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from ..atomic import atomic_path as _atomic_path
+from ..atomic import open_mode
 from ..models import OpResult, RowIssue
 from ..sync.issuetable import IssueTable
 from .model import ROW_COLUMNS, RunReport
@@ -47,19 +48,10 @@ CSV_BATCH_ROWS = 100_000
 Tick = Callable[[int], None]
 
 
-@contextlib.contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
-    """Yield a temp path beside ``target``; on success it replaces ``target`` in one step.
-
-    On error the temp file is removed and ``target`` is left as it was.
-    """
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+def atomic_path(target: Path) -> AbstractContextManager[Path]:
+    """A report file's atomic, durable write (:func:`leadsync.atomic.atomic_path`), with the
+    permissions a plain ``open`` would give it, as the live journal has."""
+    return _atomic_path(target, mode=open_mode())
 
 
 def _json_default(value: Any) -> Any:

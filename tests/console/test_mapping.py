@@ -3,6 +3,7 @@ named mappings and the config file keep what was saved."""
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,14 @@ def test_saving_into_the_config_file_keeps_everything_else(tmp_path: Path) -> No
     s = load_settings(config, environ={})
     assert s.columns == {"number": "Tel (direct)", "first_name": "Given"}
     assert s.sync.mode == "add" and s.jobs[0].name == "nightly"
+
+
+def test_saving_keeps_the_config_files_permissions(tmp_path: Path) -> None:
+    # a config holding the API password is often readable by its owner only: it stays so
+    config = tmp_path / "leadsync.toml"
+    config.write_text('[columns]\nnumber = "Old"\n')
+    config.chmod(0o600)
+    save_to_config(config, {"number": "Tel"})
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    assert load_settings(config, environ={}).columns == {"number": "Tel"}
+    assert [p.name for p in tmp_path.iterdir()] == ["leadsync.toml"]  # no temporary copy left

@@ -1,17 +1,21 @@
 """write_report writes rows.csv and rejected.csv on a worker thread beside the workbook and
 report.html: a failure on either side still raises from write_report, the other side finishes,
-and no temporary file is left behind."""
+and no temporary file is left behind. Every file is synced to disk before it replaces the old
+one, with the permissions a plain ``open`` gives."""
 
 from __future__ import annotations
 
+import stat
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from leadsync.report import write_report
+from leadsync import atomic
+from leadsync.report import write_before_csv, write_report
 from leadsync.report import writer as writer_module
+from tests.helpers import REPORT_FILES
 
 from .builders import small_report
 
@@ -63,3 +67,20 @@ def test_a_failing_workbook_raises_after_the_csv_files_are_done(
     assert (tmp_path / "rows.csv").read_text(encoding="utf-8-sig").count("\n") > 1
     assert (tmp_path / "rejected.csv").exists()
     assert not (tmp_path / "report.html").exists()
+
+
+def test_every_report_file_is_synced_to_disk_and_readable_as_open_makes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[str] = []
+    real_fsync = atomic._fsync_file
+    monkeypatch.setattr(atomic, "_fsync_file", lambda p: (synced.append(p.name), real_fsync(p)))
+    report = small_report()
+    write_before_csv(report.rows.head(2), tmp_path)  # the copy taken before any delete
+    write_report(report, tmp_path)
+    written = {p.name for p in tmp_path.iterdir()}
+    assert written == {*REPORT_FILES, "before.csv"}
+    # each file's temporary copy was fsynced before it replaced the file
+    assert {name[1:].rsplit(".", 2)[0] for name in synced} == written  # ".rows.csv.XXXX.tmp"
+    for name in written:
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == atomic.open_mode(), name
