@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from typing import Any
 
@@ -455,6 +456,13 @@ def test_policy_from_settings_and_round_trip() -> None:
     assert policy.max_delete_count == 50
     assert PlanPolicy.from_dict(policy.as_dict()) == policy
     assert PlanPolicy().soft_remove_status is None
+
+
+def test_policy_fields_and_defaults_are_the_sync_settings() -> None:
+    # PlanPolicy names the [sync] settings a plan needs; its defaults must not drift from them
+    own = {f.name for f in dataclasses.fields(PlanPolicy)} - set(SyncSettings.model_fields)
+    assert own == {"add_status"}  # the status of a new lead: the API's, not a setting
+    assert PlanPolicy() == PlanPolicy.from_settings(SyncSettings())
 
 
 @pytest.mark.parametrize(
