@@ -76,7 +76,6 @@ def create_app(settings: Settings, options: ConsoleOptions) -> Starlette:
         roots=report_roots(settings, options.cwd),
         mappings_dir=options.mappings_dir or report_root / ".console" / "mappings",
         templates=templates(),
-        owns_work_dir=owns,
     )
 
     @contextlib.asynccontextmanager

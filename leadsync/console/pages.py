@@ -69,7 +69,6 @@ class Console:
     templates: Jinja2Templates
     rows_cache: RowsCache = field(default_factory=RowsCache)
     job_runs: dict[str, JobRun] = field(default_factory=dict)
-    owns_work_dir: bool = False
 
     @property
     def upload_limit(self) -> int:

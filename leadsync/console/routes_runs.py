@@ -17,7 +17,7 @@ from ..jobs.folders import TOTALS_SHOWN, job_paths, job_status, resolve_sources
 from ..models import Count
 from .flows import dry_run_job
 from .history import PAGE_SIZE, RunEntry, find_run, list_runs, page_count, run_file
-from .pages import JobRun, console_of, error_page, int_param, post, render, task_events
+from .pages import JobRun, console_of, int_param, post, render, task_events
 from .security import REPORT_CSP
 from .tasks import Task
 
@@ -247,10 +247,6 @@ async def job_run_page(request: Request) -> Response:
 
 async def job_run_events(request: Request) -> Response:
     return await task_events(request, _job_run(request).task)
-
-
-async def not_allowed(request: Request) -> Response:
-    return error_page(request, 405, "method not allowed")
 
 
 ROUTES = [
