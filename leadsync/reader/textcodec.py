@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import codecs
 import re
+from typing import Any
 
-import charset_normalizer
 import numpy as np
 import pyarrow as pa
 
@@ -61,6 +61,13 @@ _MAC_ROMAN = "mac_roman"
 _CHAOS_MARGIN = 0.02
 
 
+def _charset_normalizer() -> Any:
+    """charset_normalizer, imported when a file is not UTF-8 (most are: it costs start-up)."""
+    import charset_normalizer
+
+    return charset_normalizer
+
+
 def _not_text(path: str, what: str) -> InputError:
     return InputError(f"{path} is not a text file (it looks like {what})", path=path)
 
@@ -105,7 +112,7 @@ def _ranked_legacy(sample: bytes) -> str:
     Mac Roman letters read as cp1252; latin-1 when none decodes it."""
     matches = {
         m.encoding: m.chaos
-        for m in charset_normalizer.from_bytes(sample, cp_isolation=list(LEGACY_ENCODINGS))
+        for m in _charset_normalizer().from_bytes(sample, cp_isolation=list(LEGACY_ENCODINGS))
     }
     default = LEGACY_ENCODINGS[0]
     if not matches:
@@ -136,7 +143,7 @@ def looks_misdecoded(sample: bytes, text: str, encoding: str) -> bool:
         text
     ):
         return True
-    return not charset_normalizer.from_bytes(_whole_lines(sample), cp_isolation=[encoding])
+    return not _charset_normalizer().from_bytes(_whole_lines(sample), cp_isolation=[encoding])
 
 
 def without_bom(data: bytes) -> bytes:
