@@ -1,6 +1,6 @@
 """The text files of a report folder: summary.json, rows.csv, rejected.csv, operations.jsonl,
-before.csv. Every file is written atomically and durably (:mod:`leadsync.atomic`), so a reader
-never sees half a file, and every CSV cell goes through :mod:`leadsync.report.safe`.
+before.csv. Every file is written atomically (:func:`atomic_path`), so a reader never sees half
+a file, and every CSV cell goes through :mod:`leadsync.report.safe`.
 
 CSV files are UTF-8 with a byte-order mark (so Excel shows accents right; pandas and
 leadsync's reader skip it), comma-separated, every text value in double quotes, a missing value
@@ -48,10 +48,16 @@ CSV_BATCH_ROWS = 100_000
 Tick = Callable[[int], None]
 
 
-def atomic_path(target: Path) -> AbstractContextManager[Path]:
-    """A report file's atomic, durable write (:func:`leadsync.atomic.atomic_path`), with the
-    permissions a plain ``open`` would give it, as the live journal has."""
-    return _atomic_path(target, mode=open_mode())
+def atomic_path(target: Path, *, durable: bool = False) -> AbstractContextManager[Path]:
+    """A report file's atomic write (:func:`leadsync.atomic.atomic_path`), with the permissions
+    a plain ``open`` would give it, as the live journal has. ``durable`` (fsynced before the
+    rename) for the records a machine or a restore relies on: summary.json,
+    operations.jsonl, before.csv. The files for people (rows.csv, rejected.csv, report.xlsx,
+    report.html) are not: syncing ~100 MB of them costs a 1M-row run about a third of a second
+    (bench/RESULTS.md). A crash of leadsync leaves each of them old or whole; only a power loss
+    just after a run may leave one empty or short, while the durable records say what the run
+    did."""
+    return _atomic_path(target, mode=open_mode(), durable=durable)
 
 
 def _json_default(value: Any) -> Any:
@@ -72,7 +78,7 @@ def write_summary(report: RunReport, folder: Path) -> Path:
     """``summary.json`` (:meth:`RunReport.summary_dict`, indented, UTF-8)."""
     path = folder / SUMMARY_NAME
     text = json.dumps(report.summary_dict(), indent=2, ensure_ascii=False, default=_json_default)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, durable=True) as tmp:
         tmp.write_text(text + "\n", encoding="utf-8")
     return path
 
@@ -93,8 +99,11 @@ def arrow_table(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_arrays(columns, names=[str(c) for c in frame.columns])
 
 
-def _write_csv(frame: pd.DataFrame, path: Path, tick: Tick | None = None) -> Path:
-    """Write ``frame`` (escaped by :func:`arrow_column`) as CSV, atomically.
+def _write_csv(
+    frame: pd.DataFrame, path: Path, tick: Tick | None = None, *, durable: bool = False
+) -> Path:
+    """Write ``frame`` (escaped by :func:`arrow_column`) as CSV, atomically (``durable``: see
+    :func:`atomic_path`).
 
     pyarrow's CSV writer does the rows (far less CPU than ``DataFrame.to_csv``; figures in
     bench/RESULTS.md), a batch of :data:`CSV_BATCH_ROWS` at a time (``tick(rows)`` after each);
@@ -104,7 +113,7 @@ def _write_csv(frame: pd.DataFrame, path: Path, tick: Tick | None = None) -> Pat
     table = arrow_table(frame)
     header = io.StringIO()
     csv.writer(header, lineterminator="\n").writerow([str(c) for c in frame.columns])
-    with atomic_path(path) as tmp, tmp.open("wb") as fh:
+    with atomic_path(path, durable=durable) as tmp, tmp.open("wb") as fh:
         fh.write(header.getvalue().encode(CSV_ENCODING))
         if table.num_rows:
             with pacsv.CSVWriter(fh, table.schema, write_options=CSV_OPTIONS) as out:
@@ -202,7 +211,7 @@ def write_operations(report: RunReport, folder: Path) -> Path:
         json.dumps(op_result_record(op), ensure_ascii=False, default=_json_default)
         for op in report.operations
     ]
-    with atomic_path(path) as tmp:
+    with atomic_path(path, durable=True) as tmp:
         tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return path
 
@@ -222,4 +231,4 @@ def write_before_csv(remote: pd.DataFrame, folder: Path) -> Path:
             path, dtype="str", keep_default_na=False, na_values=[""], encoding=CSV_ENCODING
         )
         frame = pd.concat([earlier, remote.astype("str")], ignore_index=True)
-    return _write_csv(frame, path)
+    return _write_csv(frame, path, durable=True)  # the copy to restore from: on disk first

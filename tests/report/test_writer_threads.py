@@ -1,7 +1,8 @@
 """write_report writes rows.csv and rejected.csv on a worker thread beside the workbook and
 report.html: a failure on either side still raises from write_report, the other side finishes,
-and no temporary file is left behind. Every file is synced to disk before it replaces the old
-one, with the permissions a plain ``open`` gives."""
+and no temporary file is left behind. The records (summary.json, operations.jsonl, before.csv)
+are synced to disk before they replace the old ones; every file has the permissions a plain
+``open`` gives."""
 
 from __future__ import annotations
 
@@ -69,7 +70,7 @@ def test_a_failing_workbook_raises_after_the_csv_files_are_done(
     assert not (tmp_path / "report.html").exists()
 
 
-def test_every_report_file_is_synced_to_disk_and_readable_as_open_makes_it(
+def test_the_records_are_synced_to_disk_and_every_file_is_readable_as_open_makes_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     synced: list[str] = []
@@ -80,7 +81,9 @@ def test_every_report_file_is_synced_to_disk_and_readable_as_open_makes_it(
     write_report(report, tmp_path)
     written = {p.name for p in tmp_path.iterdir()}
     assert written == {*REPORT_FILES, "before.csv"}
-    # each file's temporary copy was fsynced before it replaced the file
-    assert {name[1:].rsplit(".", 2)[0] for name in synced} == written  # ".rows.csv.XXXX.tmp"
+    # what a scheduler or a restore reads is on disk before it replaces the old file; the
+    # files for people are not synced (their cost at 1M rows: bench/RESULTS.md)
+    on_disk = {name[1:].rsplit(".", 2)[0] for name in synced}  # ".summary.json.XXXX.tmp"
+    assert on_disk == {"summary.json", "operations.jsonl", "before.csv"}
     for name in written:
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == atomic.open_mode(), name
