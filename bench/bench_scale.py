@@ -22,7 +22,7 @@ process's own peak RSS (``os.wait4``). Files come from bench/gen_data.py's messy
 
 With ``--before DIR`` (a copy of an earlier ``leadsync`` package, e.g. ``git archive COMMIT
 leadsync | tar -x -C DIR``), the same validate and ``--version`` runs of that code are measured
-in the same run and printed beside (and, in the sync scenario, that code's whole sync against
+in the same run and printed beside (the 1M validate runs of both codes taking turns) (and, in the sync scenario, that code's whole sync against
 each server, between the same bare-client runs; it runs as ``python -S`` with ``DIR`` and this
 interpreter's site-packages on ``PYTHONPATH``, so the installed package does not shadow it).
 
@@ -122,12 +122,22 @@ def run(
     }
 
 
-def median_run(
-    cmd: list[str], repeat: int, before: Path | None = None
-) -> tuple[dict[str, float], list[float]]:
-    """The run with the median wall time of ``repeat`` runs, and every run's wall time."""
-    runs = sorted((run(cmd, before) for _ in range(repeat)), key=lambda r: r["wall"])
-    return runs[len(runs) // 2], [r["wall"] for r in runs]
+Median = tuple[dict[str, float], list[float]]
+
+
+def median_runs(cmds: list[tuple[list[str], Path | None]], repeat: int) -> list[Median]:
+    """Each ``(cmd, before)`` run ``repeat`` times, the commands taking turns, so that a
+    machine slowing down or speeding up during the bench weighs on each alike; per command
+    the run with the median wall time and every run's wall time, sorted."""
+    runs: list[list[dict[str, float]]] = [[] for _ in cmds]
+    for _ in range(repeat):
+        for done, (cmd, before) in zip(runs, cmds, strict=True):
+            done.append(run(cmd, before))
+    out: list[Median] = []
+    for done in runs:
+        done.sort(key=lambda r: r["wall"])
+        out.append((done[len(done) // 2], [r["wall"] for r in done]))
+    return out
 
 
 def validate_cmd(path: Path, out: Path, leadsync: list[str] = LEADSYNC) -> list[str]:
@@ -144,12 +154,15 @@ def before_env(root: Path, env: dict[str, str] | None = None) -> dict[str, str]:
     return {**base, "PYTHONPATH": os.pathsep.join([str(root), *site.getsitepackages()])}
 
 
-def _before_rows(
-    root: Path, path: Path, out: Path, repeat: int, now: dict[str, float]
-) -> list[Row]:
-    """The earlier code's validate and --version, beside this code's figures."""
-    old = [sys.executable, "-S", "-m", "leadsync"]
-    slow, walls = median_run(validate_cmd(path, out, old), repeat, root)
+#: How the earlier code is run (``python -S`` with :func:`before_env`).
+OLD_LEADSYNC = [sys.executable, "-S", "-m", "leadsync"]
+
+
+def _before_rows(root: Path, out: Path, earlier: Median, now: dict[str, float]) -> list[Row]:
+    """The earlier code's validate (``earlier``, run in turns with this code's) and
+    --version, beside this code's figures."""
+    old = OLD_LEADSYNC
+    slow, walls = earlier
     version = statistics.median(run([*old, "--version"], root)["wall"] for _ in range(STARTUP_RUNS))
     return [
         Row(
@@ -248,7 +261,13 @@ def _validate_rows(args: argparse.Namespace, tmpdir: Path) -> list[Row]:
     out: list[Row] = []
     files = {n: gen_data.write_messy_csv(tmpdir / f"messy_{n}.csv", n) for n in sizes}
     big = sizes[-1]
-    fast, walls = median_run(validate_cmd(files[big], tmpdir / "report"), args.repeat)
+    cmds: list[tuple[list[str], Path | None]] = [
+        (validate_cmd(files[big], tmpdir / "report"), None)
+    ]
+    if args.before is not None:
+        before_cmd = validate_cmd(files[big], tmpdir / "before", OLD_LEADSYNC)
+        cmds.append((before_cmd, args.before))
+    (fast, walls), *earlier = median_runs(cmds, args.repeat)
     folder = tmpdir / "report"
     naive = run([sys.executable, "-c", NAIVE, str(files[big]), str(tmpdir / "naive.csv")])
     read_only = run([sys.executable, "-c", READ_ONLY, str(files[big])])
@@ -315,7 +334,7 @@ def _validate_rows(args: argparse.Namespace, tmpdir: Path) -> list[Row]:
             )
         )
     if args.before is not None:
-        out += _before_rows(args.before, files[big], tmpdir / "before", args.repeat, fast)
+        out += _before_rows(args.before, tmpdir / "before", earlier[0], fast)
     out += _startup_rows()
     return out
 
