@@ -77,7 +77,7 @@ class Auth:
         account_id: str | None,
         redact: Redactor,
         login_call: LoginCall,
-        on_relogin: Callable[[], None] = lambda: None,
+        on_relogin: Callable[[], object] = lambda: None,
     ) -> None:
         self._creds = credentials
         self._account_id = account_id

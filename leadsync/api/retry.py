@@ -189,22 +189,6 @@ class Backoff:
         return self.delay(state.attempt_number, error)
 
 
-class ReplayFirst:
-    """The first try of a call runs outside tenacity (most calls succeed at once, and building
-    the policy was a tenth of a call's CPU); when it fails, ``check()`` raises its error once
-    as tenacity's attempt 1, so the retries, waits, budget and logs are the policy's own."""
-
-    __slots__ = ("error",)
-
-    def __init__(self, error: Exception) -> None:
-        self.error: Exception | None = error
-
-    def check(self) -> None:
-        if self.error is not None:
-            error, self.error = self.error, None
-            raise error
-
-
 def build_retrying(
     *,
     retry_on: tuple[type[BaseException], ...],
