@@ -42,15 +42,7 @@ class Credentials:
         creds = cls(api_key or None, settings.username, password or None, settings.domain)
         if creds.api_key:
             return creds
-        missing = [
-            name
-            for name, value in (
-                ("username", creds.username),
-                ("password", creds.password),
-                ("domain", creds.domain),
-            )
-            if not value
-        ]
+        missing = [name for name in ("username", "password", "domain") if not getattr(creds, name)]
         if missing:
             raise ConfigError(
                 f"[api] {', '.join(missing)} not set: give username, password and domain "
@@ -125,9 +117,6 @@ class Auth:
                 self._login()
             assert self._current is not None
             return self._current
-
-    def can_relogin(self) -> bool:
-        return not self._creds.api_key
 
     def relogin(self, seen_generation: int) -> None:
         """Replace the token that got a 401, once: only when no other thread already did."""

@@ -270,7 +270,7 @@ class CampaignsClient:
         response = self._exchange(method, path, headers=headers, params=params, json_body=json_body)
         if response.status != 401:
             return response
-        if not self._auth.can_relogin():
+        if self._auth.uses_api_key:
             raise self._unauthorized(method, path, response, "the API key was refused")
         # Each round replaces exactly the token that was refused (other threads may have
         # replaced it already, and under a short token lifetime and back-off waits even that

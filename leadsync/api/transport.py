@@ -349,8 +349,9 @@ def _certificate_advice(base_url: str, err: ssl.SSLCertVerificationError, detail
     )
 
 
-def _causes(err: BaseException) -> list[BaseException]:
-    """``err`` and the exceptions inside it (reasons, args, causes), outermost first."""
+def _causes(err: BaseException, *, deep: bool = True) -> list[BaseException]:
+    """``err`` and the exceptions inside it (reasons, args; causes and contexts when ``deep``),
+    outermost first."""
     chain: list[BaseException] = []
     cause: BaseException | None = err
     while cause is not None and all(cause is not c for c in chain):
@@ -360,7 +361,7 @@ def _causes(err: BaseException) -> list[BaseException]:
             cause = reason
             continue
         nested = next((a for a in getattr(cause, "args", ()) if isinstance(a, BaseException)), None)
-        cause = nested or cause.__cause__ or cause.__context__
+        cause = nested or ((cause.__cause__ or cause.__context__) if deep else None)
     return chain
 
 
@@ -376,20 +377,8 @@ def _never_connected(err: BaseException) -> bool:
 
 
 def _root_cause(err: BaseException) -> str:
-    """A short description of the innermost cause (no URL query strings)."""
-    cause: BaseException = err
-    seen: set[int] = set()
-    while id(cause) not in seen:
-        seen.add(id(cause))
-        reason = getattr(cause, "reason", None)
-        nested = reason if isinstance(reason, BaseException) else None
-        if nested is None:
-            nested = next(
-                (a for a in getattr(cause, "args", ()) if isinstance(a, BaseException)), None
-            )
-        if nested is None:
-            break
-        cause = nested
+    """A short description of the innermost reason (no URL query strings)."""
+    cause = _causes(err, deep=False)[-1]
     text = str(cause) or type(cause).__name__
     return text.split("?", 1)[0] if "://" in text else text
 
