@@ -449,11 +449,14 @@ class CampaignsClient:
         page_size: int | None,
         parse: Callable[[Answer], _Page],
     ) -> Iterator[Any]:
-        """Every page of the listing, each as ``parse`` makes it; stops a looping server."""
+        """Every page of the listing, in order, each as ``parse`` makes it; stops a looping
+        server. The next page is requested (``feed.ahead``) as soon as the current page's tail
+        names its key, before the page is parsed."""
         require_text("campaign_id", campaign_id)
         size = page_size or self.settings.page_size
         path = LEADS_PATH.format(campaign_id=quote_segment(campaign_id))
         key_param = self.settings.page_key_param
+        ignored = f"the server ignores the page key parameter {key_param!r}"
 
         def request(page_key: str | None) -> Answer:
             params: dict[str, Any] = {"page_size": size}
@@ -461,70 +464,44 @@ class CampaignsClient:
                 params[key_param] = page_key
             return self._request("GET", path, params=params)
 
-        with PageFeed(request) as feed:
-            yield from self._follow_pages(feed, path, campaign_id, size, parse)
-
-    def _follow_pages(
-        self,
-        feed: PageFeed[Answer],
-        path: str,
-        campaign_id: str,
-        size: int,
-        parse: Callable[[Answer], _Page],
-    ) -> Iterator[Any]:
-        """The pages of one listing, in order: each next page is requested (``feed.ahead``)
-        as soon as the current page's tail names its key, before the page is parsed."""
         key: str | None = None
         seen_keys: set[str] = set()
         previous_ids: object = None
         empty_streak = 0
         pages = 0
-        while True:
-            response = feed.get(key)
-            known, hint = next_key_hint(response.content)
-            if known and hint is not None and hint not in seen_keys and hint != key:
-                feed.ahead(hint)
-            page, ids, count, next_key = self._parse(path, response, parse)
-            pages += 1
-            if count and ids == previous_ids:
-                raise self._pagination_error(
-                    path,
-                    campaign_id,
-                    key,
-                    f"page {pages} repeats page {pages - 1} exactly: the server ignores "
-                    f"the page key parameter {self.settings.page_key_param!r}",
-                )
-            if next_key is not None and next_key in seen_keys:
-                raise self._pagination_error(
-                    path,
-                    campaign_id,
-                    next_key,
-                    f"page {pages} hands back a page key it already gave: the server "
-                    f"ignores the page key parameter {self.settings.page_key_param!r}",
-                )
-            empty_streak = empty_streak + 1 if (not count and next_key is not None) else 0
-            if empty_streak >= MAX_EMPTY_PAGES_WITH_KEY:
-                raise self._pagination_error(
-                    path,
-                    campaign_id,
-                    next_key,
-                    f"{empty_streak} empty pages in a row that still carry a next key",
-                )
-            previous_ids = ids
-            if pages == 1 and next_key is not None and count != size:
-                # Not an error (only the key ends a listing), but worth telling.
-                log.info(
-                    "campaign %s: the server sent %d leads on a page where %d were asked; "
-                    "following next_start_key",
-                    campaign_id,
-                    count,
-                    size,
-                )
-            yield page
-            if next_key is None:
-                return
-            seen_keys.add(next_key)
-            key = next_key
+        with PageFeed(request) as feed:
+            while True:
+                response = feed.get(key)
+                known, hint = next_key_hint(response.content)
+                if known and hint is not None and hint not in seen_keys and hint != key:
+                    feed.ahead(hint)
+                page, ids, count, next_key = self._parse(path, response, parse)
+                pages += 1
+                if count and ids == previous_ids:
+                    why = f"page {pages} repeats page {pages - 1} exactly: {ignored}"
+                    raise self._pagination_error(path, campaign_id, key, why)
+                if next_key is not None and next_key in seen_keys:
+                    why = f"page {pages} hands back a page key it already gave: {ignored}"
+                    raise self._pagination_error(path, campaign_id, next_key, why)
+                empty_streak = empty_streak + 1 if (not count and next_key is not None) else 0
+                if empty_streak >= MAX_EMPTY_PAGES_WITH_KEY:
+                    why = f"{empty_streak} empty pages in a row that still carry a next key"
+                    raise self._pagination_error(path, campaign_id, next_key, why)
+                previous_ids = ids
+                if pages == 1 and next_key is not None and count != size:
+                    # Not an error (only the key ends a listing), but worth telling.
+                    log.info(
+                        "campaign %s: the server sent %d leads on a page where %d were asked; "
+                        "following next_start_key",
+                        campaign_id,
+                        count,
+                        size,
+                    )
+                yield page
+                if next_key is None:
+                    return
+                seen_keys.add(next_key)
+                key = next_key
 
     def add_lead(self, campaign_id: str, body: dict[str, Any]) -> AddResult:
         """Add one lead (endpoint 6; not idempotent).
