@@ -95,21 +95,6 @@ ACTIVITY_PAGE_SIZE = 1000
 _Page = tuple[Any, object, int, str | None]
 
 
-class _ColumnIds:
-    """The ids of an Arrow page, equal to another page's when every id is (no Python object
-    per lead)."""
-
-    __slots__ = ("ids",)
-
-    def __init__(self, ids: Any) -> None:
-        self.ids = ids
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _ColumnIds) and bool(self.ids.equals(other.ids))
-
-    __hash__ = None  # type: ignore[assignment]
-
-
 @dataclass(frozen=True, slots=True)
 class AddResult:
     """How an add went: the verb that worked, the HTTP status, and the body when it was JSON
@@ -439,7 +424,7 @@ class CampaignsClient:
 
         def parse(response: Answer) -> _Page:
             table, next_key = parse_lead_table(response.content)
-            return table, _ColumnIds(table.column("id")), table.num_rows, next_key
+            return table, table.column("id"), table.num_rows, next_key  # == compares columns
 
         yield from self._lead_pages(campaign_id, page_size, parse)
 

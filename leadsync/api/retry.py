@@ -153,31 +153,25 @@ class Backoff:
     """tenacity ``wait``: exponential with equal jitter, capped; at least any Retry-After.
 
     Attempt *n* (1-based, the one that just failed) waits a uniform draw in
-    ``[d/2, d]`` with ``d = min(cap, initial * 2**(n-1))``; a ThrottledError's ``retry_after``
+    ``[d/2, d]`` with ``d = min(cap, BACKOFF_INITIAL_S * 2**(n-1))``; a ThrottledError's ``retry_after``
     is a floor on that wait (the server said when to come back).
     """
 
-    def __init__(
-        self,
-        cap_s: float,
-        *,
-        initial_s: float = BACKOFF_INITIAL_S,
-        rng: random.Random | None = None,
-    ) -> None:
+    def __init__(self, cap_s: float, *, rng: random.Random | None = None) -> None:
         self.cap_s = cap_s
-        self.initial_s = initial_s
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
 
+    def _ceiling(self, attempt: int) -> float:
+        return min(self.cap_s, BACKOFF_INITIAL_S * (2 ** max(0, attempt - 1)))
+
     def schedule_s(self, attempts: int) -> float:
         """The longest a call with ``attempts`` tries waits in all (before any Retry-After)."""
-        return sum(
-            min(self.cap_s, self.initial_s * (2 ** (n - 1))) for n in range(1, max(attempts, 1))
-        )
+        return sum(self._ceiling(n) for n in range(1, max(attempts, 1)))
 
     def delay(self, attempt: int, error: BaseException | None = None) -> float:
         """Seconds to wait after failed attempt number ``attempt``."""
-        ceiling = min(self.cap_s, self.initial_s * (2 ** max(0, attempt - 1)))
+        ceiling = self._ceiling(attempt)
         with self._lock:  # random.Random is not documented as thread-safe
             wait = self._rng.uniform(ceiling / 2, ceiling)
         if isinstance(error, ThrottledError) and error.retry_after is not None:

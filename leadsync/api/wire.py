@@ -54,28 +54,12 @@ def quote_segment(value: str) -> str:
 
 
 # --- JSON ------------------------------------------------------------------------------------
-def loads_pairs(text: str) -> Any:
-    """Parse JSON keeping every object as a list of ``(key, value)`` pairs.
-
-    Repeated keys survive (``json.loads`` would keep only the last), so the caller decides what
-    a repeat means.
-    """
-    return json.loads(text, object_pairs_hook=list)
-
-
 def loads(text: str) -> Any:
     """Parse a JSON answer; WireFormatError when it is not JSON."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:
         raise WireFormatError(f"answer is not JSON ({err.msg} at char {err.pos})") from None
-
-
-def unwrap(body: Any) -> Any:
-    """The payload of a Kazoo-style ``{"data": …, "status": …}`` envelope, else ``body``."""
-    if isinstance(body, Mapping) and "data" in body and set(body) <= ENVELOPE_KEYS:
-        return body["data"]
-    return body
 
 
 # --- login -----------------------------------------------------------------------------------
@@ -171,8 +155,8 @@ def parse_campaigns(text: str) -> list[Campaign]:
     Accepts the documented object keyed by campaign id, a Kazoo envelope around it, or a list
     of entries carrying ``id`` / ``campaign_id`` / ``campaing_id``. Raises WireFormatError.
     """
-    try:
-        body = loads_pairs(text)
+    try:  # objects as lists of (key, value) pairs: a repeated key survives
+        body = json.loads(text, object_pairs_hook=list)
     except ValueError as err:
         raise WireFormatError(f"answer is not JSON: {err}") from None
     if isinstance(body, list) and body and all(isinstance(p, tuple) for p in body):
@@ -267,7 +251,8 @@ def parse_leads_page(body: Any) -> tuple[list[dict[str, Any]], str | None]:
 
 def parse_list(body: Any, what: str) -> list[dict[str, Any]]:
     """A list of objects (queues, activity events), with or without a ``data`` envelope."""
-    body = unwrap(body)
+    if isinstance(body, Mapping) and "data" in body and set(body) <= ENVELOPE_KEYS:
+        body = body["data"]  # Kazoo's {"data": …, "status": …} envelope
     if body is None:
         return []
     if not isinstance(body, list):
