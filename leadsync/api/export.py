@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import chain
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -25,6 +25,9 @@ from ..atomic import atomic_path
 from ..errors import UsageError
 from ..models import Campaign
 from ..report.safe import RISKY_FIRST_CHARS, safe_cell
+
+if TYPE_CHECKING:
+    from .client import CampaignsClient
 
 log = logging.getLogger(__name__)
 
@@ -48,18 +51,8 @@ XLSX_SHEET = "Leads"
 UTC_CACHE_SIZE = 65_536
 
 
-class LeadSource(Protocol):
-    """What export needs from the client."""
-
-    def iter_lead_pages(
-        self, campaign_id: str, page_size: int | None = None
-    ) -> Iterator[list[dict[str, Any]]]: ...
-
-    def resolve_campaign(self, ref: str, campaigns: Any = None) -> Campaign: ...
-
-
 def export_leads(
-    client: LeadSource,
+    client: CampaignsClient,
     campaign: Campaign | str,
     out_path: Path,
     progress: Callable[[int], None] | None = None,

@@ -1,15 +1,8 @@
 """Retrying by error type: tenacity policies, the backoff, counters and the run's retry budget.
 
-Which errors a call retries on is decided by the caller from the error *type* and from whether
-the call may be repeated (an add may not, see the client); this module supplies the pieces:
-
-- :class:`Backoff` — exponential with "equal jitter", capped at ``backoff_max_s``, never shorter
-  than a throttling answer's Retry-After;
-- :class:`RetryBudget` — retries allowed per run (``retry_budget`` + 10 % of requests); past it,
-  or once every request has failed for longer than one call's whole retry schedule (an outage:
-  no call in flight can succeed any more), :class:`~leadsync.errors.UnreachableError` stops a
-  run against a server that fails everything — in seconds, not after hundreds of backoffs;
-- :class:`Counters` — thread-safe request/retry/throttle/re-login/error counts for the report.
+Which errors a call retries on is decided by the client from the error *type* and from whether
+the call may be repeated (an add may not); this module supplies the pieces. The budget stops a
+run against a server that fails everything in seconds, not after hundreds of backoffs.
 """
 
 from __future__ import annotations

@@ -1,10 +1,5 @@
 """Apply a plan: concurrent calls, ordering, journal, settlement of uncertain adds.
 
-Public surface::
-
-    from leadsync.apply import apply_plan, ApplyResult, Journal, read_journal
-    from leadsync.apply import install_signal_handlers, latest_results
-
 See :func:`apply_plan` for the phases and guarantees (a run never creates a duplicate lead).
 """
 

@@ -87,10 +87,8 @@ class OpState:
         """The status an ADD itself carries for its new lead, when it needs a call (unless a
         post-add SET_STATUS operation follows the add: that one does it)."""
         op = self.op
-        if op.kind is not OpKind.ADD or self.followers:
-            return None
-        if op.status and op.status != NEW_LEAD_STATUS:
-            return op.status
+        if op.kind is OpKind.ADD and not self.followers and op.status != NEW_LEAD_STATUS:
+            return op.status or None
         return None
 
     def result(self) -> OpResult:
@@ -137,7 +135,6 @@ class Engine:
         self.settle_rounds = settle_rounds
         self.learn_lead_ids = learn_lead_ids
         self.clock = clock
-        self.concurrency = concurrency
         self.window = concurrency * QUEUE_DEPTH_PER_WORKER
         self.halt = threading.Event()  # stop or fatal: no new call starts
         self.fatal: ApiError | None = None
