@@ -17,7 +17,6 @@ repeated here.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
@@ -203,27 +202,20 @@ class CampaignsClient:
             response = self._transport.send(
                 method, path, headers=headers, params=params, json=json_body
             )
-        except ApiError as err:
-            self._exchange_failed(err)
-            raise
-        self._exchange_answered(response)
-        return response
-
-    def _exchange_failed(self, err: ApiError) -> None:
-        """Bookkeeping for a request that ended in ``err``: throttling slows everyone down;
-        a server-side failure counts towards an outage; any other answer shows the API is up."""
-        if isinstance(err, ThrottledError):
+        except ThrottledError as err:  # slows every worker down
             self.counters.add("throttled")
             self._limiter.on_throttled(err.retry_after)
-        elif isinstance(err, ServerError | TimeoutError_ | ConnectError):
+            raise
+        except (ServerError, TimeoutError_, ConnectError):  # counts towards an outage
             self._budget.record_failure()
-        else:
-            self._budget.record_answer()  # 400, 404, 403…: the server is up and answering
-
-    def _exchange_answered(self, response: Answer) -> None:
+            raise
+        except ApiError:  # 400, 404, 403…: the server is up and answering
+            self._budget.record_answer()
+            raise
         self._budget.record_answer()
         if response.status != 401:
             self._limiter.on_success()
+        return response
 
     def _login_call(self, body: dict[str, str]) -> Answer:
         try:
@@ -689,10 +681,8 @@ def require_text(name: str, value: str) -> None:
 
 
 def json_or_none(response: Answer) -> Any | None:
-    if not response.content:
-        return None
     try:
-        return json.loads(response.content)
+        return response.json() if response.content else None
     except ValueError:
         return None
 

@@ -24,6 +24,7 @@ than ``http.client`` does, where leniency would turn a refused or unknown write 
 from __future__ import annotations
 
 import codecs
+import functools
 import http.client
 import logging
 import ssl
@@ -490,25 +491,20 @@ class StrictResponse(http.client.HTTPResponse):
             raise http.client.IncompleteRead(b"", None)
 
 
-_STRICT: dict[type, type] = {}
-
-
+@functools.cache
 def _strict_connection(base: Any) -> type:
     """``base`` (urllib3's connection class, or what vcrpy patches in for it in tests) with
     :class:`StrictResponse`, and a TLS handshake timeout raised as a connect timeout. Named as
     ``base``, since error messages quote the connection's class name."""
-    cls = _STRICT.get(base)
-    if cls is None:
 
-        def connect(self: Any) -> None:
-            try:
-                base.connect(self)
-            except TimeoutError as err:  # TCP connect timeouts are ConnectTimeoutError already
-                raise ConnectTimeoutError("TLS handshake timed out") from err
+    def connect(self: Any) -> None:
+        try:
+            base.connect(self)
+        except TimeoutError as err:  # TCP connect timeouts are ConnectTimeoutError already
+            raise ConnectTimeoutError("TLS handshake timed out") from err
 
-        namespace = {"response_class": StrictResponse, "connect": connect, "__module__": __name__}
-        cls = _STRICT[base] = type(base.__name__, (base,), namespace)
-    return cls
+    namespace = {"response_class": StrictResponse, "connect": connect, "__module__": __name__}
+    return type(base.__name__, (base,), namespace)
 
 
 class _StrictHTTPConnectionPool(HTTPConnectionPool):

@@ -136,16 +136,12 @@ def _campaign_from_pairs(key: str | None, entry: Any) -> Campaign | None:
         return None
     name = fields.get("name")
     status = fields.get("status")
-    by_status_pairs: Any = []
-    for p_key, p_value in entry:
-        if p_key == "leads_by_status":
-            by_status_pairs = p_value  # a repeated leads_by_status: the last one wins
     return Campaign(
         id=ident,
         name=str(name) if name is not None else ident,
         status=str(status) if status is not None else None,
         total_leads=_as_int(fields.get("total_leads")),
-        leads_by_status=_status_counts(by_status_pairs, ident),
+        leads_by_status=_status_counts(fields.get("leads_by_status", []), ident),
     )
 
 
