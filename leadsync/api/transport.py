@@ -36,7 +36,7 @@ from http.client import HTTPException
 from json import JSONEncoder
 from json import loads as json_loads
 from os.path import isdir
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import urllib3
@@ -80,7 +80,6 @@ from ..logs import SecretMask, register_secret
 from .wire import parse_retry_after, server_message
 
 log = logging.getLogger(__name__)
-E = TypeVar("E", bound=BaseException)
 #: The encoder of request bodies (as ``json.dumps(body, allow_nan=False)``, which would build a
 #: new encoder per call).
 _encode_body = JSONEncoder(allow_nan=False).encode
@@ -264,13 +263,15 @@ class Transport:
         """The error for what urllib3 raised (the first row of ``FAILURES`` that matches)."""
         detail = self.redact(_root_cause(err))
         ctx: dict[str, Any] = {"method": method, "endpoint": path}
-        if isinstance(err, SSLError):
-            refused = _cause_of_type(err, ssl.SSLCertVerificationError)
-            if refused is not None:
-                # Not transient: every retry would meet the same certificate.
-                advice = _certificate_advice(self.base_url, refused, detail)
-                return UnreachableError(advice, **ctx)
-        if isinstance(err, ProtocolError | HTTPException | OSError) and _never_connected(err):
+        causes = _causes(err)
+        refused = next((c for c in causes if isinstance(c, ssl.SSLCertVerificationError)), None)
+        if isinstance(err, SSLError) and refused is not None:
+            # Not transient: every retry would meet the same certificate.
+            advice = _certificate_advice(self.base_url, refused, detail)
+            return UnreachableError(advice, **ctx)
+        if isinstance(err, ProtocolError | HTTPException | OSError) and any(
+            isinstance(c, NEVER_CONNECTED) for c in causes
+        ):
             return ConnectError(f"could not connect to {self.base_url} ({detail})", **ctx)
         for kind, error, message in FAILURES:
             if isinstance(err, kind):
@@ -301,6 +302,8 @@ class Transport:
         return error(template.format(said=said), **ctx)
 
 
+#: Causes that show the connection itself failed (refused, DNS), so nothing was sent.
+NEVER_CONNECTED = (NewConnectionError, NameResolutionError, ConnectionRefusedError)
 #: What urllib3 raised → the error and its message, first match wins. ``ConnectError``: the
 #: request certainly never reached the server; ``TimeoutError_``: it was sent and may have
 #: been applied. (A refused certificate and a connection never made are decided before.)
@@ -364,17 +367,6 @@ def _causes(err: BaseException, *, deep: bool = True) -> list[BaseException]:
         nested = next((a for a in getattr(cause, "args", ()) if isinstance(a, BaseException)), None)
         cause = nested or ((cause.__cause__ or cause.__context__) if deep else None)
     return chain
-
-
-def _cause_of_type(err: BaseException, kind: type[E]) -> E | None:
-    """The first exception of type ``kind`` in ``err``'s chain."""
-    return next((c for c in _causes(err) if isinstance(c, kind)), None)
-
-
-def _never_connected(err: BaseException) -> bool:
-    """True when the connection itself failed (refused, DNS), so nothing was sent."""
-    never = (NewConnectionError, NameResolutionError, ConnectionRefusedError)
-    return any(isinstance(c, never) for c in _causes(err))
 
 
 def _root_cause(err: BaseException) -> str:
