@@ -129,18 +129,14 @@ class Auth:
 
     def _login(self) -> None:
         creds = self._creds
-        body = {
-            "username": creds.username or "",
-            "password": creds.password or "",
-            "domain": creds.domain or "",
-        }
+        body = {name: getattr(creds, name) or "" for name in ("username", "password", "domain")}
+        refused = f"login refused for user {creds.username!r} in domain {creds.domain!r}"
         try:
             response = self._login_call(body)
         except ApiError as err:
             if err.status in LOGIN_REFUSED_STATUSES:
                 raise AuthError(
-                    f"login refused for user {creds.username!r} in domain {creds.domain!r}: "
-                    f"{err.server_message or 'bad credentials'}",
+                    f"{refused}: {err.server_message or 'bad credentials'}",
                     method=err.method,
                     endpoint=err.endpoint,
                     status=err.status,
@@ -148,12 +144,7 @@ class Auth:
                 ) from None
             raise
         if response.status == 401:
-            raise AuthError(
-                f"login refused for user {creds.username!r} in domain {creds.domain!r}",
-                method="POST",
-                endpoint=LOGIN_PATH,
-                status=401,
-            )
+            raise AuthError(refused, method="POST", endpoint=LOGIN_PATH, status=401)
         try:
             token, refresh, account = parse_login(loads(response.text))
         except WireFormatError as err:
