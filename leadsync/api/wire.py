@@ -159,25 +159,21 @@ def parse_campaigns(text: str) -> list[Campaign]:
         keys = {k for k, _ in body}
         if "data" in keys and keys <= ENVELOPE_KEYS:
             body = dict(body)["data"]
-    out: list[Campaign] = []
-    seen: dict[str, int] = {}
     if isinstance(body, list) and all(isinstance(p, tuple) for p in body):
         entries: list[tuple[str | None, Any]] = [(str(k), v) for k, v in body]
     elif isinstance(body, list):
         entries = [(None, v) for v in body]
     else:
         raise WireFormatError("campaigns answer is neither an object keyed by id nor a list")
+    by_id: dict[str, Campaign] = {}  # a repeated id keeps its first place, takes the last entry
     for key, entry in entries:
         campaign = _campaign_from_pairs(key, entry)
         if campaign is None:
             continue
-        if campaign.id in seen:
+        if campaign.id in by_id:
             log.warning("campaigns answer repeats campaign id %s; the last entry wins", campaign.id)
-            out[seen[campaign.id]] = campaign
-            continue
-        seen[campaign.id] = len(out)
-        out.append(campaign)
-    return out
+        by_id[campaign.id] = campaign
+    return list(by_id.values())
 
 
 # --- pages -----------------------------------------------------------------------------------

@@ -222,12 +222,10 @@ class Engine:
         if completion.error is not None:  # only a BaseException escapes perform()
             st = self.states[i]
             message = f"worker error: {completion.error!r}"
-            if st.op.kind is OpKind.ADD:  # it may have been sent: let the re-read decide
-                if not st.was_uncertain:
-                    st.was_uncertain, st.uncertain_reason = True, message
-                self.finish(i, OpOutcome.UNCERTAIN, message, out)
-            else:
-                self.finish(i, OpOutcome.FAILED, message, out)
+            is_add = st.op.kind is OpKind.ADD  # it may have been sent: let the re-read decide
+            if is_add and not st.was_uncertain:
+                st.was_uncertain, st.uncertain_reason = True, message
+            self.finish(i, OpOutcome.UNCERTAIN if is_add else OpOutcome.FAILED, message, out)
             return
         if completion.value is None:  # not started: the run was halted meanwhile
             if self.states[i].outcome is None:
