@@ -281,20 +281,13 @@ class Engine:
             return ()
 
         handle = on_complete or default
-        exhausted = False
         while True:
             halted = self.halted()
             while not halted and pool.in_flight < self.window:
-                if follow_ups:
-                    i, fn, prefix = follow_ups.popleft()
-                elif not exhausted:
-                    nxt = next(fresh, None)
-                    if nxt is None:
-                        exhausted = True
-                        continue
-                    i, fn, prefix = nxt
-                else:
+                nxt = follow_ups.popleft() if follow_ups else next(fresh, None)
+                if nxt is None:
                     break
+                i, fn, prefix = nxt
                 if prefix:
                     prefixes[i] = prefix
                 pool.submit(i, fn)
