@@ -542,8 +542,15 @@ class CampaignsClient:
             tries += 1
             try:
                 return self._send_authed(method, path, json_body=body)
-            except AMBIGUOUS as err:
-                raise _uncertain_add(err) from err
+            except AMBIGUOUS as err:  # sent, outcome unknown: never repeated blindly
+                raise UncertainAddError(
+                    f"outcome unknown ({Exception.__str__(err)}); not retried: the lead may "
+                    "or may not have been added",
+                    method=err.method,
+                    endpoint=err.endpoint,
+                    status=err.status,
+                    server_message=err.server_message,
+                ) from err
 
         response = self._call(attempt, retry_on=ADD_RETRY, what=f"{method} {path}")
         return response, tries
@@ -659,18 +666,6 @@ def resolve_campaign(ref: str, campaigns: Sequence[Campaign]) -> Campaign:
 def _list_campaigns(campaigns: Sequence[Campaign]) -> str:
     return ", ".join(
         f"{c.name} ({c.id})" for c in sorted(campaigns, key=lambda c: c.name.casefold())
-    )
-
-
-def _uncertain_add(err: ApiError) -> UncertainAddError:
-    """An add whose request was sent and whose outcome is unknown: never repeated blindly."""
-    return UncertainAddError(
-        f"outcome unknown ({Exception.__str__(err)}); not retried: the lead may "
-        "or may not have been added",
-        method=err.method,
-        endpoint=err.endpoint,
-        status=err.status,
-        server_message=err.server_message,
     )
 
 
