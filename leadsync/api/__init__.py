@@ -5,6 +5,6 @@ Use :class:`CampaignsClient`; one instance is shared by every worker thread.
 
 from .client import AddResult, CampaignsClient, resolve_campaign
 from .retry import Counters
-from .timeparse import to_epoch_seconds
+from .wire import to_epoch_seconds
 
 __all__ = ["AddResult", "CampaignsClient", "Counters", "resolve_campaign", "to_epoch_seconds"]

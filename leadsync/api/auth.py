@@ -42,15 +42,7 @@ class Credentials:
         creds = cls(api_key or None, settings.username, password or None, settings.domain)
         if creds.api_key:
             return creds
-        missing = [
-            name
-            for name, value in (
-                ("username", creds.username),
-                ("password", creds.password),
-                ("domain", creds.domain),
-            )
-            if not value
-        ]
+        missing = [name for name in ("username", "password", "domain") if not getattr(creds, name)]
         if missing:
             raise ConfigError(
                 f"[api] {', '.join(missing)} not set: give username, password and domain "
@@ -77,7 +69,7 @@ class Auth:
         account_id: str | None,
         redact: Redactor,
         login_call: LoginCall,
-        on_relogin: Callable[[], None] = lambda: None,
+        on_relogin: Callable[[], object] = lambda: None,
     ) -> None:
         self._creds = credentials
         self._account_id = account_id
@@ -126,9 +118,6 @@ class Auth:
             assert self._current is not None
             return self._current
 
-    def can_relogin(self) -> bool:
-        return not self._creds.api_key
-
     def relogin(self, seen_generation: int) -> None:
         """Replace the token that got a 401, once: only when no other thread already did."""
         with self._lock:
@@ -140,18 +129,14 @@ class Auth:
 
     def _login(self) -> None:
         creds = self._creds
-        body = {
-            "username": creds.username or "",
-            "password": creds.password or "",
-            "domain": creds.domain or "",
-        }
+        body = {name: getattr(creds, name) or "" for name in ("username", "password", "domain")}
+        refused = f"login refused for user {creds.username!r} in domain {creds.domain!r}"
         try:
             response = self._login_call(body)
         except ApiError as err:
             if err.status in LOGIN_REFUSED_STATUSES:
                 raise AuthError(
-                    f"login refused for user {creds.username!r} in domain {creds.domain!r}: "
-                    f"{err.server_message or 'bad credentials'}",
+                    f"{refused}: {err.server_message or 'bad credentials'}",
                     method=err.method,
                     endpoint=err.endpoint,
                     status=err.status,
@@ -159,12 +144,7 @@ class Auth:
                 ) from None
             raise
         if response.status == 401:
-            raise AuthError(
-                f"login refused for user {creds.username!r} in domain {creds.domain!r}",
-                method="POST",
-                endpoint=LOGIN_PATH,
-                status=401,
-            )
+            raise AuthError(refused, method="POST", endpoint=LOGIN_PATH, status=401)
         try:
             token, refresh, account = parse_login(loads(response.text))
         except WireFormatError as err:

@@ -1,6 +1,12 @@
 """CampaignsClient: the nine endpoints of the Campaigns API, safe to share between threads.
 
-How each call is made (auth, rate limit, retries by error type) lives in :mod:`.caller`.
+Every call goes through the same layers, innermost first::
+
+    Transport.send        one HTTP request → response, or the error type for what happened
+    _exchange             + the shared rate limiter and the counters
+    _send_authed          + auth headers (lazy login); a 401 → one shared re-login, one resend
+    _call                 + tenacity retries for the error types the call may repeat,
+                            the run's retry budget; connection errors exhausted → Unreachable
 
 Reads, set-status, delete and voicemail are idempotent and retry on every transient error.
 An add is not idempotent (docs/design.md, API decision 2): it is repeated only when the request
@@ -15,41 +21,47 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from ..config import ApiSettings
+from ..config import ApiSettings, check_base_url
 from ..errors import (
     ApiError,
+    AuthError,
     BadRequestError,
+    ConfigError,
+    ConnectError,
     NotFoundError,
     PaginationError,
+    ServerError,
+    TerminalError,
+    ThrottledError,
+    TimeoutError_,
+    TransientError,
     UncertainAddError,
+    UnreachableError,
     UsageError,
 )
 from ..models import Campaign
-from .caller import (
-    ADD_RETRY,
-    AMBIGUOUS,
-    IDEMPOTENT_RETRY,
-    Caller,
-    json_or_none,
-    require_text,
-)
+from .auth import Auth, Credentials
 from .pagefeed import PageFeed
-from .transport import Answer
+from .ratelimit import RateLimiter
+from .retry import Backoff, Counters, RetryBudget, build_retrying
+from .transport import Answer, Redactor, Transport, tls_verify
 from .wire import (
     ACTIVITY_PATH,
     ADD_LEAD_PATH,
     CAMPAIGNS_STATUS_PATH,
     DELETE_LEAD_PATH,
     LEADS_PATH,
+    LOGIN_PATH,
     QUEUES_PATH,
     SET_STATUS_PATH,
     VOICEMAIL_PATH,
     WireFormatError,
     lead_ids,
+    loads,
     next_key_hint,
     parse_campaigns,
     parse_leads_page,
@@ -58,7 +70,21 @@ from .wire import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
+#: Errors an idempotent call (read, set status, delete, voicemail) is retried on.
+IDEMPOTENT_RETRY: tuple[type[ApiError], ...] = (
+    ConnectError,
+    TimeoutError_,
+    ThrottledError,
+    ServerError,
+)
+#: Errors an add is retried on: the request never arrived, or the server explicitly refused.
+ADD_RETRY: tuple[type[ApiError], ...] = (ConnectError, ThrottledError)
+#: Failures after which a write may or may not have been applied.
+AMBIGUOUS: tuple[type[ApiError], ...] = (TimeoutError_, ServerError)
+#: Logins one call may trigger before a 401 is final (AuthError, exit 4).
+MAX_RELOGIN_ROUNDS = 3
 #: Consecutive empty lead pages that still carry a next key before we call it a loop.
 MAX_EMPTY_PAGES_WITH_KEY = 3
 #: Default events per activity page (the document's example).
@@ -66,21 +92,6 @@ ACTIVITY_PAGE_SIZE = 1000
 #: One parsed leads page: (the page, what identifies its leads — compared with ``==`` to the
 #: previous page's —, how many, the next key).
 _Page = tuple[Any, object, int, str | None]
-
-
-class _ColumnIds:
-    """The ids of an Arrow page, equal to another page's when every id is (no Python object
-    per lead)."""
-
-    __slots__ = ("ids",)
-
-    def __init__(self, ids: Any) -> None:
-        self.ids = ids
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _ColumnIds) and bool(self.ids.equals(other.ids))
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,13 +105,12 @@ class AddResult:
     attempts: int = 1  # requests sent for this add (retries and a POST fallback included)
 
 
-class CampaignsClient(Caller):
+class CampaignsClient:
     """Client of the Campaigns API (docs/design.md), shared by all worker threads.
 
-    ``CampaignsClient(settings, sleep=time.sleep, clock=time.monotonic, *, rng=None)``: it
-    sends through one urllib3 connection pool sized to ``settings.concurrency``; ``sleep`` and
-    ``clock`` are injectable so tests can observe every wait; ``rng`` drives the backoff jitter.
-    ``counters.as_dict()`` gives requests, retries, throttled, relogins, errors.
+    It sends through one urllib3 connection pool sized to ``settings.concurrency``; ``sleep``
+    and ``clock`` are injectable so tests can observe every wait; ``rng`` drives the backoff
+    jitter. ``counters.as_dict()`` gives requests, retries, throttled, relogins, errors.
     Raises ConfigError at once when the settings cannot work (no base_url, no credentials,
     an API key without account id, a missing CA bundle).
     """
@@ -113,7 +123,36 @@ class CampaignsClient(Caller):
         *,
         rng: random.Random | None = None,
     ) -> None:
-        super().__init__(settings, sleep, clock, rng=rng)
+        self.settings = settings
+        base_url = _check_base_url(settings.base_url)
+        self._sleep = sleep
+        self.counters = Counters()
+        self._backoff = Backoff(settings.backoff_max_s, rng=rng)
+        self._budget = RetryBudget(
+            settings.retry_budget,
+            self.counters,
+            outage_s=self._backoff.schedule_s(settings.retry_attempts),
+            clock=clock,
+        )
+        self._limiter = RateLimiter(settings.max_rps, sleep=sleep, clock=clock)
+        self._redact = Redactor()
+        credentials = Credentials.from_settings(settings)
+        self._transport = Transport(
+            base_url,
+            timeout_s=settings.timeout_s,
+            redact=self._redact,
+            clock=clock,
+            verify=tls_verify(settings),  # logs the warning when verification is off
+            pool_size=settings.concurrency,
+            user_agent=settings.user_agent,
+        )
+        self._auth = Auth(
+            credentials,
+            settings.account_id,
+            self._redact,
+            login_call=self._login_call,
+            on_relogin=lambda: self.counters.add("relogins"),
+        )
         self._add_lock = threading.Lock()
         self._add_method: str | None = (
             settings.add_lead_method if settings.add_lead_method != "auto" else None
@@ -121,8 +160,24 @@ class CampaignsClient(Caller):
         # The add path of each campaign, quoted once (a plan adds to a few campaigns).
         self._add_paths: dict[str, str] = {}
 
+    def __repr__(self) -> str:
+        mode = "api_key" if self._auth.uses_api_key else f"user={self.settings.username!r}"
+        return f"{type(self).__name__}({self._transport.base_url!r}, {mode})"
+
     def __enter__(self) -> CampaignsClient:
         return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connections this client opened (a later call opens new ones)."""
+        self._transport.close()
+
+    @property
+    def account_id(self) -> str | None:
+        """The X-Account-ID in use (None until a login told it, when not configured)."""
+        return self._auth.account_id
 
     @property
     def add_method(self) -> str | None:
@@ -131,6 +186,194 @@ class CampaignsClient(Caller):
         with self._add_lock:
             return self._add_method
 
+    # --- how every call is made ---------------------------------------------------------
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+    ) -> Answer:
+        self._limiter.acquire()
+        self.counters.add("requests")
+        try:
+            response = self._transport.send(
+                method, path, headers=headers, params=params, json=json_body
+            )
+        except ThrottledError as err:  # slows every worker down
+            self.counters.add("throttled")
+            self._limiter.on_throttled(err.retry_after)
+            raise
+        except (ServerError, TimeoutError_, ConnectError):  # counts towards an outage
+            self._budget.record_failure()
+            raise
+        except ApiError:  # 400, 404, 403…: the server is up and answering
+            self._budget.record_answer()
+            raise
+        self._budget.record_answer()
+        if response.status != 401:
+            self._limiter.on_success()
+        return response
+
+    def _login_call(self, body: dict[str, str]) -> Answer:
+        try:
+            return self._call(
+                lambda: self._exchange("POST", LOGIN_PATH, json_body=body),
+                retry_on=IDEMPOTENT_RETRY,
+                what=f"POST {LOGIN_PATH}",
+            )
+        except TransientError as err:
+            # Attempts exhausted on a transient error: do not let the caller's own retry
+            # policy log in again and again.
+            raise UnreachableError(
+                f"could not log in: {err}",
+                method="POST",
+                endpoint=LOGIN_PATH,
+                status=err.status,
+                server_message=err.server_message,
+            ) from err
+
+    def _send_authed(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+    ) -> Answer:
+        headers, generation = self._auth.headers()
+        response = self._exchange(method, path, headers=headers, params=params, json_body=json_body)
+        if response.status != 401:
+            return response
+        if self._auth.uses_api_key:
+            raise self._unauthorized(method, path, response, "the API key was refused")
+        # Each round replaces exactly the token that was refused (other threads may have
+        # replaced it already, and under a short token lifetime and back-off waits even that
+        # replacement may have expired by the time this call uses it). A server that refuses
+        # every fresh token still ends the call after MAX_RELOGIN_ROUNDS logins.
+        for _ in range(MAX_RELOGIN_ROUNDS):
+            self._auth.relogin(generation)
+            headers, generation = self._auth.headers()
+            response = self._exchange(
+                method, path, headers=headers, params=params, json_body=json_body
+            )
+            if response.status != 401:
+                return response
+        raise self._unauthorized(method, path, response, "refused again right after a fresh login")
+
+    def _unauthorized(self, method: str, path: str, response: Answer, why: str) -> AuthError:
+        err = self._transport.error_for(method, path, response)
+        return AuthError(
+            f"not authorized ({why}): {err.server_message or 'HTTP 401'}",
+            method=method,
+            endpoint=path,
+            status=401,
+            server_message=err.server_message,
+        )
+
+    def _call(
+        self,
+        attempt: Callable[[], T],
+        *,
+        retry_on: tuple[type[ApiError], ...],
+        what: str,
+    ) -> T:
+        """Run ``attempt`` under the retry policy for ``retry_on``; count errors; turn
+        connection errors that outlived every attempt into UnreachableError. A raised error
+        carries ``attempts``, the number of tries made."""
+        # Most calls succeed at once: the first try runs outside tenacity, whose set-up per
+        # call was a tenth of the client's CPU. A failed first try is replayed to tenacity as
+        # its attempt 1, so retries, backoff, budget and logs are exactly the policy's.
+        try:
+            return attempt()
+        except Exception as exc:
+            first: Exception | None = exc
+
+        def tries() -> T:
+            nonlocal first
+            if first is not None:  # tenacity's attempt 1 is the failed first try
+                error, first = first, None
+                raise error
+            return attempt()
+
+        retrying = build_retrying(
+            retry_on=retry_on,
+            attempts=self.settings.retry_attempts,
+            backoff=self._backoff,
+            budget=self._budget,
+            counters=self.counters,
+            sleep=self._sleep,
+            what=what,
+        )
+        try:
+            try:
+                return retrying(tries)
+            except ConnectError as err:
+                raise UnreachableError(
+                    f"API unreachable after {self.settings.retry_attempts} attempt(s): "
+                    f"{Exception.__str__(err)}",
+                    method=err.method,
+                    endpoint=err.endpoint,
+                ) from err
+        except ApiError as err:
+            # Count each failed call once, though login runs inside another call's attempt.
+            if not getattr(err, "_leadsync_counted", False):
+                err._leadsync_counted = True  # type: ignore[attr-defined]
+                self.counters.add("errors")
+                # How many times this call was tried (read by the apply journal).
+                err.attempts = retrying.statistics.get("attempt_number", 1)  # type: ignore[attr-defined]
+            raise
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+    ) -> Answer:
+        """An idempotent authenticated call, retried on every transient error."""
+        return self._call(
+            lambda: self._send_authed(method, path, params=params),
+            retry_on=IDEMPOTENT_RETRY,
+            what=f"{method} {path}",
+        )
+
+    def _parse(self, path: str, response: Answer, parse: Callable[[Answer], T]) -> T:
+        """``parse(response)`` of a GET answer; a WireFormatError becomes a counted
+        TerminalError ("answer not understood")."""
+        try:
+            return parse(response)
+        except WireFormatError as err:
+            raise self._not_understood("GET", path, response, err) from None
+
+    def _not_understood(
+        self, method: str, path: str, response: Answer, err: Exception
+    ) -> TerminalError:
+        self.counters.add("errors")
+        return TerminalError(
+            f"answer not understood: {self._redact(str(err))}",
+            method=method,
+            endpoint=path,
+            status=response.status,
+        )
+
+    def _pagination_error(
+        self, path: str, campaign_id: str, key: str | None, why: str
+    ) -> PaginationError:
+        self.counters.add("errors")
+        hint = (
+            '; stock Kazoo expects start_key: try api.page_key_param = "start_key"'
+            if self.settings.page_key_param != "start_key"
+            else ""
+        )
+        return PaginationError(
+            f"campaign {campaign_id}: {why} (key {key!r}); stopped instead of looping{hint}",
+            method="GET",
+            endpoint=path,
+        )
+
     # --- campaigns ------------------------------------------------------------------------
     def campaigns(self) -> list[Campaign]:
         """Every campaign with its counts (endpoint 2), in the answer's order.
@@ -138,10 +381,7 @@ class CampaignsClient(Caller):
         Raises the API error types (UnreachableError, AuthError, …); TerminalError when the
         answer cannot be understood."""
         response = self._request("GET", CAMPAIGNS_STATUS_PATH)
-        try:
-            return parse_campaigns(response.text)
-        except WireFormatError as err:
-            raise self._not_understood("GET", CAMPAIGNS_STATUS_PATH, response, err) from None
+        return self._parse(CAMPAIGNS_STATUS_PATH, response, lambda r: parse_campaigns(r.text))
 
     def resolve_campaign(self, ref: str, campaigns: Sequence[Campaign] | None = None) -> Campaign:
         """The campaign ``ref`` names: by id, else exact name, else case-insensitive name.
@@ -162,11 +402,8 @@ class CampaignsClient(Caller):
         campaign and key when the server repeats a key or a page (it would loop forever),
         and the API error types of :meth:`_request`."""
 
-        def parse(path: str, response: Answer) -> _Page:
-            try:
-                leads, next_key = parse_leads_page(self._json("GET", path, response))
-            except WireFormatError as err:
-                raise self._not_understood("GET", path, response, err) from None
+        def parse(response: Answer) -> _Page:
+            leads, next_key = parse_leads_page(loads(response.text))
             return leads, lead_ids(leads), len(leads), next_key
 
         yield from self._lead_pages(campaign_id, page_size, parse)
@@ -177,12 +414,9 @@ class CampaignsClient(Caller):
         lead. Pages and errors as :meth:`iter_lead_pages`."""
         from .leadtable import parse_lead_table  # Arrow: loaded by the commands that list
 
-        def parse(path: str, response: Answer) -> _Page:
-            try:
-                table, next_key = parse_lead_table(response.content)
-            except WireFormatError as err:
-                raise self._not_understood("GET", path, response, err) from None
-            return table, _ColumnIds(table.column("id")), table.num_rows, next_key
+        def parse(response: Answer) -> _Page:
+            table, next_key = parse_lead_table(response.content)
+            return table, table.column("id"), table.num_rows, next_key  # == compares columns
 
         yield from self._lead_pages(campaign_id, page_size, parse)
 
@@ -190,13 +424,16 @@ class CampaignsClient(Caller):
         self,
         campaign_id: str,
         page_size: int | None,
-        parse: Callable[[str, Answer], _Page],
+        parse: Callable[[Answer], _Page],
     ) -> Iterator[Any]:
-        """Every page of the listing, each as ``parse`` makes it; stops a looping server."""
+        """Every page of the listing, in order, each as ``parse`` makes it; stops a looping
+        server. The next page is requested (``feed.ahead``) as soon as the current page's tail
+        names its key, before the page is parsed."""
         require_text("campaign_id", campaign_id)
         size = page_size or self.settings.page_size
         path = LEADS_PATH.format(campaign_id=quote_segment(campaign_id))
         key_param = self.settings.page_key_param
+        ignored = f"the server ignores the page key parameter {key_param!r}"
 
         def request(page_key: str | None) -> Answer:
             params: dict[str, Any] = {"page_size": size}
@@ -204,70 +441,44 @@ class CampaignsClient(Caller):
                 params[key_param] = page_key
             return self._request("GET", path, params=params)
 
-        with PageFeed(request) as feed:
-            yield from self._follow_pages(feed, path, campaign_id, size, parse)
-
-    def _follow_pages(
-        self,
-        feed: PageFeed[Answer],
-        path: str,
-        campaign_id: str,
-        size: int,
-        parse: Callable[[str, Answer], _Page],
-    ) -> Iterator[Any]:
-        """The pages of one listing, in order: each next page is requested (``feed.ahead``)
-        as soon as the current page's tail names its key, before the page is parsed."""
         key: str | None = None
         seen_keys: set[str] = set()
         previous_ids: object = None
         empty_streak = 0
         pages = 0
-        while True:
-            response = feed.get(key)
-            known, hint = next_key_hint(response.content)
-            if known and hint is not None and hint not in seen_keys and hint != key:
-                feed.ahead(hint)
-            page, ids, count, next_key = parse(path, response)
-            pages += 1
-            if count and ids == previous_ids:
-                raise self._pagination_error(
-                    path,
-                    campaign_id,
-                    key,
-                    f"page {pages} repeats page {pages - 1} exactly: the server ignores "
-                    f"the page key parameter {self.settings.page_key_param!r}",
-                )
-            if next_key is not None and next_key in seen_keys:
-                raise self._pagination_error(
-                    path,
-                    campaign_id,
-                    next_key,
-                    f"page {pages} hands back a page key it already gave: the server "
-                    f"ignores the page key parameter {self.settings.page_key_param!r}",
-                )
-            empty_streak = empty_streak + 1 if (not count and next_key is not None) else 0
-            if empty_streak >= MAX_EMPTY_PAGES_WITH_KEY:
-                raise self._pagination_error(
-                    path,
-                    campaign_id,
-                    next_key,
-                    f"{empty_streak} empty pages in a row that still carry a next key",
-                )
-            previous_ids = ids
-            if pages == 1 and next_key is not None and count != size:
-                # Not an error (only the key ends a listing), but worth telling.
-                log.info(
-                    "campaign %s: the server sent %d leads on a page where %d were asked; "
-                    "following next_start_key",
-                    campaign_id,
-                    count,
-                    size,
-                )
-            yield page
-            if next_key is None:
-                return
-            seen_keys.add(next_key)
-            key = next_key
+        with PageFeed(request) as feed:
+            while True:
+                response = feed.get(key)
+                known, hint = next_key_hint(response.content)
+                if known and hint is not None and hint not in seen_keys and hint != key:
+                    feed.ahead(hint)
+                page, ids, count, next_key = self._parse(path, response, parse)
+                pages += 1
+                if count and ids == previous_ids:
+                    why = f"page {pages} repeats page {pages - 1} exactly: {ignored}"
+                    raise self._pagination_error(path, campaign_id, key, why)
+                if next_key is not None and next_key in seen_keys:
+                    why = f"page {pages} hands back a page key it already gave: {ignored}"
+                    raise self._pagination_error(path, campaign_id, next_key, why)
+                empty_streak = empty_streak + 1 if (not count and next_key is not None) else 0
+                if empty_streak >= MAX_EMPTY_PAGES_WITH_KEY:
+                    why = f"{empty_streak} empty pages in a row that still carry a next key"
+                    raise self._pagination_error(path, campaign_id, next_key, why)
+                previous_ids = ids
+                if pages == 1 and next_key is not None and count != size:
+                    # Not an error (only the key ends a listing), but worth telling.
+                    log.info(
+                        "campaign %s: the server sent %d leads on a page where %d were asked; "
+                        "following next_start_key",
+                        campaign_id,
+                        count,
+                        size,
+                    )
+                yield page
+                if next_key is None:
+                    return
+                seen_keys.add(next_key)
+                key = next_key
 
     def add_lead(self, campaign_id: str, body: dict[str, Any]) -> AddResult:
         """Add one lead (endpoint 6; not idempotent).
@@ -331,8 +542,15 @@ class CampaignsClient(Caller):
             tries += 1
             try:
                 return self._send_authed(method, path, json_body=body)
-            except AMBIGUOUS as err:
-                raise _uncertain_add(err) from err
+            except AMBIGUOUS as err:  # sent, outcome unknown: never repeated blindly
+                raise UncertainAddError(
+                    f"outcome unknown ({Exception.__str__(err)}); not retried: the lead may "
+                    "or may not have been added",
+                    method=err.method,
+                    endpoint=err.endpoint,
+                    status=err.status,
+                    server_message=err.server_message,
+                ) from err
 
         response = self._call(attempt, retry_on=ADD_RETRY, what=f"{method} {path}")
         return response, tries
@@ -343,11 +561,7 @@ class CampaignsClient(Caller):
         require_text("lead_id", lead_id)
         require_text("status", status)
         path = SET_STATUS_PATH.format(lead_id=quote_segment(lead_id), status=quote_segment(status))
-        self._call(
-            lambda: self._send_authed("POST", path),
-            retry_on=IDEMPOTENT_RETRY,
-            what=f"POST {path}",
-        )
+        self._request("POST", path)
 
     def delete_lead(self, lead_id: str) -> None:
         """Delete a lead (endpoint 8; idempotent in effect, retried).
@@ -381,20 +595,13 @@ class CampaignsClient(Caller):
         """Set a call's disposition to voicemail (endpoint 9; idempotent, retried)."""
         require_text("cdr_id", cdr_id)
         path = VOICEMAIL_PATH.format(cdr_id=quote_segment(cdr_id))
-        self._call(
-            lambda: self._send_authed("PUT", path),
-            retry_on=IDEMPOTENT_RETRY,
-            what=f"PUT {path}",
-        )
+        self._request("PUT", path)
 
     # --- queues and activity --------------------------------------------------------------
     def queues(self) -> list[dict[str, Any]]:
         """The call-center queues with agents and counters (endpoint 4)."""
         response = self._request("GET", QUEUES_PATH)
-        try:
-            return parse_list(self._json("GET", QUEUES_PATH, response), "queues")
-        except WireFormatError as err:
-            raise self._not_understood("GET", QUEUES_PATH, response, err) from None
+        return self._parse(QUEUES_PATH, response, lambda r: parse_list(loads(r.text), "queues"))
 
     def iter_activity(
         self, since: int, until: int, page_size: int = ACTIVITY_PAGE_SIZE
@@ -415,10 +622,9 @@ class CampaignsClient(Caller):
             if offset:
                 params["startKey"] = offset
             response = self._request("GET", ACTIVITY_PATH, params=params)
-            try:
-                events = parse_list(self._json("GET", ACTIVITY_PATH, response), "activity")
-            except WireFormatError as err:
-                raise self._not_understood("GET", ACTIVITY_PATH, response, err) from None
+            events = self._parse(
+                ACTIVITY_PATH, response, lambda r: parse_list(loads(r.text), "activity")
+            )
             if events and events == previous:
                 self.counters.add("errors")
                 raise PaginationError(
@@ -463,13 +669,25 @@ def _list_campaigns(campaigns: Sequence[Campaign]) -> str:
     )
 
 
-def _uncertain_add(err: ApiError) -> UncertainAddError:
-    """An add whose request was sent and whose outcome is unknown: never repeated blindly."""
-    return UncertainAddError(
-        f"outcome unknown ({Exception.__str__(err)}); not retried: the lead may "
-        "or may not have been added",
-        method=err.method,
-        endpoint=err.endpoint,
-        status=err.status,
-        server_message=err.server_message,
-    )
+def require_text(name: str, value: str) -> None:
+    # An empty id would address a different endpoint (…/leads/ instead of …/leads/{id}).
+    if not isinstance(value, str) or not value.strip():
+        raise UsageError(f"{name} must be a non-empty string, got {value!r}")
+
+
+def json_or_none(response: Answer) -> Any | None:
+    try:
+        return response.json() if response.content else None
+    except ValueError:
+        return None
+
+
+def _check_base_url(base_url: str | None) -> str:
+    if not base_url:
+        raise ConfigError(
+            "[api] base_url is not set (e.g. https://portal.example.com:9443, or LEADSYNC_BASE_URL)"
+        )
+    try:
+        return check_base_url(base_url)
+    except ValueError as err:
+        raise ConfigError(f"[api] base_url: {err}") from None

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -24,6 +25,9 @@ from ..atomic import atomic_path
 from ..errors import UsageError
 from ..models import Campaign
 from ..report.safe import RISKY_FIRST_CHARS, safe_cell
+
+if TYPE_CHECKING:
+    from .client import CampaignsClient
 
 log = logging.getLogger(__name__)
 
@@ -47,18 +51,8 @@ XLSX_SHEET = "Leads"
 UTC_CACHE_SIZE = 65_536
 
 
-class LeadSource(Protocol):
-    """What export needs from the client."""
-
-    def iter_lead_pages(
-        self, campaign_id: str, page_size: int | None = None
-    ) -> Iterator[list[dict[str, Any]]]: ...
-
-    def resolve_campaign(self, ref: str, campaigns: Any = None) -> Campaign: ...
-
-
 def export_leads(
-    client: LeadSource,
+    client: CampaignsClient,
     campaign: Campaign | str,
     out_path: Path,
     progress: Callable[[int], None] | None = None,
@@ -86,16 +80,11 @@ def export_leads(
     with atomic_path(out_path) as tmp:
         writer = _CsvRows(tmp, columns) if suffix == ".csv" else _XlsxRows(tmp, columns)
         try:
-            page: list[dict[str, Any]] = first
-            while True:
+            for page in chain([first], pages):
                 writer.write([_row(lead, columns, utc_at) for lead in page])
                 written += len(page)
                 if progress is not None:
                     progress(written)
-                next_page = next(pages, None)
-                if next_page is None:
-                    break
-                page = next_page
         finally:
             writer.close()
     log.info("exported %d leads of campaign %s to %s", written, campaign.name, out_path)
@@ -146,16 +135,13 @@ class _XlsxRows:
         self._book = Workbook(write_only=True)
         self._sheet = self._book.create_sheet(XLSX_SHEET)
         self._sheet.append(list(columns))
-        self._saved = False
 
     def write(self, rows: list[list[Any]]) -> None:
         for row in rows:
             self._sheet.append([_xlsx_value(v) for v in row])
 
     def close(self) -> None:
-        if not self._saved:
-            self._saved = True
-            self._book.save(self._path)
+        self._book.save(self._path)
 
 
 def _xlsx_value(value: Any) -> Any:

@@ -1,13 +1,10 @@
 """Read-ahead for a paged listing: the next page is requested while the current one is parsed.
 
-A listing is sequential (each page names the key of the next), so a plain client waits for
-the server, then parses, then waits again. :class:`PageFeed` overlaps the two: as soon as a
-page's raw bytes are in, the caller reads the next key from the page's tail
-(:func:`leadsync.api.wire.next_key_hint`) and hands it to :meth:`PageFeed.ahead`, which sends
-that request on the feed's own thread; the caller parses the page meanwhile and then asks
-:meth:`PageFeed.get` for the next key's answer. Pages are still requested one after the
-other, in order, with at most one request in flight ahead of the page being parsed; a key
-the parsed page contradicts is never used (its answer is dropped and the right one asked).
+A plain client waits for the server, then parses, then waits again. Here the caller reads the
+next key from a page's tail (:func:`leadsync.api.wire.next_key_hint`) and hands it to
+:meth:`PageFeed.ahead`, which requests it on the feed's thread while the page is parsed. Pages
+are still requested in order, at most one ahead; a key the parsed page contradicts is never
+used (its answer is dropped and the right one asked).
 """
 
 from __future__ import annotations

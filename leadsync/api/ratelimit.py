@@ -4,11 +4,9 @@ Scheduling is "virtual": each caller reserves the next free slot under a lock an
 outside it, so threads never sleep while holding the lock. ``sleep`` and ``clock`` are
 parameters so that tests drive it without waiting.
 
-Adaptive behaviour (docs/design.md, 'Applying'): on a 429 (or 503 with Retry-After) every worker
-pauses until the Retry-After has passed and the rate drops: to half of what was being sent the
-first time, later to what the server accepted since the last cut (see :meth:`on_throttled`); after
-a run of successes it climbs back by steps, up to ``max_rps`` (or, with no cap configured, until
-it is twice the rate that was refused, when the limit is lifted again).
+Adaptive (docs/design.md, 'Applying'): a 429 (or 503 with Retry-After) pauses every worker and
+cuts the rate (:meth:`RateLimiter.on_throttled`); successes raise it back by steps, up to
+``max_rps`` (uncapped: until twice the refused rate, when the limit is lifted again).
 """
 
 from __future__ import annotations

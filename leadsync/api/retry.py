@@ -1,15 +1,8 @@
 """Retrying by error type: tenacity policies, the backoff, counters and the run's retry budget.
 
-Which errors a call retries on is decided by the caller from the error *type* and from whether
-the call may be repeated (an add may not, see the client); this module supplies the pieces:
-
-- :class:`Backoff` — exponential with "equal jitter", capped at ``backoff_max_s``, never shorter
-  than a throttling answer's Retry-After;
-- :class:`RetryBudget` — retries allowed per run (``retry_budget`` + 10 % of requests); past it,
-  or once every request has failed for longer than one call's whole retry schedule (an outage:
-  no call in flight can succeed any more), :class:`~leadsync.errors.UnreachableError` stops a
-  run against a server that fails everything — in seconds, not after hundreds of backoffs;
-- :class:`Counters` — thread-safe request/retry/throttle/re-login/error counts for the report.
+Which errors a call retries on is decided by the client from the error *type* and from whether
+the call may be repeated (an add may not); this module supplies the pieces. The budget stops a
+run against a server that fails everything in seconds, not after hundreds of backoffs.
 """
 
 from __future__ import annotations
@@ -153,31 +146,25 @@ class Backoff:
     """tenacity ``wait``: exponential with equal jitter, capped; at least any Retry-After.
 
     Attempt *n* (1-based, the one that just failed) waits a uniform draw in
-    ``[d/2, d]`` with ``d = min(cap, initial * 2**(n-1))``; a ThrottledError's ``retry_after``
+    ``[d/2, d]`` with ``d = min(cap, BACKOFF_INITIAL_S * 2**(n-1))``; a ThrottledError's ``retry_after``
     is a floor on that wait (the server said when to come back).
     """
 
-    def __init__(
-        self,
-        cap_s: float,
-        *,
-        initial_s: float = BACKOFF_INITIAL_S,
-        rng: random.Random | None = None,
-    ) -> None:
+    def __init__(self, cap_s: float, *, rng: random.Random | None = None) -> None:
         self.cap_s = cap_s
-        self.initial_s = initial_s
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
 
+    def _ceiling(self, attempt: int) -> float:
+        return min(self.cap_s, BACKOFF_INITIAL_S * (2 ** max(0, attempt - 1)))
+
     def schedule_s(self, attempts: int) -> float:
         """The longest a call with ``attempts`` tries waits in all (before any Retry-After)."""
-        return sum(
-            min(self.cap_s, self.initial_s * (2 ** (n - 1))) for n in range(1, max(attempts, 1))
-        )
+        return sum(self._ceiling(n) for n in range(1, max(attempts, 1)))
 
     def delay(self, attempt: int, error: BaseException | None = None) -> float:
         """Seconds to wait after failed attempt number ``attempt``."""
-        ceiling = min(self.cap_s, self.initial_s * (2 ** max(0, attempt - 1)))
+        ceiling = self._ceiling(attempt)
         with self._lock:  # random.Random is not documented as thread-safe
             wait = self._rng.uniform(ceiling / 2, ceiling)
         if isinstance(error, ThrottledError) and error.retry_after is not None:
@@ -187,22 +174,6 @@ class Backoff:
     def __call__(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome is not None else None
         return self.delay(state.attempt_number, error)
-
-
-class ReplayFirst:
-    """The first try of a call runs outside tenacity (most calls succeed at once, and building
-    the policy was a tenth of a call's CPU); when it fails, ``check()`` raises its error once
-    as tenacity's attempt 1, so the retries, waits, budget and logs are the policy's own."""
-
-    __slots__ = ("error",)
-
-    def __init__(self, error: Exception) -> None:
-        self.error: Exception | None = error
-
-    def check(self) -> None:
-        if self.error is not None:
-            error, self.error = self.error, None
-            raise error
 
 
 def build_retrying(

@@ -7,26 +7,51 @@ add that certainly never arrived (:class:`~leadsync.errors.ConnectError`) may be
 one that may have been applied (:class:`~leadsync.errors.TimeoutError_`, ``ServerError``) must
 be checked by re-reading, never blindly repeated. Secrets known to the :class:`Redactor` are
 masked in every message built here.
+
+The pool (:func:`build_pool`) is made once per client (proxies read from the environment once, as
+requests reads them; CAs as requests finds them). Its connections read answers more strictly
+than ``http.client`` does, where leniency would turn a refused or unknown write into a success:
+
+- only ``100 Continue`` is skipped by ``http.client``: any other interim answer (``103 Early
+  Hints``) would be taken for the final one. Every 1xx but 101 is skipped here (RFC 9110 §15.2);
+- the end of the stream inside the header block is taken for its end, so an answer cut after
+  ``HTTP/1.1 200 OK`` reads as a whole, empty success. It raises ``IncompleteRead`` here, which
+  the transport maps to "connection lost after the request was sent";
+- urllib3 reports a TLS handshake that times out as a *read* timeout, as if the request had
+  been sent. It is a connect timeout here: nothing was sent.
 """
 
 from __future__ import annotations
 
 import codecs
+import functools
+import http.client
 import logging
 import ssl
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.client import HTTPException
 from json import JSONEncoder
 from json import loads as json_loads
-from typing import Any, TypeVar
+from os.path import isdir
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import urllib3
-from requests.utils import requote_uri
+from requests.utils import (
+    DEFAULT_CA_BUNDLE_PATH,
+    get_auth_from_url,
+    get_environ_proxies,
+    prepend_scheme_if_needed,
+    requote_uri,
+    select_proxy,
+)
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
+    InsecureRequestWarning,
     NameResolutionError,
     NewConnectionError,
     ProtocolError,
@@ -36,10 +61,13 @@ from urllib3.exceptions import (
 )
 from urllib3.exceptions import HTTPError as Urllib3Error
 
+from .. import __version__
+from ..config import ApiSettings
 from ..errors import (
     ApiError,
     AuthError,
     BadRequestError,
+    ConfigError,
     ConnectError,
     NotFoundError,
     ServerError,
@@ -49,15 +77,17 @@ from ..errors import (
     UnreachableError,
 )
 from ..logs import SecretMask, register_secret
-from .pool import MIN_POOL_SIZE, build_pool, default_headers
 from .wire import parse_retry_after, server_message
 
 log = logging.getLogger(__name__)
-E = TypeVar("E", bound=BaseException)
 #: The encoder of request bodies (as ``json.dumps(body, allow_nan=False)``, which would build a
 #: new encoder per call).
 _encode_body = JSONEncoder(allow_nan=False).encode
 
+#: Connections kept per host never below this, and never below ``concurrency``.
+MIN_POOL_SIZE = 10
+#: The encodings urllib3 can decode here (gzip, deflate; br and zstd when installed).
+ACCEPT_ENCODING: str = urllib3.util.make_headers(accept_encoding=True)["accept-encoding"]
 #: Verbs sent without a Content-Length when they carry no body (as requests does).
 BODYLESS_METHODS = frozenset({"GET", "HEAD"})
 #: What urllib3's ``urlopen`` may raise for one request (retries off, redirects off).
@@ -129,7 +159,12 @@ class Transport:
         self.timeout_s = timeout_s
         self.redact = redact
         self._clock = clock
-        self.headers = default_headers(user_agent)
+        self.headers = {
+            "User-Agent": user_agent or f"leadsync/{__version__}",
+            "Accept-Encoding": ACCEPT_ENCODING,
+            "Accept": "application/json",
+            "Connection": "keep-alive",
+        }
         self.pool = build_pool(self.base_url, verify, pool_size, redact)
         self._timeout = urllib3.Timeout(connect=timeout_s, read=timeout_s)
         self._bind()
@@ -228,13 +263,15 @@ class Transport:
         """The error for what urllib3 raised (the first row of ``FAILURES`` that matches)."""
         detail = self.redact(_root_cause(err))
         ctx: dict[str, Any] = {"method": method, "endpoint": path}
-        if isinstance(err, SSLError):
-            refused = _cause_of_type(err, ssl.SSLCertVerificationError)
-            if refused is not None:
-                # Not transient: every retry would meet the same certificate.
-                advice = _certificate_advice(self.base_url, refused, detail)
-                return UnreachableError(advice, **ctx)
-        if isinstance(err, ProtocolError | HTTPException | OSError) and _never_connected(err):
+        causes = _causes(err)
+        refused = next((c for c in causes if isinstance(c, ssl.SSLCertVerificationError)), None)
+        if isinstance(err, SSLError) and refused is not None:
+            # Not transient: every retry would meet the same certificate.
+            advice = _certificate_advice(self.base_url, refused, detail)
+            return UnreachableError(advice, **ctx)
+        if isinstance(err, ProtocolError | HTTPException | OSError) and any(
+            isinstance(c, NEVER_CONNECTED) for c in causes
+        ):
             return ConnectError(f"could not connect to {self.base_url} ({detail})", **ctx)
         for kind, error, message in FAILURES:
             if isinstance(err, kind):
@@ -265,6 +302,8 @@ class Transport:
         return error(template.format(said=said), **ctx)
 
 
+#: Causes that show the connection itself failed (refused, DNS), so nothing was sent.
+NEVER_CONNECTED = (NewConnectionError, NameResolutionError, ConnectionRefusedError)
 #: What urllib3 raised → the error and its message, first match wins. ``ConnectError``: the
 #: request certainly never reached the server; ``TimeoutError_``: it was sent and may have
 #: been applied. (A refused certificate and a connection never made are decided before.)
@@ -314,8 +353,9 @@ def _certificate_advice(base_url: str, err: ssl.SSLCertVerificationError, detail
     )
 
 
-def _causes(err: BaseException) -> list[BaseException]:
-    """``err`` and the exceptions inside it (reasons, args, causes), outermost first."""
+def _causes(err: BaseException, *, deep: bool = True) -> list[BaseException]:
+    """``err`` and the exceptions inside it (reasons, args; causes and contexts when ``deep``),
+    outermost first."""
     chain: list[BaseException] = []
     cause: BaseException | None = err
     while cause is not None and all(cause is not c for c in chain):
@@ -325,35 +365,156 @@ def _causes(err: BaseException) -> list[BaseException]:
             cause = reason
             continue
         nested = next((a for a in getattr(cause, "args", ()) if isinstance(a, BaseException)), None)
-        cause = nested or cause.__cause__ or cause.__context__
+        cause = nested or ((cause.__cause__ or cause.__context__) if deep else None)
     return chain
 
 
-def _cause_of_type(err: BaseException, kind: type[E]) -> E | None:
-    """The first exception of type ``kind`` in ``err``'s chain."""
-    return next((c for c in _causes(err) if isinstance(c, kind)), None)
-
-
-def _never_connected(err: BaseException) -> bool:
-    """True when the connection itself failed (refused, DNS), so nothing was sent."""
-    never = (NewConnectionError, NameResolutionError, ConnectionRefusedError)
-    return any(isinstance(c, never) for c in _causes(err))
-
-
 def _root_cause(err: BaseException) -> str:
-    """A short description of the innermost cause (no URL query strings)."""
-    cause: BaseException = err
-    seen: set[int] = set()
-    while id(cause) not in seen:
-        seen.add(id(cause))
-        reason = getattr(cause, "reason", None)
-        nested = reason if isinstance(reason, BaseException) else None
-        if nested is None:
-            nested = next(
-                (a for a in getattr(cause, "args", ()) if isinstance(a, BaseException)), None
-            )
-        if nested is None:
-            break
-        cause = nested
+    """A short description of the innermost reason (no URL query strings)."""
+    cause = _causes(err, deep=False)[-1]
     text = str(cause) or type(cause).__name__
     return text.split("?", 1)[0] if "://" in text else text
+
+
+# --- the pool: TLS, proxies, answers read strictly (module docstring) ---------------------
+def tls_verify(settings: ApiSettings) -> bool | str:
+    """True (certifi's CAs), the path of ``api.ca_bundle``, or False (``verify_tls = false``,
+    logged as a warning once). ConfigError for a CA bundle file that does not exist."""
+    if not settings.verify_tls:
+        log.warning(
+            "TLS certificate verification is OFF (api.verify_tls = false): the connection to "
+            "%s can be intercepted; use api.ca_bundle for a private CA instead",
+            settings.base_url,
+        )
+        # Said once per run above; urllib3 would repeat it on stderr for every request.
+        warnings.filterwarnings("ignore", category=InsecureRequestWarning)
+        return False
+    if settings.ca_bundle is not None:
+        if not settings.ca_bundle.is_file():
+            raise ConfigError(f"[api] ca_bundle: file {settings.ca_bundle} does not exist")
+        return str(settings.ca_bundle)
+    return True
+
+
+def build_pool(
+    base_url: str,
+    verify: bool | str = True,
+    pool_size: int = MIN_POOL_SIZE,
+    mask: SecretMask | None = None,
+) -> urllib3.PoolManager:
+    """The connection pools for ``base_url``: a ``urllib3.ProxyManager`` when the environment
+    names a proxy for it (HTTP(S)_PROXY / ALL_PROXY minus NO_PROXY), else a ``PoolManager``.
+
+    Up to ``max(MIN_POOL_SIZE, pool_size)`` connections are kept per host (more are opened
+    when needed, never waited for). ``verify`` as :func:`tls_verify` gives it. A proxy
+    password is given to ``mask``. Raises ConfigError for a proxy URL without a host, or a
+    SOCKS proxy without PySocks installed."""
+    size = max(MIN_POOL_SIZE, pool_size)
+    options: dict[str, Any] = {"num_pools": size, "maxsize": size, "block": False}
+    if verify is False:
+        options["cert_reqs"] = "CERT_NONE"
+    else:
+        options["cert_reqs"] = "CERT_REQUIRED"
+        ca = DEFAULT_CA_BUNDLE_PATH if verify is True else verify
+        options["ca_cert_dir" if isdir(ca) else "ca_certs"] = ca
+    proxy = select_proxy(base_url, get_environ_proxies(base_url))
+    if not proxy:
+        return _strict(urllib3.PoolManager(**options))
+    proxy = prepend_scheme_if_needed(proxy, "http")
+    if not urllib3.util.parse_url(proxy).host:
+        raise ConfigError(f"the proxy URL for {base_url} in the environment has no host")
+    username, password = get_auth_from_url(proxy)
+    if mask is not None:
+        mask.add(password)
+        mask.add(f"{username}:{password}" if password else None)
+    if proxy.lower().startswith("socks"):
+        try:
+            from urllib3.contrib.socks import SOCKSProxyManager
+        except ImportError:
+            raise ConfigError(
+                "the environment names a SOCKS proxy for the API: install PySocks "
+                "(pip install pysocks), or set NO_PROXY for the portal's host"
+            ) from None
+        return SOCKSProxyManager(proxy, username=username, password=password, **options)
+    headers = urllib3.make_headers(proxy_basic_auth=f"{username}:{password}") if username else None
+    return _strict(urllib3.ProxyManager(proxy, proxy_headers=headers, **options))
+
+
+# --- answers read strictly ------------------------------------------------------------------
+class _WatchedFile:
+    """A response's socket file that notes when a ``readline`` met the end of the stream."""
+
+    __slots__ = ("_fp", "ended")
+
+    def __init__(self, fp: Any) -> None:
+        self._fp = fp
+        self.ended = False
+
+    def readline(self, limit: int = -1) -> bytes:
+        line: bytes = self._fp.readline(limit)
+        self.ended = self.ended or not line
+        return line
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fp, name)
+
+
+class StrictResponse(http.client.HTTPResponse):
+    """Skips every interim answer; refuses a header block cut short by the end of the stream."""
+
+    def _read_status(self) -> tuple[str, int, str]:
+        while True:
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            # 100 is skipped by begin() itself; 101 ends HTTP on this connection.
+            if not 102 <= status < 200:
+                return version, status, reason
+            http.client._read_headers(self.fp)  # type: ignore[attr-defined]  # the hints
+
+    def begin(self) -> None:
+        raw = self.fp
+        watched = _WatchedFile(raw)
+        self.fp = watched  # type: ignore[assignment]
+        try:
+            super().begin()
+        finally:
+            if self.fp is watched:  # begin() may have closed it (set None)
+                self.fp = raw
+        if watched.ended:  # the status line's own end is RemoteDisconnected, raised above
+            raise http.client.IncompleteRead(b"", None)
+
+
+@functools.cache
+def _strict_connection(base: Any) -> type:
+    """``base`` (urllib3's connection class, or what vcrpy patches in for it in tests) with
+    :class:`StrictResponse`, and a TLS handshake timeout raised as a connect timeout. Named as
+    ``base``, since error messages quote the connection's class name."""
+
+    def connect(self: Any) -> None:
+        try:
+            base.connect(self)
+        except TimeoutError as err:  # TCP connect timeouts are ConnectTimeoutError already
+            raise ConnectTimeoutError("TLS handshake timed out") from err
+
+    namespace = {"response_class": StrictResponse, "connect": connect, "__module__": __name__}
+    return type(base.__name__, (base,), namespace)
+
+
+class _StrictHTTPConnectionPool(HTTPConnectionPool):
+    @property
+    def ConnectionCls(self) -> type:  # type: ignore[override]  # read at each new connection
+        return _strict_connection(HTTPConnectionPool.ConnectionCls)
+
+
+class _StrictHTTPSConnectionPool(HTTPSConnectionPool):
+    @property
+    def ConnectionCls(self) -> type:  # type: ignore[override]  # read at each new connection
+        return _strict_connection(HTTPSConnectionPool.ConnectionCls)
+
+
+def _strict(manager: urllib3.PoolManager) -> urllib3.PoolManager:
+    """``manager`` with pools whose connections read strictly (module docstring)."""
+    manager.pool_classes_by_scheme = {
+        "http": _StrictHTTPConnectionPool,
+        "https": _StrictHTTPSConnectionPool,
+    }
+    return manager

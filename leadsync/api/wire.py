@@ -1,4 +1,4 @@
-"""The Campaigns API wire format: paths, and pure parsers for every answer (no I/O).
+"""The Campaigns API wire format: paths, pure parsers for every answer and for user-given times.
 
 The parsers are tolerant in the ways docs/design.md asks for: the counts endpoint is an
 object keyed by campaign id (never read by position) whose example repeats a status key and
@@ -13,7 +13,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
@@ -54,28 +54,12 @@ def quote_segment(value: str) -> str:
 
 
 # --- JSON ------------------------------------------------------------------------------------
-def loads_pairs(text: str) -> Any:
-    """Parse JSON keeping every object as a list of ``(key, value)`` pairs.
-
-    Repeated keys survive (``json.loads`` would keep only the last), so the caller decides what
-    a repeat means.
-    """
-    return json.loads(text, object_pairs_hook=list)
-
-
 def loads(text: str) -> Any:
     """Parse a JSON answer; WireFormatError when it is not JSON."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:
         raise WireFormatError(f"answer is not JSON ({err.msg} at char {err.pos})") from None
-
-
-def unwrap(body: Any) -> Any:
-    """The payload of a Kazoo-style ``{"data": …, "status": …}`` envelope, else ``body``."""
-    if isinstance(body, Mapping) and "data" in body and set(body) <= ENVELOPE_KEYS:
-        return body["data"]
-    return body
 
 
 # --- login -----------------------------------------------------------------------------------
@@ -152,16 +136,12 @@ def _campaign_from_pairs(key: str | None, entry: Any) -> Campaign | None:
         return None
     name = fields.get("name")
     status = fields.get("status")
-    by_status_pairs: Any = []
-    for p_key, p_value in entry:
-        if p_key == "leads_by_status":
-            by_status_pairs = p_value  # a repeated leads_by_status: the last one wins
     return Campaign(
         id=ident,
         name=str(name) if name is not None else ident,
         status=str(status) if status is not None else None,
         total_leads=_as_int(fields.get("total_leads")),
-        leads_by_status=_status_counts(by_status_pairs, ident),
+        leads_by_status=_status_counts(fields.get("leads_by_status", []), ident),
     )
 
 
@@ -171,33 +151,29 @@ def parse_campaigns(text: str) -> list[Campaign]:
     Accepts the documented object keyed by campaign id, a Kazoo envelope around it, or a list
     of entries carrying ``id`` / ``campaign_id`` / ``campaing_id``. Raises WireFormatError.
     """
-    try:
-        body = loads_pairs(text)
+    try:  # objects as lists of (key, value) pairs: a repeated key survives
+        body = json.loads(text, object_pairs_hook=list)
     except ValueError as err:
         raise WireFormatError(f"answer is not JSON: {err}") from None
     if isinstance(body, list) and body and all(isinstance(p, tuple) for p in body):
         keys = {k for k, _ in body}
         if "data" in keys and keys <= ENVELOPE_KEYS:
             body = dict(body)["data"]
-    out: list[Campaign] = []
-    seen: dict[str, int] = {}
     if isinstance(body, list) and all(isinstance(p, tuple) for p in body):
         entries: list[tuple[str | None, Any]] = [(str(k), v) for k, v in body]
     elif isinstance(body, list):
         entries = [(None, v) for v in body]
     else:
         raise WireFormatError("campaigns answer is neither an object keyed by id nor a list")
+    by_id: dict[str, Campaign] = {}  # a repeated id keeps its first place, takes the last entry
     for key, entry in entries:
         campaign = _campaign_from_pairs(key, entry)
         if campaign is None:
             continue
-        if campaign.id in seen:
+        if campaign.id in by_id:
             log.warning("campaigns answer repeats campaign id %s; the last entry wins", campaign.id)
-            out[seen[campaign.id]] = campaign
-            continue
-        seen[campaign.id] = len(out)
-        out.append(campaign)
-    return out
+        by_id[campaign.id] = campaign
+    return list(by_id.values())
 
 
 # --- pages -----------------------------------------------------------------------------------
@@ -267,7 +243,8 @@ def parse_leads_page(body: Any) -> tuple[list[dict[str, Any]], str | None]:
 
 def parse_list(body: Any, what: str) -> list[dict[str, Any]]:
     """A list of objects (queues, activity events), with or without a ``data`` envelope."""
-    body = unwrap(body)
+    if isinstance(body, Mapping) and "data" in body and set(body) <= ENVELOPE_KEYS:
+        body = body["data"]  # Kazoo's {"data": …, "status": …} envelope
     if body is None:
         return []
     if not isinstance(body, list):
@@ -319,9 +296,7 @@ def _message_from_json(body: Any) -> str:
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if value is None:
-        return None
-    value = value.strip()
+    value = (value or "").strip()
     if not value:
         return None
     try:
@@ -346,3 +321,66 @@ def lead_ids(leads: Sequence[Mapping[str, Any]]) -> tuple[Any, ...]:
         lead["id"] if "id" in lead else json.dumps(lead, sort_keys=True, default=str)
         for lead in leads
     )
+
+
+# --- times (``--since``/``--until``) -------------------------------------------------------
+# The activity endpoint takes seconds; its own example sends milliseconds (docs/design.md),
+# so both are accepted, as are ISO dates and "how long ago" durations.
+#: Epoch values above this are milliseconds (1e11 seconds is the year 5138).
+MILLISECONDS_THRESHOLD = 100_000_000_000
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def to_epoch_seconds(
+    value: str | int | float | datetime | date, *, now: datetime | None = None
+) -> int:
+    """Unix seconds for ``value``.
+
+    Accepts epoch seconds or milliseconds (number or digits), an ISO 8601 date or date-time
+    (naive ones are taken as UTC; a trailing ``Z`` is fine), ``now``, or a duration meaning
+    "that long ago": ``90s``, ``15m``, ``24h``, ``7d``, ``2w``. ``now`` is the reference time
+    (default: the current UTC time). Raises ValueError with a sentence saying what is accepted.
+    """
+    if isinstance(value, datetime):
+        return _from_datetime(value)
+    if isinstance(value, date):
+        return _from_datetime(datetime(value.year, value.month, value.day))
+    if isinstance(value, bool):
+        raise ValueError(f"not a time: {value!r}")
+    if isinstance(value, int | float):
+        return _from_number(float(value))
+    text = value.strip()
+    reference = now or datetime.now(UTC)
+    if not text:
+        raise ValueError("empty time; give epoch seconds, an ISO date, or a duration like 24h")
+    if text.lower() == "now":
+        return _from_datetime(reference)
+    if re.fullmatch(r"-?\d+(\.\d+)?", text):
+        return _from_number(float(text))
+    duration = _DURATION.match(text)
+    if duration:
+        seconds = float(duration.group(1)) * _UNIT_SECONDS[duration.group(2).lower()]
+        return _from_datetime(reference) - int(seconds)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"cannot read {value!r} as a time; give epoch seconds or milliseconds, an ISO date "
+            "(2024-05-01 or 2024-05-01T13:30:00+02:00), 'now', or a duration ago (90m, 24h, 7d)"
+        ) from None
+    return _from_datetime(parsed)
+
+
+def _from_number(number: float) -> int:
+    if number < 0:
+        raise ValueError(f"a time cannot be negative: {number:g}")
+    if number >= MILLISECONDS_THRESHOLD:
+        number /= 1000.0
+    return int(number)
+
+
+def _from_datetime(value: datetime) -> int:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(value.timestamp())

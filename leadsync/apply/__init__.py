@@ -1,21 +1,14 @@
 """Apply a plan: concurrent calls, ordering, journal, settlement of uncertain adds.
 
-Public surface::
-
-    from leadsync.apply import apply_plan, ApplyResult, Journal, read_journal
-    from leadsync.apply import install_signal_handlers, latest_results
-
 See :func:`apply_plan` for the phases and guarantees (a run never creates a duplicate lead).
 """
 
 from __future__ import annotations
 
 from .deps import Dependencies, find_dependencies
-from .engine import DEFAULT_CONCURRENCY, DEFAULT_SETTLE_ROUNDS
+from .engine import DEFAULT_CONCURRENCY, DEFAULT_SETTLE_ROUNDS, NEW_LEAD_STATUS
 from .journal import JOURNAL_NAME, Journal, latest_results, read_journal
-from .phases import apply_plan
-from .signals import install_signal_handlers
-from .state import COUNT_NAMES, NEW_LEAD_STATUS, ApplyResult
+from .phases import COUNT_NAMES, ApplyResult, apply_plan, install_signal_handlers
 
 __all__ = [
     "COUNT_NAMES",

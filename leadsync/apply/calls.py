@@ -78,42 +78,20 @@ def perform(call: Callable[[], Any], *, is_add: bool, clock: Callable[[], float]
     started = clock()
     try:
         value = call()
-    except Exception as exc:
-        return _failed(exc, is_add, started, clock)
-    return _done(value, started, clock)
-
-
-def _failed(
-    exc: Exception, is_add: bool, started: float, clock: Callable[[], float]
-) -> CallOutcome:
-    def from_error(err: ApiError, outcome: OpOutcome, fatal: ApiError | None = None) -> CallOutcome:
+    except ApiError as err:
+        fatal = err if isinstance(err, FATAL_ERRORS) else None
+        uncertain = is_add and isinstance(err, _UNCERTAIN_ADD_ERRORS)
+        outcome = OpOutcome.UNCERTAIN if uncertain else OpOutcome.FAILED
+        method = err.method or None
         return CallOutcome(
-            outcome,
-            _attempts(err),
-            err.status,
-            str(err),
-            err.method or None,
-            started,
-            clock(),
-            fatal=fatal,
+            outcome, _attempts(err), err.status, str(err), method, started, clock(), fatal
         )
-
-    if isinstance(exc, FATAL_ERRORS):
-        return from_error(exc, OpOutcome.FAILED, fatal=exc)
-    if isinstance(exc, _UNCERTAIN_ADD_ERRORS):
-        return from_error(exc, OpOutcome.UNCERTAIN if is_add else OpOutcome.FAILED)
-    if isinstance(exc, ApiError):
-        return from_error(exc, OpOutcome.FAILED)
-    # A bug below us: for an add, let the re-read decide.
-    logger.error("unexpected error in an API call", exc_info=exc)
-    outcome = OpOutcome.UNCERTAIN if is_add else OpOutcome.FAILED
-    message = f"unexpected error: {type(exc).__name__}: {exc}"
-    return CallOutcome(outcome, 1, None, message, None, started, clock())
-
-
-def _done(value: Any, started: float, clock: Callable[[], float]) -> CallOutcome:
-    method = getattr(value, "method", None)
-    status = getattr(value, "status", None)
+    except Exception as exc:  # a bug below us: for an add, let the re-read decide
+        logger.error("unexpected error in an API call", exc_info=exc)
+        outcome = OpOutcome.UNCERTAIN if is_add else OpOutcome.FAILED
+        message = f"unexpected error: {type(exc).__name__}: {exc}"
+        return CallOutcome(outcome, 1, None, message, None, started, clock())
+    method, status = getattr(value, "method", None), getattr(value, "status", None)
     return CallOutcome(
         OpOutcome.DONE,
         _attempts(value),

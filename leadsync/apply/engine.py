@@ -16,6 +16,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -26,7 +27,6 @@ from .calls import FATAL_ERRORS, CallOutcome, LeadWriter, perform
 from .deps import find_dependencies
 from .journal import Journal
 from .pool import Completion, WorkerPool
-from .state import OpState
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,8 @@ DEFAULT_CONCURRENCY = 8
 #: uncertain (and not applied), an add is still missing after n rounds with probability
 #: p^(n+1): at p = 10%, 3 rounds miss ~1 in 10,000 adds, 5 rounds ~1 in a million.
 DEFAULT_SETTLE_ROUNDS = 5
+#: The status the API gives a lead it adds: a post-add status equal to it needs no call.
+NEW_LEAD_STATUS = "new"
 #: How often (s) the coordinator looks at the stop event while waiting for workers.
 POLL_INTERVAL_S = 0.05
 #: After the first completion, how long the coordinator lets others join it: one wake-up,
@@ -51,6 +53,61 @@ Progress = Callable[[int, int], None]
 #: A unit of work for the pool: (operation index, call returning CallOutcome|None, message
 #: prefix).
 Task = tuple[int, Callable[[], CallOutcome | None], str]
+
+
+@dataclass(slots=True)
+class OpState:
+    """Mutable progress of one operation; owned by the coordinating thread only."""
+
+    op: Operation
+    waiting: int = 0  # prerequisites not finished yet
+    blocked: str | None = None  # why it will be skipped (a prerequisite did not succeed)
+    outcome: OpOutcome | None = None
+    attempts: int = 0
+    http_status: int | None = None
+    message: str = ""
+    method: str | None = None
+    lead_id: str | None = None
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    was_uncertain: bool = False
+    uncertain_reason: str = ""  # the message of the call that first left the add uncertain
+    lead_created: bool = False  # an add whose lead exists (even if its post-add status failed)
+    id_looked_up: bool = False  # a re-read was tried for this new lead's id
+    id_note: str = ""  # why the id is unknown after the look-up
+    remote_status: str | None = None  # the new lead's status on the re-read
+    settle_blocked: str | None = None  # an uncertain add that cannot be settled: why
+    # Indexes of the operations waiting on this one, and of the post-add SET_STATUS operations
+    # following this add; shared empty tuples until there is one (saves memory at 1M ops).
+    dependents: list[int] | tuple[()] = ()
+    followers: list[int] | tuple[()] = ()
+
+    @property
+    def post_status(self) -> str | None:
+        """The status an ADD itself carries for its new lead, when it needs a call (unless a
+        post-add SET_STATUS operation follows the add: that one does it)."""
+        op = self.op
+        if op.kind is OpKind.ADD and not self.followers and op.status != NEW_LEAD_STATUS:
+            return op.status or None
+        return None
+
+    def result(self) -> OpResult:
+        if self.outcome is None:
+            raise RuntimeError(f"operation {self.op.op_id} has no outcome yet")
+        return OpResult(
+            op_id=self.op.op_id,
+            kind=self.op.kind,
+            campaign_id=self.op.campaign_id,
+            key=self.op.key,
+            outcome=self.outcome,
+            attempts=self.attempts,
+            http_status=self.http_status,
+            message=self.message,
+            method=self.method,
+            lead_id=self.lead_id,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+        )
 
 
 class Engine:
@@ -78,7 +135,6 @@ class Engine:
         self.settle_rounds = settle_rounds
         self.learn_lead_ids = learn_lead_ids
         self.clock = clock
-        self.concurrency = concurrency
         self.window = concurrency * QUEUE_DEPTH_PER_WORKER
         self.halt = threading.Event()  # stop or fatal: no new call starts
         self.fatal: ApiError | None = None
@@ -166,12 +222,10 @@ class Engine:
         if completion.error is not None:  # only a BaseException escapes perform()
             st = self.states[i]
             message = f"worker error: {completion.error!r}"
-            if st.op.kind is OpKind.ADD:  # it may have been sent: let the re-read decide
-                if not st.was_uncertain:
-                    st.was_uncertain, st.uncertain_reason = True, message
-                self.finish(i, OpOutcome.UNCERTAIN, message, out)
-            else:
-                self.finish(i, OpOutcome.FAILED, message, out)
+            is_add = st.op.kind is OpKind.ADD  # it may have been sent: let the re-read decide
+            if is_add and not st.was_uncertain:
+                st.was_uncertain, st.uncertain_reason = True, message
+            self.finish(i, OpOutcome.UNCERTAIN if is_add else OpOutcome.FAILED, message, out)
             return
         if completion.value is None:  # not started: the run was halted meanwhile
             if self.states[i].outcome is None:
@@ -227,20 +281,13 @@ class Engine:
             return ()
 
         handle = on_complete or default
-        exhausted = False
         while True:
             halted = self.halted()
             while not halted and pool.in_flight < self.window:
-                if follow_ups:
-                    i, fn, prefix = follow_ups.popleft()
-                elif not exhausted:
-                    nxt = next(fresh, None)
-                    if nxt is None:
-                        exhausted = True
-                        continue
-                    i, fn, prefix = nxt
-                else:
+                nxt = follow_ups.popleft() if follow_ups else next(fresh, None)
+                if nxt is None:
                     break
+                i, fn, prefix = nxt
                 if prefix:
                     prefixes[i] = prefix
                 pool.submit(i, fn)

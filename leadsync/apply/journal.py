@@ -200,22 +200,20 @@ def read_journal(path: str | os.PathLike[str]) -> list[OpResult]:
     line number. A missing file raises ``FileNotFoundError``.
     """
     p = Path(path)
-    raw = p.read_bytes()
-    lines = raw.split(b"\n")
-    # raw ends with "\n" when complete: the final element is then b"".
-    last_complete = len(lines) - 1
+    lines = p.read_bytes().split(b"\n")  # the last element is b"" when the last line is whole
     results: list[OpResult] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        is_tail = number - 1 >= last_complete
         try:
             record = json.loads(line.decode("utf-8"))
             if not isinstance(record, dict):
                 raise ValueError("not a JSON object")
             results.append(record_to_result(record))
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-            if is_tail or _is_cut_line(lines, number - 1):
+            # The unfinished last line, or one cut by a kill and continued by a later run
+            # (Journal started it on a fresh line): its JSON is simply incomplete.
+            if number == len(lines) or not line.rstrip().endswith(b"}"):
                 logger.warning("%s:%d: skipping a truncated last line", p, number)
                 continue
             raise InputError(
@@ -224,16 +222,6 @@ def read_journal(path: str | os.PathLike[str]) -> list[OpResult]:
     return results
 
 
-def _is_cut_line(lines: list[bytes], index: int) -> bool:
-    """A line cut by a kill and then continued by a later run: ``Journal`` started the next
-    run on a fresh line, so the bad line is one whose JSON is simply incomplete."""
-    text = lines[index].rstrip()
-    return not text.endswith(b"}")
-
-
 def latest_results(results: Iterable[OpResult]) -> dict[int, OpResult]:
     """The final state of each operation: the last journal line of each ``op_id``."""
-    latest: dict[int, OpResult] = {}
-    for r in results:
-        latest[r.op_id] = r
-    return latest
+    return {r.op_id: r for r in results}

@@ -1,10 +1,8 @@
 """Where the apply engine's calls run: daemon worker threads pulling from one queue.
 
-Only the coordinating thread (the one calling :func:`leadsync.apply.apply_plan`) submits tasks
-and collects completions; tasks are pure calls that return a value and touch no shared state,
-so no lock is held while a worker waits on HTTP. Workers are daemon threads so that a second
-Ctrl-C (``KeyboardInterrupt`` in the main thread) can end the process without waiting for calls
-in flight.
+Tasks are pure calls that return a value and touch no shared state, so no lock is held while a
+worker waits on HTTP. Workers are daemon threads so that a second Ctrl-C (``KeyboardInterrupt``
+in the main thread) can end the process without waiting for calls in flight.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ plain success, a refusal with the server's message, the 404/405 fallback from PU
 answers in every framing (chunked, gzip, HTTP/1.0, interim 100s) and arriving in pieces; the
 exact requests put on the wire; kept-alive connections reused, and one the server closed not
 reused; and where http.client alone would read an answer wrongly (a 103 Early Hints, headers
-cut short), the strict reading of :mod:`leadsync.api.pool`.
+cut short), the strict reading of :mod:`leadsync.api.transport`.
 """
 
 from __future__ import annotations
@@ -219,7 +219,7 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
     assert len(srv.requests) == 2 and srv.accepted == 2
 
 
-# --- where http.client alone would read an answer wrongly (leadsync.api.pool) -----------------
+# --- where http.client alone would read an answer wrongly (leadsync.api.transport) -----------------
 def test_an_early_hints_answer_is_not_taken_for_the_answer() -> None:
     """A 103 is an interim answer, as 100 is, and the real one follows. http.client skips
     only 100; taken for the add's answer (a success), the 103 would hide the real one, here

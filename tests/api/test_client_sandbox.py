@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from leadsync.api import CampaignsClient
-from leadsync.api.caller import MAX_RELOGIN_ROUNDS
+from leadsync.api.client import MAX_RELOGIN_ROUNDS
 from leadsync.errors import (
     AuthError,
     BadRequestError,

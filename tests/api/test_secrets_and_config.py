@@ -13,7 +13,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from leadsync.api import CampaignsClient
-from leadsync.api.pool import tls_verify
+from leadsync.api.transport import tls_verify
 from leadsync.config import ApiSettings, load_settings
 from leadsync.errors import ApiError, AuthError, ConfigError
 from leadsync.logs import SecretMask

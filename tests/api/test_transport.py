@@ -17,8 +17,7 @@ from requests.utils import DEFAULT_CA_BUNDLE_PATH
 
 from leadsync import __version__
 from leadsync.api import CampaignsClient
-from leadsync.api.pool import MIN_POOL_SIZE, build_pool, tls_verify
-from leadsync.api.transport import Redactor, Transport
+from leadsync.api.transport import MIN_POOL_SIZE, Redactor, Transport, build_pool, tls_verify
 from leadsync.config import ApiSettings
 from leadsync.errors import (
     ApiError,

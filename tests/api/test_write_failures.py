@@ -270,7 +270,7 @@ def test_a_private_ca_or_verification_off_lets_the_writes_through(
 def test_a_tls_handshake_that_never_completes_sent_nothing() -> None:
     """The server accepts the connection but never answers the TLS hello: nothing was sent,
     so the add is retried (ConnectError) and ends unreachable. (urllib3 itself raises a
-    *read* timeout for a handshake timeout; leadsync.api.pool makes it a connect timeout.)"""
+    *read* timeout for a handshake timeout; leadsync.api.transport makes it a connect timeout.)"""
     with ScriptServer("silent") as srv:
         url = srv.url.replace("http://", "https://")
         out = play(api_key_settings(url, retry_attempts=2, timeout_s=SHORT_TIMEOUT_S), add_one)
