@@ -44,14 +44,13 @@ def buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return offsets - offsets[0], data
 
 
-def digits_of(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Every value's ASCII digits: ``(data, offsets)``, value ``i``'s digits being
-    ``data[offsets[i]:offsets[i + 1]]`` (ASCII bytes)."""
+def digits_of(values: pa.Array) -> pa.Array:
+    """Every value's ASCII digits, nothing else (a ``large_string`` array)."""
     offsets, data = buffers(plain_strings(values))
     at = np.flatnonzero((data - np.uint8(_ZERO)) < 10)  # uint8 arithmetic wraps below "0"
     # Value i's digits are those between its byte offsets: a binary search per value costs
     # far less than a running count over every byte.
-    return data[at], np.searchsorted(at, offsets).astype(np.int64)
+    return from_parts(data[at], np.diff(np.searchsorted(at, offsets).astype(np.int64)))
 
 
 def fullmatch(values: pa.Array, pattern: str) -> np.ndarray:

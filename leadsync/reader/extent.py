@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
-from .grid import column_letter
+from .grid import column_letter, column_number
 
 #: XML read (inflated) at a time: memory stays bounded whatever the sheet's size.
 SCAN_BLOCK_BYTES = 8 * 1024 * 1024
@@ -49,14 +49,6 @@ class Extent:
     @property
     def cells(self) -> int:
         return self.rows * self.columns
-
-
-def column_number(letters: bytes) -> int:
-    """A → 1, Z → 26, AA → 27, XFD → 16384 (either case)."""
-    number = 0
-    for ch in letters.upper():
-        number = number * 26 + ch - ord("A") + 1
-    return number
 
 
 def _both_cases(low: str, high: str) -> str:
@@ -139,7 +131,7 @@ def scan_sheet(stream: IO[bytes], block_bytes: int = SCAN_BLOCK_BYTES) -> Extent
                 return None
             refs.append(tail.groups())
         for letters, number in refs:
-            columns = max(columns, column_number(letters))
+            columns = max(columns, column_number(letters.decode()))
             rows = max(rows, int(number or 0))
         beyond = _beyond(columns, rows)
         row_cap = max(row_cap, _row_cap(rows))
@@ -147,7 +139,7 @@ def scan_sheet(stream: IO[bytes], block_bytes: int = SCAN_BLOCK_BYTES) -> Extent
             ref = _REF.match(buf, m.start(), end) if m.group(1) is not None else None
             if ref is None:
                 return None
-            columns = max(columns, column_number(ref.group(1)))
+            columns = max(columns, column_number(ref.group(1).decode()))
             rows = max(rows, int(ref.group(2) or 0))
         if columns > EXCEL_COLUMNS or rows > EXCEL_ROWS:
             return None

@@ -142,6 +142,19 @@ def _each_once(
     return out
 
 
+def column_number(letters: str) -> int:
+    """A → 1, Z → 26, AA → 27, XFD → 16384 (either case)."""
+    number = 0
+    for ch in letters.upper():
+        number = number * 26 + ord(ch) - ord("A") + 1
+    return number
+
+
+def cell_name(row: int, col: int) -> str:
+    """(0-based row, column) as Excel names the cell: (6, 1) → B7."""
+    return f"{column_letter(col)}{row + 1}"
+
+
 def column_letter(index: int) -> str:
     """0 → A, 25 → Z, 26 → AA: the column name Excel shows."""
     name = ""

@@ -1,5 +1,10 @@
 """Bad rows as data: one RowIssue per rejected or duplicate row, with a sentence per code, and
-the summary warning lines. Built in bulk from the few bad rows, never per accepted row."""
+the summary warning lines. Built in bulk from the few bad rows, never per accepted row.
+
+A large file can reject hundreds of thousands of rows for their phone number: those sentences
+(``<header> <repr of the trimmed cell><tail>``) are made with Arrow kernels over the column
+(:func:`_quoted`), exactly as :func:`_sentence` makes them one row at a time.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +19,11 @@ from ..config import Settings
 from ..models import INT_FIELDS, IssueKind
 from ..sync.issuetable import IssueTable, ValueBlock
 from . import phones
+from .arrowtext import LS as TEXT
+from .arrowtext import as_bool
 from .fields import STATUS_UNKNOWN, not_integer_code
 from .grid import describe
 from .part import Part
-from .sentences import join_sentences, phone_sentences
 
 DNC = "dnc"
 CAMPAIGN_UNKNOWN = "campaign-unknown"
@@ -25,9 +31,10 @@ CAMPAIGN_MISSING = "campaign-missing"
 #: The sentence of ``campaign-missing``.
 NO_CAMPAIGN_SENTENCE = "This row names no campaign and none was given (--campaign)."
 DUPLICATE = "duplicate"
-TEXT = pa.large_string()
 #: Rows listed in one summary warning before "…".
 _ROWS_IN_WARNING = 10
+#: Cells whose ``repr(cell.strip())`` is ``'`` + the cell trimmed of spaces + ``'``.
+_PLAIN = r"^[ -&(-\[\]-~]*$"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +111,8 @@ def build_issues(
     ``campaign_sentences``: why each campaign name of a ``campaign-unknown`` row does not
     exist.
 
-    The common sentences (phone codes, no campaign) are made column-wise
-    (:mod:`leadsync.reader.sentences`); rows with other codes get theirs one by one."""
+    The common sentences (phone codes, no campaign) are made column-wise; rows with other
+    codes get theirs one by one."""
     n = len(bad)
     twins = twin[bad]
     needed = np.sort(np.concatenate([bad, twins[twins >= 0]]))
@@ -204,16 +211,58 @@ def _column_sentences(
     number_cells = (
         cells.take(local) if cells is not None else pa.repeat(pa.scalar("", TEXT), len(members))
     )
+    tails = _phone_tails(settings.sync.region, header)
     said: list[pa.Array] = []
     for code in text.split(";"):
         if code == CAMPAIGN_MISSING:
             said.append(pa.repeat(pa.scalar(NO_CAMPAIGN_SENTENCE, TEXT), len(members)))
-            continue
-        sentence = phone_sentences(code, header, settings.sync.region, number_cells)
-        if sentence is None:
+        elif code == phones.PHONE_MISSING:
+            said.append(pa.repeat(pa.scalar(f"{header} is empty.", TEXT), len(members)))
+        elif code in tails:
+            pieces = (
+                pa.scalar(f"{header} ", TEXT),
+                _quoted(number_cells),
+                pa.scalar(tails[code], TEXT),
+            )
+            said.append(pc.binary_join_element_wise(*pieces, pa.scalar("", TEXT)))
+        else:
             return None
-        said.append(sentence)
-    return join_sentences(said)
+    if len(said) == 1:
+        return said[0]
+    return pc.binary_join_element_wise(*said, pa.scalar(" ", TEXT))
+
+
+def _phone_tails(region: str, header: str) -> dict[str, str]:
+    """The text after ``<header> <cell>`` of each phone code whose sentence quotes the cell."""
+    return {
+        phones.PHONE_TOO_SHORT: " is too short to be a phone number.",
+        phones.PHONE_TOO_LONG: " is too long to be a phone number.",
+        phones.PHONE_INVALID: (
+            f" is not a valid phone number (default region {region}; add the +country code)."
+        ),
+        phones.PHONE_DECIMAL: (
+            f" is a decimal number, not a phone number: format the {header} "
+            "column as Text and re-enter it."
+        ),
+    }
+
+
+def _quoted(cells: pa.Array) -> pa.Array:
+    """``repr(cell.strip())`` of every cell (a null cell as ``''``): by Arrow kernels for the
+    plain ones (printable ASCII without ``'`` or ``\\``), by Python for the others."""
+    cells = pc.fill_null(cells.cast(TEXT), "")
+    plain = as_bool(pc.match_substring_regex(cells, _PLAIN))
+    fast = pc.binary_join_element_wise(
+        pa.scalar("'", TEXT), pc.utf8_trim(cells, " "), pa.scalar("'", TEXT), pa.scalar("", TEXT)
+    )
+    if plain.all():
+        return fast
+    others = np.flatnonzero(~plain)
+    out = np.empty(len(cells), dtype=object)
+    out[others] = [repr(v.strip()) for v in cells.take(pa.array(others, pa.int64())).to_pylist()]
+    keep = np.flatnonzero(plain)
+    out[keep] = fast.take(pa.array(keep, pa.int64())).to_numpy(zero_copy_only=False)
+    return pa.array(out, TEXT)
 
 
 def _values_of(blocks: Sequence[ValueBlock], members: list[int]) -> list[dict[str, str]]:
@@ -280,25 +329,13 @@ def _sentence(
 ) -> str:
     phone_header = part.headers["number"]
     phone = _original(part, "number", values)
-    label = f"{phone_header} {phone.strip()!r}"
+    tails = _phone_tails(settings.sync.region, phone_header)
     if code == phones.PHONE_MISSING:
         return f"{phone_header} is empty."
     if code == phones.PHONE_SCIENTIFIC:
         return _scientific(phone_header, phone)
-    if code == phones.PHONE_DECIMAL:
-        return (
-            f"{label} is a decimal number, not a phone number: format the {phone_header} "
-            "column as Text and re-enter it."
-        )
-    if code == phones.PHONE_TOO_SHORT:
-        return f"{label} is too short to be a phone number."
-    if code == phones.PHONE_TOO_LONG:
-        return f"{label} is too long to be a phone number."
-    if code == phones.PHONE_INVALID:
-        return (
-            f"{label} is not a valid phone number (default region "
-            f"{settings.sync.region}; add the +country code)."
-        )
+    if code in tails:
+        return f"{phone_header} {phone.strip()!r}{tails[code]}"
     if code == STATUS_UNKNOWN:
         header = part.headers["status"]
         known = ", ".join(settings.sync.statuses)

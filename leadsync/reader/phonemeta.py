@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from phonenumbers import PhoneMetadata, ValidationResult
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
-from .arrowtext import fullmatch, groups
+from .arrowtext import as_bool, fullmatch, groups, take
 
 #: phonenumbers' region of non-geographic country codes (+800, +808, +870, …).
 NON_GEO = "001"
@@ -61,15 +61,7 @@ def _lengths_mask(lengths: np.ndarray, allowed: Sequence[int]) -> np.ndarray:
 
 
 def _prefix_match(values: pa.Array, pattern: str) -> np.ndarray:
-    return _np(pc.match_substring_regex(values, f"^(?:{pattern})"))
-
-
-def _np(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _take(values: pa.Array, idx: np.ndarray) -> pa.Array:
-    return values.take(pa.array(idx, type=pa.int64()))
+    return as_bool(pc.match_substring_regex(values, f"^(?:{pattern})"))
 
 
 def byte_lengths(values: pa.Array) -> np.ndarray:
@@ -86,7 +78,7 @@ def _desc_match(md: Any, name: str, values: pa.Array, lengths: np.ndarray) -> np
         return fullmatch(values, desc.national_number_pattern)
     if out.any():
         idx = np.flatnonzero(out)
-        out[idx] = fullmatch(_take(values, idx), desc.national_number_pattern)
+        out[idx] = fullmatch(take(values, idx), desc.national_number_pattern)
     return out
 
 
@@ -122,7 +114,7 @@ def _known_type(md: Any, values: pa.Array) -> np.ndarray:
         return known
     idx = np.flatnonzero(known)
     everything = len(idx) == len(values)
-    sub = values if everything else _take(values, idx)
+    sub = values if everything else take(values, idx)
     sub_len = lengths[idx]
     # Any of the type descriptions matching makes the type known; descriptions sharing their
     # possible lengths are matched as one alternation (one pass over the column).
@@ -133,7 +125,7 @@ def _known_type(md: Any, values: pa.Array) -> np.ndarray:
             any_type = fullmatch(sub, pattern)
         elif todo.any():
             t_idx = np.flatnonzero(todo)
-            any_type[t_idx] = fullmatch(_take(sub, t_idx), pattern)
+            any_type[t_idx] = fullmatch(take(sub, t_idx), pattern)
     known[idx] = any_type
     return known
 
@@ -180,7 +172,7 @@ def valid_for_cc(cc: int, national: pa.Array) -> np.ndarray:
                 if prefix_of is None:  # the prefixes of the rows still pending
                     prefix_of = np.full(n, -1, dtype=np.int64)
                     firsts = pc.utf8_slice_codeunits(
-                        national if everything else _take(national, idx), 0, width
+                        national if everything else take(national, idx), 0, width
                     )
                     uniq = pc.unique(firsts)
                     prefix_of[idx] = np.asarray(pc.index_in(firsts, value_set=uniq), np.int64)
@@ -190,13 +182,13 @@ def valid_for_cc(cc: int, national: pa.Array) -> np.ndarray:
                 cond = table[prefix_of[idx]]
             else:
                 cond = _prefix_match(
-                    national if everything else _take(national, idx), md.leading_digits
+                    national if everything else take(national, idx), md.leading_digits
                 )
             sel = idx[cond]
             if len(sel):
-                valid[sel] = _known_type(md, _take(national, sel))
+                valid[sel] = _known_type(md, take(national, sel))
         else:
-            cond = _known_type(md, national if everything else _take(national, idx))
+            cond = _known_type(md, national if everything else take(national, idx))
             valid[idx[cond]] = True
         pending[idx[cond]] = False
     return valid
@@ -269,7 +261,7 @@ def check_numbers(cc: np.ndarray, national: pa.Array, level: str) -> tuple[np.nd
         if level == "valid" and 2 * len(sel) > n:  # most of the column: no copy of it
             accepted[sel] = valid_for_cc(code, national)[sel]
         elif level == "valid":
-            accepted[sel] = valid_for_cc(code, _take(national, sel))
+            accepted[sel] = valid_for_cc(code, take(national, sel))
         elif level == "possible":
             accepted[sel] = np.isin(
                 results[sel],

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .arrowtext import LS, digits_of, from_parts, plain_strings
+from .arrowtext import LS, digits_of, plain_strings
 from .phonecolumn import PhoneResult, normalize_piece
 from .phoneref import (
     LEVELS,
@@ -104,9 +104,7 @@ def normalize_remote_keys(numbers: pd.Series, region: str = "US") -> pd.Series:
     Blank numbers give "". Returns a ``string`` Series on ``numbers``' index."""
     raw = _series_to_arrow(numbers)
     result = normalize_array(raw, region, "none")
-    ddata, doff = digits_of(raw)
-    digits = from_parts(ddata, np.diff(doff))
-    keys = pc.coalesce(result.e164, digits)
+    keys = pc.coalesce(result.e164, digits_of(raw))
     return pd.Series(pd.arrays.ArrowStringArray(keys), index=numbers.index)
 
 

@@ -173,9 +173,10 @@ def _binary_share(sample: bytes) -> float:
     return odd / max(len(sample), 1)
 
 
-def decode(path: str, data: bytes, encoding: str | None, limits: Limits) -> tuple[str, str]:
-    """Check that all of ``data`` decodes as text; return its first ``limits.sniff_bytes``
-    characters (BOM removed) and its encoding (``encoding`` overrides detection).
+def decode(path: str, data: bytes, encoding: str | None, limits: Limits) -> tuple[str, str, bytes]:
+    """Decode all of ``data`` (``encoding`` overrides detection); return its first
+    ``limits.sniff_bytes`` characters, its encoding, and the whole text as UTF-8 bytes (BOM
+    removed: UTF-8 files as they are, others transcoded in the same pass).
 
     The file is decoded chunk by chunk and never held as one string: a large file within the
     size limit would otherwise need its bytes, a ``str`` of up to 4 bytes a character and a
@@ -193,10 +194,11 @@ def decode(path: str, data: bytes, encoding: str | None, limits: Limits) -> tupl
         # At most 4 bytes a character: this prefix holds the sample (a character cut at its
         # end is dropped, and lies past the sample anyway).
         head = body[: 4 * limits.sniff_bytes].decode("utf-8", errors="ignore")
-        return _checked_sample(path, head[: limits.sniff_bytes], limits), name
+        return _checked_sample(path, head[: limits.sniff_bytes], limits), name, body
     decoder = codecs.getincrementaldecoder(codec)()
     view = memoryview(data)
     sample_parts: list[str] = []
+    utf8_parts: list[bytes] = []
     sampled = 0
     lines_before = 0
     for start in range(0, max(len(data), 1), DECODE_CHUNK_BYTES):
@@ -220,7 +222,8 @@ def decode(path: str, data: bytes, encoding: str | None, limits: Limits) -> tupl
             line = lines_before + piece.count("\n", 0, nul) + 1
             raise InputError(f"{path} contains NUL bytes (first on line {line})", path=path)
         lines_before += piece.count("\n")
-    return _checked_sample(path, "".join(sample_parts), limits), name
+        utf8_parts.append(piece.encode("utf-8"))
+    return _checked_sample(path, "".join(sample_parts), limits), name, b"".join(utf8_parts)
 
 
 def _checked_sample(path: str, sample: str, limits: Limits) -> str:

@@ -26,14 +26,13 @@ from dataclasses import dataclass
 import python_calamine as calamine
 
 from ..errors import InputError
-from .calaminesheet import calamine_sheet
-from .cells import Numeric, SheetCells
+from .cells import Numeric, SheetCells, calamine_sheet
 from .container import PASSWORD, ZIP_MAGIC, check_container, corrupt, one_line
 from .extent import Extent, scan_sheet
-from .grid import Grid, check_cells, describe
+from .grid import Grid, cell_name, check_cells, describe
 from .limits import Limits
 from .odsfile import is_encrypted, read_ods
-from .xlsrecords import XLS_COLUMNS, XLS_ROWS, cell_name, walk
+from .xlsrecords import XLS_COLUMNS, XLS_ROWS, walk
 from .xlsxparts import read_styles, workbook_parts
 from .xlsxsheet import read_shared_strings, read_sheet
 

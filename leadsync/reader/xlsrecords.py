@@ -18,8 +18,6 @@ from dataclasses import dataclass
 
 import olefile
 
-from .grid import column_letter
-
 #: Excel's grid in the .xls format.
 XLS_ROWS = 65_536
 XLS_COLUMNS = 256
@@ -94,8 +92,3 @@ def walk(data: bytes) -> XlsCells:
             sheet = None
         pos = body + size
     return XlsCells(encrypted=False, far=far)
-
-
-def cell_name(row: int, col: int) -> str:
-    """(0-based row, column) as Excel names the cell."""
-    return f"{column_letter(col)}{row + 1}"

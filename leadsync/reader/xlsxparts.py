@@ -18,7 +18,7 @@ from defusedxml import ElementTree
 
 from ..errors import InputError
 from .container import corrupt, one_line
-from .grid import column_letter
+from .grid import column_letter, column_number
 
 MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
@@ -167,7 +167,7 @@ def _cells_with_styles(
     found: list[int] = []
     row_num = 0
     col_num = 0
-    target = column_index(letters)
+    target = column_number(letters)
     with zf.open(sheet_path) as fh:
         for event, elem in ElementTree.iterparse(fh, events=("start", "end")):
             tag = elem.tag
@@ -180,18 +180,10 @@ def _cells_with_styles(
             if tag == f"{MAIN_NS}c":
                 ref = elem.get("r")
                 match = _CELL_REF.fullmatch(ref) if ref else None
-                col_num = column_index(match.group(1)) if match else col_num + 1
+                col_num = column_number(match.group(1)) if match else col_num + 1
                 if col_num == target and int(elem.get("s", "0")) in styles:
                     found.append(row_num - 1)
                 elem.clear()
             elif tag == f"{MAIN_NS}row":
                 elem.clear()
     return found
-
-
-def column_index(letters: str) -> int:
-    """A → 1, Z → 26, AA → 27."""
-    index = 0
-    for ch in letters:
-        index = index * 26 + ord(ch) - ord("A") + 1
-    return index

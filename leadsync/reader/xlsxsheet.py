@@ -20,7 +20,8 @@ import zipfile
 
 from ..errors import InputError
 from .cells import SheetCells, cell_text
-from .xlsxparts import Styles, column_index
+from .grid import column_number
+from .xlsxparts import Styles
 from .xmlstream import feed, xml_parser
 
 _REF = re.compile(r"([A-Za-z]{1,3})([0-9]{1,7})")
@@ -111,7 +112,7 @@ class _SheetReader:
             ref = attrs.get("r")
             match = _REF.fullmatch(ref) if ref else None
             if match:
-                self.col = column_index(match.group(1).upper())
+                self.col = column_number(match.group(1))
                 self.row = int(match.group(2))
             elif ref:
                 raise ValueError(f"cell reference {ref!r}")
