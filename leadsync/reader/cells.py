@@ -73,17 +73,14 @@ def column_text(col: Sequence[object]) -> tuple[pa.Array, np.ndarray]:
     floats = cells[is_float].astype(np.float64)
     whole = np.isfinite(floats) & (np.floor(floats) == floats) & (np.abs(floats) < _MAX_EXACT_FLOAT)
     at = np.flatnonzero(is_float)
-    out[at[whole]] = _int_texts(floats[whole].astype(np.int64))
+    ints_as_text = pa.array(floats[whole].astype(np.int64)).cast(pa.string())
+    out[at[whole]] = np.asarray(ints_as_text.to_numpy(zero_copy_only=False))
     out[at[~whole]] = [repr(v) for v in floats[~whole].tolist()]
     ints = np.flatnonzero(is_int)
     out[ints] = [str(v) for v in cells[ints].tolist()]  # Python ints may exceed int64
     for i in np.flatnonzero(~(is_str | is_float | is_int)).tolist():
         out[i] = cell_text(cells[i])
     return pa.array(out, type=LS), is_float | is_int
-
-
-def _int_texts(values: np.ndarray) -> np.ndarray:
-    return np.asarray(pa.array(values).cast(pa.string()).to_numpy(zero_copy_only=False))
 
 
 def dense_grid(rows: Sequence[Sequence[object]], width: int) -> tuple[list[pa.Array], Numeric]:

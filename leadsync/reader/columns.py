@@ -1,12 +1,11 @@
 """Which row is the header, and which column holds which lead field.
 
 Headers are compared after :func:`header_key` (case, spaces, ``_`` and ``-`` ignored) against
-the synonyms of ``reader/fields.py`` (docs/design.md, 'Reading'), with the headers of Google
-Contacts and Outlook exports and the usual Japanese and Chinese ones; an explicit ``[columns]`` mapping (``field = "Header"``) wins
-over synonyms. A column with nothing below its header never claims a field another column
-claims; :data:`FALLBACK_SYNONYMS` (Outlook's business, home… phones) claim one only when no
-column with a main synonym has data. Two columns with data claiming one field is an error
-naming both.
+:data:`SYNONYMS` (with the headers of Google Contacts and Outlook exports and the usual
+Japanese and Chinese ones); an explicit ``[columns]`` mapping (``field = "Header"``) wins over
+synonyms. A column with nothing below its header never claims a field another column claims;
+:data:`FALLBACK_SYNONYMS` (Outlook's business, home… phones) claim one only when no column
+with a main synonym has data. Two columns with data claiming one field is an error naming both.
 """
 
 from __future__ import annotations
@@ -91,13 +90,9 @@ FALLBACK_INDEX: dict[str, str] = {
 }
 
 
-def _explicit_index(columns: Mapping[str, str]) -> dict[str, str]:
-    return {header_key(header): field for field, header in columns.items()}
-
-
 def _row_matches(cells: list[str], explicit: Mapping[str, str]) -> int:
     exact = {h.strip() for h in explicit.values()} if explicit else set()
-    keys = _explicit_index(explicit)
+    keys = {header_key(header) for header in explicit.values()}
     count = 0
     for cell in cells:
         if not cell.strip():

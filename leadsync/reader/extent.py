@@ -1,9 +1,8 @@
 """How far the cells of an XLSX sheet reach, measured on its XML before any reader builds a grid.
 
-python-calamine turns a sheet into one dense ``rows × columns`` block (32 bytes a cell) spanning
-its cells: one stray cell at ``XFD1048576`` asks for 512 GiB and the allocator aborts the process,
-uncatchably; one at ``ZZ200000`` costs 9 GB. So before calamine sees a sheet, its XML is streamed
-here once and the cell references (``<c r="B7"``) give an upper bound of that block.
+python-calamine lays a sheet out as one dense block spanning its cells (see :mod:`.workbook`):
+one stray cell at ``XFD1048576`` asks for 512 GiB and aborts the process, uncatchably. So the
+sheet's XML is streamed here once and the cell references (``<c r="B7"``) bound that block.
 
 The scan is built to cost little on ordinary sheets (rows in order, the same columns in every
 row): per block of XML, one regular expression finds only the references *beyond* what was

@@ -71,7 +71,9 @@ class Grid:
         """Per row from ``start``: every cell empty or whitespace (``str.strip()`` sense)."""
         n = max(self.height - start, 0)
         blank = np.ones(n, dtype=bool)
-        for col in _with_text(self.columns):  # most rows are filled in their first columns
+        # Columns with some text only (a sparse sheet shares one empty column many times);
+        # most rows are filled in their first columns.
+        for col in [c for c in self.columns if _has_text(c)]:
             cells = col.slice(start, n)
             offsets, data = buffers(cells)
             todo = np.flatnonzero(blank & (offsets[1:] > offsets[:-1]))
@@ -121,11 +123,6 @@ def _has_text(col: pa.Array) -> bool:
         return False
     ends = np.frombuffer(off_buf, dtype=np.int64)[[col.offset, col.offset + len(col)]]
     return bool(ends[1] != ends[0])
-
-
-def _with_text(columns: Sequence[pa.Array]) -> list[pa.Array]:
-    """The columns holding some text (a sparse sheet shares one empty column many times)."""
-    return [c for c in columns if _has_text(c)]
 
 
 def _each_once(

@@ -18,12 +18,20 @@ import pyarrow.compute as pc
 from ..config import Settings
 from ..models import INT_FIELDS, IssueKind
 from ..sync.issuetable import IssueTable, ValueBlock
-from . import phones
 from .arrowtext import LS as TEXT
 from .arrowtext import as_bool
 from .fields import STATUS_UNKNOWN, not_integer_code
 from .grid import describe
 from .part import Part
+from .phoneref import (
+    PHONE_DECIMAL,
+    PHONE_EXTENSION_DROPPED,
+    PHONE_INVALID,
+    PHONE_MISSING,
+    PHONE_SCIENTIFIC,
+    PHONE_TOO_LONG,
+    PHONE_TOO_SHORT,
+)
 
 DNC = "dnc"
 CAMPAIGN_UNKNOWN = "campaign-unknown"
@@ -216,7 +224,7 @@ def _column_sentences(
     for code in text.split(";"):
         if code == CAMPAIGN_MISSING:
             said.append(pa.repeat(pa.scalar(NO_CAMPAIGN_SENTENCE, TEXT), len(members)))
-        elif code == phones.PHONE_MISSING:
+        elif code == PHONE_MISSING:
             said.append(pa.repeat(pa.scalar(f"{header} is empty.", TEXT), len(members)))
         elif code in tails:
             pieces = (
@@ -235,12 +243,12 @@ def _column_sentences(
 def _phone_tails(region: str, header: str) -> dict[str, str]:
     """The text after ``<header> <cell>`` of each phone code whose sentence quotes the cell."""
     return {
-        phones.PHONE_TOO_SHORT: " is too short to be a phone number.",
-        phones.PHONE_TOO_LONG: " is too long to be a phone number.",
-        phones.PHONE_INVALID: (
+        PHONE_TOO_SHORT: " is too short to be a phone number.",
+        PHONE_TOO_LONG: " is too long to be a phone number.",
+        PHONE_INVALID: (
             f" is not a valid phone number (default region {region}; add the +country code)."
         ),
-        phones.PHONE_DECIMAL: (
+        PHONE_DECIMAL: (
             f" is a decimal number, not a phone number: format the {header} "
             "column as Text and re-enter it."
         ),
@@ -330,9 +338,9 @@ def _sentence(
     phone_header = part.headers["number"]
     phone = _original(part, "number", values)
     tails = _phone_tails(settings.sync.region, phone_header)
-    if code == phones.PHONE_MISSING:
+    if code == PHONE_MISSING:
         return f"{phone_header} is empty."
-    if code == phones.PHONE_SCIENTIFIC:
+    if code == PHONE_SCIENTIFIC:
         return _scientific(phone_header, phone)
     if code in tails:
         return f"{phone_header} {phone.strip()!r}{tails[code]}"
@@ -371,7 +379,7 @@ def warning_lines(parts: Sequence[Part], starts: np.ndarray, kept: np.ndarray) -
     for k, part in enumerate(parts):
         key = (part.source.path, part.source.sheet)
         for i in sorted(part.warned):
-            if phones.PHONE_EXTENSION_DROPPED in part.warned[i] and kept[starts[k] + i]:
+            if PHONE_EXTENSION_DROPPED in part.warned[i] and kept[starts[k] + i]:
                 rows_by_source.setdefault(key, []).append(int(part.positions[i]) + 1)
     lines = []
     # In file order, then sheet order (a CSV has no sheet), as a sorted group-by gives them.

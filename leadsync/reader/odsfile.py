@@ -1,14 +1,10 @@
 """OpenDocument spreadsheets (.ods) read cell by cell (expat, streaming).
 
-python-calamine reads every sheet of an .ods file when it opens it, each as one dense block
-from its first to its last cell: a stray cell far from the data costs gigabytes (it stops at
-100 million cells, and then says only "Cannot detect file format"). So .ods files are read
-here: content.xml is streamed once and each cell with a value goes to
-:class:`.cells.SheetCells` (a repeated row or cell as a run, never expanded one by one), so
-memory and time follow the cells present. Values become text as python-calamine gives them.
-
-A password-protected .ods keeps content.xml encrypted and says so in its manifest
-(``manifest:encryption-data``): :func:`is_encrypted`.
+python-calamine lays out every sheet of an .ods file densely as it opens it (:mod:`.workbook`),
+so content.xml is streamed here once and each cell with a value goes to
+:class:`.cells.SheetCells` (a repeated row or cell as a run, never expanded one by one).
+Values become text as python-calamine gives them. A password-protected .ods says so in its
+manifest (:func:`is_encrypted`).
 """
 
 from __future__ import annotations

@@ -90,13 +90,10 @@ def metadata_for(region: str, cc: int) -> Any:
     return PhoneMetadata.metadata_for_region(region)
 
 
-def _type_groups(md: Any) -> tuple[tuple[tuple[int, ...], str], ...]:
-    """The number types of ``md`` as one alternation per set of possible lengths."""
-    return _type_groups_of(md.id, md.country_code)
-
-
 @cache
-def _type_groups_of(region: str, cc: int) -> tuple[tuple[tuple[int, ...], str], ...]:
+def _type_groups(region: str, cc: int) -> tuple[tuple[tuple[int, ...], str], ...]:
+    """The number types of the metadata of (``region``, ``cc``) as one alternation per set of
+    possible lengths."""
     md = metadata_for(region, cc)
     groups: dict[tuple[int, ...], list[str]] = {}
     for name in _DESC_ORDER:
@@ -119,7 +116,7 @@ def _known_type(md: Any, values: pa.Array) -> np.ndarray:
     # Any of the type descriptions matching makes the type known; descriptions sharing their
     # possible lengths are matched as one alternation (one pass over the column).
     any_type = np.zeros(len(idx), dtype=bool)
-    for lengths_allowed, pattern in _type_groups(md):
+    for lengths_allowed, pattern in _type_groups(md.id, md.country_code):
         todo = ~any_type & _lengths_mask(sub_len, lengths_allowed)
         if todo.all():
             any_type = fullmatch(sub, pattern)
@@ -217,12 +214,6 @@ def length_verdicts(md: Any, lengths: np.ndarray) -> np.ndarray:
     return out
 
 
-def length_results(cc: int, lengths: np.ndarray) -> np.ndarray:
-    """Per length: phonenumbers' ``_test_number_length`` for the main region of ``cc`` (what
-    ``is_possible_number_with_reason`` says)."""
-    return length_verdicts(main_metadata(cc), lengths)
-
-
 @cache
 def main_metadata(cc: int) -> Any:
     """The metadata of ``cc``'s main region (or of the non-geographic code); ``cc`` must have
@@ -257,7 +248,8 @@ def check_numbers(cc: np.ndarray, national: pa.Array, level: str) -> tuple[np.nd
     results = np.zeros(n, dtype=np.int64)
     lengths = byte_lengths(national)
     for code, sel in groups(cc, cc > 0):
-        results[sel] = length_results(code, lengths[sel])
+        # is_possible_number_with_reason: the lengths of the code's main region
+        results[sel] = length_verdicts(main_metadata(code), lengths[sel])
         if level == "valid" and 2 * len(sel) > n:  # most of the column: no copy of it
             accepted[sel] = valid_for_cc(code, national)[sel]
         elif level == "valid":

@@ -43,12 +43,8 @@ class _Prefix:
     exact: bool
 
 
-def _national_prefix(md: Any) -> _Prefix | None:
-    return _national_prefix_of(md.id, md.country_code)
-
-
 @cache
-def _national_prefix_of(region: str, cc: int) -> _Prefix | None:
+def _national_prefix(region: str, cc: int) -> _Prefix | None:
     md = metadata_for(region, cc)
     npp = md.national_prefix_for_parsing if md is not None else None
     if not npp:
@@ -106,7 +102,7 @@ def national_prefix_candidates(
 ) -> tuple[np.ndarray, pa.Array]:
     """The positions (of ``values``, within ``among``) where ``md``'s national prefix matches,
     and what phonenumbers makes of each of those values (often stripped, sometimes not)."""
-    prefix = _national_prefix(md)
+    prefix = _national_prefix(md.id, md.country_code)
     if prefix is None or len(values) == 0:
         return np.zeros(0, dtype=np.int64), values.slice(0, 0)
     if prefix.literal is not None:

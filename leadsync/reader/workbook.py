@@ -12,8 +12,9 @@ XFD1048576 (a 512 GiB request that aborts the process). So each format is read t
   cell sharing one empty column.
 - ODS: cell by cell (:mod:`.odsfile`): python-calamine reads every sheet densely on opening.
 
-Before any of it, :func:`.container.check_container` refuses empty files, password-protected workbooks of
-every format, formats too old to read, and ZIP bombs (member count, expanded size, ratio).
+Before any of it, :func:`.container.check_container` refuses empty files, password-protected
+workbooks of every format, formats too old to read, and ZIP bombs (member count, expanded size,
+ratio).
 """
 
 from __future__ import annotations
@@ -126,9 +127,7 @@ def _read_sheets(path: str, reader: _Reader, sheet: str | None, limits: Limits) 
     for name in select_sheets(path, reader.names, sheet):
         try:
             cells, numeric = reader.read(name)
-        except InputError:
-            raise
-        except MemoryError:
+        except (InputError, MemoryError):
             raise
         except Exception as err:
             raise corrupt(path, f"sheet {name!r}: {one_line(err)}") from None

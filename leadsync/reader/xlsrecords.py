@@ -1,13 +1,10 @@
 """How far the cells of an .xls workbook reach, read from its BIFF records before python-calamine
-opens it.
+opens it (and lays every sheet out densely, see :mod:`.workbook`).
 
-python-calamine reads every sheet of an .xls file as it opens it, each as one dense block from
-its first to its last cell. Excel stops at 65,536 rows × 256 columns (a block of about 1 GiB
-for calamine), but a BIFF cell record keeps its column in 16 bits: a 6 KB file with one cell at
-column 60,000 asks for 125 GB and aborts the process. So the workbook stream is walked here
-first (olefile opens the OLE2 container; the records are 4-byte headers and bodies), and a cell
-beyond Excel's grid or the reader's limits is refused, naming the sheet and the cell. The walk
-also finds Excel's password record (FILEPASS), so a protected file is named as such.
+A BIFF cell record keeps its column in 16 bits: a 6 KB file with one cell at column 60,000
+asks calamine for 125 GB and aborts the process. So the workbook stream is walked here first
+(olefile opens the OLE2 container; records are 4-byte headers and bodies); the walk also finds
+Excel's password record (FILEPASS), so a protected file is named as such.
 """
 
 from __future__ import annotations

@@ -1,15 +1,11 @@
-"""One XLSX sheet read cell by cell (expat, streaming), for sheets python-calamine must not see.
-
-python-calamine lays a sheet out as one dense block from its first to its last cell: right for
-the usual sheet, ruinous for one whose cells lie far apart (see :mod:`.extent`). Such sheets
-are read here instead: the sheet's XML is streamed and each cell that holds a value goes to
-:class:`.cells.SheetCells`, so memory and time follow the cells present. Values become text as
-python-calamine would give them (shared and inline strings, booleans, numbers, and the dates
-and durations their number formats show), so a sheet reads the same either way.
+"""One XLSX sheet read cell by cell (expat, streaming), for sheets python-calamine must not lay
+out (:mod:`.workbook`): each cell with a value goes to :class:`.cells.SheetCells`, so memory and
+time follow the cells present. Values become text as python-calamine would give them (shared
+and inline strings, booleans, numbers, and the dates and durations their number formats show),
+so a sheet reads the same either way.
 
 No library does this well: openpyxl's read-only mode pads every row to its last cell and is
-several times slower per cell than expat callbacks (measured in bench/RESULTS.md). The XML
-parser is :mod:`.xmlstream` (expat, entity declarations refused).
+several times slower per cell than expat callbacks (bench/RESULTS.md).
 """
 
 from __future__ import annotations
