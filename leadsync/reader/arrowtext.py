@@ -143,10 +143,14 @@ def take(values: pa.Array, idx: np.ndarray) -> pa.Array:
     return values.take(pa.array(idx, type=pa.int64()))
 
 
-def put(values: pa.Array, mask: np.ndarray, new: pa.Array) -> pa.Array:
-    """``values`` with the ``mask`` rows replaced by ``new`` (one value per such row, in row
-    order)."""
-    return pc.replace_with_mask(values, pa.array(mask), new.cast(values.type))
+def put(values: pa.Array, where: np.ndarray, new: pa.Array) -> pa.Array:
+    """``values`` with the rows ``where`` (a mask, or ascending positions) replaced by ``new``
+    (one value per such row, in row order)."""
+    if where.dtype != bool:
+        mask = np.zeros(len(values), dtype=bool)
+        mask[where] = True
+        where = mask
+    return pc.replace_with_mask(values, pa.array(where), new.cast(values.type))
 
 
 def drop_prefix(values: pa.Array, k: np.ndarray | int) -> pa.Array:

@@ -49,8 +49,6 @@ _PLAIN = r"^[ -&(-\[\]-~]*$"
 class Row:
     """What a message needs to know about one row of all the parts together."""
 
-    part: int
-    pos: int
     file: str
     sheet: str | None
     row: int
@@ -88,11 +86,8 @@ class _Rows:
         return np.searchsorted(self.idx, i)
 
     def row(self, j: int) -> Row:
-        k = int(self.part[j])
-        source = self.parts[k].source
+        source = self.parts[int(self.part[j])].source
         return Row(
-            k,
-            int(self.pos[j]),
             source.path,
             source.sheet,
             int(self.excel_row[j]),
@@ -123,8 +118,7 @@ def build_issues(
     codes get theirs one by one."""
     n = len(bad)
     twins = twin[bad]
-    needed = np.sort(np.concatenate([bad, twins[twins >= 0]]))
-    needed = needed[np.r_[True, needed[1:] != needed[:-1]]] if len(needed) else needed
+    needed = np.unique(np.concatenate([bad, twins[twins >= 0]]))
     info = _Rows(parts, starts, numbers, campaigns, needed)
     at = info.at(bad)
     twin_at = np.where(twins >= 0, info.at(np.maximum(twins, 0)), -1)
@@ -134,7 +128,7 @@ def build_issues(
     codes_column = pa.array(code_text, TEXT)
     # Per part: its issues are consecutive (parts are laid end to end, ``bad`` is sorted).
     bounds = np.searchsorted(part_of, np.arange(len(parts) + 1))
-    blocks: list[ValueBlock] = []
+    block_of: dict[int, ValueBlock] = {}  # part -> the original cells of its issues
     for k, part in enumerate(parts):
         lo, hi = int(bounds[k]), int(bounds[k + 1])
         if hi <= lo:
@@ -145,9 +139,9 @@ def build_issues(
             taken.setdefault(id(col), col.take(grid_rows))
             for col in part.source.grid.columns[: len(part.value_keys)]
         )
-        blocks.append(ValueBlock(lo, tuple(part.value_keys[: len(columns)]), columns))
-    messages: list[str | None] = [None] * n
-    fast_pieces: list[tuple[np.ndarray, pa.Array]] = []
+        block_of[k] = ValueBlock(lo, tuple(part.value_keys[: len(columns)]), columns)
+    blocks = list(block_of.values())  # in part order
+    pieces: list[tuple[np.ndarray, pa.Array]] = []  # (issues, their messages)
     # Issues grouped by (part, codes): each group's sentences are made in one go.
     encoded = codes_column.dictionary_encode()
     texts = encoded.dictionary.to_pylist()
@@ -160,23 +154,30 @@ def build_issues(
         first = int(members[0])
         k = int(part_of[first])
         text = texts[int(code_of[first])]
-        said = _column_sentences(parts[k], blocks, k, bounds, members, text, settings)
+        said = _column_sentences(parts[k], block_of[k], members, text, settings)
         if said is None:
             slow_groups.append(members)
         else:
-            fast_pieces.append((members, said))
+            pieces.append((members, said))
     slow = sorted(np.concatenate(slow_groups).tolist()) if slow_groups else []
-    if slow:
-        values = _values_of(blocks, slow)
-        for m, vals in zip(slow, values, strict=True):
-            k = int(part_of[m])
-            j, t = int(at[m]), int(twin_at[m])
-            row, twin_row = info.row(j), info.row(t) if t >= 0 else None
-            messages[m] = " ".join(
-                _sentence(code, parts[k], vals, row, twin_row, settings, campaign_sentences)
+    slow_messages: list[str] = []
+    for m, vals in zip(slow, _values_of(blocks, slow), strict=True):
+        t = int(twin_at[m])
+        row, twin_row = info.row(int(at[m])), info.row(t) if t >= 0 else None
+        part = parts[int(part_of[m])]
+        slow_messages.append(
+            " ".join(
+                _sentence(code, part, vals, row, twin_row, settings, campaign_sentences)
                 for code in code_lists[m]
             )
-    message = _scatter(n, fast_pieces, slow, messages)
+        )
+    if slow:
+        pieces.append((np.array(slow, dtype=np.int64), pa.array(slow_messages, TEXT)))
+    message = pa.array([], TEXT)
+    if pieces:  # every issue is in one piece: lay the pieces end to end, then in issue order
+        order = np.empty(n, dtype=np.int64)
+        order[np.concatenate([p for p, _ in pieces])] = np.arange(n)
+        message = pa.concat_arrays([a.cast(TEXT) for _, a in pieces]).take(pa.array(order))
     is_dup = pc.equal(codes_column, pa.scalar(DUPLICATE, TEXT))
     kinds = pc.if_else(
         is_dup, pa.scalar(dup_kind.value, TEXT), pa.scalar(IssueKind.REJECTED.value, TEXT)
@@ -202,18 +203,11 @@ def build_issues(
 
 
 def _column_sentences(
-    part: Part,
-    blocks: list[ValueBlock],
-    k: int,
-    bounds: np.ndarray,
-    members: np.ndarray,
-    text: str,
-    settings: Settings,
+    part: Part, block: ValueBlock, members: np.ndarray, text: str, settings: Settings
 ) -> pa.Array | None:
-    """The message of the issues ``members`` of part ``k``, all with codes ``text``, made
-    column-wise; None when one of the codes is not made so."""
+    """The message of the issues ``members`` of ``part`` (original cells in ``block``), all with
+    codes ``text``, made column-wise; None when one of the codes is not made so."""
     header = part.headers["number"]
-    block = next(b for b in blocks if b.start == int(bounds[k]))
     cells = block.column(part.field_keys["number"])
     local = pa.array(members.astype(np.int64) - block.start, pa.int64())
     number_cells = (
@@ -287,26 +281,6 @@ def _values_of(blocks: Sequence[ValueBlock], members: list[int]) -> list[dict[st
     return out
 
 
-def _scatter(
-    n: int,
-    pieces: list[tuple[np.ndarray, pa.Array]],
-    slow: list[int],
-    messages: list[str | None],
-) -> pa.Array:
-    """One message column from the column-wise pieces and the one-by-one messages."""
-    idx = [p for p, _ in pieces]
-    arrays = [a.cast(TEXT) for _, a in pieces]
-    if slow:
-        idx.append(np.array(slow, dtype=np.int64))
-        arrays.append(pa.array([messages[m] for m in slow], TEXT))
-    if not arrays:
-        return pa.array([], TEXT)
-    where = np.concatenate(idx)
-    order = np.empty(n, dtype=np.int64)
-    order[where] = np.arange(len(where))
-    return pa.concat_arrays(arrays).take(pa.array(order))
-
-
 def _scientific(header: str, phone: str) -> str:
     label = f"{header} {phone.strip()!r}"
     if "e" not in phone.lower():
@@ -344,14 +318,12 @@ def _sentence(
         return _scientific(phone_header, phone)
     if code in tails:
         return f"{phone_header} {phone.strip()!r}{tails[code]}"
-    if code == STATUS_UNKNOWN:
-        header = part.headers["status"]
-        known = ", ".join(settings.sync.statuses)
-        return f"{header} {_original(part, 'status', values).strip()!r} is not a known status ({known})."
     if code in _FIELD_OF_CODE:
         name = _FIELD_OF_CODE[code]
-        header = part.headers[name]
-        return f"{header} {_original(part, name, values).strip()!r} is not a whole number."
+        cell = f"{part.headers[name]} {_original(part, name, values).strip()!r}"
+        if code == STATUS_UNKNOWN:
+            return f"{cell} is not a known status ({', '.join(settings.sync.statuses)})."
+        return f"{cell} is not a whole number."
     if code == DNC:
         return f"{row.number} is on the do-not-call list."
     if code == CAMPAIGN_UNKNOWN and campaign_sentences and row.campaign is not None:

@@ -30,6 +30,7 @@ from .arrowtext import (
     drop_prefix,
     fullmatch,
     null_where,
+    put,
     sparse_strings,
     take,
 )
@@ -146,7 +147,7 @@ def normalize_piece(raw: pa.Array, region: str, level: str) -> PhoneResult:
         ext_rows, cut = split_extensions(raw, rest)
         if len(ext_rows):
             ext[ext_rows] = True
-            numbers = pc.replace_with_mask(raw, pa.array(ext), cut)
+            numbers = put(raw, ext, cut)
             shape |= ext
     e164 = pa.nulls(n, LS)
     if shape.any():
@@ -159,10 +160,8 @@ def normalize_piece(raw: pa.Array, region: str, level: str) -> PhoneResult:
         answers = {v: normalize_one(v, region, level) for v in set(raw_rest)}
         accepted = np.array([answers[v][0] is not None for v in raw_rest], dtype=bool)
         if accepted.any():
-            mask = np.zeros(n, dtype=bool)
-            mask[rest[accepted]] = True
             found = [answers[v][0] for v, ok in zip(raw_rest, accepted, strict=True) if ok]
-            e164 = pc.replace_with_mask(e164, pa.array(mask), pa.array(found, type=LS))
+            e164 = put(e164, rest[accepted], pa.array(found, type=LS))
         coded = [(int(i), ";".join(answers[v][1])) for i, v in zip(rest, raw_rest, strict=True)]
         coded = [(i, c) for i, c in coded if c]
         code_rows.append(np.array([i for i, _ in coded], dtype=np.int64))
@@ -191,10 +190,8 @@ def _dotted(raw: pa.Array, col: _Column) -> pa.Array:
     art = dotted & fullmatch(sub, _RE_FLOAT_ARTIFACT)
     col.code(has_dot[dotted & ~art & fullmatch(sub, _RE_DECIMAL)], PHONE_DECIMAL)
     if art.any():
-        mask = np.zeros(len(raw), dtype=bool)
-        mask[has_dot[art]] = True
         fixed = pc.replace_substring_regex(sub.filter(pa.array(art)), _RE_ARTIFACT_TAIL, "")
-        raw = pc.replace_with_mask(raw, pa.array(mask), fixed)
+        raw = put(raw, has_dot[art], fixed)
     return raw
 
 
@@ -239,9 +236,7 @@ def _numbers(
     e164 = null_where(_e164(parsed.cc, parsed.national), ~good)  # per key
     if len(rows) == n:  # every row is a key (the usual column): no scatter
         return e164
-    mask = np.zeros(n, dtype=bool)
-    mask[rows[good]] = True
-    return pc.replace_with_mask(pa.nulls(n, LS), pa.array(mask), e164.filter(pa.array(good)))
+    return put(pa.nulls(n, LS), rows[good], e164.filter(pa.array(good)))
 
 
 def _e164(cc: np.ndarray, national: pa.Array) -> pa.Array:
@@ -269,10 +264,7 @@ def _as_dialled_or_plus(keys: Keys, parsed: Parsed, region: str) -> Parsed:
     )
     cc, error, undecided = parsed.cc.copy(), parsed.error.copy(), parsed.undecided.copy()
     cc[redo], error[redo], undecided[redo] = again.cc, again.error, again.undecided
-    mask = np.zeros(len(cc), dtype=bool)
-    mask[redo] = True
-    national = pc.replace_with_mask(parsed.national, pa.array(mask), again.national)
-    return Parsed(cc, national, error, undecided)
+    return Parsed(cc, put(parsed.national, redo, again.national), error, undecided)
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,9 +114,7 @@ class _Work:
         self._merge()
         if not len(self.cut_rows):
             return self.digits
-        mask = np.zeros(len(self.cc), dtype=bool)
-        mask[self.cut_rows] = True
-        return put(self.digits, mask, self.cut)
+        return put(self.digits, self.cut_rows, self.cut)
 
 
 def parse_digits(plus: np.ndarray, digits: pa.Array, region: str) -> Parsed:

@@ -92,9 +92,7 @@ def strip_national_prefix(md: Any, values: pa.Array) -> pa.Array:
     idx, new = national_prefix_candidates(md, values)
     if not len(idx):
         return values
-    mask = np.zeros(len(values), dtype=bool)
-    mask[idx] = True
-    return put(values, mask, new)
+    return put(values, idx, new)
 
 
 def national_prefix_candidates(
