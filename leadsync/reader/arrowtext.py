@@ -76,15 +76,6 @@ def from_parts(data: np.ndarray, lengths: np.ndarray, valid: np.ndarray | None =
     )
 
 
-def positions(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Every position of the ranges ``[starts, starts + lengths)``, range after range."""
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    ends = np.cumsum(lengths)
-    return np.repeat(starts - (ends - lengths), lengths) + np.arange(total)
-
-
 def sparse_strings(n: int, rows: np.ndarray, texts: Sequence[str]) -> pa.Array:
     """``n`` values, "" except ``texts`` at the positions ``rows`` (distinct, sorted)."""
     lengths = np.zeros(n, dtype=np.int64)

@@ -7,7 +7,7 @@ reader works on whole columns and the final frame wraps them without copies.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,19 +53,18 @@ class Grid:
 
     def rows(self, start: int, stop: int) -> list[list[str]]:
         """Rows ``start`` to ``stop`` (exclusive) as lists of cell texts."""
-        stop = min(stop, self.height)
-        if start >= stop:
-            return []
-        cols = _each_once(self.columns, lambda c: c.slice(start, stop - start).to_pylist())
-        return [list(r) for r in zip(*cols, strict=True)]
+        return self.take(np.arange(start, min(stop, self.height)))
 
     def take(self, positions: np.ndarray) -> list[list[str]]:
         """The rows at ``positions`` as lists of cell texts."""
         if len(positions) == 0:
             return []
         idx = pa.array(positions, type=pa.int64())
-        cols = _each_once(self.columns, lambda c: c.take(idx).to_pylist())
-        return [list(r) for r in zip(*cols, strict=True)]
+        done: dict[int, list[str]] = {}  # a column shared by many (the empty one) done once
+        for col in self.columns:
+            if id(col) not in done:
+                done[id(col)] = col.take(idx).to_pylist()
+        return [list(r) for r in zip(*(done[id(c)] for c in self.columns), strict=True)]
 
     def blank_rows(self, start: int = 0) -> np.ndarray:
         """Per row from ``start``: every cell empty or whitespace (``str.strip()`` sense)."""
@@ -100,7 +99,7 @@ def describe(path: str, sheet: str | None) -> str:
 def check_cells(path: str, sheet: str | None, grid: Grid, limits: Limits) -> None:
     """InputError when a cell is longer than ``limits.max_cell_chars`` (names row and column)."""
     for c, col in enumerate(grid.columns):
-        if len(col) == 0 or not _has_text(col):
+        if not _has_text(col):
             continue
         # Bytes bound characters from above: count characters only when the bytes exceed.
         if pc.max(pc.binary_length(col)).as_py() <= limits.max_cell_chars:
@@ -123,20 +122,6 @@ def _has_text(col: pa.Array) -> bool:
         return False
     ends = np.frombuffer(off_buf, dtype=np.int64)[[col.offset, col.offset + len(col)]]
     return bool(ends[1] != ends[0])
-
-
-def _each_once(
-    columns: Sequence[pa.Array], convert: Callable[[pa.Array], list[str]]
-) -> list[list[str]]:
-    """``convert`` of every column, computed once per distinct array (shared empty columns)."""
-    done: dict[int, list[str]] = {}
-    out: list[list[str]] = []
-    for col in columns:
-        key = id(col)
-        if key not in done:
-            done[key] = convert(col)
-        out.append(done[key])
-    return out
 
 
 def column_number(letters: str) -> int:
