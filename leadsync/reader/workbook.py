@@ -37,8 +37,6 @@ from .xlsrecords import XLS_COLUMNS, XLS_ROWS, walk
 from .xlsxparts import read_styles, workbook_parts
 from .xlsxsheet import read_shared_strings, read_sheet
 
-__all__ = ["ALL_SHEETS", "SheetGrid", "check_container", "read_workbook"]
-
 ALL_SHEETS = "*"
 #: ``<c r="A1"><v>1</v></c>`` is 22 bytes: a sheet's XML bounds how many cells it holds.
 _MIN_CELL_XML_BYTES = 20

@@ -17,7 +17,7 @@ import zipfile
 from ..errors import InputError
 from .cells import SheetCells, cell_text
 from .grid import column_number
-from .xlsxparts import Styles
+from .xlsxparts import NO_STYLES, Styles
 from .xmlstream import feed, xml_parser
 
 _REF = re.compile(r"([A-Za-z]{1,3})([0-9]{1,7})")
@@ -29,44 +29,15 @@ _MS_PER_DAY = 86_400_000
 _LEAP_BUG_SERIAL = 60
 
 
-def _local(name: str) -> str:
-    return name.rpartition(":")[2]
-
-
 def read_shared_strings(zf: zipfile.ZipFile, part: str | None) -> list[str]:
     """The shared strings of the workbook, in order (rich text runs joined, phonetic runs
     left out)."""
     if part is None or part not in zf.namelist():
         return []
-    strings: list[str] = []
-    parts: list[str] = []
-    state = {"text": False, "phonetic": 0}
-
-    def start(name: str, _attrs: dict[str, str]) -> None:
-        local = _local(name)
-        if local == "t" and not state["phonetic"]:
-            state["text"] = True
-        elif local == "rPh":
-            state["phonetic"] += 1
-        elif local == "si":
-            parts.clear()
-
-    def end(name: str) -> None:
-        local = _local(name)
-        if local == "t":
-            state["text"] = False
-        elif local == "rPh":
-            state["phonetic"] -= 1
-        elif local == "si":
-            strings.append("".join(parts))
-
-    def text(data: str) -> None:
-        if state["text"]:
-            parts.append(data)
-
+    reader = _SheetReader(None, [], NO_STYLES, date1904=False)  # it meets <si>, never <c>
     with zf.open(part) as fh:
-        feed(xml_parser(start, end, text), fh)
-    return strings
+        feed(xml_parser(reader.start, reader.end, reader.text), fh)
+    return reader.strings
 
 
 def _excel_date(value: float, date1904: bool) -> dt.date | dt.datetime | dt.time:
@@ -85,10 +56,11 @@ def _excel_date(value: float, date1904: bool) -> dt.date | dt.datetime | dt.time
 
 
 class _SheetReader:
-    """expat handlers turning ``<c>`` elements into cells of a :class:`SheetCells`."""
+    """expat handlers turning ``<c>`` elements into cells of a :class:`SheetCells` (and the
+    ``<si>`` elements of the shared strings part into ``strings``)."""
 
     def __init__(
-        self, cells: SheetCells, strings: list[str], styles: Styles, date1904: bool
+        self, cells: SheetCells | None, strings: list[str], styles: Styles, date1904: bool
     ) -> None:
         self.cells = cells
         self.strings = strings
@@ -126,6 +98,8 @@ class _SheetReader:
             self.col = 0
         elif local == "rPh":
             self.phonetic += 1
+        elif local == "si":
+            self.texts = []
 
     def end(self, name: str) -> None:
         local = name.rpartition(":")[2]
@@ -135,6 +109,8 @@ class _SheetReader:
             self.capture = False
         elif local == "rPh":
             self.phonetic -= 1
+        elif local == "si":
+            self.strings.append("".join(self.texts))
 
     def text(self, data: str) -> None:
         if self.capture:
@@ -164,7 +140,7 @@ class _SheetReader:
                 text = cell_text(_excel_date(value, self.date1904))
             else:
                 text, number = cell_text(value), True
-        if text:
+        if text and self.cells is not None:
             self.cells.add(self.row - 1, self.col - 1, text, number)
 
 
