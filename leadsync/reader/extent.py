@@ -15,7 +15,6 @@ the caller then reads the sheet cell by cell instead.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
@@ -99,19 +98,13 @@ def _beyond(columns: int, row: int) -> re.Pattern[bytes]:
     return re.compile(b'<c(?: r="(' + beyond.encode("ascii") + b")|" + _ODD_CELL + b")")
 
 
-def _blocks(stream: IO[bytes], size: int) -> Iterator[bytes]:
-    while chunk := stream.read(size):
-        yield chunk
-
-
 def scan_sheet(stream: IO[bytes], block_bytes: int = SCAN_BLOCK_BYTES) -> Extent | None:
     """The extent of the sheet XML read from ``stream``, or None when some cell cannot be placed
     from its reference (the sheet must then be read cell by cell)."""
     columns = rows = row_cap = 0
     carry = b""
-    blocks = _blocks(stream, block_bytes)
     while True:
-        chunk = next(blocks, b"")
+        chunk = stream.read(block_bytes)
         buf = carry + chunk if carry else chunk
         # Scan up to the last tag start: every pattern begins with "<" or sits inside a tag, so
         # no reference is split between two blocks.

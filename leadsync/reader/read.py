@@ -26,6 +26,7 @@ from ..models import DESIRED_COLUMNS, INT_FIELDS, ReadResult, SourceInfo, empty_
 from . import phones
 from .arrowtext import LS, as_bool, blank_cells, constant_strings, sparse_strings
 from .columns import SYNONYMS, find_header, map_columns, no_phone_column
+from .container import OLE2_MAGIC, ZIP_MAGIC
 from .dedupe import find_duplicates
 from .fields import (
     STATUS_UNKNOWN,
@@ -91,15 +92,11 @@ def _too_large(name: str, size: int, limits: Limits) -> InputError:
 
 def _format_of(path: Path, data: bytes) -> str:
     suffix = path.suffix.lower()
-    if suffix in TEXT_FORMATS:
-        return "csv"
-    if suffix in WORKBOOK_FORMATS:
-        return WORKBOOK_FORMATS[suffix]
-    if data.startswith(b"PK\x03\x04"):
+    if fmt := TEXT_FORMATS.get(suffix) or WORKBOOK_FORMATS.get(suffix):
+        return fmt
+    if data.startswith(ZIP_MAGIC):
         return "ods" if b"opendocument.spreadsheet" in data[:200] else "xlsx"
-    if data.startswith(b"\xd0\xcf\x11\xe0"):
-        return "xls"
-    return "csv"
+    return "xls" if data.startswith(OLE2_MAGIC[:4]) else "csv"
 
 
 def _open_sources(
@@ -299,11 +296,7 @@ def read_dnc(
                 continue
             at = find_header(grid, explicit, limits.header_scan_rows)
             if at is None:
-                filled = [
-                    c
-                    for c in range(grid.width)
-                    if not Grid([grid.columns[c]], grid.height).blank_rows().all()
-                ]
+                filled = [c for c, col in enumerate(grid.columns) if not blank_cells(col).all()]
                 if len(filled) != 1:
                     raise InputError(
                         f"no phone column in DNC file {describe(src.path, src.sheet)}",

@@ -83,7 +83,8 @@ def _control_share(text: str, allowed: frozenset[str] = _TEXT_CONTROLS) -> float
 
 
 def detect_encoding(path: str, data: bytes, limits: Limits) -> str:
-    """The encoding of ``data``: BOM, UTF-16 without BOM, UTF-8, else cp1252/latin-1.
+    """The encoding of ``data``: BOM, UTF-16 without BOM, UTF-8, else the best-ranked legacy
+    encoding.
 
     Raises InputError for NUL bytes in 8-bit text and for binary files."""
     for magic, what in _MAGIC:
