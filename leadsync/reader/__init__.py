@@ -7,7 +7,7 @@ give the same E.164 normalization to the rest of the pipeline (remote leads are 
 
 Modules: ``read`` (the orchestration); ``textfile`` (with ``textcodec``, encodings) and
 ``workbook`` turn bytes into text grids of Arrow columns (``grid``) — workbooks through
-``container`` checks, the ``extent`` scan of XLSX sheets and ``xlsrecords`` walk of XLS files,
+``container`` checks (with the walk of XLS records), the ``extent`` scan of XLSX sheets,
 python-calamine blocks and streamed cells in ``cells``, the cell-by-cell readers ``xlsxsheet``
 and ``odsfile`` (over ``xmlstream``, with ``xlsxparts``); ``columns`` (header row and
 synonyms), ``phones`` (E.164 for whole columns: ``phoneref`` the per-value reference,
