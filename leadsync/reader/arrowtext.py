@@ -134,6 +134,16 @@ def take(values: pa.Array, idx: np.ndarray) -> pa.Array:
     return values.take(pa.array(idx, type=pa.int64()))
 
 
+def last_per_row(rows: np.ndarray, values: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """``rows`` sorted and distinct, with their ``values``: of equal rows, the later value."""
+    if len(rows) > 1 and not (rows[1:] > rows[:-1]).all():
+        order = np.argsort(rows, kind="stable")
+        rows = rows[order]
+        keep = np.r_[rows[1:] != rows[:-1], True]
+        rows, values = rows[keep], take(values, order[keep])
+    return rows, values
+
+
 def put(values: pa.Array, where: np.ndarray, new: pa.Array) -> pa.Array:
     """``values`` with the rows ``where`` (a mask, or ascending positions) replaced by ``new``
     (one value per such row, in row order)."""

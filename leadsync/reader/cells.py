@@ -28,7 +28,7 @@ import pyarrow as pa
 import python_calamine as calamine
 
 from ..errors import InputError
-from .arrowtext import LS, buffers, from_parts
+from .arrowtext import LS, buffers, from_parts, last_per_row
 from .grid import Grid, cell_name, describe
 from .limits import Limits
 
@@ -228,14 +228,10 @@ class SheetCells:
 def lay_out(chunks: list[tuple[np.ndarray, pa.Array]], height: int) -> pa.Array:
     """One column of ``height`` cells from (rows, texts) chunks: "" where no chunk has a cell;
     of two cells at one row the later one."""
-    rows = np.concatenate([r for r, _ in chunks])
-    texts = chunks[0][1] if len(chunks) == 1 else pa.concat_arrays([t for _, t in chunks])
-    if len(rows) > 1 and not (rows[1:] > rows[:-1]).all():
-        order = np.argsort(rows, kind="stable")
-        rows = rows[order]
-        keep = np.r_[rows[1:] != rows[:-1], True]  # the last of equal rows wins
-        order, rows = order[keep], rows[keep]
-        texts = texts.take(pa.array(order, type=pa.int64()))
+    rows, texts = last_per_row(
+        np.concatenate([r for r, _ in chunks]),
+        chunks[0][1] if len(chunks) == 1 else pa.concat_arrays([t for _, t in chunks]),
+    )
     offsets, data = buffers(texts)
     lengths = np.zeros(height, dtype=np.int64)
     lengths[rows] = np.diff(offsets)
