@@ -86,10 +86,9 @@ def read_text_table(path: str, data: bytes, *, encoding: str | None, limits: Lim
     sample, used, utf8 = decode(path, data, encoding, limits)
     delimiter = sniff_delimiter(sample)
     try:
-        width = max((len(r) for r in csv.reader(_records(sample), delimiter=delimiter)), default=0)
+        width = max([1, *(len(r) for r in csv.reader(_records(sample), delimiter=delimiter))])
     except csv.Error:
         width = 1
-    width = max(width, 1)
     if width > limits.max_columns:
         raise _too_many_columns(path, width, limits)
     grid = _read_arrow(utf8, delimiter, width, _title_lines(sample, delimiter, width))

@@ -71,7 +71,7 @@ def select_sheets(path: str, names: list[str], wanted: str | None) -> list[str]:
     (exact, then case-insensitive). InputError listing the sheets when it does not exist."""
     if not names:
         raise corrupt(path, "it has no sheets")
-    if wanted is None or wanted == "":
+    if not wanted:
         return [names[0]]
     if wanted == ALL_SHEETS:
         return list(names)

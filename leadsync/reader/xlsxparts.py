@@ -23,12 +23,14 @@ from .grid import column_letter, column_number
 MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PKG_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
-#: Built-in number formats that show an exponent (ECMA-376 18.8.30): 0.00E+00 and ##0.0E+0.
-_SCIENTIFIC_BUILTIN_FORMATS = frozenset({11, 48})
-#: Built-in number formats of dates and times (m/d/yyyy … m/d/yy h:mm, mm:ss, mmss.0) and of a
-#: duration ([h]:mm:ss).
-_DATE_BUILTIN_FORMATS = frozenset({14, 15, 16, 17, 18, 19, 20, 21, 22, 45, 47})
-_DURATION_BUILTIN_FORMATS = frozenset({46})
+#: What the built-in number formats (ECMA-376 18.8.30) show: an exponent (0.00E+00, ##0.0E+0),
+#: dates and times (m/d/yyyy … m/d/yy h:mm, mm:ss, mmss.0), a duration ([h]:mm:ss).
+_BUILTIN_KINDS: dict[int, str] = {
+    11: "scientific",
+    48: "scientific",
+    **dict.fromkeys((14, 15, 16, 17, 18, 19, 20, 21, 22, 45, 47), "date"),
+    46: "duration",
+}
 #: A number format showing an exponent (0.00E+00, ##0.0E-0), outside quoted literals.
 _SCIENTIFIC_FORMAT = re.compile(r'^(?:[^"]|"[^"]*")*?[eE][+-]')
 #: What a format code shows literally or as a colour/condition: not a date part.
@@ -114,16 +116,7 @@ def read_styles(zf: zipfile.ZipFile, styles_path: str | None) -> Styles:
     found: dict[str, set[int]] = {"scientific": set(), "date": set(), "duration": set()}
     for index, xf in enumerate([] if xfs is None else xfs.iter(f"{MAIN_NS}xf")):
         fmt = int(xf.get("numFmtId", "0"))
-        if fmt in codes:
-            kind = format_kind(codes[fmt])
-        elif fmt in _SCIENTIFIC_BUILTIN_FORMATS:
-            kind = "scientific"
-        elif fmt in _DATE_BUILTIN_FORMATS:
-            kind = "date"
-        elif fmt in _DURATION_BUILTIN_FORMATS:
-            kind = "duration"
-        else:
-            kind = None
+        kind = format_kind(codes[fmt]) if fmt in codes else _BUILTIN_KINDS.get(fmt)
         if kind:
             found[kind].add(index)
     return Styles(
