@@ -7,19 +7,21 @@ give the same E.164 normalization to the rest of the pipeline (remote leads are 
 
 Modules: ``read`` (the orchestration); ``textfile`` (with ``textcodec``, encodings) and
 ``workbook`` turn bytes into text grids of Arrow columns (``grid``) — workbooks through
-``container`` checks, the ``extent`` scan of XLSX sheets, python-calamine blocks in
-``calaminesheet`` and the cell-by-cell readers ``xlsxsheet`` and ``odsfile`` (over
-``xmlstream``, with ``xlsxparts`` and ``cells``); ``columns`` (header row and synonyms),
-``phones`` (E.164 for whole columns: ``phoneref`` the per-value reference, ``phonecolumn`` the
-column path with ``phonesplit``, ``phoneparse``, ``phoneprefix`` and ``phonemeta``), ``fields``
-(the other fields), ``dedupe`` (duplicates), ``issues`` (bad rows as data), ``part`` and
-``arrowtext`` (values and column helpers), ``limits`` (bounds against hostile files).
+``container`` checks (with the walk of XLS records), the ``extent`` scan of XLSX sheets,
+python-calamine blocks and streamed cells in ``cells``, the cell-by-cell readers ``xlsxsheet``
+and ``odsfile`` (over ``xmlstream``, with ``xlsxparts``); ``columns`` (header row and
+synonyms), ``phones`` (E.164 for whole columns: ``phoneref`` the per-value reference,
+``phonecolumn`` the column path with ``phoneparse``, ``phoneprefix`` and ``phonemeta``),
+``fields`` (the other fields), ``dedupe`` (duplicates), ``issues`` (bad rows as data and their
+sentences), ``part`` and ``arrowtext`` (values and column helpers), ``limits`` (bounds against
+hostile files).
 """
 
 from __future__ import annotations
 
 from .limits import DEFAULT_LIMITS, Limits
-from .phones import normalize_numbers, normalize_one, normalize_remote_keys
+from .phoneref import normalize_one
+from .phones import normalize_numbers, normalize_remote_keys
 from .read import read_dnc, read_sources
 
 __all__ = [

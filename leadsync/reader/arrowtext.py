@@ -44,14 +44,13 @@ def buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return offsets - offsets[0], data
 
 
-def digits_of(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Every value's ASCII digits: ``(data, offsets)``, value ``i``'s digits being
-    ``data[offsets[i]:offsets[i + 1]]`` (ASCII bytes)."""
+def digits_of(values: pa.Array) -> pa.Array:
+    """Every value's ASCII digits, nothing else (a ``large_string`` array)."""
     offsets, data = buffers(plain_strings(values))
     at = np.flatnonzero((data - np.uint8(_ZERO)) < 10)  # uint8 arithmetic wraps below "0"
     # Value i's digits are those between its byte offsets: a binary search per value costs
     # far less than a running count over every byte.
-    return data[at], np.searchsorted(at, offsets).astype(np.int64)
+    return from_parts(data[at], np.diff(np.searchsorted(at, offsets).astype(np.int64)))
 
 
 def fullmatch(values: pa.Array, pattern: str) -> np.ndarray:
@@ -75,15 +74,6 @@ def from_parts(data: np.ndarray, lengths: np.ndarray, valid: np.ndarray | None =
     return pa.LargeStringArray.from_buffers(
         len(lengths), pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(data)), bitmap
     )
-
-
-def positions(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Every position of the ranges ``[starts, starts + lengths)``, range after range."""
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    ends = np.cumsum(lengths)
-    return np.repeat(starts - (ends - lengths), lengths) + np.arange(total)
 
 
 def sparse_strings(n: int, rows: np.ndarray, texts: Sequence[str]) -> pa.Array:
@@ -144,10 +134,24 @@ def take(values: pa.Array, idx: np.ndarray) -> pa.Array:
     return values.take(pa.array(idx, type=pa.int64()))
 
 
-def put(values: pa.Array, mask: np.ndarray, new: pa.Array) -> pa.Array:
-    """``values`` with the ``mask`` rows replaced by ``new`` (one value per such row, in row
-    order)."""
-    return pc.replace_with_mask(values, pa.array(mask), new.cast(values.type))
+def last_per_row(rows: np.ndarray, values: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """``rows`` sorted and distinct, with their ``values``: of equal rows, the later value."""
+    if len(rows) > 1 and not (rows[1:] > rows[:-1]).all():
+        order = np.argsort(rows, kind="stable")
+        rows = rows[order]
+        keep = np.r_[rows[1:] != rows[:-1], True]
+        rows, values = rows[keep], take(values, order[keep])
+    return rows, values
+
+
+def put(values: pa.Array, where: np.ndarray, new: pa.Array) -> pa.Array:
+    """``values`` with the rows ``where`` (a mask, or ascending positions) replaced by ``new``
+    (one value per such row, in row order)."""
+    if where.dtype != bool:
+        mask = np.zeros(len(values), dtype=bool)
+        mask[where] = True
+        where = mask
+    return pc.replace_with_mask(values, pa.array(where), new.cast(values.type))
 
 
 def drop_prefix(values: pa.Array, k: np.ndarray | int) -> pa.Array:

@@ -5,8 +5,10 @@ Numbers become text only when that is exact: an integer-valued number cell ``213
 gives ``"2135550102"``; a number with a fraction stays visibly a float (``"2135550104.5"``) so
 the phone check rejects it. Two ways in:
 
-- :func:`dense_grid`: rows of cells as python-calamine gives them (a block from A1 to the last
-  cell), converted column by column in bulk;
+- :func:`calamine_sheet`: a sheet python-calamine lays out (a block from its first to its last
+  cell; :mod:`.workbook` decides before whether it may build it), converted column by column
+  in bulk (:func:`dense_grid`) when small, else in blocks of rows: only the rows holding a cell
+  converted, so the Python side never holds the block twice;
 - :class:`SheetCells`: cells given one at a time (or as runs down a column) by a streaming
   reader, kept per column and laid out once. Columns without a cell share one empty column, so a
   sheet with cells in A1 and ZZ200000 costs two columns, not 702.
@@ -18,21 +20,24 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import python_calamine as calamine
 
 from ..errors import InputError
-from .arrowtext import LS, buffers, from_parts
-from .grid import Grid, column_letter
+from .arrowtext import LS, buffers, from_parts, last_per_row
+from .grid import Grid, cell_name, describe
 from .limits import Limits
 
 #: Largest integer a float holds exactly: beyond it an "integer" cell may have lost digits.
 _MAX_EXACT_FLOAT = 2**53
 #: Cells of one column kept as Python strings before they are packed into an Arrow array.
 _FLUSH_CELLS = 65_536
+#: Cells converted at a time when a python-calamine block is converted row block by row block.
+_CHUNK_CELLS = 1_000_000
 
 Numeric = dict[int, np.ndarray]  # column position -> bool per row: the cell was a number
 
@@ -68,17 +73,14 @@ def column_text(col: Sequence[object]) -> tuple[pa.Array, np.ndarray]:
     floats = cells[is_float].astype(np.float64)
     whole = np.isfinite(floats) & (np.floor(floats) == floats) & (np.abs(floats) < _MAX_EXACT_FLOAT)
     at = np.flatnonzero(is_float)
-    out[at[whole]] = _int_texts(floats[whole].astype(np.int64))
+    ints_as_text = pa.array(floats[whole].astype(np.int64)).cast(pa.string())
+    out[at[whole]] = np.asarray(ints_as_text.to_numpy(zero_copy_only=False))
     out[at[~whole]] = [repr(v) for v in floats[~whole].tolist()]
     ints = np.flatnonzero(is_int)
     out[ints] = [str(v) for v in cells[ints].tolist()]  # Python ints may exceed int64
     for i in np.flatnonzero(~(is_str | is_float | is_int)).tolist():
         out[i] = cell_text(cells[i])
     return pa.array(out, type=LS), is_float | is_int
-
-
-def _int_texts(values: np.ndarray) -> np.ndarray:
-    return np.asarray(pa.array(values).cast(pa.string()).to_numpy(zero_copy_only=False))
 
 
 def dense_grid(rows: Sequence[Sequence[object]], width: int) -> tuple[list[pa.Array], Numeric]:
@@ -109,7 +111,7 @@ def dense_grid(rows: Sequence[Sequence[object]], width: int) -> tuple[list[pa.Ar
 
 def beyond_limits(where: str, path: str, row: int, col: int, limits: Limits) -> InputError:
     """The error for a cell at grid position (``row``, ``col``) outside ``limits``."""
-    ref = f"{column_letter(col)}{row + 1}"
+    ref = cell_name(row, col)
     if col >= limits.max_columns:
         bound = f"{limits.max_columns:,} columns"
     else:
@@ -146,7 +148,7 @@ class SheetCells:
 
     def add(self, row: int, col: int, text: str, number: bool = False) -> None:
         """The cell at (``row``, ``col``) holds ``text`` (``number``: it was a number cell)."""
-        if row >= self._limits.max_rows or col >= self._limits.max_columns:
+        if row >= self._limits.max_rows or col >= self._limits.max_columns:  # inline: per cell
             raise beyond_limits(self._where, self._path, row, col, self._limits)
         rows = self._rows.get(col)
         if rows is None:
@@ -191,10 +193,6 @@ class SheetCells:
                 path=self._path,
             )
 
-    @property
-    def height(self) -> int:
-        return self._height
-
     def _flush(self, col: int) -> None:
         rows = self._rows[col]
         if rows:
@@ -230,15 +228,84 @@ class SheetCells:
 def lay_out(chunks: list[tuple[np.ndarray, pa.Array]], height: int) -> pa.Array:
     """One column of ``height`` cells from (rows, texts) chunks: "" where no chunk has a cell;
     of two cells at one row the later one."""
-    rows = np.concatenate([r for r, _ in chunks])
-    texts = chunks[0][1] if len(chunks) == 1 else pa.concat_arrays([t for _, t in chunks])
-    if len(rows) > 1 and not (rows[1:] > rows[:-1]).all():
-        order = np.argsort(rows, kind="stable")
-        rows = rows[order]
-        keep = np.r_[rows[1:] != rows[:-1], True]  # the last of equal rows wins
-        order, rows = order[keep], rows[keep]
-        texts = texts.take(pa.array(order, type=pa.int64()))
+    rows, texts = last_per_row(
+        np.concatenate([r for r, _ in chunks]),
+        chunks[0][1] if len(chunks) == 1 else pa.concat_arrays([t for _, t in chunks]),
+    )
     offsets, data = buffers(texts)
     lengths = np.zeros(height, dtype=np.int64)
     lengths[rows] = np.diff(offsets)
     return from_parts(data[offsets[0] : offsets[-1]], lengths)
+
+
+def calamine_sheet(
+    path: str, book: calamine.CalamineWorkbook, name: str, limits: Limits
+) -> tuple[Grid, Numeric]:
+    """One sheet laid out by python-calamine, as text columns: in bulk when small, else in
+    blocks of rows with columns without a cell sharing one empty column."""
+    ws = book.get_sheet_by_name(name)
+    if ws.end is None:
+        return Grid.from_columns([], 0), {}
+    height, width = ws.end[0] + 1, ws.end[1] + 1
+    if height > limits.max_rows or width > limits.max_columns:
+        row, col = _far_cell(ws.iter_rows(), height, width, limits)
+        raise beyond_limits(describe(path, name), path, row, col, limits)
+    if height * width <= limits.calamine_bulk_cells:
+        rows = ws.to_python(skip_empty_area=False)
+        columns, numeric = dense_grid(rows, max((len(r) for r in rows), default=0))
+        return Grid.from_columns(columns, len(rows)), numeric
+    left = ws.start[1] if ws.start else 0
+    return _in_blocks(ws.iter_rows(), height, left, width)
+
+
+def _far_cell(
+    rows: Iterator[Sequence[object]], height: int, width: int, limits: Limits
+) -> tuple[int, int]:
+    """A cell of the block beyond the limits: the first one in its last column when that is
+    too far right, else the first one of its last row. ``rows`` start at the sheet's first row
+    and end at its last column (python-calamine's ``iter_rows``)."""
+    last_row: Sequence[object] = []
+    count = 0
+    for i, row in enumerate(rows):
+        if width > limits.max_columns and row and row[-1] != "":
+            return i, width - 1
+        last_row, count = row, i + 1
+    first = next((c for c, value in enumerate(last_row) if value != ""), 0)
+    return height - 1, width - len(last_row) + first if count else width - 1
+
+
+def _in_blocks(
+    rows: Iterator[Sequence[object]], height: int, left: int, width: int
+) -> tuple[Grid, Numeric]:
+    """Rows of cells (of columns ``left`` to ``width - 1``) converted a block at a time: the
+    rows holding a cell, in bulk; columns without a cell share one empty column."""
+    span = max(width - left, 1)
+    block_rows = max(1, _CHUNK_CELLS // span)
+    pieces: dict[int, list[tuple[np.ndarray, pa.Array]]] = {}
+    numbers: dict[int, list[np.ndarray]] = {}
+    done = 0
+    while True:
+        block = [row for _, row in zip(range(block_rows), rows, strict=False)]
+        if not block:
+            break
+        at = [i for i, row in enumerate(block) if row.count("") != len(row)]
+        filled = [block[i] for i in at] if len(at) < len(block) else block
+        positions = np.asarray(at, dtype=np.int64) + done
+        columns, flagged = dense_grid(filled, max((len(r) for r in filled), default=0))
+        for c, col in enumerate(columns):
+            if buffers(col)[0][-1]:  # a column of empty cells is left out: "" is the default
+                pieces.setdefault(left + c, []).append((positions, col))
+        for c, flags in flagged.items():
+            numbers.setdefault(left + c, []).append(positions[flags])
+        done += len(block)
+    top = height - done  # rows above the first one given (python-calamine gives them or not)
+    empty = from_parts(np.zeros(0, dtype=np.uint8), np.zeros(height, dtype=np.int64))
+    out = [empty] * width
+    for c, chunks in pieces.items():
+        out[c] = lay_out([(at + top, col) for at, col in chunks], height)
+    numeric: Numeric = {}
+    for c, found in numbers.items():
+        flags = np.zeros(height, dtype=bool)
+        flags[np.concatenate(found) + top] = True
+        numeric[c] = flags
+    return Grid(columns=out, height=height), numeric

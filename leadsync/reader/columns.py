@@ -1,12 +1,11 @@
 """Which row is the header, and which column holds which lead field.
 
 Headers are compared after :func:`header_key` (case, spaces, ``_`` and ``-`` ignored) against
-the synonyms of ``reader/fields.py`` (docs/design.md, 'Reading'), with the headers of Google
-Contacts and Outlook exports and the usual Japanese and Chinese ones; an explicit ``[columns]`` mapping (``field = "Header"``) wins
-over synonyms. A column with nothing below its header never claims a field another column
-claims; :data:`FALLBACK_SYNONYMS` (Outlook's business, home… phones) claim one only when no
-column with a main synonym has data. Two columns with data claiming one field is an error
-naming both.
+:data:`SYNONYMS` (with the headers of Google Contacts and Outlook exports and the usual
+Japanese and Chinese ones); an explicit ``[columns]`` mapping (``field = "Header"``) wins over
+synonyms. A column with nothing below its header never claims a field another column claims;
+:data:`FALLBACK_SYNONYMS` (Outlook's business, home… phones) claim one only when no column
+with a main synonym has data. Two columns with data claiming one field is an error naming both.
 """
 
 from __future__ import annotations
@@ -91,27 +90,13 @@ FALLBACK_INDEX: dict[str, str] = {
 }
 
 
-def _explicit_index(columns: Mapping[str, str]) -> dict[str, str]:
-    return {header_key(header): field for field, header in columns.items()}
-
-
-def _row_matches(cells: list[str], explicit: Mapping[str, str]) -> int:
-    exact = {h.strip() for h in explicit.values()} if explicit else set()
-    keys = _explicit_index(explicit)
-    count = 0
-    for cell in cells:
-        if not cell.strip():
-            continue
-        key = header_key(cell)
-        if cell.strip() in exact or key in keys or key in SYNONYM_INDEX or key in FALLBACK_INDEX:
-            count += 1
-    return count
-
-
 def find_header(grid: Grid, explicit: Mapping[str, str], scan_rows: int) -> int | None:
     """Position of the header row among the first ``scan_rows`` non-blank rows: the row with the
     most cells naming a lead field (a synonym or an explicit ``[columns]`` header), then the most
     non-empty cells, then the earliest. None when no row names any field."""
+    known = (
+        {header_key(h) for h in explicit.values()} | SYNONYM_INDEX.keys() | FALLBACK_INDEX.keys()
+    )
     best: tuple[int, int] | None = None
     best_at: int | None = None
     seen = 0
@@ -122,7 +107,7 @@ def find_header(grid: Grid, explicit: Mapping[str, str], scan_rows: int) -> int 
         seen += 1
         if seen > scan_rows:
             break
-        matches = _row_matches(cells, explicit)
+        matches = sum(1 for c in cells if c.strip() and header_key(c) in known)
         if matches and (best is None or (matches, filled) > best):
             best, best_at = (matches, filled), pos
     return best_at

@@ -1,9 +1,8 @@
 """How far the cells of an XLSX sheet reach, measured on its XML before any reader builds a grid.
 
-python-calamine turns a sheet into one dense ``rows × columns`` block (32 bytes a cell) spanning
-its cells: one stray cell at ``XFD1048576`` asks for 512 GiB and the allocator aborts the process,
-uncatchably; one at ``ZZ200000`` costs 9 GB. So before calamine sees a sheet, its XML is streamed
-here once and the cell references (``<c r="B7"``) give an upper bound of that block.
+python-calamine lays a sheet out as one dense block spanning its cells (see :mod:`.workbook`):
+one stray cell at ``XFD1048576`` asks for 512 GiB and aborts the process, uncatchably. So the
+sheet's XML is streamed here once and the cell references (``<c r="B7"``) bound that block.
 
 The scan is built to cost little on ordinary sheets (rows in order, the same columns in every
 row): per block of XML, one regular expression finds only the references *beyond* what was
@@ -16,11 +15,10 @@ the caller then reads the sheet cell by cell instead.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
-from .grid import column_letter
+from .grid import column_letter, column_number
 
 #: XML read (inflated) at a time: memory stays bounded whatever the sheet's size.
 SCAN_BLOCK_BYTES = 8 * 1024 * 1024
@@ -49,14 +47,6 @@ class Extent:
     @property
     def cells(self) -> int:
         return self.rows * self.columns
-
-
-def column_number(letters: bytes) -> int:
-    """A → 1, Z → 26, AA → 27, XFD → 16384 (either case)."""
-    number = 0
-    for ch in letters.upper():
-        number = number * 26 + ch - ord("A") + 1
-    return number
 
 
 def _both_cases(low: str, high: str) -> str:
@@ -108,19 +98,13 @@ def _beyond(columns: int, row: int) -> re.Pattern[bytes]:
     return re.compile(b'<c(?: r="(' + beyond.encode("ascii") + b")|" + _ODD_CELL + b")")
 
 
-def _blocks(stream: IO[bytes], size: int) -> Iterator[bytes]:
-    while chunk := stream.read(size):
-        yield chunk
-
-
 def scan_sheet(stream: IO[bytes], block_bytes: int = SCAN_BLOCK_BYTES) -> Extent | None:
     """The extent of the sheet XML read from ``stream``, or None when some cell cannot be placed
     from its reference (the sheet must then be read cell by cell)."""
     columns = rows = row_cap = 0
     carry = b""
-    blocks = _blocks(stream, block_bytes)
     while True:
-        chunk = next(blocks, b"")
+        chunk = stream.read(block_bytes)
         buf = carry + chunk if carry else chunk
         # Scan up to the last tag start: every pattern begins with "<" or sits inside a tag, so
         # no reference is split between two blocks.
@@ -139,7 +123,7 @@ def scan_sheet(stream: IO[bytes], block_bytes: int = SCAN_BLOCK_BYTES) -> Extent
                 return None
             refs.append(tail.groups())
         for letters, number in refs:
-            columns = max(columns, column_number(letters))
+            columns = max(columns, column_number(letters.decode()))
             rows = max(rows, int(number or 0))
         beyond = _beyond(columns, rows)
         row_cap = max(row_cap, _row_cap(rows))
@@ -147,7 +131,7 @@ def scan_sheet(stream: IO[bytes], block_bytes: int = SCAN_BLOCK_BYTES) -> Extent
             ref = _REF.match(buf, m.start(), end) if m.group(1) is not None else None
             if ref is None:
                 return None
-            columns = max(columns, column_number(ref.group(1)))
+            columns = max(columns, column_number(ref.group(1).decode()))
             rows = max(rows, int(ref.group(2) or 0))
         if columns > EXCEL_COLUMNS or rows > EXCEL_ROWS:
             return None

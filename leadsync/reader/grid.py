@@ -7,7 +7,7 @@ reader works on whole columns and the final frame wraps them without copies.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,25 +53,26 @@ class Grid:
 
     def rows(self, start: int, stop: int) -> list[list[str]]:
         """Rows ``start`` to ``stop`` (exclusive) as lists of cell texts."""
-        stop = min(stop, self.height)
-        if start >= stop:
-            return []
-        cols = _each_once(self.columns, lambda c: c.slice(start, stop - start).to_pylist())
-        return [list(r) for r in zip(*cols, strict=True)]
+        return self.take(np.arange(start, min(stop, self.height)))
 
     def take(self, positions: np.ndarray) -> list[list[str]]:
         """The rows at ``positions`` as lists of cell texts."""
         if len(positions) == 0:
             return []
         idx = pa.array(positions, type=pa.int64())
-        cols = _each_once(self.columns, lambda c: c.take(idx).to_pylist())
-        return [list(r) for r in zip(*cols, strict=True)]
+        done: dict[int, list[str]] = {}  # a column shared by many (the empty one) done once
+        for col in self.columns:
+            if id(col) not in done:
+                done[id(col)] = col.take(idx).to_pylist()
+        return [list(r) for r in zip(*(done[id(c)] for c in self.columns), strict=True)]
 
     def blank_rows(self, start: int = 0) -> np.ndarray:
         """Per row from ``start``: every cell empty or whitespace (``str.strip()`` sense)."""
         n = max(self.height - start, 0)
         blank = np.ones(n, dtype=bool)
-        for col in _with_text(self.columns):  # most rows are filled in their first columns
+        # Columns with some text only (a sparse sheet shares one empty column many times);
+        # most rows are filled in their first columns.
+        for col in [c for c in self.columns if _has_text(c)]:
             cells = col.slice(start, n)
             offsets, data = buffers(cells)
             todo = np.flatnonzero(blank & (offsets[1:] > offsets[:-1]))
@@ -98,7 +99,7 @@ def describe(path: str, sheet: str | None) -> str:
 def check_cells(path: str, sheet: str | None, grid: Grid, limits: Limits) -> None:
     """InputError when a cell is longer than ``limits.max_cell_chars`` (names row and column)."""
     for c, col in enumerate(grid.columns):
-        if len(col) == 0 or not _has_text(col):
+        if not _has_text(col):
             continue
         # Bytes bound characters from above: count characters only when the bytes exceed.
         if pc.max(pc.binary_length(col)).as_py() <= limits.max_cell_chars:
@@ -123,23 +124,17 @@ def _has_text(col: pa.Array) -> bool:
     return bool(ends[1] != ends[0])
 
 
-def _with_text(columns: Sequence[pa.Array]) -> list[pa.Array]:
-    """The columns holding some text (a sparse sheet shares one empty column many times)."""
-    return [c for c in columns if _has_text(c)]
+def column_number(letters: str) -> int:
+    """A → 1, Z → 26, AA → 27, XFD → 16384 (either case)."""
+    number = 0
+    for ch in letters.upper():
+        number = number * 26 + ord(ch) - ord("A") + 1
+    return number
 
 
-def _each_once(
-    columns: Sequence[pa.Array], convert: Callable[[pa.Array], list[str]]
-) -> list[list[str]]:
-    """``convert`` of every column, computed once per distinct array (shared empty columns)."""
-    done: dict[int, list[str]] = {}
-    out: list[list[str]] = []
-    for col in columns:
-        key = id(col)
-        if key not in done:
-            done[key] = convert(col)
-        out.append(done[key])
-    return out
+def cell_name(row: int, col: int) -> str:
+    """(0-based row, column) as Excel names the cell: (6, 1) → B7."""
+    return f"{column_letter(col)}{row + 1}"
 
 
 def column_letter(index: int) -> str:

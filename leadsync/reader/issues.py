@@ -1,5 +1,10 @@
 """Bad rows as data: one RowIssue per rejected or duplicate row, with a sentence per code, and
-the summary warning lines. Built in bulk from the few bad rows, never per accepted row."""
+the summary warning lines. Built in bulk from the few bad rows, never per accepted row.
+
+A large file can reject hundreds of thousands of rows for their phone number: those sentences
+(``<header> <repr of the trimmed cell><tail>``) are made with Arrow kernels over the column
+(:func:`_quoted`), exactly as :func:`_sentence` makes them one row at a time.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +18,20 @@ import pyarrow.compute as pc
 from ..config import Settings
 from ..models import INT_FIELDS, IssueKind
 from ..sync.issuetable import IssueTable, ValueBlock
-from . import phones
+from .arrowtext import LS as TEXT
+from .arrowtext import as_bool
 from .fields import STATUS_UNKNOWN, not_integer_code
 from .grid import describe
 from .part import Part
-from .sentences import join_sentences, phone_sentences
+from .phoneref import (
+    PHONE_DECIMAL,
+    PHONE_EXTENSION_DROPPED,
+    PHONE_INVALID,
+    PHONE_MISSING,
+    PHONE_SCIENTIFIC,
+    PHONE_TOO_LONG,
+    PHONE_TOO_SHORT,
+)
 
 DNC = "dnc"
 CAMPAIGN_UNKNOWN = "campaign-unknown"
@@ -25,17 +39,16 @@ CAMPAIGN_MISSING = "campaign-missing"
 #: The sentence of ``campaign-missing``.
 NO_CAMPAIGN_SENTENCE = "This row names no campaign and none was given (--campaign)."
 DUPLICATE = "duplicate"
-TEXT = pa.large_string()
 #: Rows listed in one summary warning before "…".
 _ROWS_IN_WARNING = 10
+#: Cells whose ``repr(cell.strip())`` is ``'`` + the cell trimmed of spaces + ``'``.
+_PLAIN = r"^[ -&(-\[\]-~]*$"
 
 
 @dataclass(frozen=True, slots=True)
 class Row:
     """What a message needs to know about one row of all the parts together."""
 
-    part: int
-    pos: int
     file: str
     sheet: str | None
     row: int
@@ -73,11 +86,8 @@ class _Rows:
         return np.searchsorted(self.idx, i)
 
     def row(self, j: int) -> Row:
-        k = int(self.part[j])
-        source = self.parts[k].source
+        source = self.parts[int(self.part[j])].source
         return Row(
-            k,
-            int(self.pos[j]),
             source.path,
             source.sheet,
             int(self.excel_row[j]),
@@ -104,12 +114,11 @@ def build_issues(
     ``campaign_sentences``: why each campaign name of a ``campaign-unknown`` row does not
     exist.
 
-    The common sentences (phone codes, no campaign) are made column-wise
-    (:mod:`leadsync.reader.sentences`); rows with other codes get theirs one by one."""
+    The common sentences (phone codes, no campaign) are made column-wise; rows with other
+    codes get theirs one by one."""
     n = len(bad)
     twins = twin[bad]
-    needed = np.sort(np.concatenate([bad, twins[twins >= 0]]))
-    needed = needed[np.r_[True, needed[1:] != needed[:-1]]] if len(needed) else needed
+    needed = np.unique(np.concatenate([bad, twins[twins >= 0]]))
     info = _Rows(parts, starts, numbers, campaigns, needed)
     at = info.at(bad)
     twin_at = np.where(twins >= 0, info.at(np.maximum(twins, 0)), -1)
@@ -119,7 +128,7 @@ def build_issues(
     codes_column = pa.array(code_text, TEXT)
     # Per part: its issues are consecutive (parts are laid end to end, ``bad`` is sorted).
     bounds = np.searchsorted(part_of, np.arange(len(parts) + 1))
-    blocks: list[ValueBlock] = []
+    block_of: dict[int, ValueBlock] = {}  # part -> the original cells of its issues
     for k, part in enumerate(parts):
         lo, hi = int(bounds[k]), int(bounds[k + 1])
         if hi <= lo:
@@ -130,9 +139,9 @@ def build_issues(
             taken.setdefault(id(col), col.take(grid_rows))
             for col in part.source.grid.columns[: len(part.value_keys)]
         )
-        blocks.append(ValueBlock(lo, tuple(part.value_keys[: len(columns)]), columns))
-    messages: list[str | None] = [None] * n
-    fast_pieces: list[tuple[np.ndarray, pa.Array]] = []
+        block_of[k] = ValueBlock(lo, tuple(part.value_keys[: len(columns)]), columns)
+    blocks = list(block_of.values())  # in part order
+    pieces: list[tuple[np.ndarray, pa.Array]] = []  # (issues, their messages)
     # Issues grouped by (part, codes): each group's sentences are made in one go.
     encoded = codes_column.dictionary_encode()
     texts = encoded.dictionary.to_pylist()
@@ -145,23 +154,30 @@ def build_issues(
         first = int(members[0])
         k = int(part_of[first])
         text = texts[int(code_of[first])]
-        said = _column_sentences(parts[k], blocks, k, bounds, members, text, settings)
+        said = _column_sentences(parts[k], block_of[k], members, text, settings)
         if said is None:
             slow_groups.append(members)
         else:
-            fast_pieces.append((members, said))
+            pieces.append((members, said))
     slow = sorted(np.concatenate(slow_groups).tolist()) if slow_groups else []
-    if slow:
-        values = _values_of(blocks, slow)
-        for m, vals in zip(slow, values, strict=True):
-            k = int(part_of[m])
-            j, t = int(at[m]), int(twin_at[m])
-            row, twin_row = info.row(j), info.row(t) if t >= 0 else None
-            messages[m] = " ".join(
-                _sentence(code, parts[k], vals, row, twin_row, settings, campaign_sentences)
+    slow_messages: list[str] = []
+    for m, vals in zip(slow, _values_of(blocks, slow), strict=True):
+        t = int(twin_at[m])
+        row, twin_row = info.row(int(at[m])), info.row(t) if t >= 0 else None
+        part = parts[int(part_of[m])]
+        slow_messages.append(
+            " ".join(
+                _sentence(code, part, vals, row, twin_row, settings, campaign_sentences)
                 for code in code_lists[m]
             )
-    message = _scatter(n, fast_pieces, slow, messages)
+        )
+    if slow:
+        pieces.append((np.array(slow, dtype=np.int64), pa.array(slow_messages, TEXT)))
+    message = pa.array([], TEXT)
+    if pieces:  # every issue is in one piece: lay the pieces end to end, then in issue order
+        order = np.empty(n, dtype=np.int64)
+        order[np.concatenate([p for p, _ in pieces])] = np.arange(n)
+        message = pa.concat_arrays([a.cast(TEXT) for _, a in pieces]).take(pa.array(order))
     is_dup = pc.equal(codes_column, pa.scalar(DUPLICATE, TEXT))
     kinds = pc.if_else(
         is_dup, pa.scalar(dup_kind.value, TEXT), pa.scalar(IssueKind.REJECTED.value, TEXT)
@@ -187,33 +203,68 @@ def build_issues(
 
 
 def _column_sentences(
-    part: Part,
-    blocks: list[ValueBlock],
-    k: int,
-    bounds: np.ndarray,
-    members: np.ndarray,
-    text: str,
-    settings: Settings,
+    part: Part, block: ValueBlock, members: np.ndarray, text: str, settings: Settings
 ) -> pa.Array | None:
-    """The message of the issues ``members`` of part ``k``, all with codes ``text``, made
-    column-wise; None when one of the codes is not made so."""
+    """The message of the issues ``members`` of ``part`` (original cells in ``block``), all with
+    codes ``text``, made column-wise; None when one of the codes is not made so."""
     header = part.headers["number"]
-    block = next(b for b in blocks if b.start == int(bounds[k]))
     cells = block.column(part.field_keys["number"])
     local = pa.array(members.astype(np.int64) - block.start, pa.int64())
     number_cells = (
         cells.take(local) if cells is not None else pa.repeat(pa.scalar("", TEXT), len(members))
     )
+    tails = _phone_tails(settings.sync.region, header)
     said: list[pa.Array] = []
     for code in text.split(";"):
         if code == CAMPAIGN_MISSING:
             said.append(pa.repeat(pa.scalar(NO_CAMPAIGN_SENTENCE, TEXT), len(members)))
-            continue
-        sentence = phone_sentences(code, header, settings.sync.region, number_cells)
-        if sentence is None:
+        elif code == PHONE_MISSING:
+            said.append(pa.repeat(pa.scalar(f"{header} is empty.", TEXT), len(members)))
+        elif code in tails:
+            pieces = (
+                pa.scalar(f"{header} ", TEXT),
+                _quoted(number_cells),
+                pa.scalar(tails[code], TEXT),
+            )
+            said.append(pc.binary_join_element_wise(*pieces, pa.scalar("", TEXT)))
+        else:
             return None
-        said.append(sentence)
-    return join_sentences(said)
+    if len(said) == 1:
+        return said[0]
+    return pc.binary_join_element_wise(*said, pa.scalar(" ", TEXT))
+
+
+def _phone_tails(region: str, header: str) -> dict[str, str]:
+    """The text after ``<header> <cell>`` of each phone code whose sentence quotes the cell."""
+    return {
+        PHONE_TOO_SHORT: " is too short to be a phone number.",
+        PHONE_TOO_LONG: " is too long to be a phone number.",
+        PHONE_INVALID: (
+            f" is not a valid phone number (default region {region}; add the +country code)."
+        ),
+        PHONE_DECIMAL: (
+            f" is a decimal number, not a phone number: format the {header} "
+            "column as Text and re-enter it."
+        ),
+    }
+
+
+def _quoted(cells: pa.Array) -> pa.Array:
+    """``repr(cell.strip())`` of every cell (a null cell as ``''``): by Arrow kernels for the
+    plain ones (printable ASCII without ``'`` or ``\\``), by Python for the others."""
+    cells = pc.fill_null(cells.cast(TEXT), "")
+    plain = as_bool(pc.match_substring_regex(cells, _PLAIN))
+    fast = pc.binary_join_element_wise(
+        pa.scalar("'", TEXT), pc.utf8_trim(cells, " "), pa.scalar("'", TEXT), pa.scalar("", TEXT)
+    )
+    if plain.all():
+        return fast
+    others = np.flatnonzero(~plain)
+    out = np.empty(len(cells), dtype=object)
+    out[others] = [repr(v.strip()) for v in cells.take(pa.array(others, pa.int64())).to_pylist()]
+    keep = np.flatnonzero(plain)
+    out[keep] = fast.take(pa.array(keep, pa.int64())).to_numpy(zero_copy_only=False)
+    return pa.array(out, TEXT)
 
 
 def _values_of(blocks: Sequence[ValueBlock], members: list[int]) -> list[dict[str, str]]:
@@ -228,26 +279,6 @@ def _values_of(blocks: Sequence[ValueBlock], members: list[int]) -> list[dict[st
         cells = [c.take(local).to_pylist() for c in b.columns]
         out.extend(dict(zip(b.keys, row, strict=False)) for row in zip(*cells, strict=True))
     return out
-
-
-def _scatter(
-    n: int,
-    pieces: list[tuple[np.ndarray, pa.Array]],
-    slow: list[int],
-    messages: list[str | None],
-) -> pa.Array:
-    """One message column from the column-wise pieces and the one-by-one messages."""
-    idx = [p for p, _ in pieces]
-    arrays = [a.cast(TEXT) for _, a in pieces]
-    if slow:
-        idx.append(np.array(slow, dtype=np.int64))
-        arrays.append(pa.array([messages[m] for m in slow], TEXT))
-    if not arrays:
-        return pa.array([], TEXT)
-    where = np.concatenate(idx)
-    order = np.empty(n, dtype=np.int64)
-    order[where] = np.arange(len(where))
-    return pa.concat_arrays(arrays).take(pa.array(order))
 
 
 def _scientific(header: str, phone: str) -> str:
@@ -280,33 +311,19 @@ def _sentence(
 ) -> str:
     phone_header = part.headers["number"]
     phone = _original(part, "number", values)
-    label = f"{phone_header} {phone.strip()!r}"
-    if code == phones.PHONE_MISSING:
+    tails = _phone_tails(settings.sync.region, phone_header)
+    if code == PHONE_MISSING:
         return f"{phone_header} is empty."
-    if code == phones.PHONE_SCIENTIFIC:
+    if code == PHONE_SCIENTIFIC:
         return _scientific(phone_header, phone)
-    if code == phones.PHONE_DECIMAL:
-        return (
-            f"{label} is a decimal number, not a phone number: format the {phone_header} "
-            "column as Text and re-enter it."
-        )
-    if code == phones.PHONE_TOO_SHORT:
-        return f"{label} is too short to be a phone number."
-    if code == phones.PHONE_TOO_LONG:
-        return f"{label} is too long to be a phone number."
-    if code == phones.PHONE_INVALID:
-        return (
-            f"{label} is not a valid phone number (default region "
-            f"{settings.sync.region}; add the +country code)."
-        )
-    if code == STATUS_UNKNOWN:
-        header = part.headers["status"]
-        known = ", ".join(settings.sync.statuses)
-        return f"{header} {_original(part, 'status', values).strip()!r} is not a known status ({known})."
+    if code in tails:
+        return f"{phone_header} {phone.strip()!r}{tails[code]}"
     if code in _FIELD_OF_CODE:
         name = _FIELD_OF_CODE[code]
-        header = part.headers[name]
-        return f"{header} {_original(part, name, values).strip()!r} is not a whole number."
+        cell = f"{part.headers[name]} {_original(part, name, values).strip()!r}"
+        if code == STATUS_UNKNOWN:
+            return f"{cell} is not a known status ({', '.join(settings.sync.statuses)})."
+        return f"{cell} is not a whole number."
     if code == DNC:
         return f"{row.number} is on the do-not-call list."
     if code == CAMPAIGN_UNKNOWN and campaign_sentences and row.campaign is not None:
@@ -334,7 +351,7 @@ def warning_lines(parts: Sequence[Part], starts: np.ndarray, kept: np.ndarray) -
     for k, part in enumerate(parts):
         key = (part.source.path, part.source.sheet)
         for i in sorted(part.warned):
-            if phones.PHONE_EXTENSION_DROPPED in part.warned[i] and kept[starts[k] + i]:
+            if PHONE_EXTENSION_DROPPED in part.warned[i] and kept[starts[k] + i]:
                 rows_by_source.setdefault(key, []).append(int(part.positions[i]) + 1)
     lines = []
     # In file order, then sheet order (a CSV has no sheet), as a sorted group-by gives them.

@@ -1,14 +1,10 @@
 """OpenDocument spreadsheets (.ods) read cell by cell (expat, streaming).
 
-python-calamine reads every sheet of an .ods file when it opens it, each as one dense block
-from its first to its last cell: a stray cell far from the data costs gigabytes (it stops at
-100 million cells, and then says only "Cannot detect file format"). So .ods files are read
-here: content.xml is streamed once and each cell with a value goes to
-:class:`.cells.SheetCells` (a repeated row or cell as a run, never expanded one by one), so
-memory and time follow the cells present. Values become text as python-calamine gives them.
-
-A password-protected .ods keeps content.xml encrypted and says so in its manifest
-(``manifest:encryption-data``): :func:`is_encrypted`.
+python-calamine lays out every sheet of an .ods file densely as it opens it (:mod:`.workbook`),
+so content.xml is streamed here once and each cell with a value goes to
+:class:`.cells.SheetCells` (a repeated row or cell as a run, never expanded one by one).
+Values become text as python-calamine gives them. A password-protected .ods says so in its
+manifest (:func:`is_encrypted`).
 """
 
 from __future__ import annotations
@@ -43,12 +39,9 @@ def _time_value(text: str) -> str:
     """``PT10H30M00S`` as python-calamine gives it: a time of day below 24 hours, else the
     duration as written."""
     match = _DURATION.fullmatch(text)
-    if not match:
+    if not match or int(match.group(1)) >= _HOURS_PER_DAY:
         return text
-    hours, minutes = int(match.group(1)), int(match.group(2))
-    seconds = float(match.group(3))
-    if hours >= _HOURS_PER_DAY:
-        return text
+    hours, minutes, seconds = int(match.group(1)), int(match.group(2)), float(match.group(3))
     whole = int(seconds)
     return cell_text(dt.time(hours, minutes, whole, round((seconds - whole) * 1_000_000)))
 
@@ -67,7 +60,6 @@ def _date_value(text: str) -> str:
 class _Cell:
     """The cell being read: its value attributes and text."""
 
-    kind: str | None = None
     attrs: dict[str, str] = field(default_factory=dict)
     paragraphs: list[list[str]] = field(default_factory=list)
     columns: int = 1
@@ -113,11 +105,8 @@ class _ContentReader:
             self.row_repeat = int(attrs.get("table:number-rows-repeated", "1"))
             self.col = 0
         elif local in ("table-cell", "covered-table-cell") and self.depth == 1:
-            self.cell = _Cell(
-                kind=attrs.get("office:value-type"),
-                attrs=attrs,
-                columns=int(attrs.get("table:number-columns-repeated", "1")),
-            )
+            repeat = int(attrs.get("table:number-columns-repeated", "1"))
+            self.cell = _Cell(attrs=attrs, columns=repeat)
 
     def _inside_cell(self, local: str, attrs: dict[str, str]) -> None:
         cell = self.cell
@@ -174,7 +163,7 @@ class _ContentReader:
     @staticmethod
     def _value(cell: _Cell) -> tuple[str, bool]:
         attrs = cell.attrs
-        kind = cell.kind
+        kind = attrs.get("office:value-type")
         if kind in ("float", "percentage", "currency"):
             return cell_text(float(attrs.get("office:value", "nan"))), True
         if kind == "date":
@@ -182,7 +171,7 @@ class _ContentReader:
         if kind == "time":
             return _time_value(attrs.get("office:time-value", "")), False
         if kind == "boolean":
-            return ("TRUE" if attrs.get("office:boolean-value") == "true" else "FALSE"), False
+            return cell_text(attrs.get("office:boolean-value") == "true"), False
         if "office:string-value" in attrs:
             return attrs["office:string-value"], False
         return "\n".join("".join(p) for p in cell.paragraphs), False

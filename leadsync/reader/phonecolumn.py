@@ -3,8 +3,10 @@
 1. Excel damage and blanks are told apart by RE2 expressions evaluated by Arrow (blank,
    scientific notation, ``123.0`` float artifacts, decimals), text without any digit is
    ``phone-invalid``;
-2. phone-shaped values (:mod:`.phonesplit`: digits and phone punctuation, an optional "+", an
-   optional simple extension) become their digits and "+"/``00`` flags;
+2. phone-shaped values (digits and phone punctuation — spaces, NBSP, ``-``, Unicode dashes,
+   ``.``, ``/``, brackets — with one optional leading "+" and an optional simple extension,
+   padded with any whitespace ``str.strip`` removes: for such a value phonenumbers' result
+   depends on nothing else) become their digits and "+"/``00`` flags;
 3. :mod:`.phoneparse` reads them as ``phonenumbers.parse`` would (international prefixes,
    country codes, national prefixes and carrier codes of the region);
 4. :mod:`.phonemeta` checks the national numbers against the metadata at the level asked;
@@ -20,8 +22,19 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .arrowtext import LS, as_bool, drop_prefix, fullmatch, null_where, sparse_strings, take
-from .phonemeta import byte_lengths, check_numbers
+from .arrowtext import (
+    LS,
+    as_bool,
+    digit_at,
+    digits_of,
+    drop_prefix,
+    fullmatch,
+    null_where,
+    put,
+    sparse_strings,
+    take,
+)
+from .phonemeta import byte_lengths, check_numbers, rewrites_00
 from .phoneparse import INVALID, TOO_LONG, TOO_SHORT, Parsed, parse_digits
 from .phoneref import (
     DECIMAL,
@@ -37,9 +50,47 @@ from .phoneref import (
     length_code,
     normalize_one,
 )
-from .phonesplit import RE_SHAPE, WS, Keys, phone_keys, split_extensions
 
 # --- the shapes (whitespace as ``str.strip`` sees it) ------------------------------------------
+#: The code points ``str.isspace()`` accepts (what ``str.strip()`` removes), as ranges: the
+#: same in every Unicode version Python 3.11+ ships (a test checks it against ``isspace``;
+#: scanning all of Unicode at import would cost every command a noticeable moment).
+PYTHON_WHITESPACE: tuple[tuple[int, int], ...] = (
+    (0x9, 0xD),
+    (0x1C, 0x20),
+    (0x85, 0x85),
+    (0xA0, 0xA0),
+    (0x1680, 0x1680),
+    (0x2000, 0x200A),
+    (0x2028, 0x2029),
+    (0x202F, 0x202F),
+    (0x205F, 0x205F),
+    (0x3000, 0x3000),
+)
+
+
+def _python_whitespace() -> str:
+    """An RE2 class of exactly the characters ``str.strip()`` removes."""
+    return "[" + "".join(f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in PYTHON_WHITESPACE) + "]"
+
+
+#: Any run of whitespace ``str.strip()`` would remove (RE2).
+WS = _python_whitespace() + "*"
+#: Phone punctuation inside a number: ASCII separators, NBSP, Unicode dashes (all of them
+#: punctuation phonenumbers ignores, none of them starts an extension).
+SEP = r" ().\-/\x{a0}\x{2010}-\x{2015}\x{2212}"
+#: Digits and separators, with an optional leading "+" (possibly inside "(").
+RE_SHAPE = rf"^{WS}\(?[ \x{{a0}}]*\+?[0-9{SEP}]*[0-9][0-9{SEP}]*{WS}$"
+#: A leading international "00" (RE2 twin of the reference's ``_LEADING_00_RE``).
+RE_LEADING_00 = rf"^{WS}[ (]*00"
+#: An extension the way lists write it: `` ext. 12``, `` x12``, `` #12``, ``;ext=12``, after a
+#: digit, at the end (phonenumbers reads more forms: those go to the reference). Group 1 is
+#: the number, which is then phone-shaped.
+RE_EXTENSION = (
+    rf"(?i)^({WS}\(?[ \x{{a0}}]*\+?[0-9{SEP}]*[0-9])"
+    r"(?:[ \t]*(?:ext|x|#)\.?[ \t]*|;ext=)[0-9]{1,6}"
+    rf"{WS}$"
+)
 _RE_SCIENTIFIC = f"^{WS}(?:{SCIENTIFIC}){WS}$"
 _RE_DOTTED = rf"^{WS}[0-9]+\.[0-9]+{WS}$"
 _RE_FLOAT_ARTIFACT = f"^{WS}{FLOAT_ARTIFACT}{WS}$"
@@ -96,7 +147,7 @@ def normalize_piece(raw: pa.Array, region: str, level: str) -> PhoneResult:
         ext_rows, cut = split_extensions(raw, rest)
         if len(ext_rows):
             ext[ext_rows] = True
-            numbers = pc.replace_with_mask(raw, pa.array(ext), cut)
+            numbers = put(raw, ext, cut)
             shape |= ext
     e164 = pa.nulls(n, LS)
     if shape.any():
@@ -109,10 +160,8 @@ def normalize_piece(raw: pa.Array, region: str, level: str) -> PhoneResult:
         answers = {v: normalize_one(v, region, level) for v in set(raw_rest)}
         accepted = np.array([answers[v][0] is not None for v in raw_rest], dtype=bool)
         if accepted.any():
-            mask = np.zeros(n, dtype=bool)
-            mask[rest[accepted]] = True
             found = [answers[v][0] for v, ok in zip(raw_rest, accepted, strict=True) if ok]
-            e164 = pc.replace_with_mask(e164, pa.array(mask), pa.array(found, type=LS))
+            e164 = put(e164, rest[accepted], pa.array(found, type=LS))
         coded = [(int(i), ";".join(answers[v][1])) for i, v in zip(rest, raw_rest, strict=True)]
         coded = [(i, c) for i, c in coded if c]
         code_rows.append(np.array([i for i, _ in coded], dtype=np.int64))
@@ -141,10 +190,8 @@ def _dotted(raw: pa.Array, col: _Column) -> pa.Array:
     art = dotted & fullmatch(sub, _RE_FLOAT_ARTIFACT)
     col.code(has_dot[dotted & ~art & fullmatch(sub, _RE_DECIMAL)], PHONE_DECIMAL)
     if art.any():
-        mask = np.zeros(len(raw), dtype=bool)
-        mask[has_dot[art]] = True
         fixed = pc.replace_substring_regex(sub.filter(pa.array(art)), _RE_ARTIFACT_TAIL, "")
-        raw = pc.replace_with_mask(raw, pa.array(mask), fixed)
+        raw = put(raw, has_dot[art], fixed)
     return raw
 
 
@@ -189,9 +236,7 @@ def _numbers(
     e164 = null_where(_e164(parsed.cc, parsed.national), ~good)  # per key
     if len(rows) == n:  # every row is a key (the usual column): no scatter
         return e164
-    mask = np.zeros(n, dtype=bool)
-    mask[rows[good]] = True
-    return pc.replace_with_mask(pa.nulls(n, LS), pa.array(mask), e164.filter(pa.array(good)))
+    return put(pa.nulls(n, LS), rows[good], e164.filter(pa.array(good)))
 
 
 def _e164(cc: np.ndarray, national: pa.Array) -> pa.Array:
@@ -219,7 +264,44 @@ def _as_dialled_or_plus(keys: Keys, parsed: Parsed, region: str) -> Parsed:
     )
     cc, error, undecided = parsed.cc.copy(), parsed.error.copy(), parsed.undecided.copy()
     cc[redo], error[redo], undecided[redo] = again.cc, again.error, again.undecided
-    mask = np.zeros(len(cc), dtype=bool)
-    mask[redo] = True
-    national = pc.replace_with_mask(parsed.national, pa.array(mask), again.national)
-    return Parsed(cc, national, error, undecided)
+    return Parsed(cc, put(parsed.national, redo, again.national), error, undecided)
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """The phone-shaped rows of a column (``rows``, positions) and what decides their parse:
+    the ``digits`` (a string column), ``plus`` and ``lead00``."""
+
+    rows: np.ndarray
+    plus: np.ndarray
+    lead00: np.ndarray
+    digits: pa.Array
+
+
+def phone_keys(raw: pa.Array, shape: np.ndarray, region: str) -> Keys:
+    """The keys of the ``shape`` rows of ``raw`` (rows too long for phonenumbers are left
+    out)."""
+    short = byte_lengths(raw) <= _MAX_INPUT_CHARS
+    rows = np.flatnonzero(shape & short)
+    # The digits of the whole column cost less than cutting out the rows first; but a column
+    # with long cells (hostile or not phones at all) only gives its short ones.
+    values = raw if short.all() else take(raw, rows)
+    digits = digits_of(values)
+    plus = as_bool(pc.match_substring(values, "+"))  # the shape allows "+" only in front
+    if len(values) != len(rows):
+        digits, plus = take(digits, rows), plus[rows]
+    lead00 = np.zeros(len(rows), dtype=bool)
+    if rewrites_00(region):
+        idx = np.flatnonzero(~plus & (digit_at(digits, 0) == 0) & (digit_at(digits, 1) == 0))
+        lead00[idx] = as_bool(pc.match_substring_regex(take(raw, rows[idx]), RE_LEADING_00))
+    return Keys(rows, plus, lead00, digits)
+
+
+def split_extensions(raw: pa.Array, rows: np.ndarray) -> tuple[np.ndarray, pa.Array]:
+    """Of the values at ``rows``: the ones that are a phone-shaped number and an extension,
+    and their number part (what phonenumbers parses once it has cut the extension off)."""
+    sub = take(raw, rows)
+    hit = as_bool(pc.match_substring_regex(sub, RE_EXTENSION))
+    idx = np.flatnonzero(hit)
+    numbers = pc.replace_substring_regex(take(sub, idx), RE_EXTENSION, r"\1")
+    return rows[idx], numbers

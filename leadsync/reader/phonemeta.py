@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from phonenumbers import PhoneMetadata, ValidationResult
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
-from .arrowtext import fullmatch, groups
+from .arrowtext import as_bool, fullmatch, groups, take
 
 #: phonenumbers' region of non-geographic country codes (+800, +808, +870, …).
 NON_GEO = "001"
@@ -60,34 +60,28 @@ def _lengths_mask(lengths: np.ndarray, allowed: Sequence[int]) -> np.ndarray:
     return np.isin(lengths, np.asarray(allowed))
 
 
-def _prefix_match(values: pa.Array, pattern: str) -> np.ndarray:
-    return _np(pc.match_substring_regex(values, f"^(?:{pattern})"))
-
-
-def _np(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _take(values: pa.Array, idx: np.ndarray) -> pa.Array:
-    return values.take(pa.array(idx, type=pa.int64()))
-
-
 def byte_lengths(values: pa.Array) -> np.ndarray:
     """Byte lengths (the national numbers are ASCII digits, so also their lengths)."""
     return np.asarray(pc.binary_length(values).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _fullmatch_where(values: pa.Array, where: np.ndarray, pattern: str) -> np.ndarray:
+    """Per value: ``where`` holds and ``pattern`` matches all of it (matched on those only)."""
+    if where.all():
+        return fullmatch(values, pattern)
+    out = where.copy()
+    if out.any():
+        idx = np.flatnonzero(out)
+        out[idx] = fullmatch(take(values, idx), pattern)
+    return out
 
 
 def _desc_match(md: Any, name: str, values: pa.Array, lengths: np.ndarray) -> np.ndarray:
     desc = getattr(md, name)
     if not _desc_ok(desc):
         return np.zeros(len(values), dtype=bool)
-    out = _lengths_mask(lengths, desc.possible_length)
-    if out.all():
-        return fullmatch(values, desc.national_number_pattern)
-    if out.any():
-        idx = np.flatnonzero(out)
-        out[idx] = fullmatch(_take(values, idx), desc.national_number_pattern)
-    return out
+    allowed = _lengths_mask(lengths, desc.possible_length)
+    return _fullmatch_where(values, allowed, desc.national_number_pattern)
 
 
 def metadata_for(region: str, cc: int) -> Any:
@@ -98,13 +92,10 @@ def metadata_for(region: str, cc: int) -> Any:
     return PhoneMetadata.metadata_for_region(region)
 
 
-def _type_groups(md: Any) -> tuple[tuple[tuple[int, ...], str], ...]:
-    """The number types of ``md`` as one alternation per set of possible lengths."""
-    return _type_groups_of(md.id, md.country_code)
-
-
 @cache
-def _type_groups_of(region: str, cc: int) -> tuple[tuple[tuple[int, ...], str], ...]:
+def _type_groups(region: str, cc: int) -> tuple[tuple[tuple[int, ...], str], ...]:
+    """The number types of the metadata of (``region``, ``cc``) as one alternation per set of
+    possible lengths."""
     md = metadata_for(region, cc)
     groups: dict[tuple[int, ...], list[str]] = {}
     for name in _DESC_ORDER:
@@ -121,19 +112,14 @@ def _known_type(md: Any, values: pa.Array) -> np.ndarray:
     if not known.any():
         return known
     idx = np.flatnonzero(known)
-    everything = len(idx) == len(values)
-    sub = values if everything else _take(values, idx)
+    sub = take(values, idx)
     sub_len = lengths[idx]
     # Any of the type descriptions matching makes the type known; descriptions sharing their
     # possible lengths are matched as one alternation (one pass over the column).
     any_type = np.zeros(len(idx), dtype=bool)
-    for lengths_allowed, pattern in _type_groups(md):
+    for lengths_allowed, pattern in _type_groups(md.id, md.country_code):
         todo = ~any_type & _lengths_mask(sub_len, lengths_allowed)
-        if todo.all():
-            any_type = fullmatch(sub, pattern)
-        elif todo.any():
-            t_idx = np.flatnonzero(todo)
-            any_type[t_idx] = fullmatch(_take(sub, t_idx), pattern)
+        any_type |= _fullmatch_where(sub, todo, pattern)
     known[idx] = any_type
     return known
 
@@ -174,14 +160,11 @@ def valid_for_cc(cc: int, national: pa.Array) -> np.ndarray:
         if md is None or not pending.any():
             continue
         idx = np.flatnonzero(pending)
-        everything = len(idx) == n
         if md.leading_digits is not None:
             if width is not None:
                 if prefix_of is None:  # the prefixes of the rows still pending
                     prefix_of = np.full(n, -1, dtype=np.int64)
-                    firsts = pc.utf8_slice_codeunits(
-                        national if everything else _take(national, idx), 0, width
-                    )
+                    firsts = pc.utf8_slice_codeunits(take(national, idx), 0, width)
                     uniq = pc.unique(firsts)
                     prefix_of[idx] = np.asarray(pc.index_in(firsts, value_set=uniq), np.int64)
                     prefixes = uniq.to_pylist()
@@ -189,14 +172,13 @@ def valid_for_cc(cc: int, national: pa.Array) -> np.ndarray:
                 table = np.array([pattern.match(p) is not None for p in prefixes], dtype=bool)
                 cond = table[prefix_of[idx]]
             else:
-                cond = _prefix_match(
-                    national if everything else _take(national, idx), md.leading_digits
-                )
+                prefix = f"^(?:{md.leading_digits})"
+                cond = as_bool(pc.match_substring_regex(take(national, idx), prefix))
             sel = idx[cond]
             if len(sel):
-                valid[sel] = _known_type(md, _take(national, sel))
+                valid[sel] = _known_type(md, take(national, sel))
         else:
-            cond = _known_type(md, national if everything else _take(national, idx))
+            cond = _known_type(md, take(national, idx))
             valid[idx[cond]] = True
         pending[idx[cond]] = False
     return valid
@@ -223,12 +205,6 @@ def length_verdicts(md: Any, lengths: np.ndarray) -> np.ndarray:
             res = ValidationResult.INVALID_LENGTH
         out[lengths == length] = res
     return out
-
-
-def length_results(cc: int, lengths: np.ndarray) -> np.ndarray:
-    """Per length: phonenumbers' ``_test_number_length`` for the main region of ``cc`` (what
-    ``is_possible_number_with_reason`` says)."""
-    return length_verdicts(main_metadata(cc), lengths)
 
 
 @cache
@@ -265,11 +241,12 @@ def check_numbers(cc: np.ndarray, national: pa.Array, level: str) -> tuple[np.nd
     results = np.zeros(n, dtype=np.int64)
     lengths = byte_lengths(national)
     for code, sel in groups(cc, cc > 0):
-        results[sel] = length_results(code, lengths[sel])
+        # is_possible_number_with_reason: the lengths of the code's main region
+        results[sel] = length_verdicts(main_metadata(code), lengths[sel])
         if level == "valid" and 2 * len(sel) > n:  # most of the column: no copy of it
             accepted[sel] = valid_for_cc(code, national)[sel]
         elif level == "valid":
-            accepted[sel] = valid_for_cc(code, _take(national, sel))
+            accepted[sel] = valid_for_cc(code, take(national, sel))
         elif level == "possible":
             accepted[sel] = np.isin(
                 results[sel],

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from phonenumbers import PhoneMetadata, ValidationResult
 
-from .arrowtext import as_bool, drop_prefix, groups, put, take
+from .arrowtext import as_bool, drop_prefix, groups, last_per_row, put, take
 from .phonemeta import byte_lengths, general_match, has_metadata, length_verdicts, main_metadata
 from .phoneprefix import (
     extract_country_code,
@@ -87,12 +87,10 @@ class _Work:
     def _merge(self) -> None:
         if not self._pending:
             return
-        rows = np.concatenate([self.cut_rows] + [r for r, _ in self._pending])
-        values = pa.concat_arrays([self.cut] + [v for _, v in self._pending])
-        order = np.argsort(rows, kind="stable")
-        rows = rows[order]
-        last = np.r_[rows[1:] != rows[:-1], True]  # the latest value of each row wins
-        self.cut_rows, self.cut = rows[last], take(values, order[last])
+        self.cut_rows, self.cut = last_per_row(  # the latest value of each row wins
+            np.concatenate([self.cut_rows] + [r for r, _ in self._pending]),
+            pa.concat_arrays([self.cut] + [v for _, v in self._pending]),
+        )
         self._pending = []
 
     def national_at(self, rows: np.ndarray) -> pa.Array:
@@ -114,9 +112,7 @@ class _Work:
         self._merge()
         if not len(self.cut_rows):
             return self.digits
-        mask = np.zeros(len(self.cc), dtype=bool)
-        mask[self.cut_rows] = True
-        return put(self.digits, mask, self.cut)
+        return put(self.digits, self.cut_rows, self.cut)
 
 
 def parse_digits(plus: np.ndarray, digits: pa.Array, region: str) -> Parsed:

@@ -43,12 +43,8 @@ class _Prefix:
     exact: bool
 
 
-def _national_prefix(md: Any) -> _Prefix | None:
-    return _national_prefix_of(md.id, md.country_code)
-
-
 @cache
-def _national_prefix_of(region: str, cc: int) -> _Prefix | None:
+def _national_prefix(region: str, cc: int) -> _Prefix | None:
     md = metadata_for(region, cc)
     npp = md.national_prefix_for_parsing if md is not None else None
     if not npp:
@@ -96,9 +92,7 @@ def strip_national_prefix(md: Any, values: pa.Array) -> pa.Array:
     idx, new = national_prefix_candidates(md, values)
     if not len(idx):
         return values
-    mask = np.zeros(len(values), dtype=bool)
-    mask[idx] = True
-    return put(values, mask, new)
+    return put(values, idx, new)
 
 
 def national_prefix_candidates(
@@ -106,7 +100,7 @@ def national_prefix_candidates(
 ) -> tuple[np.ndarray, pa.Array]:
     """The positions (of ``values``, within ``among``) where ``md``'s national prefix matches,
     and what phonenumbers makes of each of those values (often stripped, sometimes not)."""
-    prefix = _national_prefix(md)
+    prefix = _national_prefix(md.id, md.country_code)
     if prefix is None or len(values) == 0:
         return np.zeros(0, dtype=np.int64), values.slice(0, 0)
     if prefix.literal is not None:

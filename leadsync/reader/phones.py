@@ -20,22 +20,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .arrowtext import LS, digits_of, from_parts, plain_strings
+from .arrowtext import LS, digits_of, plain_strings
 from .phonecolumn import PhoneResult, normalize_piece
-from .phoneref import (
-    LEVELS,
-    PHONE_DECIMAL,
-    PHONE_ERRORS,
-    PHONE_EXTENSION_DROPPED,
-    PHONE_INVALID,
-    PHONE_MISSING,
-    PHONE_SCIENTIFIC,
-    PHONE_TOO_LONG,
-    PHONE_TOO_SHORT,
-    check_level,
-    check_region,
-    normalize_one,
-)
+from .phoneref import check_level, check_region
 
 #: Columns at least this long are normalized in pieces on parallel threads (below it, the
 #: threads cost more than they save).
@@ -104,26 +91,5 @@ def normalize_remote_keys(numbers: pd.Series, region: str = "US") -> pd.Series:
     Blank numbers give "". Returns a ``string`` Series on ``numbers``' index."""
     raw = _series_to_arrow(numbers)
     result = normalize_array(raw, region, "none")
-    ddata, doff = digits_of(raw)
-    digits = from_parts(ddata, np.diff(doff))
-    keys = pc.coalesce(result.e164, digits)
+    keys = pc.coalesce(result.e164, digits_of(raw))
     return pd.Series(pd.arrays.ArrowStringArray(keys), index=numbers.index)
-
-
-__all__ = [
-    "LEVELS",
-    "PHONE_DECIMAL",
-    "PHONE_ERRORS",
-    "PHONE_EXTENSION_DROPPED",
-    "PHONE_INVALID",
-    "PHONE_MISSING",
-    "PHONE_SCIENTIFIC",
-    "PHONE_TOO_LONG",
-    "PHONE_TOO_SHORT",
-    "PhoneResult",
-    "check_region",
-    "normalize_array",
-    "normalize_numbers",
-    "normalize_one",
-    "normalize_remote_keys",
-]

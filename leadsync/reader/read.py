@@ -26,6 +26,7 @@ from ..models import DESIRED_COLUMNS, INT_FIELDS, ReadResult, SourceInfo, empty_
 from . import phones
 from .arrowtext import LS, as_bool, blank_cells, constant_strings, sparse_strings
 from .columns import SYNONYMS, find_header, map_columns, no_phone_column
+from .container import OLE2_MAGIC, ZIP_MAGIC
 from .dedupe import find_duplicates
 from .fields import (
     STATUS_UNKNOWN,
@@ -39,6 +40,7 @@ from .grid import Grid, column_letter, describe
 from .issues import CAMPAIGN_MISSING, CAMPAIGN_UNKNOWN, DNC, DUPLICATE, build_issues, warning_lines
 from .limits import DEFAULT_LIMITS, Limits
 from .part import Part, Source
+from .phoneref import PHONE_ERRORS, PHONE_SCIENTIFIC, check_region
 from .textfile import read_text_table
 from .workbook import ALL_SHEETS, read_workbook
 from .xlsxparts import scientific_cells
@@ -90,15 +92,11 @@ def _too_large(name: str, size: int, limits: Limits) -> InputError:
 
 def _format_of(path: Path, data: bytes) -> str:
     suffix = path.suffix.lower()
-    if suffix in TEXT_FORMATS:
-        return "csv"
-    if suffix in WORKBOOK_FORMATS:
-        return WORKBOOK_FORMATS[suffix]
-    if data.startswith(b"PK\x03\x04"):
+    if fmt := TEXT_FORMATS.get(suffix) or WORKBOOK_FORMATS.get(suffix):
+        return fmt
+    if data.startswith(ZIP_MAGIC):
         return "ods" if b"opendocument.spreadsheet" in data[:200] else "xlsx"
-    if data.startswith(b"\xd0\xcf\x11\xe0"):
-        return "xls"
-    return "csv"
+    return "xls" if data.startswith(OLE2_MAGIC[:4]) else "csv"
 
 
 def _open_sources(
@@ -220,9 +218,7 @@ def _read_part(
             if len(sci):
                 hit = np.isin(positions, sci)
                 e164 = pc.if_else(pa.array(hit), pa.scalar(None, LS), e164)
-                phone_codes.update(
-                    dict.fromkeys(np.flatnonzero(hit).tolist(), phones.PHONE_SCIENTIFIC)
-                )
+                phone_codes.update(dict.fromkeys(np.flatnonzero(hit).tolist(), PHONE_SCIENTIFIC))
     text["number"] = e164
     codes, warned = _split_phone_codes(phone_codes)  # sparse: only bad rows, in row order
     for bad, code in checks:
@@ -265,8 +261,8 @@ def _split_phone_codes(
     add codes with :func:`_add_code`, which never changes a list in place."""
     split = {
         text: (
-            [c for c in text.split(";") if c in phones.PHONE_ERRORS],
-            [c for c in text.split(";") if c not in phones.PHONE_ERRORS],
+            [c for c in text.split(";") if c in PHONE_ERRORS],
+            [c for c in text.split(";") if c not in PHONE_ERRORS],
         )
         for text in set(phone_codes.values())
     }
@@ -288,7 +284,7 @@ def read_dnc(
     found by synonyms or ``[columns] number``, or a file that is one column of numbers).
 
     Raises InputError when a file cannot be read or has no phone column."""
-    region = phones.check_region(settings.sync.region)
+    region = check_region(settings.sync.region)
     numbers: set[str] = set()
     explicit = {"number": settings.columns["number"]} if "number" in settings.columns else {}
     for path in paths:
@@ -300,11 +296,7 @@ def read_dnc(
                 continue
             at = find_header(grid, explicit, limits.header_scan_rows)
             if at is None:
-                filled = [
-                    c
-                    for c in range(grid.width)
-                    if not Grid([grid.columns[c]], grid.height).blank_rows().all()
-                ]
+                filled = [c for c, col in enumerate(grid.columns) if not blank_cells(col).all()]
                 if len(filled) != 1:
                     raise InputError(
                         f"no phone column in DNC file {describe(src.path, src.sheet)}",
@@ -354,7 +346,7 @@ def read_sources(
     binary, undecodable, encrypted or corrupt, beyond ``limits``, without a phone column, with
     two columns claiming one field, or an unknown sheet. Raises ConfigError for an unknown region.
     """
-    region = phones.check_region(settings.sync.region)
+    region = check_region(settings.sync.region)
     report = progress or (lambda stage, done, total: None)
     files = [Path(p) for p in paths]
     parts: list[Part] = []
@@ -469,18 +461,12 @@ def _leads(parts: Sequence[Part], starts: np.ndarray, kept: np.ndarray) -> pd.Da
         values = np.concatenate([p.ints[name].values for p in parts])[kept]
         missing = np.concatenate([p.ints[name].missing for p in parts])[kept]
         columns[name] = pd.arrays.IntegerArray(values, missing)
-    columns["file"] = _string_array(
-        pa.chunked_array(
-            [constant_strings(p.source.path, c) for p, c in zip(parts, per_part, strict=True)],
-            type=LS,
-        )
-    )
-    columns["sheet"] = _string_array(
-        pa.chunked_array(
-            [constant_strings(p.source.sheet, c) for p, c in zip(parts, per_part, strict=True)],
-            type=LS,
-        )
-    )
+    for name in ("file", "sheet"):
+        per_source = [
+            constant_strings(p.source.path if name == "file" else p.source.sheet, c)
+            for p, c in zip(parts, per_part, strict=True)
+        ]
+        columns[name] = _string_array(pa.chunked_array(per_source, type=LS))
     rows = np.concatenate([p.positions + 1 for p in parts])[kept]
     columns["row"] = pd.arrays.IntegerArray(rows.astype(np.int64), np.zeros(len(rows), dtype=bool))
     warned_rows: list[int] = []

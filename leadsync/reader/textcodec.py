@@ -43,7 +43,6 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 )
 #: Characters that are normal in text files although Unicode calls them control characters.
 _TEXT_CONTROLS = frozenset("\t\n\r\f\v\x1a")
-_TEXT_CONTROL_BYTES = frozenset(b"\x00\t\n\r\f\v\x1a")
 #: Share of NUL bytes at even (or odd) offsets that marks UTF-16 text written without a BOM.
 _UTF16_NUL_SHARE = 0.4
 #: Bytes decoded at a time when checking a whole file: the file is never held as one ``str``
@@ -72,8 +71,20 @@ def _not_text(path: str, what: str) -> InputError:
     return InputError(f"{path} is not a text file (it looks like {what})", path=path)
 
 
+def _nul_bytes(path: str, line: int) -> InputError:
+    return InputError(f"{path} contains NUL bytes (first on line {line})", path=path)
+
+
+def _control_share(text: str, allowed: frozenset[str] = _TEXT_CONTROLS) -> float:
+    """Share of C0 control characters and DEL other than ``allowed`` (C1, U+0080-U+009F, is
+    what cp1252 punctuation becomes as latin-1: not counted)."""
+    odd = sum(1 for ch in text if (ch < " " or ch == "\x7f") and ch not in allowed)
+    return odd / max(len(text), 1)
+
+
 def detect_encoding(path: str, data: bytes, limits: Limits) -> str:
-    """The encoding of ``data``: BOM, UTF-16 without BOM, UTF-8, else cp1252/latin-1.
+    """The encoding of ``data``: BOM, UTF-16 without BOM, UTF-8, else the best-ranked legacy
+    encoding.
 
     Raises InputError for NUL bytes in 8-bit text and for binary files."""
     for magic, what in _MAGIC:
@@ -91,10 +102,12 @@ def detect_encoding(path: str, data: bytes, limits: Limits) -> str:
         if even.count(0) / half > _UTF16_NUL_SHARE and odd.count(0) < even.count(0) / 4:
             return "utf-16-be"
     if b"\x00" in data:
-        if _binary_share(sample) > limits.max_control_share:
+        if (
+            _control_share(sample.decode("latin-1"), _TEXT_CONTROLS | {"\x00"})
+            > limits.max_control_share
+        ):
             raise _not_text(path, "binary data")
-        line = data[: data.index(b"\x00")].count(b"\n") + 1
-        raise InputError(f"{path} contains NUL bytes (first on line {line})", path=path)
+        raise _nul_bytes(path, data[: data.index(b"\x00")].count(b"\n") + 1)
     if is_utf8(data):
         return "utf-8"
     return _ranked_legacy(_whole_lines(sample))
@@ -146,15 +159,6 @@ def looks_misdecoded(sample: bytes, text: str, encoding: str) -> bool:
     return not _charset_normalizer().from_bytes(_whole_lines(sample), cp_isolation=[encoding])
 
 
-def without_bom(data: bytes) -> bytes:
-    """UTF-8 bytes without their BOM, as decoding with ``utf-8-sig`` and dropping a leading
-    U+FEFF gives them (so a doubled BOM goes too)."""
-    for _ in range(2):
-        if data.startswith(_UTF8_BOM):
-            data = data[len(_UTF8_BOM) :]
-    return data
-
-
 def is_utf8(data: bytes) -> bool:
     """Whether ``data`` is valid UTF-8, checked by Arrow's vectorized validator (no ``str``
     is built)."""
@@ -167,36 +171,34 @@ def is_utf8(data: bytes) -> bool:
     return True
 
 
-def _binary_share(sample: bytes) -> float:
-    """Share of bytes that are control characters other than NUL and the usual text ones."""
-    odd = sum(1 for b in sample if (b < 0x20 and b not in _TEXT_CONTROL_BYTES) or b == 0x7F)
-    return odd / max(len(sample), 1)
-
-
-def decode(path: str, data: bytes, encoding: str | None, limits: Limits) -> tuple[str, str]:
-    """Check that all of ``data`` decodes as text; return its first ``limits.sniff_bytes``
-    characters (BOM removed) and its encoding (``encoding`` overrides detection).
+def decode(path: str, data: bytes, encoding: str | None, limits: Limits) -> tuple[str, str, bytes]:
+    """Decode all of ``data`` (``encoding`` overrides detection); return its first
+    ``limits.sniff_bytes`` characters, its encoding, and the whole text as UTF-8 bytes (BOM
+    removed: UTF-8 files as they are, others transcoded in the same pass).
 
     The file is decoded chunk by chunk and never held as one string: a large file within the
     size limit would otherwise need its bytes, a ``str`` of up to 4 bytes a character and a
     4-byte-a-character ``StringIO`` copy at once. Raises InputError when the bytes cannot be
     decoded, hold NUL characters or are not text."""
     name = encoding or detect_encoding(path, data, limits)
-    codec = reading_encoding(path, name)
-    body = without_bom(data)
+    try:  # UTF-8 as utf-8-sig, so that a BOM never reaches the first cell
+        codec = "utf-8-sig" if codecs.lookup(name).name == "utf-8" else name
+    except LookupError:
+        raise InputError(f"{path}: unknown encoding {name!r}", path=path) from None
+    # As utf-8-sig decoding, then dropping a leading U+FEFF, gives it: a doubled BOM goes too.
+    body = data.removeprefix(_UTF8_BOM).removeprefix(_UTF8_BOM)
     if codec == "utf-8-sig" and is_utf8(body):
         # Valid UTF-8 needs no decoding to be checked: a NUL character is a NUL byte.
-        nul = body.find(b"\x00")
-        if nul >= 0:
-            line = body.count(b"\n", 0, nul) + 1
-            raise InputError(f"{path} contains NUL bytes (first on line {line})", path=path)
+        if (nul := body.find(b"\x00")) >= 0:
+            raise _nul_bytes(path, body.count(b"\n", 0, nul) + 1)
         # At most 4 bytes a character: this prefix holds the sample (a character cut at its
         # end is dropped, and lies past the sample anyway).
         head = body[: 4 * limits.sniff_bytes].decode("utf-8", errors="ignore")
-        return _checked_sample(path, head[: limits.sniff_bytes], limits), name
+        return _checked_sample(path, head[: limits.sniff_bytes], limits), name, body
     decoder = codecs.getincrementaldecoder(codec)()
     view = memoryview(data)
     sample_parts: list[str] = []
+    utf8_parts: list[bytes] = []
     sampled = 0
     lines_before = 0
     for start in range(0, max(len(data), 1), DECODE_CHUNK_BYTES):
@@ -215,28 +217,15 @@ def decode(path: str, data: bytes, encoding: str | None, limits: Limits) -> tupl
         if sampled < limits.sniff_bytes:
             sample_parts.append(piece[: limits.sniff_bytes - sampled])
             sampled += len(sample_parts[-1])
-        nul = piece.find("\x00")
-        if nul >= 0:
-            line = lines_before + piece.count("\n", 0, nul) + 1
-            raise InputError(f"{path} contains NUL bytes (first on line {line})", path=path)
+        if (nul := piece.find("\x00")) >= 0:
+            raise _nul_bytes(path, lines_before + piece.count("\n", 0, nul) + 1)
         lines_before += piece.count("\n")
-    return _checked_sample(path, "".join(sample_parts), limits), name
+        utf8_parts.append(piece.encode("utf-8"))
+    return _checked_sample(path, "".join(sample_parts), limits), name, b"".join(utf8_parts)
 
 
 def _checked_sample(path: str, sample: str, limits: Limits) -> str:
     """``sample``, unless control characters mark the file as binary (InputError)."""
-    # C0 controls only: C1 (U+0080-U+009F) is what cp1252 punctuation becomes as latin-1.
-    controls = sum(1 for ch in sample if (ch < " " or ch == "\x7f") and ch not in _TEXT_CONTROLS)
-    if controls / max(len(sample), 1) > limits.max_control_share:
+    if _control_share(sample) > limits.max_control_share:
         raise _not_text(path, "binary data")
     return sample
-
-
-def reading_encoding(path: str, name: str) -> str:
-    """The codec to read text in ``name`` with: UTF-8 as ``utf-8-sig``, so that a BOM never
-    reaches the first cell. InputError for an unknown encoding."""
-    try:
-        info = codecs.lookup(name)
-    except LookupError:
-        raise InputError(f"{path}: unknown encoding {name!r}", path=path) from None
-    return "utf-8-sig" if info.name == "utf-8" else name

@@ -19,18 +19,9 @@ import pyarrow.csv as pacsv
 
 from ..errors import InputError
 from .arrowtext import LS
-from .grid import Grid, check_cells, column_letter
+from .grid import Grid, check_cells
 from .limits import Limits
-from .textcodec import (
-    DECODE_CHUNK_BYTES,
-    UNICODE_CODECS,
-    decode,
-    looks_misdecoded,
-    reading_encoding,
-    without_bom,
-)
-
-__all__ = ["DELIMITERS", "TextTable", "column_letter", "decode", "read_text_table"]
+from .textcodec import UNICODE_CODECS, decode, looks_misdecoded
 
 DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
 #: Bytes Arrow's CSV reader parses per task: with quoted newlines allowed, larger blocks than
@@ -92,17 +83,14 @@ def read_text_table(path: str, data: bytes, *, encoding: str | None, limits: Lim
 
     Raises InputError (naming ``path``) for binary or undecodable content, NUL bytes, and
     files beyond ``limits``."""
-    text, used = decode(path, data, encoding, limits)
-    sample = text
+    sample, used, utf8 = decode(path, data, encoding, limits)
     delimiter = sniff_delimiter(sample)
     try:
-        width = max((len(r) for r in csv.reader(_records(sample), delimiter=delimiter)), default=0)
+        width = max([1, *(len(r) for r in csv.reader(_records(sample), delimiter=delimiter))])
     except csv.Error:
         width = 1
-    width = max(width, 1)
     if width > limits.max_columns:
         raise _too_many_columns(path, width, limits)
-    utf8 = _utf8(path, data, used)
     grid = _read_arrow(utf8, delimiter, width, _title_lines(sample, delimiter, width))
     if grid is None:
         grid = _read_exact(path, utf8, delimiter, width, limits)
@@ -114,31 +102,13 @@ def read_text_table(path: str, data: bytes, *, encoding: str | None, limits: Lim
     check_cells(path, None, grid, limits)
     warning = None
     if codecs.lookup(used).name not in UNICODE_CODECS and looks_misdecoded(
-        data[: limits.sniff_bytes], text, used
+        data[: limits.sniff_bytes], sample, used
     ):
         warning = (
             f"{path}: the text may be mis-decoded (read as {used}): check names and notes, or set "
             "[sync] encoding to the file's encoding"
         )
     return TextTable(cells=grid, encoding=used, delimiter=delimiter, warning=warning)
-
-
-def _utf8(path: str, data: bytes, encoding: str) -> bytes:
-    """The file's text as UTF-8 bytes without a BOM (UTF-8 files as they are; others
-    transcoded chunk by chunk, never held as one ``str``)."""
-    codec = reading_encoding(path, encoding)
-    if codec == "utf-8-sig":
-        return without_bom(data)
-    decoder = codecs.getincrementaldecoder(codec)()
-    view = memoryview(data)
-    parts = []
-    for start in range(0, len(data), DECODE_CHUNK_BYTES):
-        end = start + DECODE_CHUNK_BYTES
-        piece = decoder.decode(view[start:end], final=end >= len(data))
-        if start == 0 and piece.startswith("\ufeff"):
-            piece = piece[1:]
-        parts.append(piece.encode("utf-8"))
-    return b"".join(parts)
 
 
 def _title_lines(sample: str, delimiter: str, width: int) -> list[list[str]] | None:

@@ -7,13 +7,14 @@ XFD1048576 (a 512 GiB request that aborts the process). So each format is read t
 - XLSX: the selected sheet's XML is scanned first (:mod:`.extent`) for how far its cells reach.
   A sheet spanning a modest block goes to python-calamine (converted in bulk, or in blocks of
   rows when large); one whose cells lie far apart is read cell by cell (:mod:`.xlsxsheet`).
-- XLS: the BIFF records are walked first (:mod:`.xlsrecords`): a cell beyond Excel's 65,536 ×
+- XLS: the BIFF records are walked first (:mod:`.container`): a cell beyond Excel's 65,536 ×
   256 grid is refused; then python-calamine, in blocks of rows when large, columns without a
   cell sharing one empty column.
 - ODS: cell by cell (:mod:`.odsfile`): python-calamine reads every sheet densely on opening.
 
-Before any of it, :func:`.container.check_container` refuses empty files, password-protected workbooks of
-every format, formats too old to read, and ZIP bombs (member count, expanded size, ratio).
+Before any of it, :func:`.container.check_container` refuses empty files, password-protected
+workbooks of every format, formats too old to read, and ZIP bombs (member count, expanded size,
+ratio).
 """
 
 from __future__ import annotations
@@ -26,18 +27,14 @@ from dataclasses import dataclass
 import python_calamine as calamine
 
 from ..errors import InputError
-from .calaminesheet import calamine_sheet
-from .cells import Numeric, SheetCells
+from .cells import Numeric, SheetCells, calamine_sheet
 from .container import PASSWORD, ZIP_MAGIC, check_container, corrupt, one_line
 from .extent import Extent, scan_sheet
 from .grid import Grid, check_cells, describe
 from .limits import Limits
 from .odsfile import is_encrypted, read_ods
-from .xlsrecords import XLS_COLUMNS, XLS_ROWS, cell_name, walk
 from .xlsxparts import read_styles, workbook_parts
 from .xlsxsheet import read_shared_strings, read_sheet
-
-__all__ = ["ALL_SHEETS", "SheetGrid", "check_container", "read_workbook"]
 
 ALL_SHEETS = "*"
 #: ``<c r="A1"><v>1</v></c>`` is 22 bytes: a sheet's XML bounds how many cells it holds.
@@ -74,7 +71,7 @@ def select_sheets(path: str, names: list[str], wanted: str | None) -> list[str]:
     (exact, then case-insensitive). InputError listing the sheets when it does not exist."""
     if not names:
         raise corrupt(path, "it has no sheets")
-    if wanted is None or wanted == "":
+    if not wanted:
         return [names[0]]
     if wanted == ALL_SHEETS:
         return list(names)
@@ -127,9 +124,7 @@ def _read_sheets(path: str, reader: _Reader, sheet: str | None, limits: Limits) 
     for name in select_sheets(path, reader.names, sheet):
         try:
             cells, numeric = reader.read(name)
-        except InputError:
-            raise
-        except MemoryError:
+        except (InputError, MemoryError):
             raise
         except Exception as err:
             raise corrupt(path, f"sheet {name!r}: {one_line(err)}") from None
@@ -213,25 +208,10 @@ def _calamine_may_read(extent: Extent | None, xml_bytes: int, limits: Limits) ->
 
 
 class _XlsReader(_Reader):
-    """python-calamine, once :mod:`.xlsrecords` has walked the records: it opens every sheet of
-    an .xls file densely, and a cell record may name any of 65,536 columns."""
+    """python-calamine (once :func:`.container.check_container` has walked the records)."""
 
     def __init__(self, path: str, data: bytes, limits: Limits) -> None:
         self.path, self.limits = path, limits
-        try:
-            found = walk(data)
-        except Exception as err:
-            raise corrupt(path, one_line(err)) from None
-        if found.encrypted:
-            raise corrupt(path, PASSWORD)
-        for name, (row, col) in found.far.items():
-            if row >= XLS_ROWS or col >= XLS_COLUMNS:
-                raise InputError(
-                    f"{describe(path, name)} has a cell at {cell_name(row, col)}, beyond the "
-                    f"{XLS_ROWS:,} rows × {XLS_COLUMNS} columns of the .xls format (a damaged "
-                    "file?): open it in Excel or LibreOffice and save it as .xlsx",
-                    path=path,
-                )
         self.book = _open(path, data)
         self.names = list(self.book.sheet_names)
 

@@ -18,17 +18,19 @@ from defusedxml import ElementTree
 
 from ..errors import InputError
 from .container import corrupt, one_line
-from .grid import column_letter
+from .grid import column_letter, column_number
 
 MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PKG_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
-#: Built-in number formats that show an exponent (ECMA-376 18.8.30): 0.00E+00 and ##0.0E+0.
-_SCIENTIFIC_BUILTIN_FORMATS = frozenset({11, 48})
-#: Built-in number formats of dates and times (m/d/yyyy … m/d/yy h:mm, mm:ss, mmss.0) and of a
-#: duration ([h]:mm:ss).
-_DATE_BUILTIN_FORMATS = frozenset({14, 15, 16, 17, 18, 19, 20, 21, 22, 45, 47})
-_DURATION_BUILTIN_FORMATS = frozenset({46})
+#: What the built-in number formats (ECMA-376 18.8.30) show: an exponent (0.00E+00, ##0.0E+0),
+#: dates and times (m/d/yyyy … m/d/yy h:mm, mm:ss, mmss.0), a duration ([h]:mm:ss).
+_BUILTIN_KINDS: dict[int, str] = {
+    11: "scientific",
+    48: "scientific",
+    **dict.fromkeys((14, 15, 16, 17, 18, 19, 20, 21, 22, 45, 47), "date"),
+    46: "duration",
+}
 #: A number format showing an exponent (0.00E+00, ##0.0E-0), outside quoted literals.
 _SCIENTIFIC_FORMAT = re.compile(r'^(?:[^"]|"[^"]*")*?[eE][+-]')
 #: What a format code shows literally or as a colour/condition: not a date part.
@@ -114,16 +116,7 @@ def read_styles(zf: zipfile.ZipFile, styles_path: str | None) -> Styles:
     found: dict[str, set[int]] = {"scientific": set(), "date": set(), "duration": set()}
     for index, xf in enumerate([] if xfs is None else xfs.iter(f"{MAIN_NS}xf")):
         fmt = int(xf.get("numFmtId", "0"))
-        if fmt in codes:
-            kind = format_kind(codes[fmt])
-        elif fmt in _SCIENTIFIC_BUILTIN_FORMATS:
-            kind = "scientific"
-        elif fmt in _DATE_BUILTIN_FORMATS:
-            kind = "date"
-        elif fmt in _DURATION_BUILTIN_FORMATS:
-            kind = "duration"
-        else:
-            kind = None
+        kind = format_kind(codes[fmt]) if fmt in codes else _BUILTIN_KINDS.get(fmt)
         if kind:
             found[kind].add(index)
     return Styles(
@@ -167,7 +160,7 @@ def _cells_with_styles(
     found: list[int] = []
     row_num = 0
     col_num = 0
-    target = column_index(letters)
+    target = column_number(letters)
     with zf.open(sheet_path) as fh:
         for event, elem in ElementTree.iterparse(fh, events=("start", "end")):
             tag = elem.tag
@@ -180,18 +173,10 @@ def _cells_with_styles(
             if tag == f"{MAIN_NS}c":
                 ref = elem.get("r")
                 match = _CELL_REF.fullmatch(ref) if ref else None
-                col_num = column_index(match.group(1)) if match else col_num + 1
+                col_num = column_number(match.group(1)) if match else col_num + 1
                 if col_num == target and int(elem.get("s", "0")) in styles:
                     found.append(row_num - 1)
                 elem.clear()
             elif tag == f"{MAIN_NS}row":
                 elem.clear()
     return found
-
-
-def column_index(letters: str) -> int:
-    """A → 1, Z → 26, AA → 27."""
-    index = 0
-    for ch in letters:
-        index = index * 26 + ord(ch) - ord("A") + 1
-    return index

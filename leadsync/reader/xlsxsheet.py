@@ -1,15 +1,11 @@
-"""One XLSX sheet read cell by cell (expat, streaming), for sheets python-calamine must not see.
-
-python-calamine lays a sheet out as one dense block from its first to its last cell: right for
-the usual sheet, ruinous for one whose cells lie far apart (see :mod:`.extent`). Such sheets
-are read here instead: the sheet's XML is streamed and each cell that holds a value goes to
-:class:`.cells.SheetCells`, so memory and time follow the cells present. Values become text as
-python-calamine would give them (shared and inline strings, booleans, numbers, and the dates
-and durations their number formats show), so a sheet reads the same either way.
+"""One XLSX sheet read cell by cell (expat, streaming), for sheets python-calamine must not lay
+out (:mod:`.workbook`): each cell with a value goes to :class:`.cells.SheetCells`, so memory and
+time follow the cells present. Values become text as python-calamine would give them (shared
+and inline strings, booleans, numbers, and the dates and durations their number formats show),
+so a sheet reads the same either way.
 
 No library does this well: openpyxl's read-only mode pads every row to its last cell and is
-several times slower per cell than expat callbacks (measured in bench/RESULTS.md). The XML
-parser is :mod:`.xmlstream` (expat, entity declarations refused).
+several times slower per cell than expat callbacks (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -20,7 +16,8 @@ import zipfile
 
 from ..errors import InputError
 from .cells import SheetCells, cell_text
-from .xlsxparts import Styles, column_index
+from .grid import column_number
+from .xlsxparts import NO_STYLES, Styles
 from .xmlstream import feed, xml_parser
 
 _REF = re.compile(r"([A-Za-z]{1,3})([0-9]{1,7})")
@@ -32,44 +29,15 @@ _MS_PER_DAY = 86_400_000
 _LEAP_BUG_SERIAL = 60
 
 
-def _local(name: str) -> str:
-    return name.rpartition(":")[2]
-
-
 def read_shared_strings(zf: zipfile.ZipFile, part: str | None) -> list[str]:
     """The shared strings of the workbook, in order (rich text runs joined, phonetic runs
     left out)."""
     if part is None or part not in zf.namelist():
         return []
-    strings: list[str] = []
-    parts: list[str] = []
-    state = {"text": False, "phonetic": 0}
-
-    def start(name: str, _attrs: dict[str, str]) -> None:
-        local = _local(name)
-        if local == "t" and not state["phonetic"]:
-            state["text"] = True
-        elif local == "rPh":
-            state["phonetic"] += 1
-        elif local == "si":
-            parts.clear()
-
-    def end(name: str) -> None:
-        local = _local(name)
-        if local == "t":
-            state["text"] = False
-        elif local == "rPh":
-            state["phonetic"] -= 1
-        elif local == "si":
-            strings.append("".join(parts))
-
-    def text(data: str) -> None:
-        if state["text"]:
-            parts.append(data)
-
+    reader = _SheetReader(None, [], NO_STYLES, date1904=False)  # it meets <si>, never <c>
     with zf.open(part) as fh:
-        feed(xml_parser(start, end, text), fh)
-    return strings
+        feed(xml_parser(reader.start, reader.end, reader.text), fh)
+    return reader.strings
 
 
 def _excel_date(value: float, date1904: bool) -> dt.date | dt.datetime | dt.time:
@@ -88,10 +56,11 @@ def _excel_date(value: float, date1904: bool) -> dt.date | dt.datetime | dt.time
 
 
 class _SheetReader:
-    """expat handlers turning ``<c>`` elements into cells of a :class:`SheetCells`."""
+    """expat handlers turning ``<c>`` elements into cells of a :class:`SheetCells` (and the
+    ``<si>`` elements of the shared strings part into ``strings``)."""
 
     def __init__(
-        self, cells: SheetCells, strings: list[str], styles: Styles, date1904: bool
+        self, cells: SheetCells | None, strings: list[str], styles: Styles, date1904: bool
     ) -> None:
         self.cells = cells
         self.strings = strings
@@ -111,7 +80,7 @@ class _SheetReader:
             ref = attrs.get("r")
             match = _REF.fullmatch(ref) if ref else None
             if match:
-                self.col = column_index(match.group(1).upper())
+                self.col = column_number(match.group(1))
                 self.row = int(match.group(2))
             elif ref:
                 raise ValueError(f"cell reference {ref!r}")
@@ -129,6 +98,8 @@ class _SheetReader:
             self.col = 0
         elif local == "rPh":
             self.phonetic += 1
+        elif local == "si":
+            self.texts = []
 
     def end(self, name: str) -> None:
         local = name.rpartition(":")[2]
@@ -138,6 +109,8 @@ class _SheetReader:
             self.capture = False
         elif local == "rPh":
             self.phonetic -= 1
+        elif local == "si":
+            self.strings.append("".join(self.texts))
 
     def text(self, data: str) -> None:
         if self.capture:
@@ -167,7 +140,7 @@ class _SheetReader:
                 text = cell_text(_excel_date(value, self.date1904))
             else:
                 text, number = cell_text(value), True
-        if text:
+        if text and self.cells is not None:
             self.cells.add(self.row - 1, self.col - 1, text, number)
 
 

@@ -212,7 +212,7 @@ def test_unknown_region_or_level_is_a_config_error():
 def test_the_whitespace_table_is_exactly_what_str_strip_removes() -> None:
     import sys
 
-    from leadsync.reader.phonesplit import PYTHON_WHITESPACE
+    from leadsync.reader.phonecolumn import PYTHON_WHITESPACE
 
     listed = {c for a, b in PYTHON_WHITESPACE for c in range(a, b + 1)}
     assert listed == {c for c in range(sys.maxunicode + 1) if chr(c).isspace()}
