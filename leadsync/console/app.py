@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -31,15 +31,6 @@ from .pages import HERE, Console, ConsoleOptions, error_page, templates
 from .security import Guard, Sessions
 
 log = logging.getLogger(__name__)
-
-
-def _upload_limit(console: Console) -> Callable[[str, str], int | None]:
-    def limit(path: str, method: str) -> int | None:
-        if method == "POST" and path == "/imports":
-            return console.upload_limit
-        return None
-
-    return limit
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
@@ -95,7 +86,7 @@ def create_app(settings: Settings, options: ConsoleOptions) -> Starlette:
         exception_handlers={HTTPException: _not_found, Exception: _internal},
     )
     app.state.console = console
-    app.add_middleware(Guard, sessions=console.sessions, upload_limit=_upload_limit(console))
+    app.add_middleware(Guard, sessions=console.sessions, uploads={"/imports": console.upload_limit})
     return app
 
 

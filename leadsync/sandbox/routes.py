@@ -259,12 +259,11 @@ class SandboxApp:
             scheme, _, token = auth.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 return None, _error(401, UNAUTHORIZED)
-            token, uses = token.strip(), self.config.token_uses
+            token, uses = token.strip(), 0
             with self._tokens_lock:
-                held = self._tokens.get(token.strip())
-                uses = 0
+                held = self._tokens.get(token)
                 if held is not None:
-                    uses = self._token_uses[token.strip()] = self._token_uses[token.strip()] + 1
+                    uses = self._token_uses[token] = self._token_uses[token] + 1
             limit = self.config.token_uses
             if held is None or held[1] <= self._clock() or (limit is not None and uses > limit):
                 return None, _error(401, UNAUTHORIZED)

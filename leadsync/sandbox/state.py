@@ -1,6 +1,6 @@
 """SandboxState: accounts, campaigns and leads held in memory, thread-safe, saved as JSON.
 
-How leads are stored and paged is in ``leads.py``; the file format in ``persist.py``.
+How leads are stored and paged is in ``leads.py``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,10 @@ from .leads import (
     check_lead_fields,
     key_mask_for,
 )
-from .persist import STATE_FORMAT, STATE_VERSION, read_json
+
+#: State file format marker and version.
+STATE_FORMAT = "leadsync-sandbox-state"
+STATE_VERSION = 1
 
 
 @dataclass(slots=True)
@@ -472,4 +475,12 @@ class SandboxState:
 
         Raises ValueError naming the file when it is not a valid state file.
         """
-        self.load_dict(read_json(Path(path)), source=str(path))
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not valid JSON ({err})") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not a leadsync sandbox state file (not UTF-8)") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: not a leadsync sandbox state file")
+        self.load_dict(data, source=str(path))
