@@ -33,19 +33,15 @@ from .security import Guard, Sessions
 log = logging.getLogger(__name__)
 
 
-async def _not_found(request: Request, exc: Exception) -> Response:
-    status = exc.status_code if isinstance(exc, HTTPException) else 500
-    detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
+async def _error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, HTTPException):
+        status, detail = exc.status_code, str(exc.detail)
+    else:
+        log.exception("console request failed", exc_info=exc)
+        status, detail = 500, "internal error; see the console's log"
     if "leadsync.session" not in request.scope:
         return HTMLResponse(f"<h1>{status}</h1>", status_code=status)
-    return error_page(request, status, str(detail))
-
-
-async def _internal(request: Request, exc: Exception) -> Response:
-    log.exception("console request failed", exc_info=exc)
-    if "leadsync.session" not in request.scope:
-        return HTMLResponse("<h1>500</h1>", status_code=500)
-    return error_page(request, 500, "internal error; see the console's log")
+    return error_page(request, status, detail)
 
 
 def create_app(settings: Settings, options: ConsoleOptions) -> Starlette:
@@ -83,7 +79,7 @@ def create_app(settings: Settings, options: ConsoleOptions) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={HTTPException: _not_found, Exception: _internal},
+        exception_handlers={HTTPException: _error, Exception: _error},
     )
     app.state.console = console
     app.add_middleware(Guard, sessions=console.sessions, uploads={"/imports": console.upload_limit})

@@ -24,6 +24,7 @@ from ..config import Settings
 from ..reader.limits import DEFAULT_LIMITS, Limits
 from .history import RowsCache
 from .imports import ImportStore
+from .review import Page
 from .security import CSRF_FIELD, BodyTooLarge, Sessions, checked_form, session_of
 from .tasks import Task
 
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 #: Seconds between two progress events of a running task.
 EVENT_INTERVAL_S = 0.4
+#: Longest text search kept from a query string.
+MAX_QUERY_CHARS = 200
 
 
 @dataclass
@@ -183,3 +186,21 @@ def int_param(value: Any, default: int = 1) -> int:
         return int(str(value))
     except (TypeError, ValueError):
         return default
+
+
+def search_text(request: Request) -> str:
+    """The text search of the page (``?q=``), cut to :data:`MAX_QUERY_CHARS`."""
+    return (request.query_params.get("q") or "")[:MAX_QUERY_CHARS]
+
+
+async def rows_page(
+    request: Request, path: Path, outcome: str | None
+) -> tuple[Page, dict[str, int]]:
+    """The page of ``path`` (a rows.csv) the query asks for, and the count of each outcome."""
+    return await run_in_threadpool(
+        console_of(request).rows_cache.page,
+        path,
+        page=int_param(request.query_params.get("page")),
+        outcome=outcome,
+        query=search_text(request),
+    )

@@ -129,23 +129,22 @@ def session_of(request: Request) -> Session:
     return session
 
 
-def csrf_ok(request: Request, presented: str | None) -> bool:
-    session = request.scope.get("leadsync.session")
-    if not isinstance(session, Session) or not presented:
-        return False
-    return hmac.compare_digest(presented.encode("utf-8", "replace"), session.csrf.encode())
-
-
 async def checked_form(request: Request, *, max_files: int = 0) -> FormData | None:
     """The request's form when it carries the session's CSRF token; None otherwise.
 
     Raises BodyTooLarge when the body passes its limit (see :class:`Guard`)."""
     form = await request.form(max_files=max_files, max_fields=10_000)
     presented = request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)
-    if not csrf_ok(request, presented if isinstance(presented, str) else None):
-        await form.close()
-        return None
-    return form
+    session = request.scope.get("leadsync.session")
+    if (
+        isinstance(session, Session)
+        and isinstance(presented, str)
+        and presented
+        and hmac.compare_digest(presented.encode("utf-8", "replace"), session.csrf.encode())
+    ):
+        return form
+    await form.close()
+    return None
 
 
 def _page(status: int, title: str, text: str) -> Response:
