@@ -84,6 +84,3 @@ def create_app(settings: Settings, options: ConsoleOptions) -> Starlette:
     app.state.console = console
     app.add_middleware(Guard, sessions=console.sessions, uploads={"/imports": console.upload_limit})
     return app
-
-
-__all__ = ["ConsoleOptions", "create_app"]

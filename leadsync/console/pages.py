@@ -88,7 +88,7 @@ def console_of(request: Request) -> Console:
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """Render template ``name`` (autoescaped) with the session's CSRF token."""
     console = console_of(request)
-    response = console.templates.TemplateResponse(
+    return console.templates.TemplateResponse(
         request,
         name,
         {
@@ -102,7 +102,6 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
         status_code=status_code,
         headers={"cache-control": "no-store"},
     )
-    return response
 
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:

@@ -77,16 +77,6 @@ class SandboxState:
 
     # --- bookkeeping ---------------------------------------------------------------------
     @property
-    def lock(self) -> threading.RLock:
-        """The state's lock (reentrant), for callers that combine several calls."""
-        return self._lock
-
-    @property
-    def version(self) -> int:
-        """Increases on every change."""
-        return self._version
-
-    @property
     def dirty(self) -> bool:
         """True when something changed since the last save or load."""
         return self._version != self._saved_version
