@@ -123,23 +123,15 @@ async def run_file_get(request: Request) -> Response:
     path = run_file(entry, name)
     if path is None:
         raise HTTPException(404, "no such report file")
-    media = MEDIA_TYPES.get(Path(name).suffix, "application/octet-stream")
-    if name == "report.html" and not request.query_params.get("download"):
-        # Shown inside the console: a sandboxed frame of its own origin-less document.
-        return FileResponse(
-            path,
-            media_type=media,
-            headers={
-                "content-security-policy": REPORT_CSP,
-                "x-frame-options": "SAMEORIGIN",
-                "cache-control": "no-store",
-            },
-        )
+    shown = name == "report.html" and not request.query_params.get("download")
+    # Shown inside the console: a sandboxed frame of its own origin-less document.
+    policy = {"content-security-policy": REPORT_CSP, "x-frame-options": "SAMEORIGIN"}
     return FileResponse(
         path,
-        media_type=media,
-        filename=f"{entry.name}-{name}",
-        headers={"cache-control": "no-store", "content-security-policy": "sandbox"},
+        media_type=MEDIA_TYPES.get(Path(name).suffix, "application/octet-stream"),
+        filename=None if shown else f"{entry.name}-{name}",
+        headers={"cache-control": "no-store"}
+        | (policy if shown else {"content-security-policy": "sandbox"}),
     )
 
 

@@ -422,11 +422,29 @@ class SandboxState:
                 "voicemails": {a: sorted(v) for a, v in self._voicemails.items()},
             }
 
-    def load_dict(self, data: Mapping[str, Any], *, source: str = "state") -> None:
-        """Replace campaigns, leads, queues and voicemails with ``data`` (from
-        :meth:`to_dict`); accounts are added. Raises ValueError naming ``source``."""
+    def save(self, path: Path) -> None:
+        """Write the state to ``path`` atomically (temporary file, fsync, rename)."""
+        with self._lock:
+            version = self._version
+            text = json.dumps(self.to_dict(), separators=(",", ":"))
+        write_atomic(Path(path), text)
+        with self._lock:
+            self._saved_version = max(self._saved_version, version)
+
+    def load(self, path: Path) -> None:
+        """Replace campaigns, leads, queues and voicemails with the state saved at ``path``
+        (by :meth:`save`); accounts are added. ValueError naming the file when it is not a
+        valid state file."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not valid JSON ({err})") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not a leadsync sandbox state file (not UTF-8)") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: not a leadsync sandbox state file")
         if data.get("format") != STATE_FORMAT or data.get("version") != STATE_VERSION:
-            raise ValueError(f"{source}: not a leadsync sandbox state file (version 1)")
+            raise ValueError(f"{path}: not a leadsync sandbox state file (version 1)")
         with self._lock:
             self._campaigns.clear()
             self._leads.clear()
@@ -445,32 +463,8 @@ class SandboxState:
                     self.add_leads(cid, c["leads"])
                     campaign.next_seq = max(campaign.next_seq, int(c.get("next_seq", 0)))
                 except (KeyError, TypeError, ValueError) as err:
-                    raise ValueError(f"{source}: campaign #{n}: {err}") from None
+                    raise ValueError(f"{path}: campaign #{n}: {err}") from None
             self._queues = {a: list(q) for a, q in data.get("queues", {}).items()}
             self._voicemails = {a: set(v) for a, v in data.get("voicemails", {}).items()}
             self._changed()
             self._saved_version = self._version
-
-    def save(self, path: Path) -> None:
-        """Write the state to ``path`` atomically (temporary file, fsync, rename)."""
-        with self._lock:
-            version = self._version
-            text = json.dumps(self.to_dict(), separators=(",", ":"))
-        write_atomic(Path(path), text)
-        with self._lock:
-            self._saved_version = max(self._saved_version, version)
-
-    def load(self, path: Path) -> None:
-        """Load the state saved at ``path`` (see :meth:`load_dict`).
-
-        Raises ValueError naming the file when it is not a valid state file.
-        """
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: not valid JSON ({err})") from None
-        except UnicodeDecodeError:
-            raise ValueError(f"{path}: not a leadsync sandbox state file (not UTF-8)") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: not a leadsync sandbox state file")
-        self.load_dict(data, source=str(path))
