@@ -47,8 +47,7 @@ async def _error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings, options: ConsoleOptions) -> Starlette:
     """The console app for ``settings`` (the API, [sync], [columns], jobs) and ``options``."""
     owns = options.work_dir is None
-    work_dir = Path(tempfile.mkdtemp(prefix="leadsync-console-")) if owns else options.work_dir
-    assert work_dir is not None
+    work_dir = options.work_dir or Path(tempfile.mkdtemp(prefix="leadsync-console-"))
     report_root = settings.sync.report_dir
     if not report_root.is_absolute():
         report_root = options.cwd / report_root

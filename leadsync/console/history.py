@@ -7,10 +7,10 @@ never a symlink; only the files a report folder holds (``REPORT_FILES``) are eve
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +25,7 @@ from ..models import ROW_COLUMNS
 from ..report.folder import REPORT_FILES, REPORT_FOLDER_RE, STAMP_FORMAT, SUMMARY_FILE
 from .review import PAGE_SIZE, Page, page_of
 
-#: rows.csv tables kept parsed in memory (the most recently opened runs).
+#: rows.csv tables kept parsed in memory (those of the most recently opened runs).
 ROWS_CACHE_SIZE = 4
 
 
@@ -120,39 +120,26 @@ def page_count(total: int, size: int = PAGE_SIZE) -> int:
     return max(1, math.ceil(total / size))
 
 
-class RowsCache:
-    """rows.csv of recently opened runs, parsed once (keyed by path, size and mtime)."""
+@functools.lru_cache(maxsize=ROWS_CACHE_SIZE)
+def _rows(path: Path, size: int, mtime_ns: int) -> pd.DataFrame:
+    """rows.csv parsed once per version of the file (its size and mtime are in the key)."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    for col in ROW_COLUMNS:
+        if col not in frame.columns:
+            frame[col] = None
+    frame.attrs["search"] = ("number", "campaign", "lead_id", "file", "reasons", "message")
+    frame["action"] = frame["outcome"]
+    return frame
 
-    def __init__(self, size: int = ROWS_CACHE_SIZE) -> None:
-        self._size = size
-        self._tables: dict[tuple[str, int, int], pd.DataFrame] = {}
-        self._lock = threading.Lock()
 
-    def rows(self, path: Path) -> pd.DataFrame:
-        info = path.stat()
-        key = (str(path), info.st_size, info.st_mtime_ns)
-        with self._lock:
-            if key in self._tables:
-                return self._tables[key]
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-        for col in ROW_COLUMNS:
-            if col not in frame.columns:
-                frame[col] = None
-        frame.attrs["search"] = ("number", "campaign", "lead_id", "file", "reasons", "message")
-        frame["action"] = frame["outcome"]
-        with self._lock:
-            self._tables[key] = frame
-            while len(self._tables) > self._size:
-                del self._tables[next(iter(self._tables))]
-        return frame
-
-    def page(
-        self, path: Path, *, page: int, outcome: str | None, query: str | None
-    ) -> tuple[Page, dict[str, int]]:
-        """One page of rows.csv filtered by outcome and text, and the count of each outcome."""
-        frame = self.rows(path)
-        counts = {str(k): int(v) for k, v in frame["outcome"].value_counts().items()}
-        return (
-            page_of(frame, page=page, action=outcome, query=query, columns=ROW_COLUMNS),
-            counts,
-        )
+def page_rows(
+    path: Path, *, page: int, outcome: str | None, query: str | None
+) -> tuple[Page, dict[str, int]]:
+    """One page of rows.csv filtered by outcome and text, and the count of each outcome."""
+    info = path.stat()
+    frame = _rows(path, info.st_size, info.st_mtime_ns)
+    counts = {str(k): int(v) for k, v in frame["outcome"].value_counts().items()}
+    return (
+        page_of(frame, page=page, action=outcome, query=query, columns=ROW_COLUMNS),
+        counts,
+    )

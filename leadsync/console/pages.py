@@ -22,7 +22,7 @@ from starlette.templating import Jinja2Templates
 from .. import __version__
 from ..config import Settings
 from ..reader.limits import DEFAULT_LIMITS, Limits
-from .history import RowsCache
+from .history import page_rows
 from .imports import ImportStore
 from .review import Page
 from .security import CSRF_FIELD, BodyTooLarge, Sessions, checked_form, session_of
@@ -70,7 +70,6 @@ class Console:
     roots: list[Path]
     mappings_dir: Path
     templates: Jinja2Templates
-    rows_cache: RowsCache = field(default_factory=RowsCache)
     job_runs: dict[str, JobRun] = field(default_factory=dict)
 
     @property
@@ -197,7 +196,7 @@ async def rows_page(
 ) -> tuple[Page, dict[str, int]]:
     """The page of ``path`` (a rows.csv) the query asks for, and the count of each outcome."""
     return await run_in_threadpool(
-        console_of(request).rows_cache.page,
+        page_rows,
         path,
         page=int_param(request.query_params.get("page")),
         outcome=outcome,
