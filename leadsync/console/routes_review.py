@@ -57,11 +57,7 @@ async def import_page(request: Request) -> Response:
         )
     if imp.task is not None and imp.task.state == "error":
         return render(request, "task_error.html", nav="new", imp=imp, error=imp.task.error)
-    if step == "result":
-        return see_other(f"/imports/{imp.id}/result")
-    if step == "review":
-        return see_other(f"/imports/{imp.id}/review")
-    return see_other(f"/imports/{imp.id}/map")
+    return see_other(f"/imports/{imp.id}/{step}")  # map, review or result
 
 
 async def events(request: Request) -> Response:
