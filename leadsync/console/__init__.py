@@ -5,7 +5,7 @@ A local web app (Starlette, served by uvicorn) over the same library calls as th
 ``run_apply`` applies exactly that plan, ``run_job`` dry-runs a job. Modules: ``app`` (the
 factory), ``pages`` (what every page shares: state, rendering, progress events, the CSRF-checked
 POST), ``security`` (access token, sessions, CSRF, headers),
-``routes_imports`` and ``routes_runs`` (the pages), ``imports`` (an import's files and rounds),
+``routes_imports``, ``routes_review`` and ``routes_runs`` (the pages), ``imports`` (an import),
 ``flows`` (the library calls, in worker threads of ``tasks``), ``mapping`` (column mappings),
 ``review`` (the plan as paginated tables), ``history`` (report folders).
 """

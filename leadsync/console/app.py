@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -33,35 +33,21 @@ from .security import Guard, Sessions
 log = logging.getLogger(__name__)
 
 
-def _upload_limit(console: Console) -> Callable[[str, str], int | None]:
-    def limit(path: str, method: str) -> int | None:
-        if method == "POST" and path == "/imports":
-            return console.upload_limit
-        return None
-
-    return limit
-
-
-async def _not_found(request: Request, exc: Exception) -> Response:
-    status = exc.status_code if isinstance(exc, HTTPException) else 500
-    detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
+async def _error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, HTTPException):
+        status, detail = exc.status_code, str(exc.detail)
+    else:
+        log.exception("console request failed", exc_info=exc)
+        status, detail = 500, "internal error; see the console's log"
     if "leadsync.session" not in request.scope:
         return HTMLResponse(f"<h1>{status}</h1>", status_code=status)
-    return error_page(request, status, str(detail))
-
-
-async def _internal(request: Request, exc: Exception) -> Response:
-    log.exception("console request failed", exc_info=exc)
-    if "leadsync.session" not in request.scope:
-        return HTMLResponse("<h1>500</h1>", status_code=500)
-    return error_page(request, 500, "internal error; see the console's log")
+    return error_page(request, status, detail)
 
 
 def create_app(settings: Settings, options: ConsoleOptions) -> Starlette:
     """The console app for ``settings`` (the API, [sync], [columns], jobs) and ``options``."""
     owns = options.work_dir is None
-    work_dir = Path(tempfile.mkdtemp(prefix="leadsync-console-")) if owns else options.work_dir
-    assert work_dir is not None
+    work_dir = options.work_dir or Path(tempfile.mkdtemp(prefix="leadsync-console-"))
     report_root = settings.sync.report_dir
     if not report_root.is_absolute():
         report_root = options.cwd / report_root
@@ -92,11 +78,8 @@ def create_app(settings: Settings, options: ConsoleOptions) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={HTTPException: _not_found, Exception: _internal},
+        exception_handlers={HTTPException: _error, Exception: _error},
     )
     app.state.console = console
-    app.add_middleware(Guard, sessions=console.sessions, upload_limit=_upload_limit(console))
+    app.add_middleware(Guard, sessions=console.sessions, uploads={"/imports": console.upload_limit})
     return app
-
-
-__all__ = ["ConsoleOptions", "create_app"]

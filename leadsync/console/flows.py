@@ -38,14 +38,8 @@ def import_settings(base: Settings, imp: Import, columns: dict[str, str] | None 
     """``base`` with the import's choices (mode, region, sheet, header row) and its
     ``[columns]`` table. Raises ConfigError naming a bad choice."""
     data = base.model_dump()
-    o = imp.options
-    for key, value in (
-        ("mode", o.mode),
-        ("region", o.region),
-        ("sheet", o.sheet),
-        ("header_row", o.header_row),
-    ):
-        if value is not None:
+    for key in ("mode", "region", "sheet", "header_row"):
+        if (value := getattr(imp.options, key)) is not None:
             data["sync"][key] = value
     if columns is not None:
         data["columns"] = dict(columns)
@@ -68,10 +62,6 @@ def inspect_import(imp: Import, settings: Settings) -> None:
     imp.previews = previews
 
 
-def _label(imp: Import) -> str:
-    return f"console-{imp.label}"
-
-
 def make_plan(task: Task, imp: Import, base: Settings, *, allow_mass_delete: bool) -> PlanRound:
     """``leadsync plan`` of the import's files: a dry run that saves the reviewed plan (unless
     a guard refuses it) and writes its report folder; then the review tables."""
@@ -80,7 +70,7 @@ def make_plan(task: Task, imp: Import, base: Settings, *, allow_mass_delete: boo
     out = imp.folder / f"console-{imp.id}-{number}.json"
     out.unlink(missing_ok=True)
     previous = imp.plan
-    folder = new_report_folder(settings.sync.report_dir, _label(imp), datetime.now(UTC))
+    folder = new_report_folder(settings.sync.report_dir, f"console-{imp.label}", datetime.now(UTC))
     request = SyncRequest(
         tuple(u.path for u in imp.uploads),
         campaign=imp.options.campaign,
@@ -124,7 +114,7 @@ def apply_reviewed(task: Task, imp: Import, base: Settings, plan: PlanRound) -> 
         return ApplyRound(plan.number, error=str(err))
     with client:
         folder = new_report_folder(
-            settings.sync.report_dir, f"{_label(imp)}-apply", datetime.now(UTC)
+            settings.sync.report_dir, f"console-{imp.label}-apply", datetime.now(UTC)
         )
         task.watch = apply_watch(
             folder / JOURNAL_NAME, client.counters.as_dict, settings.api.concurrency
@@ -154,13 +144,3 @@ def campaign_list(settings: Settings) -> list[Any]:
     """The live campaigns with their counts by status (the API's campaign report)."""
     with CampaignsClient(settings.api) as client:
         return list(client.campaigns())
-
-
-__all__ = [
-    "apply_reviewed",
-    "campaign_list",
-    "dry_run_job",
-    "import_settings",
-    "inspect_import",
-    "make_plan",
-]

@@ -7,10 +7,10 @@ never a symlink; only the files a report folder holds (``REPORT_FILES``) are eve
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,9 +25,7 @@ from ..models import ROW_COLUMNS
 from ..report.folder import REPORT_FILES, REPORT_FOLDER_RE, STAMP_FORMAT, SUMMARY_FILE
 from .review import PAGE_SIZE, Page, page_of
 
-#: Columns of rows.csv shown on a run's page.
-ROW_SHOWN = ROW_COLUMNS  # every rows.csv column
-#: rows.csv tables kept parsed in memory (the most recently opened runs).
+#: rows.csv tables kept parsed in memory (those of the most recently opened runs).
 ROWS_CACHE_SIZE = 4
 
 
@@ -43,25 +41,43 @@ class RunEntry:
 
     def summary(self) -> dict[str, Any] | None:
         """Its ``summary.json`` (None while the run is unfinished or when it is unreadable)."""
-        return read_summary(self.path)
+        path = self.path / SUMMARY_FILE
+        if path.is_symlink():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+
+def _entry(root: int, path: Path) -> RunEntry | None:
+    m = REPORT_FOLDER_RE.match(path.name)
+    if not m:
+        return None
+    stamp = datetime.strptime(m["stamp"], STAMP_FORMAT).replace(tzinfo=UTC)
+    return RunEntry(root, path.name, path, stamp, m["name"])
 
 
 def report_roots(settings: Settings, cwd: Path) -> list[Path]:
     """Where report folders are: ``[sync] report_dir`` and each job's root (absolute, each once)."""
-    roots = [
-        settings.sync.report_dir
-        if settings.sync.report_dir.is_absolute()
-        else cwd / settings.sync.report_dir
-    ]
+    roots = [cwd / settings.sync.report_dir]  # an absolute report_dir stays as it is
     for job in settings.jobs:
         try:
             roots.append(job_paths(settings, job.name, cwd=cwd).report_root)
         except LeadsyncError:
             continue
-    seen: dict[str, Path] = {}
-    for root in roots:
-        seen.setdefault(os.path.normpath(root), Path(os.path.normpath(root)))
-    return list(seen.values())
+    return list(dict.fromkeys(Path(os.path.normpath(root)) for root in roots))
+
+
+def run_link(roots: list[Path], folder: Path | None) -> str | None:
+    """The console's page of report folder ``folder``; None when it is not under a root."""
+    if folder is None or not REPORT_FOLDER_RE.match(folder.name):
+        return None
+    for index, root in enumerate(roots):
+        if folder.parent == root:
+            return f"/runs/{index}/{folder.name}"
+    return None
 
 
 def list_runs(roots: list[Path]) -> list[RunEntry]:
@@ -72,26 +88,22 @@ def list_runs(roots: list[Path]) -> list[RunEntry]:
             found = list(os.scandir(root))
         except OSError:
             continue
-        for entry in found:
-            m = REPORT_FOLDER_RE.match(entry.name)
-            if not m or not entry.is_dir(follow_symlinks=False):
-                continue
-            stamp = datetime.strptime(m["stamp"], STAMP_FORMAT).replace(tzinfo=UTC)
-            entries.append(RunEntry(index, entry.name, Path(entry.path), stamp, m["name"]))
+        for item in found:
+            entry = _entry(index, Path(item.path))
+            if entry is not None and item.is_dir(follow_symlinks=False):
+                entries.append(entry)
     entries.sort(key=lambda e: (e.stamp, e.name), reverse=True)
     return entries
 
 
 def find_run(roots: list[Path], root: int, name: str) -> RunEntry | None:
     """The run ``name`` under root number ``root``; None unless it is a real report folder."""
-    m = REPORT_FOLDER_RE.match(name)
-    if not m or not 0 <= root < len(roots) or "/" in name or name in (".", ".."):
+    if not 0 <= root < len(roots) or "/" in name or name in (".", ".."):
         return None
     path = roots[root] / name
     if path.is_symlink() or not path.is_dir():
         return None
-    stamp = datetime.strptime(m["stamp"], STAMP_FORMAT).replace(tzinfo=UTC)
-    return RunEntry(root, name, path, stamp, m["name"])
+    return _entry(root, path)
 
 
 def run_file(run: RunEntry, name: str) -> Path | None:
@@ -104,54 +116,30 @@ def run_file(run: RunEntry, name: str) -> Path | None:
     return path
 
 
-def read_summary(folder: Path) -> dict[str, Any] | None:
-    path = folder / SUMMARY_FILE
-    if path.is_symlink():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def page_count(total: int, size: int = PAGE_SIZE) -> int:
     return max(1, math.ceil(total / size))
 
 
-class RowsCache:
-    """rows.csv of recently opened runs, parsed once (keyed by path, size and mtime)."""
+@functools.lru_cache(maxsize=ROWS_CACHE_SIZE)
+def _rows(path: Path, size: int, mtime_ns: int) -> pd.DataFrame:
+    """rows.csv parsed once per version of the file (its size and mtime are in the key)."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    for col in ROW_COLUMNS:
+        if col not in frame.columns:
+            frame[col] = None
+    frame.attrs["search"] = ("number", "campaign", "lead_id", "file", "reasons", "message")
+    frame["action"] = frame["outcome"]
+    return frame
 
-    def __init__(self, size: int = ROWS_CACHE_SIZE) -> None:
-        self._size = size
-        self._tables: dict[tuple[str, int, int], pd.DataFrame] = {}
-        self._lock = threading.Lock()
 
-    def rows(self, path: Path) -> pd.DataFrame:
-        info = path.stat()
-        key = (str(path), info.st_size, info.st_mtime_ns)
-        with self._lock:
-            if key in self._tables:
-                return self._tables[key]
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-        for col in ROW_SHOWN:
-            if col not in frame.columns:
-                frame[col] = None
-        frame.attrs["search"] = ("number", "campaign", "lead_id", "file", "reasons", "message")
-        frame["action"] = frame["outcome"]
-        with self._lock:
-            self._tables[key] = frame
-            while len(self._tables) > self._size:
-                del self._tables[next(iter(self._tables))]
-        return frame
-
-    def page(
-        self, path: Path, *, page: int, outcome: str | None, query: str | None
-    ) -> tuple[Page, dict[str, int]]:
-        """One page of rows.csv filtered by outcome and text, and the count of each outcome."""
-        frame = self.rows(path)
-        counts = {str(k): int(v) for k, v in frame["outcome"].value_counts().items()}
-        return (
-            page_of(frame, page=page, action=outcome, query=query, columns=ROW_SHOWN),
-            counts,
-        )
+def page_rows(
+    path: Path, *, page: int, outcome: str | None, query: str | None
+) -> tuple[Page, dict[str, int]]:
+    """One page of rows.csv filtered by outcome and text, and the count of each outcome."""
+    info = path.stat()
+    frame = _rows(path, info.st_size, info.st_mtime_ns)
+    counts = {str(k): int(v) for k, v in frame["outcome"].value_counts().items()}
+    return (
+        page_of(frame, page=page, action=outcome, query=query, columns=ROW_COLUMNS),
+        counts,
+    )

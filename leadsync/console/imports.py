@@ -183,9 +183,8 @@ class ImportStore:
 
     def create(self, options: ImportOptions) -> Import:
         iid = secrets.token_hex(8)
-        folder = private_dir(self.work_dir / iid)
-        private_dir(folder / "files")
-        imp = Import(id=iid, folder=folder, uploads=[], options=options)
+        imp = Import(id=iid, folder=private_dir(self.work_dir / iid), uploads=[], options=options)
+        private_dir(imp.files_dir)
         with self._lock:
             self._imports[iid] = imp
         return imp

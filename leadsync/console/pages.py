@@ -22,8 +22,9 @@ from starlette.templating import Jinja2Templates
 from .. import __version__
 from ..config import Settings
 from ..reader.limits import DEFAULT_LIMITS, Limits
-from .history import RowsCache
+from .history import page_rows
 from .imports import ImportStore
+from .review import Page
 from .security import CSRF_FIELD, BodyTooLarge, Sessions, checked_form, session_of
 from .tasks import Task
 
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 #: Seconds between two progress events of a running task.
 EVENT_INTERVAL_S = 0.4
+#: Longest text search kept from a query string.
+MAX_QUERY_CHARS = 200
 
 
 @dataclass
@@ -67,7 +70,6 @@ class Console:
     roots: list[Path]
     mappings_dir: Path
     templates: Jinja2Templates
-    rows_cache: RowsCache = field(default_factory=RowsCache)
     job_runs: dict[str, JobRun] = field(default_factory=dict)
 
     @property
@@ -85,7 +87,7 @@ def console_of(request: Request) -> Console:
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """Render template ``name`` (autoescaped) with the session's CSRF token."""
     console = console_of(request)
-    response = console.templates.TemplateResponse(
+    return console.templates.TemplateResponse(
         request,
         name,
         {
@@ -99,7 +101,6 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
         status_code=status_code,
         headers={"cache-control": "no-store"},
     )
-    return response
 
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
@@ -183,3 +184,21 @@ def int_param(value: Any, default: int = 1) -> int:
         return int(str(value))
     except (TypeError, ValueError):
         return default
+
+
+def search_text(request: Request) -> str:
+    """The text search of the page (``?q=``), cut to :data:`MAX_QUERY_CHARS`."""
+    return (request.query_params.get("q") or "")[:MAX_QUERY_CHARS]
+
+
+async def rows_page(
+    request: Request, path: Path, outcome: str | None
+) -> tuple[Page, dict[str, int]]:
+    """The page of ``path`` (a rows.csv) the query asks for, and the count of each outcome."""
+    return await run_in_threadpool(
+        page_rows,
+        path,
+        page=int_param(request.query_params.get("page")),
+        outcome=outcome,
+        query=search_text(request),
+    )

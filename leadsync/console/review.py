@@ -231,20 +231,6 @@ def _rows_part(rows: pd.DataFrame, outcomes: Mapping[str, str]) -> pd.DataFrame:
     )
 
 
-def _frame(records: Iterable[tuple[Any, ...]], columns: tuple[str, ...]) -> pd.DataFrame:
-    frame = pd.DataFrame.from_records(list(records), columns=list(columns))
-    for col in ("row", "twin_row"):
-        if col in frame.columns:
-            frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("Int64")
-    return frame
-
-
-def _with_search(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
-    """Name the columns a text search looks in (the search text is made at the first search)."""
-    frame.attrs["search"] = columns
-    return frame
-
-
 def _search_text(frame: pd.DataFrame) -> pd.Series:
     if "_search" not in frame.columns:
         text = pd.Series([""] * len(frame), index=frame.index, dtype=object)
@@ -270,18 +256,20 @@ def _issues(issues: Iterable[RowIssue], kind: IssueKind) -> pd.DataFrame:
         for i in issues
         if i.kind is kind
     ]
-    frame = _frame(records, ISSUE_COLUMNS)
-    return _with_search(
-        frame, ("file", "sheet", "campaign", "number", "reasons", "message", "values")
-    )
+    frame = pd.DataFrame.from_records(records, columns=list(ISSUE_COLUMNS))
+    for col in ("row", "twin_row"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("Int64")
+    # The columns a text search looks in (the search text is made at the first search).
+    frame.attrs["search"] = ("file", "sheet", "campaign", "number", "reasons", "message", "values")
+    return frame
 
 
 def build_review(report: RunReport, saved: SavedPlan | None) -> Review:
     """The review of a plan run: from the saved plan when there is one, else (a refused plan)
     from the report, which has every input row's planned outcome but not the removals."""
     if saved is not None:
-        parts = [_op_part(saved.plan.operations), _kept_part(saved.plan.kept)]
-        parts.append(_drift_part(saved.plan.drift))
+        plan = saved.plan
+        parts = [_op_part(plan.operations), _kept_part(plan.kept), _drift_part(plan.drift)]
     else:
         parts = [
             _rows_part(
@@ -294,7 +282,7 @@ def build_review(report: RunReport, saved: SavedPlan | None) -> Review:
     plan_rows["row"] = plan_rows["row"].astype("Int64")
     order = plan_rows["action"].map({a: i for i, a in enumerate(ACTIONS)}).to_numpy()
     plan_rows = plan_rows.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
-    plan_rows = _with_search(plan_rows, ("campaign", "number", "name", "file", "lead_id", "detail"))
+    plan_rows.attrs["search"] = ("campaign", "number", "name", "file", "lead_id", "detail")
     counts = {a: 0 for a in ACTIONS} | {
         str(k): int(v) for k, v in plan_rows["action"].value_counts().items()
     }

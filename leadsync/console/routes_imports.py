@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
@@ -65,13 +66,16 @@ async def home(request: Request) -> Response:
     return see_other("/campaigns")
 
 
-async def campaigns_page(request: Request) -> Response:
-    console = console_of(request)
-    error, campaigns = None, []
+async def _campaigns(request: Request) -> tuple[list[Any], str | None]:
+    """The live campaigns, or none and the reason the API gave."""
     try:
-        campaigns = await run_in_threadpool(campaign_list, console.settings)
+        return await run_in_threadpool(campaign_list, console_of(request).settings), None
     except LeadsyncError as err:
-        error = str(err)
+        return [], str(err)
+
+
+async def campaigns_page(request: Request) -> Response:
+    campaigns, error = await _campaigns(request)
     statuses = sorted({s for c in campaigns for s in c.leads_by_status})
     return render(
         request,
@@ -85,11 +89,7 @@ async def campaigns_page(request: Request) -> Response:
 
 async def new_import(request: Request, *, error: str | None = None, status: int = 200) -> Response:
     console = console_of(request)
-    campaigns, api_error = [], None
-    try:
-        campaigns = await run_in_threadpool(campaign_list, console.settings)
-    except LeadsyncError as err:
-        api_error = str(err)
+    campaigns, api_error = await _campaigns(request)
     return render(
         request,
         "new_import.html",
@@ -108,10 +108,6 @@ async def new_import(request: Request, *, error: str | None = None, status: int 
         limit_mib=console.upload_limit // 2**20,
         imports=sorted(console.store, key=lambda i: i.created, reverse=True)[:10],
     )
-
-
-async def new_import_page(request: Request) -> Response:
-    return await new_import(request)
 
 
 def _options(form: FormData) -> ImportOptions:
@@ -206,10 +202,6 @@ async def map_page(
     )
 
 
-async def map_get(request: Request) -> Response:
-    return await map_page(request)
-
-
 async def map_post(request: Request, form: FormData) -> Response:
     console = console_of(request)
     imp = import_of(request)
@@ -256,8 +248,8 @@ def start_plan(request: Request, imp: Import, *, allow_mass_delete: bool) -> Non
 ROUTES = [
     Route("/", home),
     Route("/campaigns", campaigns_page),
-    Route("/imports/new", new_import_page),
+    Route("/imports/new", new_import),
     Route("/imports", post(upload, max_files=MAX_UPLOAD_FILES), methods=["POST"]),
-    Route("/imports/{iid}/map", map_get),
+    Route("/imports/{iid}/map", map_page),
     Route("/imports/{iid}/map", post(map_post), methods=["POST"]),
 ]

@@ -3,19 +3,25 @@ upload and the mapping). Every POST goes through :func:`~leadsync.console.pages.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from ..models import Count, RowOutcome
-from ..report.folder import REPORT_FOLDER_RE
 from .flows import apply_reviewed
+from .history import run_link
 from .imports import describe_options
-from .pages import console_of, error_page, int_param, post, render, task_events
+from .pages import (
+    console_of,
+    error_page,
+    int_param,
+    post,
+    render,
+    rows_page,
+    search_text,
+    task_events,
+)
 from .review import ACTIONS, ISSUE_COLUMNS, PLAN_COLUMNS, page_of
 from .routes_imports import OVERRIDE_WORD, TABS, import_of, see_other, start_plan
 from .tasks import Task
@@ -51,11 +57,7 @@ async def import_page(request: Request) -> Response:
         )
     if imp.task is not None and imp.task.state == "error":
         return render(request, "task_error.html", nav="new", imp=imp, error=imp.task.error)
-    if step == "result":
-        return see_other(f"/imports/{imp.id}/result")
-    if step == "review":
-        return see_other(f"/imports/{imp.id}/review")
-    return see_other(f"/imports/{imp.id}/map")
+    return see_other(f"/imports/{imp.id}/{step}")  # map, review or result
 
 
 async def events(request: Request) -> Response:
@@ -74,7 +76,7 @@ async def review_page(request: Request) -> Response:
     q = request.query_params
     tab = q.get("tab", "plan") if q.get("tab") in TABS else "plan"
     action = q.get("action") if q.get("action") in ACTIONS else None
-    query = (q.get("q") or "")[:200]
+    query = search_text(request)
     columns = PLAN_COLUMNS if tab == "plan" else ISSUE_COLUMNS
     page = page_of(
         plan.review.table(tab),
@@ -102,21 +104,12 @@ async def review_page(request: Request) -> Response:
         columns=columns,
         actions=ACTIONS,
         options=describe_options(imp.options),
-        run_link=_run_link(console.roots, folder),
+        run_link=run_link(console.roots, folder),
         override_word=OVERRIDE_WORD,
         applied=applied,
         busy=imp.busy,
         notes=imp.notes,
     )
-
-
-def _run_link(roots: list[Path], folder: Path | None) -> str | None:
-    if folder is None or not REPORT_FOLDER_RE.match(folder.name):
-        return None
-    for index, root in enumerate(roots):
-        if folder.parent == root:
-            return f"/runs/{index}/{folder.name}"
-    return None
 
 
 async def replan(request: Request, form: FormData) -> Response:
@@ -167,22 +160,14 @@ async def result_page(request: Request) -> Response:
     if last is None:
         return see_other(f"/imports/{imp.id}")
     report = last.report
-    run_link = _run_link(console.roots, report.folder if report else None)
-    rows_page = counts = None
     q = request.query_params
     outcome = q.get("outcome") or (
         RowOutcome.ADDED if report is not None and report.refusal is None else None
     )
-    rows_csv = report.folder / "rows.csv" if report is not None and report.folder else None
-    if rows_csv is not None and rows_csv.is_file():
-        rows_page, counts = await run_in_threadpool(
-            lambda: console.rows_cache.page(
-                rows_csv,
-                page=int_param(q.get("page")),
-                outcome=outcome,
-                query=(q.get("q") or "")[:200],
-            )
-        )
+    rows = report.folder / "rows.csv" if report is not None and report.folder else None
+    page, counts = (
+        await rows_page(request, rows, outcome) if rows and rows.is_file() else (None, {})
+    )
     return render(
         request,
         "result.html",
@@ -191,10 +176,10 @@ async def result_page(request: Request) -> Response:
         last=last,
         report=report,
         summary=report.summary_dict() if report is not None else None,
-        run_link=run_link,
-        plan_link=_run_link(console.roots, imp.plan.report.folder if imp.plan else None),
-        rows_page=rows_page,
-        counts=counts or {},
+        run_link=run_link(console.roots, report.folder if report else None),
+        plan_link=run_link(console.roots, imp.plan.report.folder if imp.plan else None),
+        rows_page=page,
+        counts=counts,
         outcome=outcome,
         query=q.get("q") or "",
         busy=imp.busy,

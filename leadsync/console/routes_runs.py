@@ -16,8 +16,8 @@ from ..errors import LeadsyncError
 from ..jobs.folders import TOTALS_SHOWN, job_paths, job_status, resolve_sources
 from ..models import Count
 from .flows import dry_run_job
-from .history import PAGE_SIZE, RunEntry, find_run, list_runs, page_count, run_file
-from .pages import JobRun, console_of, int_param, post, render, task_events
+from .history import PAGE_SIZE, RunEntry, find_run, list_runs, page_count, run_file, run_link
+from .pages import JobRun, console_of, int_param, post, render, rows_page, task_events
 from .security import REPORT_CSP
 from .tasks import Task
 
@@ -83,21 +83,11 @@ async def history_page(request: Request) -> Response:
 
 
 async def run_page(request: Request) -> Response:
-    console = console_of(request)
     entry = _entry(request)
     summary = await run_in_threadpool(entry.summary)
-    q = request.query_params
-    rows_page = counts = None
+    outcome = request.query_params.get("outcome") or None
     rows = run_file(entry, "rows.csv")
-    if rows is not None:
-        rows_page, counts = await run_in_threadpool(
-            lambda: console.rows_cache.page(
-                rows,
-                page=int_param(q.get("page")),
-                outcome=q.get("outcome") or None,
-                query=(q.get("q") or "")[:200],
-            )
-        )
+    page, counts = await rows_page(request, rows, outcome) if rows else (None, {})
     files = [
         n
         for n in (
@@ -120,10 +110,10 @@ async def run_page(request: Request) -> Response:
         summary=summary,
         line=_summary_line(summary),
         files=files,
-        rows_page=rows_page,
-        counts=counts or {},
-        outcome=q.get("outcome") or None,
-        query=q.get("q") or "",
+        rows_page=page,
+        counts=counts,
+        outcome=outcome,
+        query=request.query_params.get("q") or "",
     )
 
 
@@ -133,23 +123,15 @@ async def run_file_get(request: Request) -> Response:
     path = run_file(entry, name)
     if path is None:
         raise HTTPException(404, "no such report file")
-    media = MEDIA_TYPES.get(Path(name).suffix, "application/octet-stream")
-    if name == "report.html" and not request.query_params.get("download"):
-        # Shown inside the console: a sandboxed frame of its own origin-less document.
-        return FileResponse(
-            path,
-            media_type=media,
-            headers={
-                "content-security-policy": REPORT_CSP,
-                "x-frame-options": "SAMEORIGIN",
-                "cache-control": "no-store",
-            },
-        )
+    shown = name == "report.html" and not request.query_params.get("download")
+    # Shown inside the console: a sandboxed frame of its own origin-less document.
+    policy = {"content-security-policy": REPORT_CSP, "x-frame-options": "SAMEORIGIN"}
     return FileResponse(
         path,
-        media_type=media,
-        filename=f"{entry.name}-{name}",
-        headers={"cache-control": "no-store", "content-security-policy": "sandbox"},
+        media_type=MEDIA_TYPES.get(Path(name).suffix, "application/octet-stream"),
+        filename=None if shown else f"{entry.name}-{name}",
+        headers={"cache-control": "no-store"}
+        | (policy if shown else {"content-security-policy": "sandbox"}),
     )
 
 
@@ -169,10 +151,7 @@ def _jobs_view(request: Request) -> list[dict[str, Any]]:
                 item["waiting"] = []
             last = item["status"]["last_run"]
             if last is not None:
-                folder = Path(last["folder"])
-                for index, root in enumerate(console.roots):
-                    if folder.parent == root:
-                        item["last_link"] = f"/runs/{index}/{folder.name}"
+                item["last_link"] = run_link(console.roots, Path(last["folder"]))
         except LeadsyncError as err:
             item["error"] = str(err)
         view.append(item)
@@ -228,12 +207,7 @@ async def job_run_page(request: Request) -> Response:
             next_url=f"/jobs/runs/{run.task.id}",
             imp=None,
         )
-    link = None
     report = run.task.result
-    if report is not None and report.folder is not None:
-        for index, root in enumerate(console.roots):
-            if report.folder.parent == root:
-                link = f"/runs/{index}/{report.folder.name}"
     return render(
         request,
         "job_run.html",
@@ -241,7 +215,7 @@ async def job_run_page(request: Request) -> Response:
         run=run,
         snap=snap,
         summary=report.summary_dict() if report is not None else None,
-        link=link,
+        link=run_link(console.roots, report.folder) if report is not None else None,
     )
 
 

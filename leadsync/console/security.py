@@ -17,20 +17,14 @@ import hmac
 import secrets
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.cookies import SimpleCookie
-from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from starlette.datastructures import FormData
-from starlette.requests import Request
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from starlette.datastructures import FormData, MutableHeaders
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COOKIE_NAME = "leadsync_console"
 CSRF_FIELD = "csrf_token"
@@ -56,12 +50,15 @@ REPORT_CSP = (
     "sandbox allow-scripts; default-src 'none'; style-src 'unsafe-inline'; "
     "script-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
 )
-BASE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"cross-origin-opener-policy", b"same-origin"),
-    (b"cross-origin-resource-policy", b"same-origin"),
-)
+#: Set on every response that does not set its own.
+BASE_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cross-origin-opener-policy": "same-origin",
+    "cross-origin-resource-policy": "same-origin",
+    "content-security-policy": PAGE_CSP,
+    "x-frame-options": "DENY",
+}
 
 
 def new_token() -> str:
@@ -132,138 +129,99 @@ def session_of(request: Request) -> Session:
     return session
 
 
-def csrf_ok(request: Request, presented: str | None) -> bool:
-    session = request.scope.get("leadsync.session")
-    if not isinstance(session, Session) or not presented:
-        return False
-    return hmac.compare_digest(presented.encode("utf-8", "replace"), session.csrf.encode())
-
-
 async def checked_form(request: Request, *, max_files: int = 0) -> FormData | None:
     """The request's form when it carries the session's CSRF token; None otherwise.
 
     Raises BodyTooLarge when the body passes its limit (see :class:`Guard`)."""
     form = await request.form(max_files=max_files, max_fields=10_000)
     presented = request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)
-    if not csrf_ok(request, presented if isinstance(presented, str) else None):
-        await form.close()
-        return None
-    return form
+    session = request.scope.get("leadsync.session")
+    if (
+        isinstance(session, Session)
+        and isinstance(presented, str)
+        and presented
+        and hmac.compare_digest(presented.encode("utf-8", "replace"), session.csrf.encode())
+    ):
+        return form
+    await form.close()
+    return None
 
 
-def _html(status: int, title: str, text: str) -> tuple[int, bytes]:
+def _page(status: int, title: str, text: str) -> Response:
     body = (
         "<!doctype html><meta charset=utf-8><title>leadsync console</title>"
         f"<h1>{title}</h1><p>{text}</p>"
     )
-    return status, body.encode()
-
-
-async def _respond(
-    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    head = [
-        (b"content-type", b"text/html; charset=utf-8"),
-        (b"content-length", str(len(body)).encode()),
-        (b"cache-control", b"no-store"),
-        *(headers or []),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": head})
-    await send({"type": "http.response.body", "body": body})
+    return HTMLResponse(body, status, headers={"cache-control": "no-store"})
 
 
 class Guard:
     """ASGI middleware: the access token, the session, body limits, security headers.
 
-    ``upload_limit(path, method)`` gives the largest body a request may send (None: the
-    default :data:`FORM_BODY_LIMIT`)."""
+    ``uploads`` maps a path to the largest body a POST to it may send (other requests:
+    :data:`FORM_BODY_LIMIT`)."""
 
     def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        sessions: Sessions,
-        upload_limit: Callable[[str, str], int | None] = lambda path, method: None,
+        self, app: ASGIApp, *, sessions: Sessions, uploads: Mapping[str, int] | None = None
     ) -> None:
         self.app = app
         self.sessions = sessions
-        self.upload_limit = upload_limit
+        self.uploads = uploads or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
         send = _with_headers(send)
-        if path.startswith(PUBLIC_PREFIXES):
-            await self.app(scope, receive, send)
-            return
+        if not scope["path"].startswith(PUBLIC_PREFIXES):
+            refused = self._refusal(scope)
+            if refused is not None:
+                await refused(scope, receive, send)
+                return
+            if scope["method"] not in ("GET", "HEAD"):
+                receive = _bounded(receive, self._limit(scope))
+        await self.app(scope, receive, send)
+
+    def _limit(self, scope: Scope) -> int:
+        if scope["method"] == "POST":
+            return self.uploads.get(scope["path"], FORM_BODY_LIMIT)
+        return FORM_BODY_LIMIT
+
+    def _refusal(self, scope: Scope) -> Response | None:
+        """The answer when the request may not go on; None (its session set) when it may."""
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         if "token" in query:
-            await self._login(scope, send, query)
-            return
-        session = self.sessions.get(_cookie(scope, COOKIE_NAME))
+            return self._login(scope, query)
+        conn = HTTPConnection(scope)
+        session = self.sessions.get(conn.cookies.get(COOKIE_NAME))
         if session is None:
-            status, body = _html(
+            return _page(
                 401,
                 "Sign-in needed",
                 "Open the address that <code>leadsync serve</code> printed (it carries the "
                 "access token) to start a session.",
             )
-            await _respond(send, status, body)
-            return
         scope["leadsync.session"] = session
-        method = scope["method"]
-        if method not in ("GET", "HEAD"):
-            limit = self.upload_limit(path, method) or FORM_BODY_LIMIT
-            declared = _header(scope, b"content-length")
-            if declared is not None and declared.isdigit() and int(declared) > limit:
-                status, body = _html(
-                    413, "Too large", f"This request is larger than {limit:,} bytes."
-                )
-                await _respond(send, status, body)
-                return
-            receive = _bounded(receive, limit)
-        await self.app(scope, receive, send)
+        declared = conn.headers.get("content-length", "")
+        limit = self._limit(scope)
+        if scope["method"] not in ("GET", "HEAD") and declared.isdigit() and int(declared) > limit:
+            return _page(413, "Too large", f"This request is larger than {limit:,} bytes.")
+        return None
 
-    async def _login(self, scope: Scope, send: Send, query: dict[str, str]) -> None:
+    def _login(self, scope: Scope, query: dict[str, str]) -> Response:
         if not self.sessions.token_ok(query.pop("token")):
-            status, body = _html(
+            return _page(
                 403, "Wrong access token", "This address does not carry the console's token."
             )
-            await _respond(send, status, body)
-            return
         session = self.sessions.open()
         secure = "; Secure" if scope.get("scheme") == "https" else ""
         cookie = f"{COOKIE_NAME}={session.sid}; Path=/; HttpOnly; SameSite=Strict{secure}"
         rest = urlencode(query)
-        location = scope["path"] + (f"?{rest}" if rest else "")
-        await _respond(
-            send,
+        return RedirectResponse(
+            scope["path"] + (f"?{rest}" if rest else ""),
             303,
-            b"",
-            [(b"location", location.encode()), (b"set-cookie", cookie.encode())],
+            headers={"cache-control": "no-store", "set-cookie": cookie},
         )
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
-
-
-def _cookie(scope: Scope, name: str) -> str | None:
-    raw = _header(scope, b"cookie")
-    if not raw:
-        return None
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(raw)
-    except Exception:  # a malformed Cookie header is no session
-        return None
-    morsel = jar.get(name)
-    return morsel.value if morsel is not None else None
 
 
 def _bounded(receive: Receive, limit: int) -> Receive:
@@ -284,14 +242,10 @@ def _bounded(receive: Receive, limit: int) -> Receive:
 def _with_headers(send: Send) -> Send:
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":
-            headers = list(message.get("headers", []))
-            names = {k.lower() for k, _ in headers}
-            headers.extend(h for h in BASE_HEADERS if h[0] not in names)
-            if b"content-security-policy" not in names:
-                headers.append((b"content-security-policy", PAGE_CSP.encode()))
-            if b"x-frame-options" not in names:
-                headers.append((b"x-frame-options", b"DENY"))
-            message = {**message, "headers": headers}
+            message.setdefault("headers", [])
+            headers = MutableHeaders(scope=message)  # a copy of the list, set in the message
+            for name, value in BASE_HEADERS.items():
+                headers.setdefault(name, value)
         await send(message)
 
     return wrapped

@@ -9,6 +9,7 @@ progress; :meth:`Task.snapshot` is what the progress stream sends.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import secrets
@@ -41,17 +42,6 @@ class Progress:
     throttled: int = 0
     retries: int = 0
     in_flight: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "stage": self.stage,
-            "done": self.done,
-            "total": self.total,
-            "failed": self.failed,
-            "throttled": self.throttled,
-            "retries": self.retries,
-            "in_flight": self.in_flight,
-        }
 
 
 @dataclass
@@ -117,14 +107,18 @@ class Task:
             self.progress.done = done
             self.progress.total = total
 
-    def snapshot(self) -> dict[str, Any]:
-        if self.watch is not None and self.running:
-            # Outside the progress lock: the engine's callback must never wait for a page.
+    def _look(self) -> None:
+        # Outside the progress lock: the engine's callback must never wait for a page.
+        if self.watch is not None:
             with self._watch_lock:
                 try:
                     self.watch(self.progress)
                 except Exception:  # a look at the journal must never break the page
                     log.debug("progress watch failed", exc_info=True)
+
+    def snapshot(self) -> dict[str, Any]:
+        if self.running:
+            self._look()
         with self._lock:
             return {
                 "id": self.id,
@@ -132,7 +126,7 @@ class Task:
                 "state": self.state,
                 "error": self.error,
                 "elapsed_s": round((self.finished or time.time()) - self.started, 1),
-                **self.progress.as_dict(),
+                **dataclasses.asdict(self.progress),
             }
 
     def start(self, fn: Callable[[Task], Any]) -> Task:
@@ -149,12 +143,7 @@ class Task:
                 log.exception("console task %s (%s) failed", self.id, self.kind)
                 # Only the type reaches the page: a message might carry what a page must not.
                 state, error = "error", f"internal error ({type(err).__name__}); see the log"
-            if self.watch is not None:
-                with self._watch_lock:
-                    try:
-                        self.watch(self.progress)
-                    except Exception:
-                        log.debug("progress watch failed", exc_info=True)
+            self._look()
             with self._lock:
                 self.progress.in_flight = 0
                 self.finished = time.time()

@@ -13,21 +13,15 @@ from __future__ import annotations
 
 from .config import LAST_PAGE_STYLES, SandboxConfig
 from .demo import DEMO_CAMPAIGNS, seed_demo
-from .routes import ROUTES, Request, Response, SandboxApp
 from .server import Sandbox
-from .state import Account, SandboxState
+from .state import SandboxState
 from .stats import WRITE_ROUTES, SandboxStats
 
 __all__ = [
     "DEMO_CAMPAIGNS",
     "LAST_PAGE_STYLES",
-    "ROUTES",
     "WRITE_ROUTES",
-    "Account",
-    "Request",
-    "Response",
     "Sandbox",
-    "SandboxApp",
     "SandboxConfig",
     "SandboxState",
     "SandboxStats",

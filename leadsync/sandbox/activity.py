@@ -14,7 +14,9 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
+
+from .leads import LeadRecord
 
 #: A lead's dial event happens this many seconds after the lead was created (min, span).
 EVENT_DELAY_MIN_S = 60
@@ -25,14 +27,6 @@ DEFAULT_AGENTS: tuple[tuple[str, str, str], ...] = (
     ("Ada", "Moreno", "1072"),
 )
 _TAG_COLOR = "#b306f1"
-
-
-class DialedLead(Protocol):
-    id: str
-    number: str
-    first_name: str
-    last_name: str
-    created: int
 
 
 def _hash(seed: int, text: str, bits: int = 64) -> int:
@@ -94,10 +88,10 @@ class CallEntry:
     uuid: str
     h: int
     campaign_name: str
-    lead: DialedLead
+    lead: LeadRecord
 
 
-def build_call_log(dialed: Sequence[tuple[str, DialedLead]], seed: int) -> list[CallEntry]:
+def build_call_log(dialed: Sequence[tuple[str, LeadRecord]], seed: int) -> list[CallEntry]:
     """One dial event per (campaign name, lead), oldest first (ties by call id)."""
     log = []
     for campaign_name, lead in dialed:

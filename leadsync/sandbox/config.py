@@ -49,9 +49,8 @@ class SandboxConfig:
     rate_limit_burst: float | None = None
     #: Seconds a bearer token stays valid; afterwards 401.
     token_ttl_s: float = 3600.0
-    #: Requests a bearer token is good for; afterwards 401 (None: no limit;
-    #: 0: every token is refused). Expiry by count
-    #: makes re-logins happen however fast the client runs (tests must not race a clock).
+    #: Requests a bearer token is good for; afterwards 401 (None: no limit; 0: every token is
+    #: refused). Expiry by count makes re-logins happen however fast the client runs.
     token_uses: int | None = None
     #: Every Nth request (any route but login) is answered 429 with Retry-After: 1 (None:
     #: never): throttling by count, whatever the client's speed.

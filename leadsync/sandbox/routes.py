@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
+import random
 import re
 import secrets
 import threading
@@ -25,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import SandboxConfig
-from .faults import FaultDice, TokenBucket, retry_after_header
 from .leads import INT_KEYS, STR_KEYS
 from .state import Account, SandboxState
 from .stats import WRITE_ROUTES, SandboxStats
@@ -46,6 +47,57 @@ MS_THRESHOLD = 100_000_000_000
 #: Expired tokens are purged once this many tokens are held.
 TOKEN_PURGE_AT = 10_000
 _TOKEN_BYTES = 24
+
+
+class FaultDice:
+    """Seeded coin flips shared by the server threads (deterministic when single-threaded)."""
+
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def hit(self, rate: float) -> bool:
+        """True with probability ``rate`` (never when rate is 0, always when it is 1)."""
+        if rate <= 0.0:
+            return False
+        with self._lock:
+            return self._rng.random() < rate
+
+
+class TokenBucket:
+    """``rate`` requests per second with a burst of ``burst`` (default one second's worth,
+    at least one). It starts full."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: float | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.capacity = max(1.0, rate if burst is None else burst)
+        self._tokens = self.capacity
+        self._clock = clock
+        self._last = clock()
+        self._lock = threading.Lock()
+
+    def take(self) -> float:
+        """Take a token: 0.0 when granted, else the seconds until one is available."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.capacity, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return 0.0
+            return (1.0 - self._tokens) / self.rate
+
+
+def retry_after_header(wait_s: float) -> str:
+    """Retry-After in whole seconds (HTTP allows no fractions), at least 1."""
+    return str(max(1, math.ceil(wait_s)))
 
 
 @dataclass(slots=True)
@@ -259,12 +311,11 @@ class SandboxApp:
             scheme, _, token = auth.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 return None, _error(401, UNAUTHORIZED)
-            token, uses = token.strip(), self.config.token_uses
+            token, uses = token.strip(), 0
             with self._tokens_lock:
-                held = self._tokens.get(token.strip())
-                uses = 0
+                held = self._tokens.get(token)
                 if held is not None:
-                    uses = self._token_uses[token.strip()] = self._token_uses[token.strip()] + 1
+                    uses = self._token_uses[token] = self._token_uses[token] + 1
             limit = self.config.token_uses
             if held is None or held[1] <= self._clock() or (limit is not None and uses > limit):
                 return None, _error(401, UNAUTHORIZED)

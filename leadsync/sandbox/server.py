@@ -20,7 +20,6 @@ from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TextIO
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -222,13 +221,17 @@ class _Server(ThreadingHTTPServer):
         print(f"[sandbox] {line}", file=self._stderr, flush=True)
 
 
-def _tls_context(cert: Path, key: Path) -> ssl.SSLContext:
-    """A server-side TLS context for ``cert``/``key`` (PEM); ConfigError when unusable."""
+def _tls_context(cfg: SandboxConfig) -> ssl.SSLContext | None:
+    """The server-side TLS context of ``cfg`` (None: plain HTTP); ConfigError when unusable."""
+    if cfg.tls_cert is None or cfg.tls_key is None:
+        return None
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
-        context.load_cert_chain(certfile=cert, keyfile=key)
+        context.load_cert_chain(certfile=cfg.tls_cert, keyfile=cfg.tls_key)
     except (OSError, ssl.SSLError) as err:
-        raise ConfigError(f"sandbox TLS: cannot load {cert} / {key}: {err}") from None
+        raise ConfigError(
+            f"sandbox TLS: cannot load {cfg.tls_cert} / {cfg.tls_key}: {err}"
+        ) from None
     return context
 
 
@@ -271,11 +274,11 @@ class Sandbox:
         if self._server is not None:
             return self
         cfg = self._config
+        context = _tls_context(cfg)  # before binding: a bad certificate leaves no port bound
         self._server = _Server(
             (cfg.host, cfg.port), self.app, verbose=cfg.verbose, stderr=self._stderr
         )
-        if cfg.tls_cert is not None and cfg.tls_key is not None:
-            context = _tls_context(cfg.tls_cert, cfg.tls_key)
+        if context is not None:
             self._server.socket = context.wrap_socket(
                 self._server.socket, server_side=True, do_handshake_on_connect=False
             )
@@ -326,12 +329,7 @@ class Sandbox:
     def __enter__(self) -> Sandbox:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     # --- where and how -------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """SandboxState: accounts, campaigns and leads held in memory, thread-safe, saved as JSON.
 
-How leads are stored and paged is in ``leads.py``; the file format in ``persist.py``.
+How leads are stored and paged is in ``leads.py``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,10 @@ from .leads import (
     check_lead_fields,
     key_mask_for,
 )
-from .persist import STATE_FORMAT, STATE_VERSION, read_json
+
+#: State file format marker and version.
+STATE_FORMAT = "leadsync-sandbox-state"
+STATE_VERSION = 1
 
 
 @dataclass(slots=True)
@@ -73,16 +76,6 @@ class SandboxState:
         self._call_logs: dict[str, tuple[int, tuple[list[CallEntry], list[int], set[str]]]] = {}
 
     # --- bookkeeping ---------------------------------------------------------------------
-    @property
-    def lock(self) -> threading.RLock:
-        """The state's lock (reentrant), for callers that combine several calls."""
-        return self._lock
-
-    @property
-    def version(self) -> int:
-        """Increases on every change."""
-        return self._version
-
     @property
     def dirty(self) -> bool:
         """True when something changed since the last save or load."""
@@ -429,11 +422,29 @@ class SandboxState:
                 "voicemails": {a: sorted(v) for a, v in self._voicemails.items()},
             }
 
-    def load_dict(self, data: Mapping[str, Any], *, source: str = "state") -> None:
-        """Replace campaigns, leads, queues and voicemails with ``data`` (from
-        :meth:`to_dict`); accounts are added. Raises ValueError naming ``source``."""
+    def save(self, path: Path) -> None:
+        """Write the state to ``path`` atomically (temporary file, fsync, rename)."""
+        with self._lock:
+            version = self._version
+            text = json.dumps(self.to_dict(), separators=(",", ":"))
+        write_atomic(Path(path), text)
+        with self._lock:
+            self._saved_version = max(self._saved_version, version)
+
+    def load(self, path: Path) -> None:
+        """Replace campaigns, leads, queues and voicemails with the state saved at ``path``
+        (by :meth:`save`); accounts are added. ValueError naming the file when it is not a
+        valid state file."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not valid JSON ({err})") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not a leadsync sandbox state file (not UTF-8)") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: not a leadsync sandbox state file")
         if data.get("format") != STATE_FORMAT or data.get("version") != STATE_VERSION:
-            raise ValueError(f"{source}: not a leadsync sandbox state file (version 1)")
+            raise ValueError(f"{path}: not a leadsync sandbox state file (version 1)")
         with self._lock:
             self._campaigns.clear()
             self._leads.clear()
@@ -452,24 +463,8 @@ class SandboxState:
                     self.add_leads(cid, c["leads"])
                     campaign.next_seq = max(campaign.next_seq, int(c.get("next_seq", 0)))
                 except (KeyError, TypeError, ValueError) as err:
-                    raise ValueError(f"{source}: campaign #{n}: {err}") from None
+                    raise ValueError(f"{path}: campaign #{n}: {err}") from None
             self._queues = {a: list(q) for a, q in data.get("queues", {}).items()}
             self._voicemails = {a: set(v) for a, v in data.get("voicemails", {}).items()}
             self._changed()
             self._saved_version = self._version
-
-    def save(self, path: Path) -> None:
-        """Write the state to ``path`` atomically (temporary file, fsync, rename)."""
-        with self._lock:
-            version = self._version
-            text = json.dumps(self.to_dict(), separators=(",", ":"))
-        write_atomic(Path(path), text)
-        with self._lock:
-            self._saved_version = max(self._saved_version, version)
-
-    def load(self, path: Path) -> None:
-        """Load the state saved at ``path`` (see :meth:`load_dict`).
-
-        Raises ValueError naming the file when it is not a valid state file.
-        """
-        self.load_dict(read_json(Path(path)), source=str(path))

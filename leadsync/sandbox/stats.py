@@ -37,15 +37,7 @@ class SandboxStats:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.by_route: Counter[tuple[str, str]] = Counter()
-        self.by_status: Counter[int] = Counter()
-        self.faults: Counter[str] = Counter()
-        self.writes = 0
-        self.committed = 0
-        self.requests = 0
-        self.connections = 0
-        self.calls: deque[Call] = deque(maxlen=CALL_LOG_SIZE)
-        self.by_account: Counter[str | None] = Counter()
+        self.reset()
 
     def record_connection(self) -> None:
         with self._lock:
@@ -78,15 +70,15 @@ class SandboxStats:
     def reset(self) -> None:
         """Set every counter back to zero."""
         with self._lock:
-            self.by_route.clear()
-            self.by_status.clear()
-            self.faults.clear()
+            self.by_route: Counter[tuple[str, str]] = Counter()
+            self.by_status: Counter[int] = Counter()
+            self.faults: Counter[str] = Counter()
             self.writes = 0
             self.committed = 0
             self.requests = 0
             self.connections = 0
-            self.calls.clear()
-            self.by_account.clear()
+            self.calls: deque[Call] = deque(maxlen=CALL_LOG_SIZE)
+            self.by_account: Counter[str | None] = Counter()
 
     def as_dict(self) -> dict[str, Any]:
         """A snapshot as plain data (route keys written ``"METHOD route"``)."""
