@@ -234,6 +234,43 @@ def test_paused_gc_restores_the_collector_as_it_was() -> None:
         gc.enable()
 
 
+SAVED_BY_C43A06C = Path(__file__).parents[1] / "data" / "plans" / "saved_by_c43a06c.json"
+
+
+def test_a_plan_saved_by_earlier_code_loads_and_saves_the_same_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan file written at commit c43a06c (soft removal, non-default guards) still loads,
+    and saving what was loaded writes the same bytes: the format did not move."""
+    saved = load_plan(SAVED_BY_C43A06C)
+    assert saved.plan_id == "1de93034d84bc45805e1df548c554ccb7569e321d18c8fd5e439cb58f0008f8c"
+    policy = saved.policy
+    assert policy.mode == "mirror" and policy.on_drift == "replace"
+    assert policy.delete_statuses == frozenset({"new", "failed"})
+    assert policy.soft_remove_status == "removed"
+    assert (policy.max_delete_fraction, policy.delete_guard_floor) == (0.5, 3)
+    assert (policy.max_delete_count, policy.max_reject_fraction) == (40, 0.25)
+    assert (policy.reject_guard_floor, policy.add_status) == (7, "new")
+    assert [op.reason for op in saved.plan.removals()] == ["absent-from-file"] * 2 + [
+        "drift-replace"
+    ]
+    assert saved.plan.counts["c1"]["planned_delete"] == 3
+
+    monkeypatch.setattr(planfile, "__version__", saved.leadsync_version)
+    again = tmp_path / "again.json"
+    plan_id = save_plan(
+        saved.plan,
+        again,
+        sources=saved.sources,
+        settings_redacted=saved.settings,
+        fingerprints=saved.fingerprints,
+        created_at=saved.created_at,
+        meta=saved.meta,
+    )
+    assert plan_id == saved.plan_id
+    assert again.read_bytes() == SAVED_BY_C43A06C.read_bytes()
+
+
 # --- tampering and bad files -----------------------------------------------------------------
 def saved_text(tmp_path: Path) -> tuple[Path, str]:
     plan, fps = sample()
