@@ -9,7 +9,7 @@ of everything else in the file, so :func:`load_plan` detects any edit. Layout (v
     sources        [SourceInfo as objects, with sha256 of each input file]
     settings       the effective settings, secrets masked
     fingerprints   {campaign id: plan.fingerprint_remote(...) at plan time}
-    policy         PlanPolicy.as_dict()
+    policy         the PlanPolicy fields (delete_statuses sorted), then add_status
     campaigns      {campaign id: name}
     counts, status_before, unknown_statuses, remote_duplicates, messages   (as in Plan)
     meta           free JSON the caller adds (e.g. row counts, guard overrides)
@@ -51,6 +51,7 @@ from ..atomic import fsync_dir, write_atomic
 from ..errors import InputError, RefusedError
 from ..models import Operation, OpKind, SourceInfo
 from ..sync.plan import (
+    DEFAULT_ADD_STATUS,
     KEPT_COLUMNS,
     PLAN_DRIFT_COLUMNS,
     SKIPPED_COLUMNS,
@@ -88,6 +89,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
+class SavedPolicy(PlanPolicy):
+    """The policy as a plan file holds it: ``add_status`` (always "new", the status the API
+    gives an added lead) was a policy field when version 1 was written."""
+
+    add_status: str = DEFAULT_ADD_STATUS
+
+
 class TableData(_Strict):
     """A table of the plan (kept, drift, skipped): columns, their dtypes, the rows."""
 
@@ -107,7 +115,7 @@ class PlanFile(_Strict):
     sources: list[SourceInfo]
     settings: dict[str, Any]
     fingerprints: dict[str, str]
-    policy: dict[str, Any]
+    policy: SavedPolicy
     campaigns: dict[str, str]
     counts: Counts
     status_before: Counts
@@ -191,7 +199,7 @@ def save_plan(
         "sources": [asdict(s) for s in sources],
         "settings": dict(settings_redacted),
         "fingerprints": dict(sorted(fingerprints.items())),
-        "policy": plan.policy.as_dict(),
+        "policy": _policy_to_json(plan.policy),
         "campaigns": plan.campaigns,
         "counts": plan.counts,
         "status_before": plan.status_before,
@@ -243,6 +251,12 @@ def _op_to_json(op: Operation) -> dict[str, Any]:
     if op.source is not None:
         out["source"] = list(op.source)
     return out
+
+
+def _policy_to_json(policy: PlanPolicy) -> dict[str, Any]:
+    data = policy.model_dump(include=set(PlanPolicy.model_fields))  # not the other [sync] keys
+    data["delete_statuses"] = sorted(data["delete_statuses"])
+    return data | {"add_status": DEFAULT_ADD_STATUS}
 
 
 def _table_to_json(frame: pd.DataFrame) -> dict[str, Any]:
@@ -396,7 +410,7 @@ def _saved_plan(data: PlanFile, path: Path) -> SavedPlan:
         drift=_table_from_json(data.drift, "drift"),
         skipped=_table_from_json(data.skipped, "skipped"),
         campaigns=data.campaigns,
-        policy=PlanPolicy.from_dict(data.policy),
+        policy=PlanPolicy(**data.policy.model_dump(exclude={"add_status"})),
         status_before=data.status_before,
         unknown_statuses=data.unknown_statuses,
         remote_duplicates=data.remote_duplicates,
