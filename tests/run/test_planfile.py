@@ -100,8 +100,8 @@ def test_round_trip_gives_back_the_same_plan(tmp_path: Path) -> None:
     assert saved.sources == [SOURCE]
     assert saved.settings == {"api": {"password": "***"}, "sync": {"mode": "mirror"}}
     assert saved.meta == {"rows_read": 4, "overrides": []}
-    assert saved.fingerprints == fps
-    assert saved.policy == plan.policy
+    assert saved.plan.fingerprints == fps
+    assert saved.plan.policy == plan.policy
     assert saved.path == path
     loaded = saved.plan
     assert loaded.operations == plan.operations
@@ -155,7 +155,12 @@ def test_naive_created_at_is_refused(tmp_path: Path) -> None:
 def assert_same_saved(a: SavedPlan, b: SavedPlan) -> None:
     for name in ("plan_id", "version", "created_at", "leadsync_version", "sources", "settings"):
         assert getattr(a, name) == getattr(b, name), name
-    assert (a.meta, a.path, a.fingerprints, a.policy) == (b.meta, b.path, b.fingerprints, b.policy)
+    assert (a.meta, a.path, a.plan.fingerprints, a.plan.policy) == (
+        b.meta,
+        b.path,
+        b.plan.fingerprints,
+        b.plan.policy,
+    )
     for name in ("operations", "counts", "campaigns", "status_before", "unknown_statuses"):
         assert getattr(a.plan, name) == getattr(b.plan, name), name
     assert (a.plan.remote_duplicates, a.plan.messages) == (
@@ -244,7 +249,7 @@ def test_a_plan_saved_by_earlier_code_loads_and_saves_the_same_json(
     and saving what was loaded writes the same bytes: the format did not move."""
     saved = load_plan(SAVED_BY_C43A06C)
     assert saved.plan_id == "1de93034d84bc45805e1df548c554ccb7569e321d18c8fd5e439cb58f0008f8c"
-    policy = saved.policy
+    policy = saved.plan.policy
     assert policy.mode == "mirror" and policy.on_drift == "replace"
     assert sorted(policy.delete_statuses) == ["failed", "new"]
     assert policy.soft_remove_status == "removed"
@@ -262,7 +267,7 @@ def test_a_plan_saved_by_earlier_code_loads_and_saves_the_same_json(
         again,
         sources=saved.sources,
         settings_redacted=saved.settings,
-        fingerprints=saved.fingerprints,
+        fingerprints=saved.plan.fingerprints,
         created_at=saved.created_at,
         meta=saved.meta,
     )
