@@ -268,24 +268,9 @@ class _Builder:
     def _kept(self, cid: str, name: str, remote: pd.DataFrame, reason: str) -> None:
         if not len(remote):
             return
-        self.kept.append(
-            pd.DataFrame(
-                {
-                    "campaign_id": cid,
-                    "campaign": name,
-                    "lead_id": remote["id"].astype("string").array,
-                    "key": remote["key"].astype("string").array,
-                    "number": remote["number"].astype("string").array,
-                    "status": remote["status"].astype("string").array,
-                    "first_name": remote["first_name"].astype("string").array,
-                    "last_name": remote["last_name"].astype("string").array,
-                    "priority": remote["priority"].astype("Int64").array,
-                    "retries": remote["retries"].astype("Int64").array,
-                    "created": remote["created"].astype("Int64").array,
-                    "reason": reason,
-                }
-            )
-        )
+        # The lead's own columns (key … created; its id as lead_id): _concat orders and types them.
+        own = remote[["id", *KEPT_COLUMNS[3:-1]]].rename(columns={"id": "lead_id"})
+        self.kept.append(own.assign(campaign_id=cid, campaign=name, reason=reason))
 
     # -- one campaign ----------------------------------------------------------------------
     def add_campaign(self, cid: str, name: str, diff: CampaignDiff) -> None:
