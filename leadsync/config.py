@@ -137,19 +137,19 @@ def check_base_url(url: str) -> str:
     return url
 
 
-class SyncSettings(_Section):
-    """What a sync does and the guards around it."""
+#: ``remove_action`` prefix of a soft removal (the status it sets follows).
+SOFT_REMOVE_PREFIX = "status:"
+
+
+class PlanSettings(_Section):
+    """The ``[sync]`` settings a plan is built and guarded with (``sync.plan.PlanPolicy``)."""
 
     mode: Literal["add", "upsert", "mirror"] = Field("upsert", description="add | upsert | mirror")
-    region: str = Field("US", description="Default region for numbers without a country code")
-    phone_validation: Literal["valid", "possible", "none"] = Field(
-        "valid", description="How strictly numbers are checked"
-    )
-    statuses: list[str] = Field(
-        list(DEFAULT_STATUSES), description="Lead statuses this tenant knows"
-    )
+    # Not strict: a caller may give any collection of statuses (TOML gives a list).
     delete_statuses: list[str] = Field(
-        ["new"], description="Statuses a mirror run may remove (dialed leads are kept)"
+        ["new"],
+        strict=False,
+        description="Statuses a mirror run may remove (dialed leads are kept)",
     )
     remove_action: str = Field("delete", description='"delete" or "status:<status>"')
     on_drift: Literal["report", "ignore", "replace"] = Field(
@@ -158,12 +158,6 @@ class SyncSettings(_Section):
     dedupe_remote: bool = Field(False, description="Mirror: delete all but the oldest duplicate")
     dedupe_scope: Literal["campaign", "account"] = Field(
         "campaign", description="account: skip numbers present in any campaign"
-    )
-    duplicate_policy: Literal["first", "last", "reject"] = Field(
-        "first", description="Which of several input rows with one key wins"
-    )
-    dnc_files: list[Path] = Field(
-        strict=False, default=[], description="Do-not-call lists; listed numbers are rejected"
     )
     max_delete_fraction: float = Field(
         0.10, ge=0, le=1, description="Refuse plans deleting more of a campaign than this"
@@ -178,6 +172,40 @@ class SyncSettings(_Section):
     reject_guard_floor: int = Field(
         10, ge=0, description="The reject guard counts only above this many rejected rows"
     )
+
+    @field_validator("remove_action")
+    @classmethod
+    def _check_remove_action(cls, v: str) -> str:
+        if v == "delete" or (v.startswith(SOFT_REMOVE_PREFIX) and len(v) > len(SOFT_REMOVE_PREFIX)):
+            return v
+        raise ValueError('must be "delete" or "status:<status>"')
+
+    @property
+    def soft_remove_status(self) -> str | None:
+        """The status a soft removal sets, or None when removals delete."""
+        return (
+            self.remove_action.removeprefix(SOFT_REMOVE_PREFIX)
+            if self.remove_action != "delete"
+            else None
+        )
+
+
+class SyncSettings(PlanSettings):
+    """What a sync does and the guards around it."""
+
+    region: str = Field("US", description="Default region for numbers without a country code")
+    phone_validation: Literal["valid", "possible", "none"] = Field(
+        "valid", description="How strictly numbers are checked"
+    )
+    statuses: list[str] = Field(
+        list(DEFAULT_STATUSES), description="Lead statuses this tenant knows"
+    )
+    duplicate_policy: Literal["first", "last", "reject"] = Field(
+        "first", description="Which of several input rows with one key wins"
+    )
+    dnc_files: list[Path] = Field(
+        strict=False, default=[], description="Do-not-call lists; listed numbers are rejected"
+    )
     report_dir: Path = Field(
         strict=False, default=Path("reports"), description="Where report folders are written"
     )
@@ -189,13 +217,6 @@ class SyncSettings(_Section):
     sheet: str | None = Field(None, description="Sheet to read; default the first; * for all")
     header_row: int | None = Field(None, ge=1, description="Header row as Excel shows it; auto")
     encoding: str | None = Field(None, description="Text encoding of CSV files; auto-detected")
-
-    @field_validator("remove_action")
-    @classmethod
-    def _check_remove_action(cls, v: str) -> str:
-        if v == "delete" or (v.startswith("status:") and len(v) > len("status:")):
-            return v
-        raise ValueError('must be "delete" or "status:<status>"')
 
     @field_validator("region")
     @classmethod

@@ -1,17 +1,7 @@
-"""Configured jobs on disk: where their files are, their report folders, their archive.
-
-What an unattended ``leadsync sync --job NAME`` run needs around the sync itself:
-
-- :func:`job_paths` — the job's report root, lock file and archive folder, with relative paths
-  of the config resolved against the config file's folder;
-- :func:`resolve_sources` — the job's ``source`` patterns → the files to read;
-- :func:`prune_reports` — keep the job's last N report folders;
-- :func:`archive_sources` — after a run that exited 0, move the files read into the archive;
-- :func:`last_run` — the newest ``summary.json`` of a job; :func:`job_status` — one line of
-  ``leadsync jobs``.
-
-Report folders are named as :mod:`leadsync.report.folder` says; pruning only ever deletes
-folders matching exactly that pattern for exactly that job.
+"""Configured jobs on disk: their paths (relative ones against the config file's folder), the
+files their ``source`` patterns match, their report folders (pruned, last run, status) and the
+archive of the files a successful run read. Pruning only ever deletes folders named exactly as
+:mod:`leadsync.report.folder` names that job's reports.
 """
 
 from __future__ import annotations

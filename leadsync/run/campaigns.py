@@ -44,10 +44,6 @@ class LeadSource(Protocol):
 
     def campaigns(self) -> list[Campaign]: ...
 
-    def iter_lead_pages(
-        self, campaign_id: str, page_size: int | None = None
-    ) -> Iterable[list[dict]]: ...
-
     def iter_lead_tables(
         self, campaign_id: str, page_size: int | None = None
     ) -> Iterable[pa.Table]: ...

@@ -33,7 +33,7 @@ from ..report import RunReport, write_report
 from ..report.files import write_summary
 from ..sync.issuetable import IssueTable
 from ..sync.outcomes import campaign_counts, row_outcomes
-from ..sync.plan import Plan, PlanPolicy, build_plan
+from ..sync.plan import Plan, build_plan
 from .campaigns import LeadSource
 from .state import CampaignsApi, Run
 
@@ -76,7 +76,7 @@ def finish_sync_report(run: Run, client: CampaignsApi) -> RunReport:
         )
         messages += plan.messages
     else:
-        empty = build_plan({}, {}, PlanPolicy.from_settings(settings.sync))
+        empty = build_plan({}, {}, settings.sync)
         rows = row_outcomes({}, {}, empty, None, issues, lead_ids={}, failed_campaigns={})
     remote_before = current.remote_counts() if current else {}
     counts = campaign_counts(
@@ -140,7 +140,7 @@ def finish_apply_report(run: Run, client: CampaignsApi) -> RunReport:
         run,
         client,
         command="apply",
-        mode=str(plan.mode),
+        mode=str(plan.policy.mode),
         rows=apply_rows(plan, results, verification.lead_ids if verification else {}),
         counts=counts,
         issues=[],

@@ -9,17 +9,15 @@ of everything else in the file, so :func:`load_plan` detects any edit. Layout (v
     sources        [SourceInfo as objects, with sha256 of each input file]
     settings       the effective settings, secrets masked
     fingerprints   {campaign id: plan.fingerprint_remote(...) at plan time}
-    policy         PlanPolicy.as_dict()
+    policy         the PlanPolicy fields (delete_statuses sorted), then add_status
     campaigns      {campaign id: name}
     counts, status_before, unknown_statuses, remote_duplicates, messages   (as in Plan)
     meta           free JSON the caller adds (e.g. row counts, guard overrides)
     operations     [one object per models.Operation, one per line]
     kept, drift, skipped   tables: {"columns": [...], "dtypes": [...], "rows": [[...], ...]}
 
-Operations are written one per line, the list encoded in one pass; :func:`load_plan` validates
-them straight into :class:`~leadsync.models.Operation`. A caller that saves a plan and reads it
-back at once (the console) wraps both in :func:`read_back`, which spares parsing and hashing
-again a file still byte for byte as this process wrote it.
+A caller that saves a plan and reads it back at once (the console) wraps both in
+:func:`read_back`, which spares parsing and hashing again a file still as this process wrote it.
 
 :func:`is_applied` / :func:`mark_applied` keep a directory of applied plan ids so that
 ``apply`` refuses to apply one plan twice; ``mark_applied`` is atomic and exclusive, so call it
@@ -41,7 +39,7 @@ from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import pandas as pd
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
@@ -51,6 +49,7 @@ from ..atomic import fsync_dir, write_atomic
 from ..errors import InputError, RefusedError
 from ..models import Operation, OpKind, SourceInfo
 from ..sync.plan import (
+    DEFAULT_ADD_STATUS,
     KEPT_COLUMNS,
     PLAN_DRIFT_COLUMNS,
     SKIPPED_COLUMNS,
@@ -66,8 +65,6 @@ _TABLES: dict[str, tuple[str, ...]] = {
     "drift": PLAN_DRIFT_COLUMNS,
     "skipped": SKIPPED_COLUMNS,
 }
-#: Top-level keys written one item per line (large lists), the rest pretty-printed.
-_ONE_PER_LINE = ("operations",)
 #: The last keys of the content, built by _op_to_json/_table_to_json from JSON types only.
 _BUILT_AS_JSON = ("operations", "kept", "drift", "skipped")
 #: One compact encoder for the many small dumps of a plan (building one per call cost more
@@ -77,6 +74,8 @@ _KIND_VALUES = {kind: kind.value for kind in OpKind}
 _PLAN_ID_PATTERN = r"^[0-9a-f]{64}$"
 _PLAN_ID = re.compile(_PLAN_ID_PATTERN)
 Counts = dict[str, dict[str, int]]
+#: The dtypes a plan table's column may have (the plan's own are string and Int64).
+DtypeName = Literal["string", "Int64", "int64", "bool", "boolean"]
 #: Inside :func:`read_back`: what save_plan wrote, by path (the file's SHA-256, its content).
 _WRITTEN: ContextVar[dict[Path, tuple[bytes, dict[str, Any]]] | None] = ContextVar(
     "leadsync_plans_written", default=None
@@ -88,11 +87,18 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
+class SavedPolicy(PlanPolicy):
+    """The policy as a plan file holds it: ``add_status`` (always "new", the status the API
+    gives an added lead) was a policy field when version 1 was written."""
+
+    add_status: str = DEFAULT_ADD_STATUS
+
+
 class TableData(_Strict):
     """A table of the plan (kept, drift, skipped): columns, their dtypes, the rows."""
 
     columns: list[str]
-    dtypes: list[Literal["string", "Int64", "int64", "bool", "boolean"]]
+    dtypes: list[DtypeName]
     rows: list[list[Any]]
 
 
@@ -107,7 +113,7 @@ class PlanFile(_Strict):
     sources: list[SourceInfo]
     settings: dict[str, Any]
     fingerprints: dict[str, str]
-    policy: dict[str, Any]
+    policy: SavedPolicy
     campaigns: dict[str, str]
     counts: Counts
     status_before: Counts
@@ -137,23 +143,14 @@ class SavedPlan:
     meta: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
 
-    @property
-    def fingerprints(self) -> dict[str, str]:
-        return self.plan.fingerprints
-
-    @property
-    def policy(self) -> PlanPolicy:
-        return self.plan.policy
-
 
 # --- pausing the collector ------------------------------------------------------------------
 @contextlib.contextmanager
 def paused_gc() -> Iterator[None]:
     """Pause the cyclic garbage collector for a block that builds many objects and no cycles
-    (a plan's operations as JSON, their models): its full collections, each walking every
-    object alive, cost more than the work once a large plan is in memory. The state it had is
-    restored at the end (a pause inside a pause leaves it to the outer one; across threads, the
-    first pause to end may resume it early, which costs speed only)."""
+    (a large plan's operations): its full collections would cost more than the work. The state
+    it had is restored at the end (across threads, the first pause to end may resume it early,
+    which costs speed only)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -191,7 +188,7 @@ def save_plan(
         "sources": [asdict(s) for s in sources],
         "settings": dict(settings_redacted),
         "fingerprints": dict(sorted(fingerprints.items())),
-        "policy": plan.policy.as_dict(),
+        "policy": _policy_to_json(plan.policy),
         "campaigns": plan.campaigns,
         "counts": plan.counts,
         "status_before": plan.status_before,
@@ -245,24 +242,19 @@ def _op_to_json(op: Operation) -> dict[str, Any]:
     return out
 
 
+def _policy_to_json(policy: PlanPolicy) -> dict[str, Any]:
+    data = policy.model_dump(include=set(PlanPolicy.model_fields))  # not the other [sync] keys
+    data["delete_statuses"] = sorted(data["delete_statuses"])
+    return data | {"add_status": DEFAULT_ADD_STATUS}
+
+
 def _table_to_json(frame: pd.DataFrame) -> dict[str, Any]:
-    dtypes = [_dtype_name(frame[c]) for c in frame.columns]
+    dtypes = [str(dtype) for dtype in frame.dtypes]
+    if not set(dtypes) <= set(get_args(DtypeName)):
+        raise ValueError(f"a plan file cannot hold a table of dtypes {dtypes}")
     columns = [frame[c].to_numpy(dtype=object, na_value=None).tolist() for c in frame.columns]
     rows = [list(r) for r in zip(*columns, strict=True)] if columns else []
     return {"columns": list(frame.columns), "dtypes": dtypes, "rows": rows}
-
-
-def _dtype_name(col: pd.Series) -> str:
-    dtype = col.dtype
-    if isinstance(dtype, pd.StringDtype) or pd.api.types.is_object_dtype(dtype):
-        return "string"
-    if isinstance(dtype, pd.BooleanDtype):
-        return "boolean"
-    if pd.api.types.is_bool_dtype(dtype):
-        return "bool"
-    if pd.api.types.is_integer_dtype(dtype):
-        return "Int64"
-    raise ValueError(f"column {col.name!r} has dtype {dtype}, which a plan file cannot hold")
 
 
 def _content_id(content: Mapping[str, Any]) -> str:
@@ -280,7 +272,7 @@ def _render(content: Mapping[str, Any]) -> str:
     compact = _COMPACT.encode
     parts: list[str] = []
     for key, value in content.items():
-        if key in _ONE_PER_LINE:
+        if key == "operations":
             text = _lines(value, "}, {")
         elif key in _TABLES:
             text = (
@@ -339,7 +331,7 @@ def load_plan(path: Path) -> SavedPlan:
         # this read_back block: parsing the bytes and hashing them again gives back the same.
         content: Any = mine[1]
     else:
-        content = _parse(path, data, bad)
+        content = _parse(data, bad)
     if not isinstance(content, dict) or content.get("format") != PLAN_FORMAT:
         raise InputError(f"{path} is not a leadsync plan file", path=str(path))
     if content.get("version") != PLAN_VERSION:
@@ -370,17 +362,11 @@ def load_plan(path: Path) -> SavedPlan:
         raise bad(f"holds malformed data: {err}") from None
 
 
-def _parse(path: Path, data: bytes, bad: Callable[[str], InputError]) -> Any:
-    """The file's JSON (its text read as ``Path.read_text`` reads it: UTF-8, universal line
-    ends)."""
+def _parse(data: bytes, bad: Callable[[str], InputError]) -> Any:
     try:
-        text = data.decode("utf-8")
+        return json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as err:
         raise bad(f"cannot be read: {err}") from None
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    try:
-        return json.loads(text)
     except json.JSONDecodeError as err:
         raise bad(f"is not valid JSON (line {err.lineno}, column {err.colno}): {err.msg}") from None
 
@@ -396,7 +382,7 @@ def _saved_plan(data: PlanFile, path: Path) -> SavedPlan:
         drift=_table_from_json(data.drift, "drift"),
         skipped=_table_from_json(data.skipped, "skipped"),
         campaigns=data.campaigns,
-        policy=PlanPolicy.from_dict(data.policy),
+        policy=PlanPolicy(**data.policy.model_dump(exclude={"add_status"})),
         status_before=data.status_before,
         unknown_statuses=data.unknown_statuses,
         remote_duplicates=data.remote_duplicates,
@@ -437,10 +423,8 @@ def _table_from_json(data: TableData, name: str) -> pd.DataFrame:
 def read_back() -> Iterator[None]:
     """Within this block (in this thread or task), :func:`load_plan` of a plan that
     :func:`save_plan` wrote in it, still byte for byte as written (its SHA-256 is compared),
-    skips parsing the file and hashing its content again: it checks and returns what was
-    written, as it would from the file. For a caller that saves a plan and reads it back at
-    once (the console's review); each saved content is held until it is loaded or the block
-    ends. A file changed in between is read from disk, and refused, as always."""
+    checks and returns what was written instead of parsing and hashing the file again. A file
+    changed in between is read from disk, and refused, as always."""
     token = _WRITTEN.set({})
     try:
         yield

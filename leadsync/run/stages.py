@@ -20,7 +20,7 @@ from ..report import write_before_csv
 from ..sync.diff import CampaignDiff, diff_campaign
 from ..sync.issuetable import IssueTable
 from ..sync.outcomes import Verification
-from ..sync.plan import Plan, PlanPolicy, build_plan, check_guards, fingerprint_remote
+from ..sync.plan import Plan, build_plan, check_guards, fingerprint_remote, is_removal
 from .campaigns import Current, LeadSource, Targets, fetch_remote
 from .state import CampaignsApi, Progress, Run, SyncRequest
 
@@ -97,7 +97,7 @@ def plan_changes(
     plan = build_plan(
         diffs,
         targets.campaigns,
-        PlanPolicy.from_settings(settings.sync),
+        settings.sync,
         account_keys=current.account_keys,
         progress=step,
     )
@@ -126,7 +126,7 @@ def guard_plan(
     rows_read = valid + len(issues)
     return check_guards(
         plan,
-        PlanPolicy.from_settings(settings.sync),
+        settings.sync,
         rows_valid=valid,
         rows_rejected=rejected,
         rows_read=rows_read,
@@ -150,7 +150,7 @@ def apply_changes(
     kept on ``run.applied`` even when a fatal error then stops the run."""
     if run.request.dry_run:
         return None
-    removing = sorted({op.campaign_id for op in plan.removals()})
+    removing = sorted({op.campaign_id for op in plan.operations if is_removal(op)})
     if removing:
         write_before_csv(
             pd.concat([current.remote[c] for c in removing], ignore_index=True), run.folder
@@ -199,7 +199,6 @@ def verify_changes(
     if applied is None:
         return Verification()
     verification = Verification(lead_ids=dict(applied.lead_ids))
-    policy = PlanPolicy.from_settings(settings.sync)
     done = {r.op_id for r in applied.results if r.outcome.value == "done"}
     by_campaign: dict[str, list[Operation]] = {}
     for op in plan.operations:
@@ -217,7 +216,7 @@ def verify_changes(
         by_key = remote.drop_duplicates("key").set_index("key")
         if desired is not None:
             again = diff_campaign(desired[cid], remote, statuses=settings.sync.statuses)
-            redo = build_plan({cid: again}, {}, policy)  # only its size counts
+            redo = build_plan({cid: again}, {}, settings.sync)  # only its size counts
             verification.residual[cid] = len(redo.operations)
         else:
             status_by_id = dict(zip(remote["id"], remote["status"], strict=True))

@@ -16,7 +16,7 @@ from ..errors import ExitCode
 from ..models import Count, ReadResult
 from ..report import RunReport, read_counts, read_rows, write_report
 from ..report.folder import new_report_folder, open_report_dir
-from ..sync.plan import PlanPolicy, reject_refusal
+from ..sync.plan import reject_refusal
 
 ProgressFn = Callable[[str, int, int | None], None]
 
@@ -57,7 +57,7 @@ def build_validate_report(
     refusal = reject_refusal(
         totals[Count.ROWS_REJECTED],
         totals[Count.ROWS_READ],
-        PlanPolicy.from_settings(settings.sync),
+        settings.sync,
     )
     if refusal:
         report.exit_code = int(ExitCode.BAD_INPUT)

@@ -42,18 +42,6 @@ MATCHED_COLUMNS: tuple[str, ...] = (
     "drift",  # bool: a listed field the file gives differs from the remote value
     "pos",  # the desired row's position in ``desired`` (int): file, sheet, row are there
 )
-#: ``status_changes``: matched rows whose status differs (index = the desired row's label).
-STATUS_CHANGE_COLUMNS: tuple[str, ...] = (
-    "key",
-    "lead_id",
-    "from_status",
-    "to_status",
-    "file",
-    "sheet",
-    "row",
-)
-#: ``unchanged``: matched rows with neither a status change nor drift.
-UNCHANGED_COLUMNS: tuple[str, ...] = ("key", "lead_id", "status", "file", "sheet", "row")
 #: ``drift``: one row per (lead, listed field) that differs; index = the desired row's label
 #: (repeated when several fields of one lead differ). Values are text; NA = absent remotely.
 DRIFT_COLUMNS: tuple[str, ...] = (
@@ -83,9 +71,8 @@ class CampaignDiff:
 
     - ``desired``: the desired input itself (for building add bodies; not copied).
     - ``to_add``: desired rows (``DESIRED_COLUMNS``) with no remote lead.
-    - ``matched``: desired row → remote lead id (``MATCHED_COLUMNS``), for every matched row.
-    - ``status_changes``: matched rows where the file gives a status that differs.
-    - ``unchanged``: matched rows with no status change and no drift.
+    - ``matched``: desired row → remote lead id (``MATCHED_COLUMNS``), for every matched row;
+      its ``status_differs`` and ``drift`` flags say which rows change.
     - ``drift``: long format, one row per differing listed field (NA in the file is never drift).
     - ``to_remove``: ALL remote leads whose key is not in the file (the plan decides which go).
     - ``remote_duplicates``: remote leads sharing a key with an older lead (the survivor, the
@@ -99,7 +86,6 @@ class CampaignDiff:
     desired: pd.DataFrame
     to_add: pd.DataFrame
     matched: pd.DataFrame
-    status_changes: pd.DataFrame
     drift: pd.DataFrame
     to_remove: pd.DataFrame
     remote_duplicates: pd.DataFrame
@@ -107,30 +93,18 @@ class CampaignDiff:
     status_counts: dict[str, int]
     unknown_statuses: dict[str, int]
 
-    @property
-    def unchanged(self) -> pd.DataFrame:
-        """Matched rows with neither a status change nor drift (``UNCHANGED_COLUMNS``).
-
-        Computed on access (it is most of a million-row campaign, and few callers need it)."""
-        keep = ~self._touched()
-        rows = self.matched.loc[keep, ["key", "lead_id", "remote_status", "pos"]]
-        return _with_source(rows, self.desired).rename(columns={"remote_status": "status"})
-
-    def _touched(self) -> np.ndarray:
-        return self.matched["status_differs"].to_numpy(dtype=bool) | self.matched["drift"].to_numpy(
-            dtype=bool
-        )
-
     def counts(self) -> dict[str, int]:
         """How many rows each table holds (``drift_leads`` counts leads, ``drift`` fields)."""
+        changes = self.matched["status_differs"].to_numpy(dtype=bool)
+        drifts = self.matched["drift"].to_numpy(dtype=bool)
         return {
             "desired": len(self.desired),
             "remote": self.remote_count,
             "to_add": len(self.to_add),
             "matched": len(self.matched),
-            "status_changes": len(self.status_changes),
-            "unchanged": int((~self._touched()).sum()),
-            "drift_leads": int(self.matched["drift"].sum()),
+            "status_changes": int(changes.sum()),
+            "unchanged": int((~changes & ~drifts).sum()),
+            "drift_leads": int(drifts.sum()),
             "drift": len(self.drift),
             "to_remove": len(self.to_remove),
             "remote_duplicates": len(self.remote_duplicates),
@@ -187,17 +161,11 @@ def diff_campaign(
     remove_mask = ~r_valid | ~in_desired[r_codes]
     to_remove = remote.loc[remove_mask, list(REMOVE_COLUMNS)]
 
-    differs = matched["status_differs"].to_numpy()
-    status_changes = _with_source(
-        matched.loc[differs, ["key", "lead_id", "remote_status", "to_status", "pos"]], desired
-    ).rename(columns={"remote_status": "from_status"})
-
     status_counts, unknown = _status_counts(remote["status"], statuses)
     return CampaignDiff(
         desired=desired,
         to_add=to_add,
         matched=matched,
-        status_changes=status_changes[list(STATUS_CHANGE_COLUMNS)],
         drift=drift,
         to_remove=to_remove,
         remote_duplicates=duplicates,
@@ -387,16 +355,6 @@ def _compare_status(
         pa.array(remote_codes, mask=remote_codes < 0), encoded.dictionary
     )
     return gathered.dictionary_decode(), differs
-
-
-def _with_source(rows: pd.DataFrame, desired: pd.DataFrame) -> pd.DataFrame:
-    """``rows`` (with a ``pos`` column) plus the file, sheet and row of each desired row,
-    without ``pos``."""
-    pos = rows["pos"].to_numpy()
-    out = rows.drop(columns=["pos"])
-    for col in SOURCE_COLUMNS:
-        out[col] = desired[col].iloc[pos].array
-    return out
 
 
 def _drift_table(

@@ -11,6 +11,7 @@ share the same header keys (the rows of one file or sheet) share one block of Ar
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import overload
@@ -96,18 +97,12 @@ class IssueTable(Sequence[RowIssue]):
             schema=ISSUE_SCHEMA,
         )
         blocks: list[ValueBlock] = []
-        k = 0
-        while k < len(items):
-            keys = tuple(items[k].values)
-            end = k + 1
-            while end < len(items) and tuple(items[end].values) == keys:
-                end += 1
-            columns = tuple(
-                pa.array([items[m].values[key] for m in range(k, end)], TEXT) for key in keys
-            )
-            if keys:
-                blocks.append(ValueBlock(k, keys, columns))
-            k = end
+        start = 0
+        for keys, group in itertools.groupby(items, key=lambda i: tuple(i.values)):
+            rows = list(group)
+            columns = tuple(pa.array([i.values[key] for i in rows], TEXT) for key in keys)
+            blocks.append(ValueBlock(start, keys, columns))
+            start += len(rows)
         return cls(table, blocks)
 
     @classmethod
@@ -246,11 +241,7 @@ class IssueTable(Sequence[RowIssue]):
 
     def value_keys(self) -> list[str]:
         """Every header of the cells, in the order first seen."""
-        seen: dict[str, None] = {}
-        for b in self._blocks:
-            for k in b.keys:
-                seen.setdefault(k, None)
-        return list(seen)
+        return list(dict.fromkeys(k for b in self._blocks for k in b.keys))
 
     def value_column(self, key: str) -> pa.ChunkedArray:
         """The cells under ``key`` for every issue (null where an issue has no such cell)."""
@@ -267,9 +258,4 @@ class IssueTable(Sequence[RowIssue]):
         return pa.chunked_array(chunks, type=TEXT)
 
 
-def as_issue_table(issues: Iterable[RowIssue]) -> IssueTable:
-    """``issues`` as an IssueTable (itself when it is one)."""
-    return IssueTable.from_issues(issues)
-
-
-__all__ = ["ISSUE_SCHEMA", "IssueTable", "ValueBlock", "as_issue_table"]
+__all__ = ["ISSUE_SCHEMA", "IssueTable", "ValueBlock"]

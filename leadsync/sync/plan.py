@@ -14,7 +14,7 @@ How dependent calls are expressed (the apply stage relies on this):
 - **Drift replace** is ``DELETE`` (reason ``drift-replace``) → ``ADD`` (``after`` = the delete)
   [→ ``SET_STATUS``, see below]: the add never runs unless the old lead is gone, so a failed
   delete cannot leave two leads with one number.
-- **An added lead that must not stay at the default status** (``PlanPolicy.add_status``,
+- **An added lead that must not stay at the default status** (:data:`DEFAULT_ADD_STATUS`,
   "new"): the add body never carries a status (the API takes none), and the add returns no id,
   so the plan holds a follow-up ``SET_STATUS`` op with ``lead_id=None``, ``status`` = the wanted
   status, ``after`` = the ADD, reason ``status-after-add``. The apply stage learns the id by
@@ -31,26 +31,22 @@ import functools
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..config import PlanSettings
 from ..errors import InputError, RefusedError
 from ..models import INT_FIELDS, LEAD_FIELDS, LISTED_FIELDS, Campaign, Count, Operation, OpKind
 from .diff import DRIFT_COLUMNS, CampaignDiff, arrow_text
 
-if TYPE_CHECKING:
-    from ..config import SyncSettings
-
 #: The status the API gives a lead it adds (the add body carries none).
 DEFAULT_ADD_STATUS = "new"
-#: ``remove_action`` prefix of a soft removal.
-SOFT_REMOVE_PREFIX = "status:"
 
 # Operation.reason values.
 REASON_MISSING = "not-in-campaign"
@@ -120,68 +116,8 @@ PLAN_COUNT_KEYS: tuple[str, ...] = (
 FINGERPRINT_COLUMNS: tuple[str, ...] = ("id", "key", "status", *LISTED_FIELDS)
 _FINGERPRINT_VERSION = b"leadsync-fingerprint-1"
 
-Mode = Literal["add", "upsert", "mirror"]
-OnDrift = Literal["report", "ignore", "replace"]
-Scope = Literal["campaign", "account"]
-
-
-# --- policy ----------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class PlanPolicy:
-    """What a plan may do and the guards around it (the ``[sync]`` settings that matter)."""
-
-    mode: Mode = "upsert"
-    delete_statuses: frozenset[str] = frozenset({DEFAULT_ADD_STATUS})
-    remove_action: str = "delete"  # "delete" | "status:<status>"
-    on_drift: OnDrift = "report"
-    dedupe_remote: bool = False
-    dedupe_scope: Scope = "campaign"
-    max_delete_fraction: float = 0.10
-    delete_guard_floor: int = 10
-    max_delete_count: int | None = None
-    max_reject_fraction: float = 0.20
-    reject_guard_floor: int = 10
-    add_status: str = DEFAULT_ADD_STATUS
-
-    def __post_init__(self) -> None:
-        if self.mode not in ("add", "upsert", "mirror"):
-            raise ValueError(f"unknown mode {self.mode!r}")
-        if self.on_drift not in ("report", "ignore", "replace"):
-            raise ValueError(f"unknown on_drift {self.on_drift!r}")
-        if self.dedupe_scope not in ("campaign", "account"):
-            raise ValueError(f"unknown dedupe_scope {self.dedupe_scope!r}")
-        if self.remove_action != "delete" and not (
-            self.remove_action.startswith(SOFT_REMOVE_PREFIX)
-            and len(self.remove_action) > len(SOFT_REMOVE_PREFIX)
-        ):
-            raise ValueError('remove_action must be "delete" or "status:<status>"')
-        object.__setattr__(self, "delete_statuses", frozenset(self.delete_statuses))
-
-    @classmethod
-    def from_settings(cls, sync: SyncSettings) -> PlanPolicy:
-        """The policy of a ``[sync]`` section: every field of the same name taken from it."""
-        values = {f.name: getattr(sync, f.name) for f in fields(cls) if hasattr(sync, f.name)}
-        return cls(**values)
-
-    @property
-    def soft_remove_status(self) -> str | None:
-        """The status a soft removal sets, or None when removals delete."""
-        if self.remove_action.startswith(SOFT_REMOVE_PREFIX):
-            return self.remove_action[len(SOFT_REMOVE_PREFIX) :]
-        return None
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain JSON-able data, every field (``delete_statuses`` sorted)."""
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data["delete_statuses"] = sorted(self.delete_statuses)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> PlanPolicy:
-        """Inverse of :meth:`as_dict`. Raises ValueError/TypeError on bad data."""
-        values = dict(data)
-        values["delete_statuses"] = frozenset(values.get("delete_statuses", ()))
-        return cls(**values)
+#: What a plan may do and the guards around it: the ``[sync]`` settings that matter.
+PlanPolicy = PlanSettings
 
 
 # --- the plan --------------------------------------------------------------------------------
@@ -218,31 +154,6 @@ class Plan:
     remote_duplicates: dict[str, int] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)
     fingerprints: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def mode(self) -> Mode:
-        """The sync mode the plan was built for."""
-        return self.policy.mode
-
-    def removals(self, campaign_id: str | None = None) -> list[Operation]:
-        """The operations that remove a lead (hard or soft), optionally for one campaign."""
-        return [
-            op
-            for op in self.operations
-            if is_removal(op) and (campaign_id is None or op.campaign_id == campaign_id)
-        ]
-
-    def waves(self) -> list[list[Operation]]:
-        """:func:`operation_waves` of this plan's operations."""
-        return operation_waves(self.operations)
-
-    def totals(self) -> dict[str, int]:
-        """``counts`` summed over the campaigns."""
-        out = dict.fromkeys(PLAN_COUNT_KEYS, 0)
-        for counts in self.counts.values():
-            for key in PLAN_COUNT_KEYS:
-                out[key] += counts[key]
-        return out
 
 
 def is_removal(op: Operation) -> bool:
@@ -357,24 +268,9 @@ class _Builder:
     def _kept(self, cid: str, name: str, remote: pd.DataFrame, reason: str) -> None:
         if not len(remote):
             return
-        self.kept.append(
-            pd.DataFrame(
-                {
-                    "campaign_id": cid,
-                    "campaign": name,
-                    "lead_id": remote["id"].astype("string").array,
-                    "key": remote["key"].astype("string").array,
-                    "number": remote["number"].astype("string").array,
-                    "status": remote["status"].astype("string").array,
-                    "first_name": remote["first_name"].astype("string").array,
-                    "last_name": remote["last_name"].astype("string").array,
-                    "priority": remote["priority"].astype("Int64").array,
-                    "retries": remote["retries"].astype("Int64").array,
-                    "created": remote["created"].astype("Int64").array,
-                    "reason": reason,
-                }
-            )
-        )
+        # The lead's own columns (key … created; its id as lead_id): _concat orders and types them.
+        own = remote[["id", *KEPT_COLUMNS[3:-1]]].rename(columns={"id": "lead_id"})
+        self.kept.append(own.assign(campaign_id=cid, campaign=name, reason=reason))
 
     # -- one campaign ----------------------------------------------------------------------
     def add_campaign(self, cid: str, name: str, diff: CampaignDiff) -> None:
@@ -549,7 +445,7 @@ class _Builder:
             source=src,
             after=after,
         )
-        if isinstance(status, str) and status != self.policy.add_status:
+        if isinstance(status, str) and status != DEFAULT_ADD_STATUS:
             self._op(
                 OpKind.SET_STATUS,
                 cid,

@@ -27,7 +27,7 @@ from leadsync.run.planfile import (
     save_plan,
 )
 from leadsync.sync.diff import diff_campaign
-from leadsync.sync.plan import Plan, PlanPolicy, build_plan, fingerprint_remote
+from leadsync.sync.plan import Plan, PlanPolicy, build_plan, fingerprint_remote, is_removal
 from tests.sync.test_diff import desired_frame, remote_frame
 
 CREATED = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
@@ -100,8 +100,8 @@ def test_round_trip_gives_back_the_same_plan(tmp_path: Path) -> None:
     assert saved.sources == [SOURCE]
     assert saved.settings == {"api": {"password": "***"}, "sync": {"mode": "mirror"}}
     assert saved.meta == {"rows_read": 4, "overrides": []}
-    assert saved.fingerprints == fps
-    assert saved.policy == plan.policy
+    assert saved.plan.fingerprints == fps
+    assert saved.plan.policy == plan.policy
     assert saved.path == path
     loaded = saved.plan
     assert loaded.operations == plan.operations
@@ -155,7 +155,12 @@ def test_naive_created_at_is_refused(tmp_path: Path) -> None:
 def assert_same_saved(a: SavedPlan, b: SavedPlan) -> None:
     for name in ("plan_id", "version", "created_at", "leadsync_version", "sources", "settings"):
         assert getattr(a, name) == getattr(b, name), name
-    assert (a.meta, a.path, a.fingerprints, a.policy) == (b.meta, b.path, b.fingerprints, b.policy)
+    assert (a.meta, a.path, a.plan.fingerprints, a.plan.policy) == (
+        b.meta,
+        b.path,
+        b.plan.fingerprints,
+        b.plan.policy,
+    )
     for name in ("operations", "counts", "campaigns", "status_before", "unknown_statuses"):
         assert getattr(a.plan, name) == getattr(b.plan, name), name
     assert (a.plan.remote_duplicates, a.plan.messages) == (
@@ -232,6 +237,42 @@ def test_paused_gc_restores_the_collector_as_it_was() -> None:
         assert not gc.isenabled()  # it was off before: left off
     finally:
         gc.enable()
+
+
+SAVED_BY_C43A06C = Path(__file__).parents[1] / "data" / "plans" / "saved_by_c43a06c.json"
+
+
+def test_a_plan_saved_by_earlier_code_loads_and_saves_the_same_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan file written at commit c43a06c (soft removal, non-default guards) still loads,
+    and saving what was loaded writes the same bytes: the format did not move."""
+    saved = load_plan(SAVED_BY_C43A06C)
+    assert saved.plan_id == "1de93034d84bc45805e1df548c554ccb7569e321d18c8fd5e439cb58f0008f8c"
+    policy = saved.plan.policy
+    assert policy.mode == "mirror" and policy.on_drift == "replace"
+    assert sorted(policy.delete_statuses) == ["failed", "new"]
+    assert policy.soft_remove_status == "removed"
+    assert (policy.max_delete_fraction, policy.delete_guard_floor) == (0.5, 3)
+    assert (policy.max_delete_count, policy.max_reject_fraction) == (40, 0.25)
+    assert policy.reject_guard_floor == 7
+    removals = [op.reason for op in saved.plan.operations if is_removal(op)]
+    assert removals == ["absent-from-file"] * 2 + ["drift-replace"]
+    assert saved.plan.counts["c1"]["planned_delete"] == 3
+
+    monkeypatch.setattr(planfile, "__version__", saved.leadsync_version)
+    again = tmp_path / "again.json"
+    plan_id = save_plan(
+        saved.plan,
+        again,
+        sources=saved.sources,
+        settings_redacted=saved.settings,
+        fingerprints=saved.plan.fingerprints,
+        created_at=saved.created_at,
+        meta=saved.meta,
+    )
+    assert plan_id == saved.plan_id
+    assert again.read_bytes() == SAVED_BY_C43A06C.read_bytes()
 
 
 # --- tampering and bad files -----------------------------------------------------------------

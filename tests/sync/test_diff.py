@@ -15,8 +15,6 @@ from leadsync.sync.diff import (
     DUPLICATE_COLUMNS,
     MATCHED_COLUMNS,
     MISSING_STATUS,
-    STATUS_CHANGE_COLUMNS,
-    UNCHANGED_COLUMNS,
     diff_campaign,
 )
 
@@ -54,6 +52,20 @@ def diff(desired: pd.DataFrame, remote: pd.DataFrame) -> Any:
     return diff_campaign(desired, remote, statuses=STATUSES)
 
 
+def status_changes(d: Any) -> pd.DataFrame:
+    """The matched rows whose status the file changes, with each desired row's ``row``."""
+    rows = d.matched.loc[d.matched["status_differs"].to_numpy(dtype=bool)]
+    return rows.assign(row=d.desired["row"].iloc[rows["pos"].to_numpy()].to_numpy())
+
+
+def unchanged(d: Any) -> pd.DataFrame:
+    """The matched rows with neither a status change nor drift."""
+    touched = d.matched["status_differs"].to_numpy(dtype=bool) | d.matched["drift"].to_numpy(
+        dtype=bool
+    )
+    return d.matched.loc[~touched]
+
+
 # --- matching --------------------------------------------------------------------------------
 def test_adds_matches_and_removals_partition_the_keys() -> None:
     d = diff(
@@ -66,7 +78,7 @@ def test_adds_matches_and_removals_partition_the_keys() -> None:
     assert d.matched["lead_id"].tolist() == ["r1"]
     assert d.to_remove["id"].tolist() == ["r2"]
     assert list(d.to_remove.columns) == list(models.REMOTE_COLUMNS)
-    assert d.unchanged["lead_id"].tolist() == ["r1"]
+    assert unchanged(d)["lead_id"].tolist() == ["r1"]
     assert d.counts() == {
         "desired": 3,
         "remote": 2,
@@ -85,8 +97,6 @@ def test_adds_matches_and_removals_partition_the_keys() -> None:
 def test_tables_have_the_documented_columns() -> None:
     d = diff(desired_frame({"number": A}), remote_frame({"id": "r1", "number": A}))
     assert tuple(d.matched.columns) == MATCHED_COLUMNS
-    assert tuple(d.status_changes.columns) == STATUS_CHANGE_COLUMNS
-    assert tuple(d.unchanged.columns) == UNCHANGED_COLUMNS
     assert tuple(d.drift.columns) == DRIFT_COLUMNS
     assert tuple(d.remote_duplicates.columns) == DUPLICATE_COLUMNS
 
@@ -140,10 +150,10 @@ def test_status_change_only_where_the_file_gives_a_different_status() -> None:
             {"id": "r3", "number": C, "status": "failed"},
         ),
     )
-    rows = d.status_changes[["key", "lead_id", "from_status", "to_status"]].values.tolist()
+    rows = status_changes(d)[["key", "lead_id", "remote_status", "to_status"]].values.tolist()
     assert rows == [[A, "r1", "new", "success"]]
-    assert d.status_changes["row"].tolist() == [2]
-    assert sorted(d.unchanged["lead_id"]) == ["r2", "r3"]
+    assert status_changes(d)["row"].tolist() == [2]
+    assert sorted(unchanged(d)["lead_id"]) == ["r2", "r3"]
 
 
 def test_remote_lead_without_status_differs_from_a_given_status() -> None:
@@ -151,7 +161,7 @@ def test_remote_lead_without_status_differs_from_a_given_status() -> None:
         desired_frame({"number": A, "status": "new"}),
         remote_frame({"id": "r1", "number": A, "status": None}),
     )
-    assert d.status_changes["lead_id"].tolist() == ["r1"]
+    assert status_changes(d)["lead_id"].tolist() == ["r1"]
     assert d.status_counts == {MISSING_STATUS: 1}
 
 
@@ -167,7 +177,7 @@ def test_unknown_remote_statuses_are_counted_not_fatal() -> None:
     assert d.unknown_statuses == {"callback": 2, "dnc-hold": 1}
     assert d.status_counts == {"callback": 2, "dnc-hold": 1}
     assert d.counts()["unknown_status"] == 3
-    assert d.status_changes["from_status"].tolist() == ["callback"]
+    assert status_changes(d)["remote_status"].tolist() == ["callback"]
 
 
 # --- drift -----------------------------------------------------------------------------------
@@ -180,7 +190,7 @@ def test_na_in_the_file_is_never_drift() -> None:
     )
     assert d.drift.empty
     assert not d.matched["drift"].any()
-    assert d.unchanged["lead_id"].tolist() == ["r1"]
+    assert unchanged(d)["lead_id"].tolist() == ["r1"]
 
 
 def test_drift_lists_each_differing_given_field() -> None:
@@ -208,7 +218,7 @@ def test_drift_lists_each_differing_given_field() -> None:
     assert set(d.drift["lead_id"]) == {"r1"}
     assert d.drift.index.tolist() == [0, 0, 0]
     assert d.counts()["drift_leads"] == 1
-    assert d.unchanged.empty
+    assert unchanged(d).empty
 
 
 def test_whitespace_or_unicode_form_alone_is_not_drift() -> None:
@@ -228,9 +238,9 @@ def test_drift_and_status_change_together() -> None:
         desired_frame({"number": A, "status": "failed", "first_name": "Ann"}),
         remote_frame({"id": "r1", "number": A, "status": "new", "first_name": "Bea"}),
     )
-    assert d.status_changes["lead_id"].tolist() == ["r1"]
+    assert status_changes(d)["lead_id"].tolist() == ["r1"]
     assert d.drift["field"].tolist() == ["first_name"]
-    assert d.unchanged.empty
+    assert unchanged(d).empty
 
 
 # --- remote duplicates -----------------------------------------------------------------------
@@ -244,7 +254,7 @@ def test_remote_duplicates_keep_the_oldest_and_match_it() -> None:
         ),
     )
     assert d.matched["lead_id"].tolist() == ["r-old"]
-    assert d.status_changes["lead_id"].tolist() == ["r-old"]
+    assert status_changes(d)["lead_id"].tolist() == ["r-old"]
     dups = d.remote_duplicates
     assert sorted(dups["id"]) == ["r-mid", "r-new"]
     assert set(dups["survivor_id"]) == {"r-old"}
@@ -418,13 +428,13 @@ def matches_a_naive_reference(desired: list[dict[str, Any]], remote: list[dict[s
     want = naive_diff(desired, remote)
     assert set(d.to_add["number"]) == want["add"]
     assert dict(zip(d.matched["key"], d.matched["lead_id"], strict=True)) == want["match"]
-    assert set(d.status_changes["lead_id"]) == want["status"]
+    assert set(status_changes(d)["lead_id"]) == want["status"]
     assert set(zip(d.drift["lead_id"], d.drift["field"], strict=True)) == want["drift"]
     assert set(d.to_remove["id"]) == want["remove"]
     assert set(d.remote_duplicates["id"]) == want["dups"]
-    assert len(d.unchanged) + int((d.matched["status_differs"] | d.matched["drift"]).sum()) == len(
-        d.matched
-    )
+    touched = want["status"] | {lead_id for lead_id, _ in want["drift"]}
+    assert set(unchanged(d)["lead_id"]) == set(want["match"].values()) - touched
+    assert d.counts()["unchanged"] == len(unchanged(d))
 
 
 def _naive_property(examples: int) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from typing import Any
 
@@ -143,7 +142,7 @@ def test_soft_removal_sets_a_status_and_counts_as_a_removal() -> None:
         "removed",
     )
     assert is_removal(op)
-    assert plan.removals("c1") == [op]
+    assert [o for o in plan.operations if is_removal(o)] == [op]
     assert plan.counts["c1"]["planned_delete"] == 1
     assert plan.counts["c1"]["planned_status"] == 0
     assert plan.kept[["lead_id", "reason"]].values.tolist() == [
@@ -206,7 +205,7 @@ def test_add_with_a_non_default_status_gets_a_dependent_status_op() -> None:
     assert not is_removal(follow)
     assert plan.counts["c1"]["planned_add"] == 2
     assert plan.counts["c1"]["planned_status"] == 1
-    assert [[o.op_id for o in w] for w in plan.waves()] == [[1, 3], [2]]
+    assert [[o.op_id for o in w] for w in operation_waves(plan.operations)] == [[1, 3], [2]]
 
 
 def test_add_bodies_on_empty_rows() -> None:
@@ -282,7 +281,7 @@ def test_replace_carries_the_wanted_status_to_the_new_lead() -> None:
     ]
     delete, add, follow = plan.operations
     assert (add.after, follow.after, follow.status) == (delete.op_id, add.op_id, "failed")
-    assert [len(w) for w in plan.waves()] == [1, 1, 1]
+    assert [len(w) for w in operation_waves(plan.operations)] == [1, 1, 1]
 
 
 def test_replace_keeps_the_remote_status_when_the_file_gives_none() -> None:
@@ -434,14 +433,14 @@ def test_unknown_campaign_is_named_by_its_id_and_tables_have_their_columns() -> 
     assert plan.operations[0].campaign == "c9"
     assert plan.campaigns == {"c9": "c9"}
     assert tuple(plan.kept.columns) == KEPT_COLUMNS
-    assert tuple(plan.totals()) == PLAN_COUNT_KEYS
+    assert tuple(plan.counts["c9"]) == PLAN_COUNT_KEYS
     empty = build_plan({}, {}, PlanPolicy())
     assert empty.kept.empty and tuple(empty.kept.columns) == KEPT_COLUMNS
     assert tuple(empty.drift.columns) == PLAN_DRIFT_COLUMNS
 
 
 # --- policy ----------------------------------------------------------------------------------
-def test_policy_from_settings_and_round_trip() -> None:
+def test_policy_is_the_plan_part_of_the_sync_settings() -> None:
     sync = SyncSettings(
         mode="mirror",
         delete_statuses=["new", "failed"],
@@ -450,19 +449,17 @@ def test_policy_from_settings_and_round_trip() -> None:
         dedupe_remote=True,
         max_delete_count=50,
     )
-    policy = PlanPolicy.from_settings(sync)
-    assert policy.delete_statuses == frozenset({"new", "failed"})
-    assert policy.soft_remove_status == "archived"
+    assert isinstance(sync, PlanPolicy)
+    policy = PlanPolicy(**sync.model_dump(include=set(PlanPolicy.model_fields)))
+    assert policy.delete_statuses == ["new", "failed"]
+    assert policy.soft_remove_status == sync.soft_remove_status == "archived"
     assert policy.max_delete_count == 50
-    assert PlanPolicy.from_dict(policy.as_dict()) == policy
+    assert PlanPolicy.model_validate(policy.model_dump()) == policy
     assert PlanPolicy().soft_remove_status is None
-
-
-def test_policy_fields_and_defaults_are_the_sync_settings() -> None:
-    # PlanPolicy names the [sync] settings a plan needs; its defaults must not drift from them
-    own = {f.name for f in dataclasses.fields(PlanPolicy)} - set(SyncSettings.model_fields)
-    assert own == {"add_status"}  # the status of a new lead: the API's, not a setting
-    assert PlanPolicy() == PlanPolicy.from_settings(SyncSettings())
+    # its defaults are the [sync] defaults
+    assert PlanPolicy().model_dump() == SyncSettings().model_dump(
+        include=set(PlanPolicy.model_fields)
+    )
 
 
 @pytest.mark.parametrize(
@@ -654,7 +651,7 @@ def simulate(remote: list[dict[str, Any]], plan: Plan) -> dict[str, dict[str, An
     """Apply the plan's operations, wave by wave, to remote leads held in a dict by id."""
     leads = {r["id"]: dict(r) for r in remote}
     done: set[int] = set()
-    for wave in plan.waves():
+    for wave in operation_waves(plan.operations):
         for op in wave:
             assert op.after is None or op.after in done
             if op.kind is OpKind.DELETE:
@@ -810,7 +807,7 @@ test_plan_is_deterministic, test_plan_is_deterministic_soak = fast_and_soak(
 def test_mirror_with_every_row_rejected_is_refused_not_just_bad_input() -> None:
     """An unusable file in mirror mode is first of all a mirror of nothing: exit 3, whatever
     the reject fraction says (it would otherwise be exit 2 and read as 'fix the file')."""
-    policy = PlanPolicy.from_settings(SyncSettings(mode="mirror"))
+    policy = SyncSettings(mode="mirror")
     plan = build_plan({}, {}, policy)
     with pytest.raises(RefusedError) as info:
         check_guards(
@@ -823,7 +820,7 @@ def test_mirror_with_every_row_rejected_is_refused_not_just_bad_input() -> None:
             allow_mass_delete=False,
         )
     assert info.value.exit_code == ExitCode.REFUSED
-    upsert = PlanPolicy.from_settings(SyncSettings(mode="upsert"))
+    upsert = SyncSettings(mode="upsert")
     with pytest.raises(InputError):
         check_guards(
             plan,
