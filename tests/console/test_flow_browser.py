@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from leadsync.console import flows
 from leadsync.console.review import PAGE_SIZE
@@ -45,8 +45,9 @@ def action_count(page: Page, action: str) -> int:
     return int(page.locator(f"#counts a[data-action={action}] b").inner_text().replace(",", ""))
 
 
-def rows_shown(page: Page, table: str) -> int:
-    return page.locator(f"table#{table} tbody tr").count()
+def rows_of(page: Page, table: str) -> Locator:
+    """The rows of a table; assert on them with ``expect`` so a click's navigation is waited for."""
+    return page.locator(f"table#{table} tbody tr")
 
 
 def test_the_sample_files_from_upload_to_lead_ids(page: Page, env: ConsoleEnv) -> None:
@@ -71,7 +72,8 @@ def test_the_sample_files_from_upload_to_lead_ids(page: Page, env: ConsoleEnv) -
     # Duplicates name their twin row.
     page.click("nav.tabs a:has-text('Duplicates')")
     twins = page.locator("table#review-duplicates td.c-twin_row")
-    assert twins.count() >= 1 and twins.first.inner_text().strip().isdigit()
+    expect(twins.first).to_be_visible()
+    assert twins.first.inner_text().strip().isdigit()
     # The saved plan is the file `leadsync plan --out` writes.
     page.click("nav.tabs a:has-text('Plan per lead')")
     saved = json.loads(page.request.get(page.url.split("/review")[0] + "/plan.json").text())
@@ -82,7 +84,7 @@ def test_the_sample_files_from_upload_to_lead_ids(page: Page, env: ConsoleEnv) -
     expect(page.locator("#report-frame")).to_have_attribute("sandbox", "allow-scripts")
     # Every added row shows the lead id the dialer gave it.
     added = page.locator("table#rows tbody tr")
-    assert added.count() == 29
+    expect(added).to_have_count(29)
     by_number = {
         lead["number"]: lead["id"]
         for name in ("Spring Promo", "Renewals")
@@ -239,14 +241,15 @@ def test_no_page_holds_more_than_one_page_of_rows(
     page.click("button[data-continue]")
     page.wait_for_url(re.compile(r"/review"))
     # Half the rows are rejected (priority "high"): above the reject guard, so refused.
-    assert rows_shown(page, "review-plan") == PAGE_SIZE
+    expect(rows_of(page, "review-plan")).to_have_count(PAGE_SIZE)
     expect(page.locator("nav.pager")).to_contain_text("page 1 of 2")
     page.click("nav.pager a[rel=next]")
-    assert rows_shown(page, "review-plan") == len(many) - len(many) // 2 - PAGE_SIZE
+    expect(rows_of(page, "review-plan")).to_have_count(len(many) - len(many) // 2 - PAGE_SIZE)
     page.click("nav.tabs a:has-text('Rejected rows')")
-    assert rows_shown(page, "review-rejected") == PAGE_SIZE
+    expect(rows_of(page, "review-rejected")).to_have_count(PAGE_SIZE)
     page.fill("input[name=q]", many[1])
     page.click("form.filters button[type=submit]")
-    assert rows_shown(page, "review-rejected") == 1
+    expect(rows_of(page, "review-rejected")).to_have_count(1)
     page.goto(f"{env.base}/history")
-    assert rows_shown(page, "history") <= PAGE_SIZE
+    expect(page.locator("#history")).to_be_visible()
+    assert rows_of(page, "history").count() <= PAGE_SIZE
