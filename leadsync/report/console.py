@@ -22,9 +22,8 @@ from rich.text import Text
 
 from ..errors import ExitCode
 from ..models import COUNT_KEYS, Count
-from .html import MAX_CAMPAIGN_COLUMNS, card_keys
 from .model import RunReport
-from .words import COUNT_LABELS, COUNT_SHORT
+from .words import COUNT_LABELS, COUNT_SHORT, MAX_CAMPAIGN_COLUMNS, card_keys
 
 #: Seconds between two plain progress lines of one stage (when not on a terminal).
 PLAIN_PROGRESS_INTERVAL_S = 5.0

@@ -252,20 +252,12 @@ def _summary_sheet(wb: openpyxl.Workbook, report: RunReport, sheets: list[SheetT
         value_cell.alignment = wrap
         ws.append([label_cell, value_cell])
 
-    statuses = sorted(
-        {s for d in (report.status_before, report.status_after) for c in d.values() for s in c}
-    )
+    statuses = report.status_rows()
     if statuses:
         ws.append([])
         ws.append([_header_cell(ws, h) for h in ("campaign", "status", "before", "after")])
-        for name in sorted({*report.status_before, *report.status_after}):
-            before = report.status_before.get(name, {})
-            after = report.status_after.get(name, {})
-            for status in statuses:
-                if status in before or status in after:
-                    ws.append(
-                        [safe_cell(name), safe_cell(status), before.get(status), after.get(status)]
-                    )
+        for name, status, before, after in statuses:
+            ws.append([safe_cell(name), safe_cell(status), before, after])
 
 
 def operations_frame(report: RunReport) -> pd.DataFrame:
