@@ -149,11 +149,5 @@ class StageProgress:
         self.close()
 
 
-def make_progress(
-    console: Console,
-    *,
-    clock: Callable[[], float] = time.monotonic,
-    interval_s: float = PLAIN_PROGRESS_INTERVAL_S,
-) -> StageProgress:
-    """A progress callable ``(stage, done, total)`` for ``console`` (see StageProgress)."""
-    return StageProgress(console, clock=clock, interval_s=interval_s)
+#: A progress callable ``(stage, done, total)`` for a console.
+make_progress = StageProgress

@@ -29,15 +29,12 @@ from ..atomic import atomic_path as _atomic_path
 from ..atomic import open_mode
 from ..models import OpResult, RowIssue
 from ..sync.issuetable import IssueTable
+from .folder import BEFORE_FILE, OPERATIONS_FILE, REJECTED_FILE, ROWS_FILE, SUMMARY_FILE
 from .model import ROW_COLUMNS, RunReport
+from .rows import one_chunk
 from .safe import is_text_dtype, safe_series, safe_text
 
 CSV_ENCODING = "utf-8-sig"
-SUMMARY_NAME = "summary.json"
-ROWS_NAME = "rows.csv"
-REJECTED_NAME = "rejected.csv"
-OPERATIONS_NAME = "operations.jsonl"
-BEFORE_NAME = "before.csv"
 CSV_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
 #: Columns rejected.csv adds after the file's own columns (``error`` last).
 REJECTED_EXTRA_COLUMNS: tuple[str, ...] = ("source_file", "source_sheet", "source_row", "error")
@@ -76,7 +73,7 @@ def _json_default(value: Any) -> Any:
 
 def write_summary(report: RunReport, folder: Path) -> Path:
     """``summary.json`` (:meth:`RunReport.summary_dict`, indented, UTF-8)."""
-    path = folder / SUMMARY_NAME
+    path = folder / SUMMARY_FILE
     text = json.dumps(report.summary_dict(), indent=2, ensure_ascii=False, default=_json_default)
     with atomic_path(path, durable=True) as tmp:
         tmp.write_text(text + "\n", encoding="utf-8")
@@ -135,7 +132,7 @@ def rows_frame(report: RunReport) -> pd.DataFrame:
 
 def write_rows(report: RunReport, folder: Path, tick: Tick | None = None) -> Path:
     """``rows.csv``: one line per input row, :data:`ROW_COLUMNS` (``tick(n)`` per batch)."""
-    return _write_csv(rows_frame(report), folder / ROWS_NAME, tick)
+    return _write_csv(rows_frame(report), folder / ROWS_FILE, tick)
 
 
 def rejected_frame(issues: Iterable[RowIssue]) -> pd.DataFrame:
@@ -163,23 +160,17 @@ def rejected_frame(issues: Iterable[RowIssue]) -> pd.DataFrame:
         {
             name: (
                 pd.arrays.IntegerArray(
-                    pc.fill_null(_one_chunk(col), 0).to_numpy(zero_copy_only=False),
-                    pc.is_null(_one_chunk(col)).to_numpy(zero_copy_only=False),
+                    pc.fill_null(one_chunk(col), 0).to_numpy(zero_copy_only=False),
+                    pc.is_null(one_chunk(col)).to_numpy(zero_copy_only=False),
                 )
                 if name == "source_row"
-                else pd.arrays.ArrowStringArray(_one_chunk(col).cast(pa.large_string()))
+                else pd.arrays.ArrowStringArray(one_chunk(col).cast(pa.large_string()))
             )
             for name, col in columns.items()
         },
         copy=False,
     )
     return frame
-
-
-def _one_chunk(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    if isinstance(values, pa.ChunkedArray):
-        return values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
-    return values
 
 
 def write_rejected(
@@ -193,18 +184,19 @@ def write_rejected(
     ``frame`` is that table when the caller has built it already."""
     if frame is None:
         frame = rejected_frame(report.rejected_issues())
-    return _write_csv(frame, folder / REJECTED_NAME, tick)
+    return _write_csv(frame, folder / REJECTED_FILE, tick)
 
 
 def op_result_record(result: OpResult) -> dict[str, Any]:
-    """One ``operations.jsonl`` object: the OpResult's fields, enums as their text."""
-    return json.loads(json.dumps(asdict(result), default=_json_default))
+    """One ``operations.jsonl`` object (and Operations sheet row): the OpResult's fields,
+    enums as their text."""
+    return {k: v.value if isinstance(v, Enum) else v for k, v in asdict(result).items()}
 
 
 def write_operations(report: RunReport, folder: Path) -> Path:
     """``operations.jsonl`` from ``report.operations`` — only when the apply stage has not
     already written it live (that journal is the exact record and is never overwritten)."""
-    path = folder / OPERATIONS_NAME
+    path = folder / OPERATIONS_FILE
     if path.exists():
         return path
     lines = [
@@ -224,7 +216,7 @@ def write_before_csv(remote: pd.DataFrame, folder: Path) -> Path:
     cannot be written.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / BEFORE_NAME
+    path = folder / BEFORE_FILE
     frame = remote
     if path.exists():
         earlier = pd.read_csv(

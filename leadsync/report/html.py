@@ -20,7 +20,7 @@ import pandas as pd
 from .. import __version__
 from ..errors import ExitCode
 from ..models import COUNT_KEYS, Count, OpOutcome, RowOutcome
-from .files import atomic_path, rows_frame
+from .files import atomic_path, op_result_record, rows_frame
 from .model import RunReport, as_utc
 from .svg import color, stacked_bars
 from .words import (
@@ -42,6 +42,8 @@ MAX_FAILED_OPS = 1_000
 #: Rejection reasons listed.
 TOP_REASONS = 10
 PROBLEM_OUTCOMES = (RowOutcome.REJECTED, RowOutcome.FAILED, RowOutcome.NOT_STARTED)
+#: The fields of a failed operation the page lists.
+FAILED_OP_FIELDS = ("kind", "key", "lead_id", "http_status", "attempts", "message")
 PROBLEM_COLUMNS = ("file", "sheet", "row", "campaign", "number", "outcome", "reasons", "message")
 
 
@@ -72,13 +74,6 @@ def _environment() -> jinja2.Environment:
     env.filters["num"] = _num
     env.filters["signed"] = _signed
     return env
-
-
-def _text(value: Any) -> str:
-    """A cell as text: empty for a missing value."""
-    if value is None or (not isinstance(value, str | list | dict) and pd.isna(value)):
-        return ""
-    return str(value)
 
 
 def _exit_class(code: int) -> str:
@@ -193,15 +188,8 @@ def _failed_ops(report: RunReport) -> dict[str, Any] | None:
     if not failed:
         return None
     rows = [
-        {
-            "kind": _text(getattr(op.kind, "value", op.kind)),
-            "key": _text(op.key),
-            "lead_id": _text(op.lead_id),
-            "http_status": _text(op.http_status),
-            "attempts": _text(op.attempts),
-            "message": _text(op.message),
-        }
-        for op in failed[:MAX_FAILED_OPS]
+        {k: "" if rec[k] is None else str(rec[k]) for k in FAILED_OP_FIELDS}
+        for rec in map(op_result_record, failed[:MAX_FAILED_OPS])
     ]
     return {"rows": rows, "total": len(failed)}
 

@@ -24,6 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from openpyxl.utils import get_column_letter
 
+from .rows import one_chunk
+
 #: Excel's limit on the characters of one cell.
 XLSX_MAX_CELL_CHARS = 32_767
 #: Data rows turned into XML per vectorized batch: bounds the memory of huge sheets (measured
@@ -46,10 +48,6 @@ def _join(*parts: str | pa.Array) -> pa.Array:
     """Element-wise concatenation of arrays and constant strings (null if any part is null)."""
     args = [pa.scalar(p, _TEXT) if isinstance(p, str) else p for p in parts]
     return pc.binary_join_element_wise(*args, pa.scalar("", _TEXT))
-
-
-def _contiguous(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 def _as_text(values: pa.Array) -> pa.Array:
@@ -98,10 +96,10 @@ def rows_xml(table: pa.Table, first_row: int) -> Iterator[tuple[int, bytes]]:
         first = first_row + start
         row_numbers = pc.cast(pa.array(np.arange(first, first + part.num_rows)), _TEXT)
         cells = [
-            _cells_xml(_contiguous(part.column(i)), letter, row_numbers)
+            _cells_xml(one_chunk(part.column(i)), letter, row_numbers)
             for i, letter in enumerate(letters)
         ]
-        rows = _contiguous(_join('<row r="', row_numbers, '">', *cells, "</row>"))
+        rows = one_chunk(_join('<row r="', row_numbers, '">', *cells, "</row>"))
         offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)
         begin, end = offsets[rows.offset], offsets[rows.offset + len(rows)]
         yield part.num_rows, bytes(memoryview(rows.buffers()[2])[begin:end])

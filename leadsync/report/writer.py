@@ -7,24 +7,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .files import (
-    BEFORE_NAME,
-    OPERATIONS_NAME,
-    REJECTED_NAME,
-    ROWS_NAME,
-    SUMMARY_NAME,
-    rejected_frame,
-    write_operations,
-    write_rejected,
-    write_rows,
-    write_summary,
-)
+from .files import rejected_frame, write_operations, write_rejected, write_rows, write_summary
+from .folder import BEFORE_FILE, HTML_FILE, REPORT_FILES, XLSX_FILE
 from .html import write_html
 from .model import RunReport
 from .xlsx import sheet_tables, write_sheets
 
-XLSX_NAME = "report.xlsx"
-HTML_NAME = "report.html"
 #: The stage name the writing reports its progress under: ``progress("report", done, total)``.
 PROGRESS_STAGE = "report"
 #: Progress units of report.html, written last (the small files count nothing).
@@ -77,9 +65,7 @@ def write_report(
     )
     tally(0)
     summary = write_summary(report, folder)
-    names = [SUMMARY_NAME, ROWS_NAME, REJECTED_NAME, OPERATIONS_NAME, XLSX_NAME, HTML_NAME]
-    if (folder / BEFORE_NAME).exists():
-        names.append(BEFORE_NAME)
+    names = [n for n in REPORT_FILES if n != BEFORE_FILE or (folder / n).exists()]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-csv") as pool:
         csv_files = pool.submit(
             lambda: (
@@ -88,11 +74,8 @@ def write_report(
             )
         )
         operations = write_operations(report, folder)
-        workbook = write_sheets(report, sheets, folder / XLSX_NAME, tally)
-        html = write_html(report, folder / HTML_NAME, files=names)
+        workbook = write_sheets(report, sheets, folder / XLSX_FILE, tally)
+        html = write_html(report, folder / HTML_FILE, files=names)
     rows_csv, rejected_csv = csv_files.result()
     tally(HTML_UNITS)
     return [summary, rows_csv, rejected_csv, operations, workbook, html]
-
-
-__all__ = ["HTML_NAME", "OPERATIONS_NAME", "PROGRESS_STAGE", "XLSX_NAME", "write_report"]
