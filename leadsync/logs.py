@@ -135,19 +135,14 @@ class SecretMask:
         if not hit:
             return text
         out: list[str] = []
-        i = 0
-        while i < len(text):
-            if covered[i]:
-                out.append(MASK)
-                while i < len(text) and covered[i]:
-                    i += 1
-            else:
-                j = covered.find(1, i)
-                j = len(text) if j < 0 else j
-                out.append(text[i:j])
-                i = j
-        return "".join(out)
+        end = 0
+        for run in _COVERED_RUN.finditer(covered):  # each run of covered characters: one mask
+            out += [text[end : run.start()], MASK]
+            end = run.end()
+        return "".join(out) + text[end:]
 
+
+_COVERED_RUN = re.compile(b"\x01+")
 
 #: The secrets masked in every log line (and by :func:`redact`).
 _secrets = SecretMask()
@@ -249,7 +244,7 @@ def _extras(record: logging.LogRecord) -> dict[str, Any]:
 
 def _utc_time(record: logging.LogRecord) -> str:
     moment = datetime.fromtimestamp(record.created, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class JsonFormatter(logging.Formatter):
@@ -278,21 +273,18 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     """``2026-11-29T23:59:00.123Z INFO    leadsync.apply [nightly/apply] message key=value``."""
 
-    def format(self, record: logging.LogRecord) -> str:
+    def formatMessage(self, record: logging.LogRecord) -> str:
         where = "/".join(str(getattr(record, k)) for k in CONTEXT_KEYS if getattr(record, k, None))
         parts = [_utc_time(record), f"{record.levelname:<7}", record.name]
         if where:
             parts.append(f"[{where}]")
-        parts.append(record.getMessage())
+        parts.append(record.message)
         parts.extend(f"{k}={v}" for k, v in _extras(record).items())
-        line = " ".join(parts)
-        if record.exc_info and not record.exc_text:
-            record.exc_text = self.formatException(record.exc_info)
-        if record.exc_text:
-            line = f"{line}\n{record.exc_text}"
-        if record.stack_info:
-            line = f"{line}\n{self.formatStack(record.stack_info)}"
-        return redact(line)
+        return " ".join(parts)
+
+    def format(self, record: logging.LogRecord) -> str:
+        # logging.Formatter.format adds the traceback and the stack after the line.
+        return redact(super().format(record))
 
 
 # --- setup ---------------------------------------------------------------------------------

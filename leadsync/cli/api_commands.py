@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -110,17 +111,8 @@ def campaigns_command(cli: CliContext, as_json: bool) -> None:
     settings = cli.settings()
     with CampaignsClient(settings.api) as client:
         campaigns = client.campaigns()
-    if as_json:
-        data = [
-            {
-                "id": c.id,
-                "name": c.name,
-                "status": c.status,
-                "total_leads": c.total_leads,
-                "leads_by_status": c.leads_by_status,
-            }
-            for c in campaigns
-        ]
+    if as_json:  # the Campaign's fields, in their order
+        data = [asdict(c) for c in campaigns]
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
     cli.console.print(campaigns_table(campaigns, settings.sync.statuses))

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from ..logs import setup_logging
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -33,28 +35,25 @@ def _remember_config(ctx: click.Context, _param: click.Parameter, value: str | N
     return value
 
 
-def config_option(f: F) -> F:
-    return click.option(
-        "--config",
-        "config",
-        type=click.Path(dir_okay=False),
-        default=None,
-        callback=_remember_config,
-        help="TOML config file (else $LEADSYNC_CONFIG, else ./leadsync.toml).",
-    )(f)
-
-
-def command_config_option(f: F) -> F:
-    """--config on a subcommand (so `leadsync sync --config f.toml` works too)."""
-    return click.option(
-        "--config",
-        "command_config",
-        type=click.Path(dir_okay=False),
-        default=None,
-        expose_value=False,
-        callback=_remember_config,
-        help="TOML config file (same as the global --config).",
-    )(f)
+_CONFIG_PATH = click.Path(dir_okay=False)
+config_option = click.option(
+    "--config",
+    "config",
+    type=_CONFIG_PATH,
+    default=None,
+    callback=_remember_config,
+    help="TOML config file (else $LEADSYNC_CONFIG, else ./leadsync.toml).",
+)
+#: --config on a subcommand (so `leadsync sync --config f.toml` works too).
+command_config_option = click.option(
+    "--config",
+    "command_config",
+    type=_CONFIG_PATH,
+    default=None,
+    expose_value=False,
+    callback=_remember_config,
+    help="TOML config file (same as the global --config).",
+)
 
 
 def _set_global(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
@@ -65,8 +64,6 @@ def _set_global(name: str) -> Callable[[click.Context, click.Parameter, Any], An
         if cli is None or value in (None, 0, False):
             return value
         setattr(cli, name, value)
-        from ..logs import setup_logging
-
         setup_logging(cli.log_format, verbosity=cli.verbose, quiet=cli.quiet)
         return value
 
@@ -105,14 +102,29 @@ def add_global_options(command: click.Command) -> click.Command:
     return command
 
 
-def replace_report_option(f: F) -> F:
-    """--replace-report: let --report-dir name a folder that holds a previous report."""
+#: --replace-report: let --report-dir name a folder that holds a previous report.
+replace_report_option = click.option(
+    "--replace-report",
+    is_flag=True,
+    help="With --report-dir: replace the previous leadsync report in that folder "
+    "(without it a non-empty folder is refused).",
+)
+
+
+def report_dir_option(default: str, what: str = "Write the report into this folder") -> Any:
+    """--report-dir, whose help names the folder written when it is not given."""
     return click.option(
-        "--replace-report",
-        is_flag=True,
-        help="With --report-dir: replace the previous leadsync report in that folder "
-        "(without it a non-empty folder is refused).",
-    )(f)
+        "--report-dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        help=f"{what} (default {default}).",
+    )
+
+
+#: --region and --sheet: how ``sync``, ``plan`` and ``validate`` read the files.
+region_option = click.option(
+    "--region", help="Default region for numbers without +country (default US)."
+)
+sheet_option = click.option("--sheet", help="Sheet to read (default the first; * for all).")
 
 
 def listen_options(port: int) -> Callable[[F], F]:
@@ -148,7 +160,7 @@ class CliContext:
     verbose: int
     quiet: bool
     log_format: str
-    environ: Mapping[str, str] = field(default_factory=dict)
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
 
     @cached_property
     def console(self) -> Console:
@@ -163,18 +175,6 @@ class CliContext:
         from rich.console import Console
 
         return Console(stderr=True)
-
-    @classmethod
-    def create(
-        cls, *, config: str | None, verbose: int, quiet: bool, log_format: str
-    ) -> CliContext:
-        return cls(
-            config=config,
-            verbose=verbose,
-            quiet=quiet,
-            log_format=log_format,
-            environ=dict(os.environ),
-        )
 
     def settings(self, overrides: Mapping[str, Any] | None = None) -> Settings:
         """Settings from --config / env / file plus this command's flag ``overrides``."""

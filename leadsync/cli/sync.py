@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import LeadsyncError, UsageError
-from .common import CliContext, command_config_option, pass_cli, replace_report_option
+from .common import (
+    CliContext,
+    command_config_option,
+    pass_cli,
+    region_option,
+    replace_report_option,
+    report_dir_option,
+    sheet_option,
+)
 
 if TYPE_CHECKING:
     from ..report import RunReport
@@ -74,13 +82,9 @@ def sync_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--job", "jobs", multiple=True, help="Run a configured [[jobs]] entry (repeatable)."
         ),
-        click.option("--region", help="Default region for numbers without +country (default US)."),
-        click.option("--sheet", help="Sheet to read (default the first; * for all)."),
-        click.option(
-            "--report-dir",
-            type=click.Path(path_type=Path, file_okay=False),
-            help="Write the report into this folder (default reports/<time>_<name>).",
-        ),
+        region_option,
+        sheet_option,
+        report_dir_option("reports/<time>_<name>"),
         replace_report_option,
         click.option(
             "--allow-mass-delete",
@@ -221,11 +225,7 @@ def plan_command(cli: CliContext, args: SyncArgs, out: Path) -> int:
 
 @click.command("apply")
 @click.argument("plan_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option(
-    "--report-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Write the report into this folder (default reports/<time>_apply-<plan>).",
-)
+@report_dir_option("reports/<time>_apply-<plan>")
 @replace_report_option
 @click.option(
     "--replan",
@@ -313,11 +313,7 @@ def _replan(
     help="Sync mode for the demo run.",
 )
 @click.option("--dry-run", is_flag=True, help="Only show what would change.")
-@click.option(
-    "--report-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Report folder (default reports/<time>_demo).",
-)
+@report_dir_option("reports/<time>_demo", "Report folder")
 @pass_cli
 def demo_command(cli: CliContext, mode: str, dry_run: bool, report_dir: Path | None) -> int:
     """Start the embedded sandbox, show its campaigns, sync sample_data/ into it, print the
