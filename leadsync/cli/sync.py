@@ -109,13 +109,15 @@ def _progress(cli: CliContext) -> Any:
     return make_progress(cli.err_console)
 
 
-def _run_with_signals(fn: Callable[[threading.Event], RunReport]) -> RunReport:
+def _run_with_signals(run: Callable[..., RunReport]) -> RunReport:
+    """``run(stop=event)``, where SIGINT and SIGTERM set the event (the apply then stops
+    starting calls and reports what it did)."""
     from ..apply import install_signal_handlers
 
     stop = threading.Event()
     restore = install_signal_handlers(stop)
     try:
-        return fn(stop)
+        return run(stop=stop)
     finally:
         restore()
 
@@ -147,7 +149,7 @@ def sync_command(cli: CliContext, args: SyncArgs, dry_run: bool) -> int:
             return _run_jobs(cli, settings, args.jobs, dry_run, args.allow_mass_delete, progress)
         request = args.request(dry_run=dry_run)
         report = _run_with_signals(
-            lambda stop: run_sync(settings, request, progress=progress, stop=stop)
+            functools.partial(run_sync, settings, request, progress=progress)
         )
     print_summary(report, cli.console)
     return report.exit_code
@@ -168,20 +170,18 @@ def _run_jobs(
 
     worst = 0
     for name in jobs:
-
-        def one(stop: threading.Event, name: str = name) -> RunReport:
-            return run_job(
-                settings,
-                name,
-                cwd=Path.cwd(),
-                dry_run=dry_run,
-                allow_mass_delete=allow_mass_delete,
-                progress=progress,
-                stop=stop,
-            )
-
         try:
-            report = _run_with_signals(one)
+            report = _run_with_signals(
+                functools.partial(
+                    run_job,
+                    settings,
+                    name,
+                    cwd=Path.cwd(),
+                    dry_run=dry_run,
+                    allow_mass_delete=allow_mass_delete,
+                    progress=progress,
+                )
+            )
         except LeadsyncError as err:
             cli.err_console.print(f"job {name}: error: {err}", markup=False, highlight=False)
             worst = max(worst, int(err.exit_code))
@@ -252,13 +252,13 @@ def apply_command(
         return _replan(cli, settings, plan_file, report_dir, replace_report)
     with _progress(cli) as progress:
         report = _run_with_signals(
-            lambda stop: run_apply(
+            functools.partial(
+                run_apply,
                 settings,
                 plan_file,
                 report_dir=report_dir,
                 replace_report=replace_report,
                 progress=progress,
-                stop=stop,
             )
         )
     print_summary(report, cli.console)

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .. import __version__
+from ..atomic import open_mode, write_atomic
 from ..errors import ExitCode
 from ..models import COUNT_KEYS, Count, OpOutcome, RowOutcome
-from .files import atomic_path, op_result_record, rows_frame
+from .files import op_result_record, rows_frame
 from .model import RunReport, as_utc
 from .svg import color, stacked_bars
 from .words import (
@@ -252,6 +253,5 @@ def render_html(report: RunReport, files: list[str] | None = None) -> str:
 def write_html(report: RunReport, path: Path, files: list[str] | None = None) -> Path:
     """Write ``report.html`` at ``path`` (atomically). Returns ``path``."""
     text = render_html(report, files)
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+    write_atomic(path, text, durable=False, mode=open_mode())
     return path

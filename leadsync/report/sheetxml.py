@@ -3,12 +3,9 @@ kernels and streamed into the workbook's zip (no Python object per cell).
 
 openpyxl writes the workbook skeleton (styles, frozen header, autofilter, the Summary sheet);
 :func:`fill_sheets` copies that file and inserts each table's ``<row>`` elements after its
-header row. Why not a library for the rows too: ``bench/bench_report.py`` measures the
-candidates side by side (openpyxl write-only, XlsxWriter ``constant_memory``, the Rust-backed
-``rust_xlsxwriter`` bindings on PyPI). The pure-Python ones are an order of magnitude slower;
-the Rust-backed ones are about as fast as this module, but refuse our tables as they are (a
-missing number, a cell over Excel's limit), cannot lay out the Summary sheet, and one holds
-the whole sheet in memory (bench/RESULTS.md has the figures).
+header row. Why not a library for the rows too: the pure-Python writers are an order of
+magnitude slower, and the Rust-backed ones refuse our tables as they are (a missing number, a
+cell over Excel's limit) and cannot lay out the Summary sheet (``bench/bench_report.py``).
 """
 
 from __future__ import annotations

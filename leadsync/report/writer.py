@@ -40,20 +40,16 @@ class _Tally:
 def write_report(
     report: RunReport, folder: Path, *, progress: Progress | None = None
 ) -> list[Path]:
-    """Write the report folder and return the paths written, in this order:
-    ``summary.json``, ``rows.csv``, ``rejected.csv``, ``operations.jsonl``, ``report.xlsx``,
-    ``report.html``.
+    """Write the report folder (created when missing) and return the paths written, in the
+    order of :data:`~leadsync.report.folder.REPORT_FILES`; set ``report.folder``.
 
-    The folder is created when missing. Each file is replaced atomically, so a file is either
-    the old one or complete. ``operations.jsonl`` is left alone when the apply stage already
-    wrote it (it is the live journal); ``before.csv`` is written by :func:`write_before_csv`
-    before any delete. Sets ``report.folder``. ``progress("report", done, total)`` is called
-    as the rows of the CSV files and of the workbook are written (``done`` counts rows, plus
-    one for report.html). Raises OSError when the folder cannot be written.
+    Each file is replaced atomically. ``operations.jsonl`` is left alone when the apply stage
+    already wrote it (the live journal); ``before.csv`` is written by :func:`write_before_csv`
+    before any delete. ``progress("report", done, total)`` counts the rows written (plus one
+    for report.html). Raises OSError when the folder cannot be written.
 
-    rows.csv and rejected.csv are written on a worker thread while this one writes the
-    workbook and report.html: the CSV files are mostly Arrow work, which runs without the GIL,
-    and the workbook and the page mostly Python, so the two overlap on a second core.
+    The CSV files (mostly Arrow work, without the GIL) are written on a worker thread while
+    this one writes the workbook and the page (mostly Python): the two overlap on two cores.
     """
     folder.mkdir(parents=True, exist_ok=True)
     report.folder = folder
