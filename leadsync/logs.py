@@ -144,25 +144,14 @@ class SecretMask:
 
 _COVERED_RUN = re.compile(b"\x01+")
 
-#: The secrets masked in every log line (and by :func:`redact`).
+#: The secrets masked in every log line. ``register_secret(value)`` as soon as a secret is
+#: known (a new token, say; a str or a pydantic ``SecretStr``, None and blank values ignored;
+#: thread-safe); ``redact(text)`` masks them all in ``text``; ``clear_secrets()`` forgets them
+#: (for tests).
 _secrets = SecretMask()
-
-
-def register_secret(value: Any) -> None:
-    """Redact ``value`` (a str or a pydantic ``SecretStr``) from every log line from now on,
-    in every form it may take (:class:`SecretMask`). ``None`` and empty or blank values are
-    ignored. Thread-safe; call it as soon as a secret is known (e.g. a new token)."""
-    _secrets.add(value)
-
-
-def clear_secrets() -> None:
-    """Forget every registered secret (for tests)."""
-    _secrets.clear()
-
-
-def redact(text: str) -> str:
-    """``text`` with every registered secret replaced by ``***``."""
-    return _secrets(text)
+register_secret = _secrets.add
+redact = _secrets.__call__
+clear_secrets = _secrets.clear
 
 
 def _redact_value(value: Any) -> Any:
@@ -308,13 +297,6 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
         pass
 
 
-def level_for(verbosity: int, quiet: bool) -> int:
-    """The level of leadsync's loggers: -q → WARNING, default INFO, -v → DEBUG."""
-    if quiet:
-        return QUIET_LEVEL
-    return VERBOSE_LEVEL if verbosity > 0 else DEFAULT_LEVEL
-
-
 def setup_logging(
     fmt: str = "text",
     verbosity: int = 0,
@@ -346,5 +328,6 @@ def setup_logging(
     root.addHandler(handler)
     library_debug = verbosity >= LIBRARY_DEBUG_VERBOSITY and not quiet
     root.setLevel(logging.DEBUG if library_debug else logging.WARNING)
-    logging.getLogger(PACKAGE_LOGGER).setLevel(level_for(verbosity, quiet))
+    level = QUIET_LEVEL if quiet else VERBOSE_LEVEL if verbosity > 0 else DEFAULT_LEVEL
+    logging.getLogger(PACKAGE_LOGGER).setLevel(level)
     return handler

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 
 from rich.console import Console
 from rich.progress import (
@@ -94,12 +93,11 @@ class StageProgress:
         self.console = console
         self.clock = clock
         self.interval_s = interval_s
-        self.live = console.is_terminal
         self._tasks: dict[str, TaskID] = {}
         self._last_line: dict[str, float] = {}
         self._finished: set[str] = set()
         self._progress: Progress | None = None
-        if self.live:
+        if console.is_terminal:
             self._progress = Progress(
                 TextColumn("[bold]{task.description:<10}"),
                 BarColumn(),
@@ -140,12 +138,7 @@ class StageProgress:
     def __enter__(self) -> StageProgress:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
