@@ -175,25 +175,20 @@ def export_command(cli: CliContext, campaign: str, out: Path | None) -> None:
     with _client(cli) as client:
         target = client.resolve_campaign(campaign)
         path = out or default_export_path(target)
-        console = cli.err_console
-        if console.is_terminal:
-            with Progress(
-                TextColumn("[bold]export"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-            ) as bar:
-                task = bar.add_task("export", total=target.total_leads or None)
-                count = export_leads(
-                    client, target, path, progress=lambda n: bar.update(task, completed=n)
-                )
-        else:
-            count = export_leads(client, target, path)
-    cli.console.print(
-        f"exported {count:,} lead(s) of campaign {target.name} ({target.id}) to {path}",
-        markup=False,
-        highlight=False,
+        with Progress(
+            TextColumn("[bold]export"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=cli.err_console,
+            disable=not cli.err_console.is_terminal,  # no bar in a log or a pipe
+        ) as bar:
+            task = bar.add_task("export", total=target.total_leads or None)
+            count = export_leads(
+                client, target, path, progress=lambda n: bar.update(task, completed=n)
+            )
+    _say(
+        cli.console, f"exported {count:,} lead(s) of campaign {target.name} ({target.id}) to {path}"
     )
 
 
@@ -294,7 +289,7 @@ def activity_command(
         events = client.iter_activity(start, end, page_size=page_size)
         if out is not None:
             count = write_activity(events, out)
-            cli.console.print(f"wrote {count:,} event(s) to {out}", markup=False, highlight=False)
+            _say(cli.console, f"wrote {count:,} event(s) to {out}")
             return
         cli.console.print(activity_table(list(events)))
 

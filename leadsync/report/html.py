@@ -146,7 +146,7 @@ def _reasons(report: RunReport) -> dict[str, Any] | None:
     reasons = report.reason_counts()
     if not reasons:
         return None
-    examples = report.reason_examples()
+    examples = report.issue_table().code_examples()  # the first message of each code
     rows_read = report.totals()[Count.ROWS_READ] or 1
     return {
         "rows": [

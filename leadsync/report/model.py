@@ -144,10 +144,6 @@ class RunReport:
         counts = self.issue_table().code_counts()
         return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
-    def reason_examples(self) -> dict[str, str]:
-        """Each reason code with the message of the first row that carries it."""
-        return self.issue_table().code_examples()
-
     def status_rows(self) -> list[tuple[str, str, int | None, int | None]]:
         """``(campaign, status, before, after)`` for each status counted before or after the
         run, by campaign and then status; a count not taken is None."""
