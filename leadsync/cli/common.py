@@ -70,35 +70,39 @@ def _set_global(name: str) -> Callable[[click.Context, click.Parameter, Any], An
     return callback
 
 
+_AS_BEFORE = "same as before the command"
+#: The global options a subcommand accepts too: (declarations, CliContext field, settings,
+#: help).
+_GLOBAL_OPTIONS: tuple[tuple[list[str], str, dict[str, Any], str], ...] = (
+    (
+        ["-v", "--verbose"],
+        "verbose",
+        {"count": True},
+        f"More log output (repeatable; {_AS_BEFORE}).",
+    ),
+    (["-q", "--quiet"], "quiet", {"is_flag": True}, f"Only warnings and errors ({_AS_BEFORE})."),
+    (
+        ["--log-format"],
+        "log_format",
+        {"type": click.Choice(["text", "json"])},
+        f"text or json log lines ({_AS_BEFORE}).",
+    ),
+)
+
+
 def add_global_options(command: click.Command) -> click.Command:
     """Accept -v, -q and --log-format after the command name too (``leadsync sync --job
     nightly --log-format json``), as --config is."""
-    command.params.extend(
-        [
+    for decls, name, settings, what in _GLOBAL_OPTIONS:
+        command.params.append(
             click.Option(
-                ["-v", "--verbose", "_verbose"],
-                count=True,
+                [*decls, f"_{name}"],
                 expose_value=False,
-                callback=_set_global("verbose"),
-                help="More log output (repeatable; same as before the command).",
-            ),
-            click.Option(
-                ["-q", "--quiet", "_quiet"],
-                is_flag=True,
-                expose_value=False,
-                callback=_set_global("quiet"),
-                help="Only warnings and errors (same as before the command).",
-            ),
-            click.Option(
-                ["--log-format", "_log_format"],
-                type=click.Choice(["text", "json"]),
-                default=None,
-                expose_value=False,
-                callback=_set_global("log_format"),
-                help="text or json log lines (same as before the command).",
-            ),
-        ]
-    )
+                callback=_set_global(name),
+                help=what,
+                **settings,
+            )
+        )
     return command
 
 
