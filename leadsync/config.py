@@ -21,15 +21,11 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from .errors import ConfigError
 from .models import DEFAULT_STATUSES, INPUT_FIELDS
 
-#: Environment variables (docs/design.md, 'Configuration') and the ``[api]`` key each one sets.
+#: Environment variables (docs/design.md, 'Configuration'): ``LEADSYNC_BASE_URL`` sets
+#: ``[api] base_url``, and so on.
 ENV_VARS: dict[str, str] = {
-    "LEADSYNC_BASE_URL": "base_url",
-    "LEADSYNC_USERNAME": "username",
-    "LEADSYNC_PASSWORD": "password",
-    "LEADSYNC_DOMAIN": "domain",
-    "LEADSYNC_ACCOUNT_ID": "account_id",
-    "LEADSYNC_API_KEY": "api_key",
-    "LEADSYNC_CA_BUNDLE": "ca_bundle",
+    f"LEADSYNC_{key.upper()}": key
+    for key in ("base_url", "username", "password", "domain", "account_id", "api_key", "ca_bundle")
 }
 CONFIG_ENV = "LEADSYNC_CONFIG"
 DEFAULT_CONFIG_NAME = "leadsync.toml"
@@ -343,12 +339,15 @@ class Settings(BaseSettings):
         return data
 
 
-def _deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+def _lay_over(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``top`` laid over it, mappings merged key by key; a None in ``top`` is no
+    value (an unset flag does not clobber the file)."""
     out = dict(base)
     for k, v in top.items():
-        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
-            out[k] = _deep_merge(out[k], v)
-        else:
+        if isinstance(v, Mapping):
+            below = out.get(k)
+            out[k] = _lay_over(below if isinstance(below, Mapping) else {}, v)
+        elif v is not None:
             out[k] = v
     return out
 
@@ -414,15 +413,7 @@ def load_settings(
     data: dict[str, Any] = read_toml(path) if path else {}
     env_api = {key: environ[var] for var, key in ENV_VARS.items() if environ.get(var)}
     if env_api:
-        data = _deep_merge(data, {"api": env_api})
-    if overrides:
-        clean = {
-            section: {k: v for k, v in values.items() if v is not None}
-            if isinstance(values, Mapping)
-            else values
-            for section, values in overrides.items()
-            if values is not None
-        }
-        data = _deep_merge(data, clean)
+        data = _lay_over(data, {"api": env_api})
+    data = _lay_over(data, overrides or {})
     data["config_path"] = path
     return _validate(data, path)

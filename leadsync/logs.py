@@ -135,39 +135,23 @@ class SecretMask:
         if not hit:
             return text
         out: list[str] = []
-        i = 0
-        while i < len(text):
-            if covered[i]:
-                out.append(MASK)
-                while i < len(text) and covered[i]:
-                    i += 1
-            else:
-                j = covered.find(1, i)
-                j = len(text) if j < 0 else j
-                out.append(text[i:j])
-                i = j
-        return "".join(out)
+        end = 0
+        for run in _COVERED_RUN.finditer(covered):  # each run of covered characters: one mask
+            out += [text[end : run.start()], MASK]
+            end = run.end()
+        return "".join(out) + text[end:]
 
 
-#: The secrets masked in every log line (and by :func:`redact`).
+_COVERED_RUN = re.compile(b"\x01+")
+
+#: The secrets masked in every log line. ``register_secret(value)`` as soon as a secret is
+#: known (a new token, say; a str or a pydantic ``SecretStr``, None and blank values ignored;
+#: thread-safe); ``redact(text)`` masks them all in ``text``; ``clear_secrets()`` forgets them
+#: (for tests).
 _secrets = SecretMask()
-
-
-def register_secret(value: Any) -> None:
-    """Redact ``value`` (a str or a pydantic ``SecretStr``) from every log line from now on,
-    in every form it may take (:class:`SecretMask`). ``None`` and empty or blank values are
-    ignored. Thread-safe; call it as soon as a secret is known (e.g. a new token)."""
-    _secrets.add(value)
-
-
-def clear_secrets() -> None:
-    """Forget every registered secret (for tests)."""
-    _secrets.clear()
-
-
-def redact(text: str) -> str:
-    """``text`` with every registered secret replaced by ``***``."""
-    return _secrets(text)
+register_secret = _secrets.add
+redact = _secrets.__call__
+clear_secrets = _secrets.clear
 
 
 def _redact_value(value: Any) -> Any:
@@ -249,7 +233,7 @@ def _extras(record: logging.LogRecord) -> dict[str, Any]:
 
 def _utc_time(record: logging.LogRecord) -> str:
     moment = datetime.fromtimestamp(record.created, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class JsonFormatter(logging.Formatter):
@@ -278,21 +262,18 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     """``2026-11-29T23:59:00.123Z INFO    leadsync.apply [nightly/apply] message key=value``."""
 
-    def format(self, record: logging.LogRecord) -> str:
+    def formatMessage(self, record: logging.LogRecord) -> str:
         where = "/".join(str(getattr(record, k)) for k in CONTEXT_KEYS if getattr(record, k, None))
         parts = [_utc_time(record), f"{record.levelname:<7}", record.name]
         if where:
             parts.append(f"[{where}]")
-        parts.append(record.getMessage())
+        parts.append(record.message)
         parts.extend(f"{k}={v}" for k, v in _extras(record).items())
-        line = " ".join(parts)
-        if record.exc_info and not record.exc_text:
-            record.exc_text = self.formatException(record.exc_info)
-        if record.exc_text:
-            line = f"{line}\n{record.exc_text}"
-        if record.stack_info:
-            line = f"{line}\n{self.formatStack(record.stack_info)}"
-        return redact(line)
+        return " ".join(parts)
+
+    def format(self, record: logging.LogRecord) -> str:
+        # logging.Formatter.format adds the traceback and the stack after the line.
+        return redact(super().format(record))
 
 
 # --- setup ---------------------------------------------------------------------------------
@@ -314,13 +295,6 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
     @stream.setter
     def stream(self, _value: TextIO) -> None:
         pass
-
-
-def level_for(verbosity: int, quiet: bool) -> int:
-    """The level of leadsync's loggers: -q → WARNING, default INFO, -v → DEBUG."""
-    if quiet:
-        return QUIET_LEVEL
-    return VERBOSE_LEVEL if verbosity > 0 else DEFAULT_LEVEL
 
 
 def setup_logging(
@@ -354,5 +328,6 @@ def setup_logging(
     root.addHandler(handler)
     library_debug = verbosity >= LIBRARY_DEBUG_VERBOSITY and not quiet
     root.setLevel(logging.DEBUG if library_debug else logging.WARNING)
-    logging.getLogger(PACKAGE_LOGGER).setLevel(level_for(verbosity, quiet))
+    level = QUIET_LEVEL if quiet else VERBOSE_LEVEL if verbosity > 0 else DEFAULT_LEVEL
+    logging.getLogger(PACKAGE_LOGGER).setLevel(level)
     return handler

@@ -65,22 +65,18 @@ REMOTE_COLUMNS: tuple[str, ...] = (
 DEFAULT_STATUSES: tuple[str, ...] = ("new", "success", "failed")
 
 
+def _empty(columns: tuple[str, ...], ints: tuple[str, ...]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="Int64" if c in ints else "string") for c in columns})
+
+
 def empty_desired() -> pd.DataFrame:
     """An empty desired-leads table with the right columns and dtypes."""
-    return pd.DataFrame(
-        {
-            c: pd.Series(dtype="Int64" if c in (*INT_FIELDS, "row") else "string")
-            for c in DESIRED_COLUMNS
-        }
-    )
+    return _empty(DESIRED_COLUMNS, (*INT_FIELDS, "row"))
 
 
 def empty_remote() -> pd.DataFrame:
     """An empty remote-leads table with the right columns and dtypes."""
-    ints = {"retries", "priority", "created"}
-    return pd.DataFrame(
-        {c: pd.Series(dtype="Int64" if c in ints else "string") for c in REMOTE_COLUMNS}
-    )
+    return _empty(REMOTE_COLUMNS, ("retries", "priority", "created"))
 
 
 # --- reading -------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from .common import CliContext, add_global_options, config_option
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, verbose: int, quiet: bool, log_format: str) -> None:
     """Keep dialer campaigns in step with CSV and Excel files."""
-    ctx.obj = CliContext.create(config=config, verbose=verbose, quiet=quiet, log_format=log_format)
+    ctx.obj = CliContext(config, verbose, quiet, log_format)
     setup_logging(log_format, verbosity=verbose, quiet=quiet)
 
 

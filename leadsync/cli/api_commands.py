@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -110,17 +111,8 @@ def campaigns_command(cli: CliContext, as_json: bool) -> None:
     settings = cli.settings()
     with CampaignsClient(settings.api) as client:
         campaigns = client.campaigns()
-    if as_json:
-        data = [
-            {
-                "id": c.id,
-                "name": c.name,
-                "status": c.status,
-                "total_leads": c.total_leads,
-                "leads_by_status": c.leads_by_status,
-            }
-            for c in campaigns
-        ]
+    if as_json:  # the Campaign's fields, in their order
+        data = [asdict(c) for c in campaigns]
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
     cli.console.print(campaigns_table(campaigns, settings.sync.statuses))
@@ -183,25 +175,20 @@ def export_command(cli: CliContext, campaign: str, out: Path | None) -> None:
     with _client(cli) as client:
         target = client.resolve_campaign(campaign)
         path = out or default_export_path(target)
-        console = cli.err_console
-        if console.is_terminal:
-            with Progress(
-                TextColumn("[bold]export"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-            ) as bar:
-                task = bar.add_task("export", total=target.total_leads or None)
-                count = export_leads(
-                    client, target, path, progress=lambda n: bar.update(task, completed=n)
-                )
-        else:
-            count = export_leads(client, target, path)
-    cli.console.print(
-        f"exported {count:,} lead(s) of campaign {target.name} ({target.id}) to {path}",
-        markup=False,
-        highlight=False,
+        with Progress(
+            TextColumn("[bold]export"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=cli.err_console,
+            disable=not cli.err_console.is_terminal,  # no bar in a log or a pipe
+        ) as bar:
+            task = bar.add_task("export", total=target.total_leads or None)
+            count = export_leads(
+                client, target, path, progress=lambda n: bar.update(task, completed=n)
+            )
+    _say(
+        cli.console, f"exported {count:,} lead(s) of campaign {target.name} ({target.id}) to {path}"
     )
 
 
@@ -302,7 +289,7 @@ def activity_command(
         events = client.iter_activity(start, end, page_size=page_size)
         if out is not None:
             count = write_activity(events, out)
-            cli.console.print(f"wrote {count:,} event(s) to {out}", markup=False, highlight=False)
+            _say(cli.console, f"wrote {count:,} event(s) to {out}")
             return
         cli.console.print(activity_table(list(events)))
 

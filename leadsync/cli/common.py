@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from ..logs import setup_logging
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -33,28 +35,25 @@ def _remember_config(ctx: click.Context, _param: click.Parameter, value: str | N
     return value
 
 
-def config_option(f: F) -> F:
-    return click.option(
-        "--config",
-        "config",
-        type=click.Path(dir_okay=False),
-        default=None,
-        callback=_remember_config,
-        help="TOML config file (else $LEADSYNC_CONFIG, else ./leadsync.toml).",
-    )(f)
-
-
-def command_config_option(f: F) -> F:
-    """--config on a subcommand (so `leadsync sync --config f.toml` works too)."""
-    return click.option(
-        "--config",
-        "command_config",
-        type=click.Path(dir_okay=False),
-        default=None,
-        expose_value=False,
-        callback=_remember_config,
-        help="TOML config file (same as the global --config).",
-    )(f)
+_CONFIG_PATH = click.Path(dir_okay=False)
+config_option = click.option(
+    "--config",
+    "config",
+    type=_CONFIG_PATH,
+    default=None,
+    callback=_remember_config,
+    help="TOML config file (else $LEADSYNC_CONFIG, else ./leadsync.toml).",
+)
+#: --config on a subcommand (so `leadsync sync --config f.toml` works too).
+command_config_option = click.option(
+    "--config",
+    "command_config",
+    type=_CONFIG_PATH,
+    default=None,
+    expose_value=False,
+    callback=_remember_config,
+    help="TOML config file (same as the global --config).",
+)
 
 
 def _set_global(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
@@ -65,54 +64,71 @@ def _set_global(name: str) -> Callable[[click.Context, click.Parameter, Any], An
         if cli is None or value in (None, 0, False):
             return value
         setattr(cli, name, value)
-        from ..logs import setup_logging
-
         setup_logging(cli.log_format, verbosity=cli.verbose, quiet=cli.quiet)
         return value
 
     return callback
 
 
+_AS_BEFORE = "same as before the command"
+#: The global options a subcommand accepts too: (declarations, CliContext field, settings,
+#: help).
+_GLOBAL_OPTIONS: tuple[tuple[list[str], str, dict[str, Any], str], ...] = (
+    (
+        ["-v", "--verbose"],
+        "verbose",
+        {"count": True},
+        f"More log output (repeatable; {_AS_BEFORE}).",
+    ),
+    (["-q", "--quiet"], "quiet", {"is_flag": True}, f"Only warnings and errors ({_AS_BEFORE})."),
+    (
+        ["--log-format"],
+        "log_format",
+        {"type": click.Choice(["text", "json"])},
+        f"text or json log lines ({_AS_BEFORE}).",
+    ),
+)
+
+
 def add_global_options(command: click.Command) -> click.Command:
     """Accept -v, -q and --log-format after the command name too (``leadsync sync --job
     nightly --log-format json``), as --config is."""
-    command.params.extend(
-        [
+    for decls, name, settings, what in _GLOBAL_OPTIONS:
+        command.params.append(
             click.Option(
-                ["-v", "--verbose", "_verbose"],
-                count=True,
+                [*decls, f"_{name}"],
                 expose_value=False,
-                callback=_set_global("verbose"),
-                help="More log output (repeatable; same as before the command).",
-            ),
-            click.Option(
-                ["-q", "--quiet", "_quiet"],
-                is_flag=True,
-                expose_value=False,
-                callback=_set_global("quiet"),
-                help="Only warnings and errors (same as before the command).",
-            ),
-            click.Option(
-                ["--log-format", "_log_format"],
-                type=click.Choice(["text", "json"]),
-                default=None,
-                expose_value=False,
-                callback=_set_global("log_format"),
-                help="text or json log lines (same as before the command).",
-            ),
-        ]
-    )
+                callback=_set_global(name),
+                help=what,
+                **settings,
+            )
+        )
     return command
 
 
-def replace_report_option(f: F) -> F:
-    """--replace-report: let --report-dir name a folder that holds a previous report."""
+#: --replace-report: let --report-dir name a folder that holds a previous report.
+replace_report_option = click.option(
+    "--replace-report",
+    is_flag=True,
+    help="With --report-dir: replace the previous leadsync report in that folder "
+    "(without it a non-empty folder is refused).",
+)
+
+
+def report_dir_option(default: str, what: str = "Write the report into this folder") -> Any:
+    """--report-dir, whose help names the folder written when it is not given."""
     return click.option(
-        "--replace-report",
-        is_flag=True,
-        help="With --report-dir: replace the previous leadsync report in that folder "
-        "(without it a non-empty folder is refused).",
-    )(f)
+        "--report-dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        help=f"{what} (default {default}).",
+    )
+
+
+#: --region and --sheet: how ``sync``, ``plan`` and ``validate`` read the files.
+region_option = click.option(
+    "--region", help="Default region for numbers without +country (default US)."
+)
+sheet_option = click.option("--sheet", help="Sheet to read (default the first; * for all).")
 
 
 def listen_options(port: int) -> Callable[[F], F]:
@@ -148,7 +164,7 @@ class CliContext:
     verbose: int
     quiet: bool
     log_format: str
-    environ: Mapping[str, str] = field(default_factory=dict)
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
 
     @cached_property
     def console(self) -> Console:
@@ -163,18 +179,6 @@ class CliContext:
         from rich.console import Console
 
         return Console(stderr=True)
-
-    @classmethod
-    def create(
-        cls, *, config: str | None, verbose: int, quiet: bool, log_format: str
-    ) -> CliContext:
-        return cls(
-            config=config,
-            verbose=verbose,
-            quiet=quiet,
-            log_format=log_format,
-            environ=dict(os.environ),
-        )
 
     def settings(self, overrides: Mapping[str, Any] | None = None) -> Settings:
         """Settings from --config / env / file plus this command's flag ``overrides``."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,11 +39,10 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def console_token(environ: dict[str, str] | object, host: str) -> tuple[str, bool]:
+def console_token(environ: Mapping[str, str], host: str) -> tuple[str, bool]:
     """``(token, configured)``: the configured token, or a random one for a loopback host.
     Raises UsageError when ``host`` is not loopback and no token is configured."""
-    configured = environ.get(TOKEN_ENV, "") if isinstance(environ, dict) else ""
-    configured = configured.strip()
+    configured = environ.get(TOKEN_ENV, "").strip()
     if configured and len(configured) < MIN_TOKEN_CHARS:
         raise UsageError(f"{TOKEN_ENV} is too short: use at least {MIN_TOKEN_CHARS} characters")
     if not configured and not is_loopback(host):
@@ -70,16 +69,16 @@ def _sandbox_settings(settings: Settings) -> Iterator[tuple[Settings, str]]:
 
 
 def _listen(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    v6 = ":" in host  # an IPv6 wildcard also takes IPv4, as the system's default does
     try:
-        sock.bind((host.strip("[]"), port))
+        return socket.create_server(
+            (host.strip("[]"), port),
+            family=socket.AF_INET6 if v6 else socket.AF_INET,
+            backlog=128,
+            dualstack_ipv6=v6 and socket.has_dualstack_ipv6(),
+        )
     except OSError as err:
-        sock.close()
         raise UsageError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
-    sock.listen(128)
-    return sock
 
 
 @click.command("serve")

@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import LeadsyncError, UsageError
-from .common import CliContext, command_config_option, pass_cli, replace_report_option
+from .common import (
+    CliContext,
+    command_config_option,
+    pass_cli,
+    region_option,
+    replace_report_option,
+    report_dir_option,
+    sheet_option,
+)
 
 if TYPE_CHECKING:
     from ..report import RunReport
@@ -74,13 +82,9 @@ def sync_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--job", "jobs", multiple=True, help="Run a configured [[jobs]] entry (repeatable)."
         ),
-        click.option("--region", help="Default region for numbers without +country (default US)."),
-        click.option("--sheet", help="Sheet to read (default the first; * for all)."),
-        click.option(
-            "--report-dir",
-            type=click.Path(path_type=Path, file_okay=False),
-            help="Write the report into this folder (default reports/<time>_<name>).",
-        ),
+        region_option,
+        sheet_option,
+        report_dir_option("reports/<time>_<name>"),
         replace_report_option,
         click.option(
             "--allow-mass-delete",
@@ -105,13 +109,15 @@ def _progress(cli: CliContext) -> Any:
     return make_progress(cli.err_console)
 
 
-def _run_with_signals(fn: Callable[[threading.Event], RunReport]) -> RunReport:
+def _run_with_signals(run: Callable[..., RunReport]) -> RunReport:
+    """``run(stop=event)``, where SIGINT and SIGTERM set the event (the apply then stops
+    starting calls and reports what it did)."""
     from ..apply import install_signal_handlers
 
     stop = threading.Event()
     restore = install_signal_handlers(stop)
     try:
-        return fn(stop)
+        return run(stop=stop)
     finally:
         restore()
 
@@ -143,7 +149,7 @@ def sync_command(cli: CliContext, args: SyncArgs, dry_run: bool) -> int:
             return _run_jobs(cli, settings, args.jobs, dry_run, args.allow_mass_delete, progress)
         request = args.request(dry_run=dry_run)
         report = _run_with_signals(
-            lambda stop: run_sync(settings, request, progress=progress, stop=stop)
+            functools.partial(run_sync, settings, request, progress=progress)
         )
     print_summary(report, cli.console)
     return report.exit_code
@@ -164,20 +170,18 @@ def _run_jobs(
 
     worst = 0
     for name in jobs:
-
-        def one(stop: threading.Event, name: str = name) -> RunReport:
-            return run_job(
-                settings,
-                name,
-                cwd=Path.cwd(),
-                dry_run=dry_run,
-                allow_mass_delete=allow_mass_delete,
-                progress=progress,
-                stop=stop,
-            )
-
         try:
-            report = _run_with_signals(one)
+            report = _run_with_signals(
+                functools.partial(
+                    run_job,
+                    settings,
+                    name,
+                    cwd=Path.cwd(),
+                    dry_run=dry_run,
+                    allow_mass_delete=allow_mass_delete,
+                    progress=progress,
+                )
+            )
         except LeadsyncError as err:
             cli.err_console.print(f"job {name}: error: {err}", markup=False, highlight=False)
             worst = max(worst, int(err.exit_code))
@@ -221,11 +225,7 @@ def plan_command(cli: CliContext, args: SyncArgs, out: Path) -> int:
 
 @click.command("apply")
 @click.argument("plan_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option(
-    "--report-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Write the report into this folder (default reports/<time>_apply-<plan>).",
-)
+@report_dir_option("reports/<time>_apply-<plan>")
 @replace_report_option
 @click.option(
     "--replan",
@@ -252,13 +252,13 @@ def apply_command(
         return _replan(cli, settings, plan_file, report_dir, replace_report)
     with _progress(cli) as progress:
         report = _run_with_signals(
-            lambda stop: run_apply(
+            functools.partial(
+                run_apply,
                 settings,
                 plan_file,
                 report_dir=report_dir,
                 replace_report=replace_report,
                 progress=progress,
-                stop=stop,
             )
         )
     print_summary(report, cli.console)
@@ -313,11 +313,7 @@ def _replan(
     help="Sync mode for the demo run.",
 )
 @click.option("--dry-run", is_flag=True, help="Only show what would change.")
-@click.option(
-    "--report-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Report folder (default reports/<time>_demo).",
-)
+@report_dir_option("reports/<time>_demo", "Report folder")
 @pass_cli
 def demo_command(cli: CliContext, mode: str, dry_run: bool, report_dir: Path | None) -> int:
     """Start the embedded sandbox, show its campaigns, sync sample_data/ into it, print the

@@ -7,19 +7,23 @@ from pathlib import Path
 import click
 
 from ..errors import UsageError
-from .common import CliContext, command_config_option, pass_cli, replace_report_option
+from .common import (
+    CliContext,
+    command_config_option,
+    pass_cli,
+    region_option,
+    replace_report_option,
+    report_dir_option,
+    sheet_option,
+)
 
 
 @click.command("validate")
 @click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--region", help="Default region for numbers without +country (default US).")
-@click.option("--sheet", help="Sheet to read (default the first; * for all).")
+@region_option
+@sheet_option
 @click.option("--campaign", help="Campaign for rows whose file names none (not checked: offline).")
-@click.option(
-    "--report-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Write the report into this folder (default reports/<time>_<first file>).",
-)
+@report_dir_option("reports/<time>_<first file>")
 @replace_report_option
 @command_config_option
 @pass_cli

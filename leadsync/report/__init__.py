@@ -15,38 +15,21 @@ report.xlsx holds the rows that need attention and a capped sample of the others
 (:mod:`leadsync.report.xlsx`).
 """
 
-from .console import StageProgress, make_progress, print_summary, summary_table
-from .files import atomic_path, rejected_frame, write_before_csv
-from .model import (
-    EXIT_MEANINGS,
-    NO_CAMPAIGN,
-    ROW_COLUMNS,
-    RunReport,
-    empty_rows,
-    iso_utc,
-)
+from .console import make_progress, print_summary
+from .files import rejected_frame, write_before_csv
+from .model import ROW_COLUMNS, RunReport, iso_utc
 from .rows import read_counts, read_rows
-from .safe import safe_cell, safe_frame, safe_series
 from .writer import write_report
 
 __all__ = [
-    "EXIT_MEANINGS",
-    "NO_CAMPAIGN",
     "ROW_COLUMNS",
     "RunReport",
-    "StageProgress",
-    "atomic_path",
-    "empty_rows",
     "iso_utc",
     "make_progress",
     "print_summary",
     "read_counts",
     "read_rows",
     "rejected_frame",
-    "safe_cell",
-    "safe_frame",
-    "safe_series",
-    "summary_table",
     "write_before_csv",
     "write_report",
 ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 
 from rich.console import Console
 from rich.progress import (
@@ -22,9 +21,8 @@ from rich.text import Text
 
 from ..errors import ExitCode
 from ..models import COUNT_KEYS, Count
-from .html import MAX_CAMPAIGN_COLUMNS, card_keys
 from .model import RunReport
-from .words import COUNT_LABELS, COUNT_SHORT
+from .words import COUNT_LABELS, COUNT_SHORT, MAX_CAMPAIGN_COLUMNS, card_keys
 
 #: Seconds between two plain progress lines of one stage (when not on a terminal).
 PLAIN_PROGRESS_INTERVAL_S = 5.0
@@ -95,12 +93,11 @@ class StageProgress:
         self.console = console
         self.clock = clock
         self.interval_s = interval_s
-        self.live = console.is_terminal
         self._tasks: dict[str, TaskID] = {}
         self._last_line: dict[str, float] = {}
         self._finished: set[str] = set()
         self._progress: Progress | None = None
-        if self.live:
+        if console.is_terminal:
             self._progress = Progress(
                 TextColumn("[bold]{task.description:<10}"),
                 BarColumn(),
@@ -141,20 +138,9 @@ class StageProgress:
     def __enter__(self) -> StageProgress:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def make_progress(
-    console: Console,
-    *,
-    clock: Callable[[], float] = time.monotonic,
-    interval_s: float = PLAIN_PROGRESS_INTERVAL_S,
-) -> StageProgress:
-    """A progress callable ``(stage, done, total)`` for ``console`` (see StageProgress)."""
-    return StageProgress(console, clock=clock, interval_s=interval_s)
+#: A progress callable ``(stage, done, total)`` for a console.
+make_progress = StageProgress

@@ -26,18 +26,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..atomic import atomic_path as _atomic_path
-from ..atomic import open_mode
+from ..atomic import open_mode, write_atomic
 from ..models import OpResult, RowIssue
 from ..sync.issuetable import IssueTable
+from .folder import BEFORE_FILE, OPERATIONS_FILE, REJECTED_FILE, ROWS_FILE, SUMMARY_FILE
 from .model import ROW_COLUMNS, RunReport
 from .safe import is_text_dtype, safe_series, safe_text
 
 CSV_ENCODING = "utf-8-sig"
-SUMMARY_NAME = "summary.json"
-ROWS_NAME = "rows.csv"
-REJECTED_NAME = "rejected.csv"
-OPERATIONS_NAME = "operations.jsonl"
-BEFORE_NAME = "before.csv"
 CSV_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
 #: Columns rejected.csv adds after the file's own columns (``error`` last).
 REJECTED_EXTRA_COLUMNS: tuple[str, ...] = ("source_file", "source_sheet", "source_row", "error")
@@ -50,13 +46,9 @@ Tick = Callable[[int], None]
 
 def atomic_path(target: Path, *, durable: bool = False) -> AbstractContextManager[Path]:
     """A report file's atomic write (:func:`leadsync.atomic.atomic_path`), with the permissions
-    a plain ``open`` would give it, as the live journal has. ``durable`` (fsynced before the
-    rename) for the records a machine or a restore relies on: summary.json,
-    operations.jsonl, before.csv. The files for people (rows.csv, rejected.csv, report.xlsx,
-    report.html) are not: syncing ~100 MB of them costs a 1M-row run about a third of a second
-    (bench/RESULTS.md). A crash of leadsync leaves each of them old or whole; only a power loss
-    just after a run may leave one empty or short, while the durable records say what the run
-    did."""
+    a plain ``open`` would give it. ``durable`` (fsynced) only for the records a machine or a
+    restore relies on (summary.json, operations.jsonl, before.csv): syncing the large files
+    for people costs time, and a crash still leaves each of them old or whole."""
     return _atomic_path(target, mode=open_mode(), durable=durable)
 
 
@@ -69,17 +61,16 @@ def _json_default(value: Any) -> Any:
         return str(value)
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
-    if isinstance(value, set | frozenset | tuple):
+    if isinstance(value, set | frozenset):
         return list(value)
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
 def write_summary(report: RunReport, folder: Path) -> Path:
     """``summary.json`` (:meth:`RunReport.summary_dict`, indented, UTF-8)."""
-    path = folder / SUMMARY_NAME
+    path = folder / SUMMARY_FILE
     text = json.dumps(report.summary_dict(), indent=2, ensure_ascii=False, default=_json_default)
-    with atomic_path(path, durable=True) as tmp:
-        tmp.write_text(text + "\n", encoding="utf-8")
+    write_atomic(path, text + "\n", mode=open_mode())
     return path
 
 
@@ -103,13 +94,8 @@ def _write_csv(
     frame: pd.DataFrame, path: Path, tick: Tick | None = None, *, durable: bool = False
 ) -> Path:
     """Write ``frame`` (escaped by :func:`arrow_column`) as CSV, atomically (``durable``: see
-    :func:`atomic_path`).
-
-    pyarrow's CSV writer does the rows (far less CPU than ``DataFrame.to_csv``; figures in
-    bench/RESULTS.md), a batch of :data:`CSV_BATCH_ROWS` at a time (``tick(rows)`` after each);
-    it quotes every text value, which any CSV reader accepts. A missing value is an empty
-    field.
-    """
+    :func:`atomic_path`), with pyarrow's CSV writer (far less CPU than ``DataFrame.to_csv``),
+    :data:`CSV_BATCH_ROWS` rows at a time (``tick(rows)`` after each)."""
     table = arrow_table(frame)
     header = io.StringIO()
     csv.writer(header, lineterminator="\n").writerow([str(c) for c in frame.columns])
@@ -135,7 +121,7 @@ def rows_frame(report: RunReport) -> pd.DataFrame:
 
 def write_rows(report: RunReport, folder: Path, tick: Tick | None = None) -> Path:
     """``rows.csv``: one line per input row, :data:`ROW_COLUMNS` (``tick(n)`` per batch)."""
-    return _write_csv(rows_frame(report), folder / ROWS_NAME, tick)
+    return _write_csv(rows_frame(report), folder / ROWS_FILE, tick)
 
 
 def rejected_frame(issues: Iterable[RowIssue]) -> pd.DataFrame:
@@ -159,27 +145,11 @@ def rejected_frame(issues: Iterable[RowIssue]) -> pd.DataFrame:
     columns["error"] = pc.binary_join_element_wise(
         fixed["codes"], fixed["message"], pa.scalar(": ", pa.large_string())
     )
-    frame = pd.DataFrame(
-        {
-            name: (
-                pd.arrays.IntegerArray(
-                    pc.fill_null(_one_chunk(col), 0).to_numpy(zero_copy_only=False),
-                    pc.is_null(_one_chunk(col)).to_numpy(zero_copy_only=False),
-                )
-                if name == "source_row"
-                else pd.arrays.ArrowStringArray(_one_chunk(col).cast(pa.large_string()))
-            )
-            for name, col in columns.items()
-        },
-        copy=False,
+    text = pa.large_string()
+    table = pa.table({k: v if k == "source_row" else v.cast(text) for k, v in columns.items()})
+    return table.to_pandas(
+        types_mapper={pa.int64(): pd.Int64Dtype(), text: pd.StringDtype("pyarrow")}.get
     )
-    return frame
-
-
-def _one_chunk(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    if isinstance(values, pa.ChunkedArray):
-        return values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
-    return values
 
 
 def write_rejected(
@@ -193,26 +163,26 @@ def write_rejected(
     ``frame`` is that table when the caller has built it already."""
     if frame is None:
         frame = rejected_frame(report.rejected_issues())
-    return _write_csv(frame, folder / REJECTED_NAME, tick)
+    return _write_csv(frame, folder / REJECTED_FILE, tick)
 
 
 def op_result_record(result: OpResult) -> dict[str, Any]:
-    """One ``operations.jsonl`` object: the OpResult's fields, enums as their text."""
-    return json.loads(json.dumps(asdict(result), default=_json_default))
+    """One ``operations.jsonl`` object (and Operations sheet row): the OpResult's fields,
+    enums as their text."""
+    return {k: v.value if isinstance(v, Enum) else v for k, v in asdict(result).items()}
 
 
 def write_operations(report: RunReport, folder: Path) -> Path:
     """``operations.jsonl`` from ``report.operations`` — only when the apply stage has not
     already written it live (that journal is the exact record and is never overwritten)."""
-    path = folder / OPERATIONS_NAME
+    path = folder / OPERATIONS_FILE
     if path.exists():
         return path
     lines = [
-        json.dumps(op_result_record(op), ensure_ascii=False, default=_json_default)
+        json.dumps(op_result_record(op), ensure_ascii=False, default=_json_default) + "\n"
         for op in report.operations
     ]
-    with atomic_path(path, durable=True) as tmp:
-        tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    write_atomic(path, "".join(lines), mode=open_mode())
     return path
 
 
@@ -224,7 +194,7 @@ def write_before_csv(remote: pd.DataFrame, folder: Path) -> Path:
     cannot be written.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / BEFORE_NAME
+    path = folder / BEFORE_FILE
     frame = remote
     if path.exists():
         earlier = pd.read_csv(

@@ -30,17 +30,22 @@ MAX_NAME_TRIES = 1000
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
 SUMMARY_FILE = "summary.json"
-#: The files a leadsync report folder may hold; ``--replace-report`` removes exactly these.
-REPORT_FILES = frozenset(
-    {
-        "summary.json",
-        "rows.csv",
-        "rejected.csv",
-        "operations.jsonl",
-        "report.xlsx",
-        "report.html",
-        "before.csv",
-    }
+ROWS_FILE = "rows.csv"
+REJECTED_FILE = "rejected.csv"
+OPERATIONS_FILE = "operations.jsonl"
+XLSX_FILE = "report.xlsx"
+HTML_FILE = "report.html"
+BEFORE_FILE = "before.csv"
+#: The files a leadsync report folder may hold, in the order write_report returns them (then
+#: before.csv, written before any delete); ``--replace-report`` removes exactly these.
+REPORT_FILES = (
+    SUMMARY_FILE,
+    ROWS_FILE,
+    REJECTED_FILE,
+    OPERATIONS_FILE,
+    XLSX_FILE,
+    HTML_FILE,
+    BEFORE_FILE,
 )
 
 

@@ -18,12 +18,20 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .. import __version__
+from ..atomic import open_mode, write_atomic
 from ..errors import ExitCode
 from ..models import COUNT_KEYS, Count, OpOutcome, RowOutcome
-from .files import atomic_path, rows_frame
+from .files import op_result_record, rows_frame
 from .model import RunReport, as_utc
 from .svg import color, stacked_bars
-from .words import COUNT_LABELS, COUNT_SHORT, REASON_HELP
+from .words import (
+    COUNT_LABELS,
+    COUNT_SHORT,
+    MAX_CAMPAIGN_COLUMNS,
+    REASON_HELP,
+    card_keys,
+    chart_keys,
+)
 
 if TYPE_CHECKING:
     import jinja2
@@ -32,33 +40,12 @@ if TYPE_CHECKING:
 MAX_PROBLEM_ROWS = 5_000
 #: Failed operations listed at most (operations.jsonl has them all).
 MAX_FAILED_OPS = 1_000
-#: Up to this many campaigns, the per-campaign table has a column per campaign.
-MAX_CAMPAIGN_COLUMNS = 5
 #: Rejection reasons listed.
 TOP_REASONS = 10
 PROBLEM_OUTCOMES = (RowOutcome.REJECTED, RowOutcome.FAILED, RowOutcome.NOT_STARTED)
+#: The fields of a failed operation the page lists.
+FAILED_OP_FIELDS = ("kind", "key", "lead_id", "http_status", "attempts", "message")
 PROBLEM_COLUMNS = ("file", "sheet", "row", "campaign", "number", "outcome", "reasons", "message")
-
-#: The counts shown as cards and charted, per kind of run.
-VALIDATE_KEYS: list[str] = [Count.ROWS_VALID, Count.ROWS_REJECTED, Count.ROWS_DUPLICATE]
-PLANNED_KEYS: list[str] = [
-    Count.PLANNED_ADD,
-    Count.PLANNED_STATUS,
-    Count.PLANNED_DELETE,
-    Count.UNCHANGED,
-    Count.ROWS_REJECTED,
-    Count.ROWS_DUPLICATE,
-]
-APPLIED_KEYS: list[str] = [
-    Count.ADDED,
-    Count.STATUS_SET,
-    Count.DELETED,
-    Count.UNCHANGED,
-    Count.FAILED,
-    Count.NOT_STARTED,
-    Count.ROWS_REJECTED,
-    Count.ROWS_DUPLICATE,
-]
 
 
 def _num(value: Any, decimals: int | None = None) -> str:
@@ -88,32 +75,6 @@ def _environment() -> jinja2.Environment:
     env.filters["num"] = _num
     env.filters["signed"] = _signed
     return env
-
-
-def _text(value: Any) -> str:
-    """A cell as text: empty for a missing value."""
-    if value is None or (not isinstance(value, str | list | dict) and pd.isna(value)):
-        return ""
-    return str(value)
-
-
-def chart_keys(report: RunReport) -> list[str]:
-    """The counts that describe this kind of run (cards and chart)."""
-    if report.command == "validate":
-        return VALIDATE_KEYS
-    if report.dry_run or report.command == "plan":
-        return PLANNED_KEYS
-    return APPLIED_KEYS
-
-
-def card_keys(report: RunReport) -> list[str]:
-    """``rows_read``, the counts of :func:`chart_keys`, then drift, kept and residual when
-    there are any (cards and the console's summary)."""
-    totals = report.totals()
-    keys = [Count.ROWS_READ, *chart_keys(report)]
-    return keys + [
-        k for k in (Count.DRIFT, Count.KEPT, Count.RESIDUAL) if totals[k] and k not in keys
-    ]
 
 
 def _exit_class(code: int) -> str:
@@ -155,39 +116,29 @@ def _campaigns(report: RunReport) -> dict[str, Any]:
 def _statuses(report: RunReport) -> dict[str, Any] | None:
     if not report.status_before and not report.status_after:
         return None
-    biggest = max(
-        [
-            n
-            for d in (report.status_before, report.status_after)
-            for c in d.values()
-            for n in c.values()
-        ]
-        or [0]
-    )
+    counted = report.status_rows()
+    biggest = max((n for *_, b, a in counted for n in (b, a) if n is not None), default=0)
     rows = []
-    for name in sorted({*report.status_before, *report.status_after}, key=str):
-        before = report.status_before.get(name, {})
-        after = report.status_after.get(name, {})
-        # No "after" for a campaign (a dry run, or a run that stopped): say so, no change.
-        measured = name in report.status_after
-        for status in sorted({*before, *after}, key=str):
-            b, a = before.get(status), after.get(status)
-            change = (a or 0) - (b or 0)
-            rows.append(
-                {
-                    "campaign": str(name),
-                    "status": str(status),
-                    "before": b,
-                    "after": a,
-                    "measured": measured,
-                    "change": change,
-                    "change_class": (
-                        "delta-pos" if change > 0 else "delta-neg" if change < 0 else "muted"
-                    ),
-                    "before_width": 100 * (b or 0) / biggest if biggest else 0,
-                    "after_width": 100 * (a or 0) / biggest if biggest else 0,
-                }
-            )
+    for name, status, b, a in counted:
+        change = (a or 0) - (b or 0)
+        rows.append(
+            {
+                "campaign": str(name),
+                "status": str(status),
+                "before": b,
+                "after": a,
+                # No "after" for a campaign (a dry run, or a run that stopped): say so.
+                "measured": name in report.status_after,
+                "change": change,
+                "change_class": "delta-pos"
+                if change > 0
+                else "delta-neg"
+                if change < 0
+                else "muted",
+                "before_width": 100 * (b or 0) / biggest if biggest else 0,
+                "after_width": 100 * (a or 0) / biggest if biggest else 0,
+            }
+        )
     return {"rows": rows, "dry_run": report.dry_run}
 
 
@@ -195,7 +146,7 @@ def _reasons(report: RunReport) -> dict[str, Any] | None:
     reasons = report.reason_counts()
     if not reasons:
         return None
-    examples = report.reason_examples()
+    examples = report.issue_table().code_examples()  # the first message of each code
     rows_read = report.totals()[Count.ROWS_READ] or 1
     return {
         "rows": [
@@ -238,15 +189,8 @@ def _failed_ops(report: RunReport) -> dict[str, Any] | None:
     if not failed:
         return None
     rows = [
-        {
-            "kind": _text(getattr(op.kind, "value", op.kind)),
-            "key": _text(op.key),
-            "lead_id": _text(op.lead_id),
-            "http_status": _text(op.http_status),
-            "attempts": _text(op.attempts),
-            "message": _text(op.message),
-        }
-        for op in failed[:MAX_FAILED_OPS]
+        {k: "" if rec[k] is None else str(rec[k]) for k in FAILED_OP_FIELDS}
+        for rec in map(op_result_record, failed[:MAX_FAILED_OPS])
     ]
     return {"rows": rows, "total": len(failed)}
 
@@ -309,6 +253,5 @@ def render_html(report: RunReport, files: list[str] | None = None) -> str:
 def write_html(report: RunReport, path: Path, files: list[str] | None = None) -> Path:
     """Write ``report.html`` at ``path`` (atomically). Returns ``path``."""
     text = render_html(report, files)
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+    write_atomic(path, text, durable=False, mode=open_mode())
     return path

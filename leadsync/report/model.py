@@ -19,6 +19,8 @@ from .. import __version__
 from ..errors import ExitCode
 from ..models import (
     COUNT_KEYS,
+    PSEUDO_CAMPAIGNS,
+    Count,
     IssueKind,
     OpResult,
     RowIssue,
@@ -142,19 +144,82 @@ class RunReport:
         counts = self.issue_table().code_counts()
         return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
-    def reason_examples(self) -> dict[str, str]:
-        """Each reason code with the message of the first row that carries it."""
-        return self.issue_table().code_examples()
+    def status_rows(self) -> list[tuple[str, str, int | None, int | None]]:
+        """``(campaign, status, before, after)`` for each status counted before or after the
+        run, by campaign and then status; a count not taken is None."""
+        rows = []
+        for name in sorted({*self.status_before, *self.status_after}, key=str):
+            before = self.status_before.get(name, {})
+            after = self.status_after.get(name, {})
+            for status in sorted({*before, *after}, key=str):
+                rows.append((name, status, before.get(status), after.get(status)))
+        return rows
 
     def exit_meaning(self) -> str:
         """The exit code in words."""
         return EXIT_MEANINGS.get(self.exit_code, "unknown exit code")
 
     def headline(self) -> str:
-        """One plain sentence saying what happened (top of the HTML page and the console)."""
-        from .words import headline
-
-        return headline(self)
+        """One sentence (sometimes two) saying what the run did, in words for people who did
+        not write leadsync (top of the page and the console), e.g. ``Dry run: 120 leads would
+        be added to Spring Promo and 3 removed; nothing was changed.``"""
+        t = self.totals()
+        if self.refusal:
+            return f"Refused: {self.refusal.rstrip('.')}. Nothing was changed in the dialer."
+        if self.command == "validate":
+            text = (
+                f"Validation only, nothing was sent to the dialer: "
+                f"{count(t[Count.ROWS_READ], 'row')} read, {t[Count.ROWS_VALID]:,} valid, "
+                f"{t[Count.ROWS_REJECTED]:,} rejected, {count(t[Count.ROWS_DUPLICATE], 'duplicate')}."
+            )
+            if t[Count.ROWS_REJECTED]:
+                text += " Fix the rows listed in rejected.csv and load that file again."
+            return text
+        if self.exit_code in (ExitCode.UNREACHABLE, ExitCode.LOCKED, ExitCode.BAD_INPUT):
+            why = self.messages[-1].rstrip(".") if self.messages else self.exit_meaning()
+            changed = t[Count.ADDED] + t[Count.DELETED] + t[Count.STATUS_SET]
+            if changed:
+                return (
+                    f"The run stopped after {count(changed, 'change')}: {why}. Re-running is "
+                    "safe: it finishes what is left."
+                )
+            return f"The run stopped: {why}. Nothing was changed in the dialer."
+        names = [n for n in self.campaign_counts() if n not in PSEUDO_CAMPAIGNS]
+        where = names[0] if len(names) == 1 else f"{len(names):,} campaigns"
+        if self.dry_run or self.command == "plan":
+            parts = [f"{count(t[Count.PLANNED_ADD], 'lead')} would be added to {where}"]
+            if t[Count.PLANNED_STATUS]:
+                parts.append(f"{count(t[Count.PLANNED_STATUS], 'status', 'statuses')} changed")
+            if t[Count.PLANNED_DELETE]:
+                parts.append(f"{t[Count.PLANNED_DELETE]:,} removed")
+            lead = "Dry run" if self.dry_run else "Plan"
+            return f"{lead}: {_join(parts)}; nothing was changed.{_rejections(t)}"
+        added = t[Count.ADDED]
+        parts = [f"{count(added, 'lead')} {'was' if added == 1 else 'were'} added to {where}"]
+        if t[Count.STATUS_SET]:
+            parts.append(f"{count(t[Count.STATUS_SET], 'status', 'statuses')} changed")
+        if t[Count.DELETED]:
+            parts.append(f"{t[Count.DELETED]:,} removed")
+        text = _join(parts)
+        problems = []
+        if self.interrupted:
+            problems.append("the run was stopped before it finished (run it again to finish)")
+        if t[Count.FAILED]:
+            problems.append(f"{count(t[Count.FAILED], 'operation')} failed")
+        if t[Count.NOT_STARTED]:
+            problems.append(f"{count(t[Count.NOT_STARTED], 'operation')} not started")
+        if t[Count.RESIDUAL]:
+            problems.append(
+                f"{count(t[Count.RESIDUAL], 'difference')} still "
+                f"{'remains' if t[Count.RESIDUAL] == 1 else 'remain'} after verification"
+            )
+        if problems:
+            text += "; " + _join(problems) + "."
+        elif self.exit_code == ExitCode.FAILED:
+            text += "; the run was interrupted before it finished."
+        else:
+            text += "; nothing failed."
+        return text + _rejections(t)
 
     def summary_dict(self) -> dict[str, Any]:
         """The content of ``summary.json``: plain JSON types, keys in a stable order."""
@@ -185,6 +250,27 @@ class RunReport:
             "refusal": self.refusal,
             "leadsync_version": __version__,
         }
+
+
+headline = RunReport.headline
+
+
+def count(n: int, singular: str, plural: str | None = None) -> str:
+    """``1 lead``, ``1,200 leads``."""
+    word = singular if n == 1 else (plural or singular + "s")
+    return f"{n:,} {word}"
+
+
+def _join(parts: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else "".join(parts)
+
+
+def _rejections(t: dict[str, int]) -> str:
+    n = t[Count.ROWS_REJECTED]
+    if not n:
+        return ""
+    return f" {count(n, 'input row')} {'was' if n == 1 else 'were'} rejected (see rejected.csv)."
 
 
 def _plain_nested(data: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:

@@ -34,6 +34,13 @@ def arrow_text(values: pd.Series | list[str | None]) -> pa.ChunkedArray:
     return arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
 
 
+def one_chunk(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """``values`` as one contiguous array (copied only when it has several chunks)."""
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    return values
+
+
 def _blank_as_null(values: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.if_else(pc.equal(values, ""), pa.scalar(None, TEXT), values)
 

@@ -3,12 +3,9 @@ kernels and streamed into the workbook's zip (no Python object per cell).
 
 openpyxl writes the workbook skeleton (styles, frozen header, autofilter, the Summary sheet);
 :func:`fill_sheets` copies that file and inserts each table's ``<row>`` elements after its
-header row. Why not a library for the rows too: ``bench/bench_report.py`` measures the
-candidates side by side (openpyxl write-only, XlsxWriter ``constant_memory``, the Rust-backed
-``rust_xlsxwriter`` bindings on PyPI). The pure-Python ones are an order of magnitude slower;
-the Rust-backed ones are about as fast as this module, but refuse our tables as they are (a
-missing number, a cell over Excel's limit), cannot lay out the Summary sheet, and one holds
-the whole sheet in memory (bench/RESULTS.md has the figures).
+header row. Why not a library for the rows too: the pure-Python writers are an order of
+magnitude slower, and the Rust-backed ones refuse our tables as they are (a missing number, a
+cell over Excel's limit) and cannot lay out the Summary sheet (``bench/bench_report.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from openpyxl.utils import get_column_letter
+
+from .rows import one_chunk
 
 #: Excel's limit on the characters of one cell.
 XLSX_MAX_CELL_CHARS = 32_767
@@ -46,10 +45,6 @@ def _join(*parts: str | pa.Array) -> pa.Array:
     """Element-wise concatenation of arrays and constant strings (null if any part is null)."""
     args = [pa.scalar(p, _TEXT) if isinstance(p, str) else p for p in parts]
     return pc.binary_join_element_wise(*args, pa.scalar("", _TEXT))
-
-
-def _contiguous(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 def _as_text(values: pa.Array) -> pa.Array:
@@ -98,10 +93,10 @@ def rows_xml(table: pa.Table, first_row: int) -> Iterator[tuple[int, bytes]]:
         first = first_row + start
         row_numbers = pc.cast(pa.array(np.arange(first, first + part.num_rows)), _TEXT)
         cells = [
-            _cells_xml(_contiguous(part.column(i)), letter, row_numbers)
+            _cells_xml(one_chunk(part.column(i)), letter, row_numbers)
             for i, letter in enumerate(letters)
         ]
-        rows = _contiguous(_join('<row r="', row_numbers, '">', *cells, "</row>"))
+        rows = one_chunk(_join('<row r="', row_numbers, '">', *cells, "</row>"))
         offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)
         begin, end = offsets[rows.offset], offsets[rows.offset + len(rows)]
         yield part.num_rows, bytes(memoryview(rows.buffers()[2])[begin:end])

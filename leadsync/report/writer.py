@@ -7,24 +7,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .files import (
-    BEFORE_NAME,
-    OPERATIONS_NAME,
-    REJECTED_NAME,
-    ROWS_NAME,
-    SUMMARY_NAME,
-    rejected_frame,
-    write_operations,
-    write_rejected,
-    write_rows,
-    write_summary,
-)
+from .files import rejected_frame, write_operations, write_rejected, write_rows, write_summary
+from .folder import BEFORE_FILE, HTML_FILE, REPORT_FILES, XLSX_FILE
 from .html import write_html
 from .model import RunReport
 from .xlsx import sheet_tables, write_sheets
 
-XLSX_NAME = "report.xlsx"
-HTML_NAME = "report.html"
 #: The stage name the writing reports its progress under: ``progress("report", done, total)``.
 PROGRESS_STAGE = "report"
 #: Progress units of report.html, written last (the small files count nothing).
@@ -52,20 +40,16 @@ class _Tally:
 def write_report(
     report: RunReport, folder: Path, *, progress: Progress | None = None
 ) -> list[Path]:
-    """Write the report folder and return the paths written, in this order:
-    ``summary.json``, ``rows.csv``, ``rejected.csv``, ``operations.jsonl``, ``report.xlsx``,
-    ``report.html``.
+    """Write the report folder (created when missing) and return the paths written, in the
+    order of :data:`~leadsync.report.folder.REPORT_FILES`; set ``report.folder``.
 
-    The folder is created when missing. Each file is replaced atomically, so a file is either
-    the old one or complete. ``operations.jsonl`` is left alone when the apply stage already
-    wrote it (it is the live journal); ``before.csv`` is written by :func:`write_before_csv`
-    before any delete. Sets ``report.folder``. ``progress("report", done, total)`` is called
-    as the rows of the CSV files and of the workbook are written (``done`` counts rows, plus
-    one for report.html). Raises OSError when the folder cannot be written.
+    Each file is replaced atomically. ``operations.jsonl`` is left alone when the apply stage
+    already wrote it (the live journal); ``before.csv`` is written by :func:`write_before_csv`
+    before any delete. ``progress("report", done, total)`` counts the rows written (plus one
+    for report.html). Raises OSError when the folder cannot be written.
 
-    rows.csv and rejected.csv are written on a worker thread while this one writes the
-    workbook and report.html: the CSV files are mostly Arrow work, which runs without the GIL,
-    and the workbook and the page mostly Python, so the two overlap on a second core.
+    The CSV files (mostly Arrow work, without the GIL) are written on a worker thread while
+    this one writes the workbook and the page (mostly Python): the two overlap on two cores.
     """
     folder.mkdir(parents=True, exist_ok=True)
     report.folder = folder
@@ -77,9 +61,7 @@ def write_report(
     )
     tally(0)
     summary = write_summary(report, folder)
-    names = [SUMMARY_NAME, ROWS_NAME, REJECTED_NAME, OPERATIONS_NAME, XLSX_NAME, HTML_NAME]
-    if (folder / BEFORE_NAME).exists():
-        names.append(BEFORE_NAME)
+    names = [n for n in REPORT_FILES if n != BEFORE_FILE or (folder / n).exists()]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-csv") as pool:
         csv_files = pool.submit(
             lambda: (
@@ -88,11 +70,8 @@ def write_report(
             )
         )
         operations = write_operations(report, folder)
-        workbook = write_sheets(report, sheets, folder / XLSX_NAME, tally)
-        html = write_html(report, folder / HTML_NAME, files=names)
+        workbook = write_sheets(report, sheets, folder / XLSX_FILE, tally)
+        html = write_html(report, folder / HTML_FILE, files=names)
     rows_csv, rejected_csv = csv_files.result()
     tally(HTML_UNITS)
     return [summary, rows_csv, rejected_csv, operations, workbook, html]
-
-
-__all__ = ["HTML_NAME", "OPERATIONS_NAME", "PROGRESS_STAGE", "XLSX_NAME", "write_report"]

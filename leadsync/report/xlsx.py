@@ -19,7 +19,7 @@ of every table sheet; the data rows are streamed in by :mod:`leadsync.report.she
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import openpyxl
@@ -32,10 +32,11 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from ..models import COUNT_KEYS, RowOutcome
-from .files import arrow_table, atomic_path, rejected_frame, rows_frame
+from .files import arrow_table, atomic_path, op_result_record, rejected_frame, rows_frame
 from .model import RunReport
 from .safe import safe_cell
-from .sheetxml import XLSX_MAX_CELL_CHARS, fill_sheets
+from .sheetxml import XLSX_MAX_CELL_CHARS as XLSX_MAX_CELL_CHARS  # tests name it here
+from .sheetxml import fill_sheets
 
 #: Excel's row limit minus the header row.
 XLSX_MAX_DATA_ROWS = 1_048_575
@@ -70,17 +71,13 @@ class SheetTable:
     note: str | None = None
 
 
-def _header_cell(ws: WriteOnlyWorksheet, value: str) -> WriteOnlyCell:
+def _cell(
+    ws: WriteOnlyWorksheet, value: object, font: Font, fill: PatternFill | None = None
+) -> WriteOnlyCell:
     cell = WriteOnlyCell(ws, value=value)
-    cell.font = HEADER_FONT
-    cell.fill = HEADER_FILL
-    return cell
-
-
-def _note_cell(ws: WriteOnlyWorksheet, value: str) -> WriteOnlyCell:
-    cell = WriteOnlyCell(ws, value=value)
-    cell.font = NOTE_FONT
-    cell.fill = NOTE_FILL
+    cell.font = font
+    if fill is not None:
+        cell.fill = fill
     return cell
 
 
@@ -172,10 +169,10 @@ def _add_table_sheet(wb: openpyxl.Workbook, sheet: SheetTable) -> None:
     for i, width in enumerate(_column_widths(table), start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.freeze_panes = "A2"
-    header = [_header_cell(ws, name) for name in table.column_names]
+    header = [_cell(ws, name, HEADER_FONT, HEADER_FILL) for name in table.column_names]
     if sheet.note:
         ws.column_dimensions[get_column_letter(len(header) + 1)].width = MAX_COL_WIDTH
-        header.append(_note_cell(ws, sheet.note))
+        header.append(_cell(ws, sheet.note, NOTE_FONT, NOTE_FILL))
     ws.append(header)
     last = get_column_letter(table.num_columns)
     ws.auto_filter.ref = f"A1:{last}{table.num_rows + 1}"
@@ -209,16 +206,11 @@ def _summary_sheet(wb: openpyxl.Workbook, report: RunReport, sheets: list[SheetT
     for i, key in enumerate(COUNT_KEYS, start=2):
         ws.column_dimensions[get_column_letter(i)].width = max(len(key) + 2, MIN_COL_WIDTH)
     ws.freeze_panes = "A2"
-    ws.append([_header_cell(ws, h) for h in header])
+    ws.append([_cell(ws, h, HEADER_FONT, HEADER_FILL) for h in header])
     counts = report.campaign_counts()
     for name, row in counts.items():
         ws.append([safe_cell(name), *(row[k] for k in COUNT_KEYS)])
-    total = [WriteOnlyCell(ws, value="TOTAL")] + [
-        WriteOnlyCell(ws, value=v) for v in report.totals().values()
-    ]
-    for cell in total:
-        cell.font = LABEL_FONT
-    ws.append(total)
+    ws.append([_cell(ws, v, LABEL_FONT) for v in ["TOTAL", *report.totals().values()]])
     ws.auto_filter.ref = f"A1:{get_column_letter(len(header))}{len(counts) + 2}"
     ws.append([])
 
@@ -246,39 +238,30 @@ def _summary_sheet(wb: openpyxl.Workbook, report: RunReport, sheets: list[SheetT
     meta.append(("Rows", _rows_sentence(sheets[0])))
     meta += _listed_sentences(sheets)
     for label, value in meta:
-        label_cell = WriteOnlyCell(ws, value=label)
-        label_cell.font = LABEL_FONT
         value_cell = WriteOnlyCell(ws, value=safe_cell(value))
         value_cell.alignment = wrap
-        ws.append([label_cell, value_cell])
+        ws.append([_cell(ws, label, LABEL_FONT), value_cell])
 
-    statuses = sorted(
-        {s for d in (report.status_before, report.status_after) for c in d.values() for s in c}
-    )
+    statuses = report.status_rows()
     if statuses:
         ws.append([])
-        ws.append([_header_cell(ws, h) for h in ("campaign", "status", "before", "after")])
-        for name in sorted({*report.status_before, *report.status_after}):
-            before = report.status_before.get(name, {})
-            after = report.status_after.get(name, {})
-            for status in statuses:
-                if status in before or status in after:
-                    ws.append(
-                        [safe_cell(name), safe_cell(status), before.get(status), after.get(status)]
-                    )
+        ws.append(
+            [
+                _cell(ws, h, HEADER_FONT, HEADER_FILL)
+                for h in ("campaign", "status", "before", "after")
+            ]
+        )
+        for name, status, before, after in statuses:
+            ws.append([safe_cell(name), safe_cell(status), before, after])
 
 
 def operations_frame(report: RunReport) -> pd.DataFrame:
-    """``report.operations`` as a table (one row per OpResult, enums as text)."""
-    records = [
-        {k: (v.value if hasattr(v, "value") else v) for k, v in asdict(op).items()}
-        for op in report.operations
-    ]
-    if not records:
+    """``report.operations`` as a table (one row per OpResult, as in operations.jsonl)."""
+    if not report.operations:
         return pd.DataFrame(
             columns=["op_id", "kind", "campaign_id", "key", "outcome", "attempts", "message"]
         )
-    return pd.DataFrame.from_records(records)
+    return pd.DataFrame.from_records([op_result_record(op) for op in report.operations])
 
 
 def write_xlsx(report: RunReport, path: Path, tick: Callable[[int], None] | None = None) -> Path:
@@ -307,16 +290,3 @@ def write_sheets(
         finally:
             skeleton.unlink(missing_ok=True)
     return path
-
-
-__all__ = [
-    "XLSX_LISTED_ROWS",
-    "XLSX_MAX_CELL_CHARS",
-    "XLSX_MAX_DATA_ROWS",
-    "XLSX_ROUTINE_ROWS",
-    "SheetTable",
-    "operations_frame",
-    "sheet_tables",
-    "write_sheets",
-    "write_xlsx",
-]

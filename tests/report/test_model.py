@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from leadsync.errors import ExitCode
 from leadsync.models import COUNT_KEYS
 from leadsync.report import RunReport, iso_utc
-from leadsync.report.words import headline
+from leadsync.report.model import headline
 
 from .builders import small_report
 
