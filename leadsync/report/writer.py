@@ -43,7 +43,7 @@ def write_report(
     """Write the report folder (created when missing) and return the paths written, in the
     order of :data:`~leadsync.report.folder.REPORT_FILES`; set ``report.folder``.
 
-    Each file is replaced atomically. ``operations.jsonl`` is left alone when the apply stage
+    Each file is replaced atomically, and ``summary.json`` is written last. ``operations.jsonl`` is left alone when the apply stage
     already wrote it (the live journal); ``before.csv`` is written by :func:`write_before_csv`
     before any delete. ``progress("report", done, total)`` counts the rows written (plus one
     for report.html). Raises OSError when the folder cannot be written.
@@ -60,7 +60,6 @@ def write_report(
         len(report.rows) + len(rejected) + sum(s.table.num_rows for s in sheets) + HTML_UNITS,
     )
     tally(0)
-    summary = write_summary(report, folder)
     names = [n for n in REPORT_FILES if n != BEFORE_FILE or (folder / n).exists()]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-csv") as pool:
         csv_files = pool.submit(
@@ -73,5 +72,7 @@ def write_report(
         workbook = write_sheets(report, sheets, folder / XLSX_FILE, tally)
         html = write_html(report, folder / HTML_FILE, files=names)
     rows_csv, rejected_csv = csv_files.result()
+    # Last: a scheduler that finds summary.json finds a complete folder (docs/design.md).
+    summary = write_summary(report, folder)
     tally(HTML_UNITS)
     return [summary, rows_csv, rejected_csv, operations, workbook, html]

@@ -1,5 +1,5 @@
 """write_report writes rows.csv and rejected.csv on a worker thread beside the workbook and
-report.html: a failure on either side still raises from write_report, the other side finishes,
+report.html, and summary.json after all of them: a failure on either side still raises from write_report, the other side finishes,
 and no temporary file is left behind. The records (summary.json, operations.jsonl, before.csv)
 are synced to disk before they replace the old ones; every file has the permissions a plain
 ``open`` gives."""
@@ -39,6 +39,24 @@ def test_the_csv_files_are_written_off_the_calling_thread(
     assert threads["write_rows"] is not caller and threads["write_rejected"] is not caller
 
 
+def test_summary_json_is_written_after_every_other_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    done: list[str] = []
+    names = ("write_rows", "write_rejected", "write_operations", "write_sheets", "write_html")
+    for name in (*names, "write_summary"):
+        real = getattr(writer_module, name)
+
+        def spy(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            result = _real(*args, **kwargs)
+            done.append(_name)
+            return result
+
+        monkeypatch.setattr(writer_module, name, spy)
+    write_report(small_report(), tmp_path)
+    assert sorted(done[:-1]) == sorted(names) and done[-1] == "write_summary"
+
+
 def test_a_failing_csv_write_raises_and_the_workbook_is_still_complete(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -52,6 +70,7 @@ def test_a_failing_csv_write_raises_and_the_workbook_is_still_complete(
         write_report(small_report(), tmp_path)
     assert (tmp_path / "rows.csv").read_text(encoding="utf-8") == "earlier\n"
     assert (tmp_path / "report.xlsx").stat().st_size > 0  # the other side ran to its end
+    assert not (tmp_path / "summary.json").exists()  # no summary, so no "complete" folder
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
@@ -68,6 +87,7 @@ def test_a_failing_workbook_raises_after_the_csv_files_are_done(
     assert (tmp_path / "rows.csv").read_text(encoding="utf-8-sig").count("\n") > 1
     assert (tmp_path / "rejected.csv").exists()
     assert not (tmp_path / "report.html").exists()
+    assert not (tmp_path / "summary.json").exists()
 
 
 def test_the_records_are_synced_to_disk_and_every_file_is_readable_as_open_makes_it(
