@@ -1,9 +1,6 @@
-"""The console's long work, each a call into the library: inspect, plan, apply, a job's dry run.
-
-Nothing here implements a stage: :func:`make_plan` is ``leadsync plan`` (``run_sync`` with
-``plan_out``), :func:`apply_reviewed` is ``leadsync apply`` (``run_apply`` of the saved plan,
-under the campaigns' locks), :func:`dry_run_job` is ``leadsync sync --job NAME --dry-run``
-(``run_job``). Each runs in a :class:`~leadsync.console.tasks.Task` thread.
+"""The console's long work, each the library call a CLI command makes (nothing here implements
+a stage): inspect, plan, apply, a job's dry run, run in :class:`~leadsync.console.tasks.Task`
+threads.
 """
 
 from __future__ import annotations

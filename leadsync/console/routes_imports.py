@@ -147,7 +147,7 @@ async def upload(request: Request, form: FormData) -> Response:
             base.update(load_mapping(console.mappings_dir, options.mapping_name))
         for f in files:
             await run_in_threadpool(
-                save_upload, imp, f.filename, f.file, limit=console.options.limits.max_file_bytes
+                save_upload, imp, f.filename, f.file, limit=console.upload_limit
             )
         settings = import_settings(console.settings, imp, base)
     except LeadsyncError as err:
