@@ -31,15 +31,15 @@ from .tasks import Task, apply_watch
 log = logging.getLogger(__name__)
 
 
-def import_settings(base: Settings, imp: Import, columns: dict[str, str] | None = None) -> Settings:
+def import_settings(base: Settings, imp: Import) -> Settings:
     """``base`` with the import's choices (mode, region, sheet, header row) and its
     ``[columns]`` table. Raises ConfigError naming a bad choice."""
     data = base.model_dump()
     for key in ("mode", "region", "sheet", "header_row"):
         if (value := getattr(imp.options, key)) is not None:
             data["sync"][key] = value
-    if columns is not None:
-        data["columns"] = dict(columns)
+    if imp.columns is not None:
+        data["columns"] = dict(imp.columns)
     try:
         return Settings(**data)
     except ValidationError as err:
@@ -62,7 +62,7 @@ def inspect_import(imp: Import, settings: Settings) -> None:
 def make_plan(task: Task, imp: Import, base: Settings, *, allow_mass_delete: bool) -> PlanRound:
     """``leadsync plan`` of the import's files: a dry run that saves the reviewed plan (unless
     a guard refuses it) and writes its report folder; then the review tables."""
-    settings = import_settings(base, imp, imp.columns)
+    settings = import_settings(base, imp)
     number = len(imp.plans) + 1
     out = imp.folder / f"console-{imp.id}-{number}.json"
     out.unlink(missing_ok=True)
@@ -104,7 +104,7 @@ def apply_reviewed(task: Task, imp: Import, base: Settings, plan: PlanRound) -> 
     touches (the lock every writing run takes: CLI, jobs, console) and refuses a stale or
     already applied plan; a plan refused for a lock stays approvable."""
     assert plan.saved is not None, "only a saved plan can be approved"
-    settings = import_settings(base, imp, imp.columns)
+    settings = import_settings(base, imp)
     try:
         client = CampaignsClient(settings.api)
     except LeadsyncError as err:
