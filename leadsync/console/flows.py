@@ -91,7 +91,6 @@ def make_plan(task: Task, imp: Import, base: Settings, *, allow_mass_delete: boo
     return PlanRound(
         number=number,
         path=out,
-        allow_mass_delete=allow_mass_delete,
         report=report,
         saved=saved,
         review=review,

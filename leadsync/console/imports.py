@@ -70,7 +70,6 @@ class PlanRound:
 
     number: int
     path: Path  # the saved plan (absent when a guard refused it)
-    allow_mass_delete: bool
     report: RunReport
     saved: SavedPlan | None
     review: Review

@@ -149,8 +149,9 @@ class Task:
             for call in ended:
                 _call_quietly(call)
 
-        self.thread = threading.Thread(target=body, name=f"console-{self.kind}-{self.id}")
-        self.thread.daemon = True
+        self.thread = threading.Thread(
+            target=body, name=f"console-{self.kind}-{self.id}", daemon=True
+        )
         self.thread.start()
         return self
 
