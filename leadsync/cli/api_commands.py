@@ -10,8 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,13 +59,10 @@ QUEUE_COLUMNS: tuple[tuple[str, str], ...] = (
 _SLUG = re.compile(r"[^A-Za-z0-9]+")
 
 
-@contextmanager
-def _client(cli: CliContext) -> Iterator[CampaignsClient]:
+def _client(cli: CliContext) -> CampaignsClient:
     from ..api import CampaignsClient
 
-    settings = cli.settings()
-    with CampaignsClient(settings.api) as client:
-        yield client
+    return CampaignsClient(cli.settings().api)
 
 
 # --- campaigns ---------------------------------------------------------------------------------

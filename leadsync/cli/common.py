@@ -134,15 +134,13 @@ sheet_option = click.option("--sheet", help="Sheet to read (default the first; *
 def listen_options(port: int) -> Callable[[F], F]:
     """--host and --port of a command that listens (``port`` is the default)."""
 
-    def decorate(f: F) -> F:
-        f = click.option(
-            "--port", type=int, default=port, show_default=True, help="Port; 0 picks a free one."
-        )(f)
-        return click.option(
-            "--host", default="127.0.0.1", show_default=True, help="Address to listen on."
-        )(f)
-
-    return decorate
+    host_option = click.option(
+        "--host", default="127.0.0.1", show_default=True, help="Address to listen on."
+    )
+    port_option = click.option(
+        "--port", type=int, default=port, show_default=True, help="Port; 0 picks a free one."
+    )
+    return lambda f: host_option(port_option(f))
 
 
 @contextlib.contextmanager

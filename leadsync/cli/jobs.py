@@ -46,11 +46,8 @@ def _last_run_cells(run: dict[str, Any] | None) -> tuple[str, str, str]:
 def _lock_cell(lock: dict[str, Any] | None) -> str:
     if lock is None:
         return NO_VALUE
-    who = f"pid {lock['pid']} on {lock['hostname']}\nsince {lock['started_at']}"
-    return {
-        "running": f"running: {who}",
-        "stale": f"stale: {who}",
-    }.get(lock["state"], f"held: {who}")
+    state = lock["state"] if lock["state"] in ("running", "stale") else "held"
+    return f"{state}: pid {lock['pid']} on {lock['hostname']}\nsince {lock['started_at']}"
 
 
 def jobs_table(rows: Sequence[dict[str, Any]]) -> Table:

@@ -109,15 +109,15 @@ def _progress(cli: CliContext) -> Any:
     return make_progress(cli.err_console)
 
 
-def _run_with_signals(run: Callable[..., RunReport]) -> RunReport:
-    """``run(stop=event)``, where SIGINT and SIGTERM set the event (the apply then stops
-    starting calls and reports what it did)."""
+def _run_with_signals(run: Callable[..., RunReport], *args: Any, **kwargs: Any) -> RunReport:
+    """``run(*args, **kwargs, stop=event)``, where SIGINT and SIGTERM set the event (the apply
+    then stops starting calls and reports what it did)."""
     from ..apply import install_signal_handlers
 
     stop = threading.Event()
     restore = install_signal_handlers(stop)
     try:
-        return run(stop=stop)
+        return run(*args, **kwargs, stop=stop)
     finally:
         restore()
 
@@ -146,41 +146,30 @@ def sync_command(cli: CliContext, args: SyncArgs, dry_run: bool) -> int:
         raise UsageError("nothing to sync: give SOURCE files or --job NAME")
     with _progress(cli) as progress:
         if args.jobs:
-            return _run_jobs(cli, settings, args.jobs, dry_run, args.allow_mass_delete, progress)
+            return _run_jobs(cli, settings, args, dry_run, progress)
         request = args.request(dry_run=dry_run)
-        report = _run_with_signals(
-            functools.partial(run_sync, settings, request, progress=progress)
-        )
+        report = _run_with_signals(run_sync, settings, request, progress=progress)
     print_summary(report, cli.console)
     return report.exit_code
 
 
-def _run_jobs(
-    cli: CliContext,
-    settings: Any,
-    jobs: tuple[str, ...],
-    dry_run: bool,
-    allow_mass_delete: bool,
-    progress: Any,
-) -> int:
-    """Run each job in turn; one job's failure does not stop the others. Returns the highest
-    exit code (the most serious outcome)."""
+def _run_jobs(cli: CliContext, settings: Any, args: SyncArgs, dry_run: bool, progress: Any) -> int:
+    """Run each of ``args.jobs`` in turn; one job's failure does not stop the others. Returns
+    the highest exit code (the most serious outcome)."""
     from ..jobs.runner import run_job
     from ..report import print_summary
 
     worst = 0
-    for name in jobs:
+    for name in args.jobs:
         try:
             report = _run_with_signals(
-                functools.partial(
-                    run_job,
-                    settings,
-                    name,
-                    cwd=Path.cwd(),
-                    dry_run=dry_run,
-                    allow_mass_delete=allow_mass_delete,
-                    progress=progress,
-                )
+                run_job,
+                settings,
+                name,
+                cwd=Path.cwd(),
+                dry_run=dry_run,
+                allow_mass_delete=args.allow_mass_delete,
+                progress=progress,
             )
         except LeadsyncError as err:
             cli.err_console.print(f"job {name}: error: {err}", markup=False, highlight=False)
@@ -252,14 +241,12 @@ def apply_command(
         return _replan(cli, settings, plan_file, report_dir, replace_report)
     with _progress(cli) as progress:
         report = _run_with_signals(
-            functools.partial(
-                run_apply,
-                settings,
-                plan_file,
-                report_dir=report_dir,
-                replace_report=replace_report,
-                progress=progress,
-            )
+            run_apply,
+            settings,
+            plan_file,
+            report_dir=report_dir,
+            replace_report=replace_report,
+            progress=progress,
         )
     print_summary(report, cli.console)
     return report.exit_code

@@ -57,10 +57,9 @@ def create_app(settings: Settings, options: ConsoleOptions) -> Starlette:
     console = Console(
         settings=settings,
         options=options,
-        sessions=Sessions(options.token),
         store=ImportStore(work_dir),
         roots=report_roots(settings, options.cwd),
-        mappings_dir=options.mappings_dir or report_root / ".console" / "mappings",
+        mappings_dir=report_root / ".console" / "mappings",
         templates=templates(),
     )
 
@@ -81,5 +80,7 @@ def create_app(settings: Settings, options: ConsoleOptions) -> Starlette:
         exception_handlers={HTTPException: _error, Exception: _error},
     )
     app.state.console = console
-    app.add_middleware(Guard, sessions=console.sessions, uploads={"/imports": console.upload_limit})
+    app.add_middleware(
+        Guard, sessions=Sessions(options.token), uploads={"/imports": console.upload_limit}
+    )
     return app

@@ -1,9 +1,6 @@
-"""The console's long work, each a call into the library: inspect, plan, apply, a job's dry run.
-
-Nothing here implements a stage: :func:`make_plan` is ``leadsync plan`` (``run_sync`` with
-``plan_out``), :func:`apply_reviewed` is ``leadsync apply`` (``run_apply`` of the saved plan,
-under the campaigns' locks), :func:`dry_run_job` is ``leadsync sync --job NAME --dry-run``
-(``run_job``). Each runs in a :class:`~leadsync.console.tasks.Task` thread.
+"""The console's long work, each the library call a CLI command makes (nothing here implements
+a stage): inspect, plan, apply, a job's dry run, run in :class:`~leadsync.console.tasks.Task`
+threads.
 """
 
 from __future__ import annotations
@@ -34,15 +31,15 @@ from .tasks import Task, apply_watch
 log = logging.getLogger(__name__)
 
 
-def import_settings(base: Settings, imp: Import, columns: dict[str, str] | None = None) -> Settings:
+def import_settings(base: Settings, imp: Import) -> Settings:
     """``base`` with the import's choices (mode, region, sheet, header row) and its
     ``[columns]`` table. Raises ConfigError naming a bad choice."""
     data = base.model_dump()
     for key in ("mode", "region", "sheet", "header_row"):
         if (value := getattr(imp.options, key)) is not None:
             data["sync"][key] = value
-    if columns is not None:
-        data["columns"] = dict(columns)
+    if imp.columns is not None:
+        data["columns"] = dict(imp.columns)
     try:
         return Settings(**data)
     except ValidationError as err:
@@ -65,7 +62,7 @@ def inspect_import(imp: Import, settings: Settings) -> None:
 def make_plan(task: Task, imp: Import, base: Settings, *, allow_mass_delete: bool) -> PlanRound:
     """``leadsync plan`` of the import's files: a dry run that saves the reviewed plan (unless
     a guard refuses it) and writes its report folder; then the review tables."""
-    settings = import_settings(base, imp, imp.columns)
+    settings = import_settings(base, imp)
     number = len(imp.plans) + 1
     out = imp.folder / f"console-{imp.id}-{number}.json"
     out.unlink(missing_ok=True)
@@ -94,7 +91,6 @@ def make_plan(task: Task, imp: Import, base: Settings, *, allow_mass_delete: boo
     return PlanRound(
         number=number,
         path=out,
-        allow_mass_delete=allow_mass_delete,
         report=report,
         saved=saved,
         review=review,
@@ -107,7 +103,7 @@ def apply_reviewed(task: Task, imp: Import, base: Settings, plan: PlanRound) -> 
     touches (the lock every writing run takes: CLI, jobs, console) and refuses a stale or
     already applied plan; a plan refused for a lock stays approvable."""
     assert plan.saved is not None, "only a saved plan can be approved"
-    settings = import_settings(base, imp, imp.columns)
+    settings = import_settings(base, imp)
     try:
         client = CampaignsClient(settings.api)
     except LeadsyncError as err:

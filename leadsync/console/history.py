@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,7 +22,7 @@ from ..errors import LeadsyncError
 from ..jobs.folders import job_paths
 from ..models import ROW_COLUMNS
 from ..report.folder import REPORT_FILES, REPORT_FOLDER_RE, STAMP_FORMAT, SUMMARY_FILE
-from .review import PAGE_SIZE, Page, page_of
+from .review import Page, page_of
 
 #: rows.csv tables kept parsed in memory (those of the most recently opened runs).
 ROWS_CACHE_SIZE = 4
@@ -114,10 +113,6 @@ def run_file(run: RunEntry, name: str) -> Path | None:
     if path.is_symlink() or not path.is_file():
         return None
     return path
-
-
-def page_count(total: int, size: int = PAGE_SIZE) -> int:
-    return max(1, math.ceil(total / size))
 
 
 @functools.lru_cache(maxsize=ROWS_CACHE_SIZE)

@@ -70,7 +70,6 @@ class PlanRound:
 
     number: int
     path: Path  # the saved plan (absent when a guard refused it)
-    allow_mass_delete: bool
     report: RunReport
     saved: SavedPlan | None
     review: Review
@@ -217,7 +216,7 @@ class ImportStore:
             shutil.rmtree(self.work_dir, ignore_errors=True)
 
 
-def save_upload(imp: Import, name: str | None, source: IO[bytes], *, limit: int) -> Upload:
+def save_upload(imp: Import, name: str | None, source: IO[bytes], *, limit: int) -> None:
     """Copy one uploaded file into the import's private folder. Raises InputError for a type
     the reader does not read or a file over ``limit`` bytes (the reader's own bound)."""
     index = len(imp.uploads) + 1
@@ -241,9 +240,7 @@ def save_upload(imp: Import, name: str | None, source: IO[bytes], *, limit: int)
                     f"{clean} is larger than the limit of {limit / 2**20:,.0f} MiB", path=clean
                 )
             out.write(chunk)
-    upload = Upload(name=(name or clean), path=target)
-    imp.uploads.append(upload)
-    return upload
+    imp.uploads.append(Upload(name=(name or clean), path=target))
 
 
 def describe_options(options: ImportOptions) -> dict[str, Any]:

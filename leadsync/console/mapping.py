@@ -125,7 +125,7 @@ def mapping_names(folder: Path) -> list[str]:
     """The named mappings saved in ``folder``, sorted."""
     try:
         return sorted(
-            p.name[: -len(MAPPING_SUFFIX)]
+            p.stem
             for p in folder.iterdir()
             if p.suffix == MAPPING_SUFFIX and p.is_file() and MAPPING_NAME.fullmatch(p.stem)
         )

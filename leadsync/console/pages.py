@@ -25,7 +25,7 @@ from ..reader.limits import DEFAULT_LIMITS, Limits
 from .history import page_rows
 from .imports import ImportStore
 from .review import Page
-from .security import CSRF_FIELD, BodyTooLarge, Sessions, checked_form, session_of
+from .security import CSRF_FIELD, BodyTooLarge, checked_form, session_of
 from .tasks import Task
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,6 @@ class ConsoleOptions:
     cwd: Path
     #: Uploads and saved plans; a private temporary folder (removed on exit) when None.
     work_dir: Path | None = None
-    #: Named column mappings; ``<report_dir>/.console/mappings`` when None.
-    mappings_dir: Path | None = None
     limits: Limits = DEFAULT_LIMITS
     sandbox_note: str | None = None  # shown on every page when the API is the embedded sandbox
 
@@ -65,10 +63,9 @@ class Console:
 
     settings: Settings
     options: ConsoleOptions
-    sessions: Sessions
     store: ImportStore
     roots: list[Path]
-    mappings_dir: Path
+    mappings_dir: Path  # named column mappings
     templates: Jinja2Templates
     job_runs: dict[str, JobRun] = field(default_factory=dict)
 

@@ -79,7 +79,6 @@ class Page:
     page: int
     pages: int
     total: int  # rows matching the filter
-    size: int = PAGE_SIZE
 
 
 def _clip(value: Any) -> str:
@@ -187,7 +186,6 @@ def _kept_part(kept: pd.DataFrame) -> pd.DataFrame:
 
 
 def _drift_part(drift: pd.DataFrame) -> pd.DataFrame:
-    drift = drift.reset_index(drop=True)
     detail = (
         drift["field"].astype(object).astype(str)
         + ": file "
@@ -329,4 +327,4 @@ def page_of(
         {c: _clip(v) for c, v in zip(columns, values, strict=True)}
         for values in window[list(columns)].itertuples(index=False, name=None)
     ]
-    return Page(rows=rows, page=page, pages=pages, total=total, size=size)
+    return Page(rows=rows, page=page, pages=pages, total=total)

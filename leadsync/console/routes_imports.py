@@ -140,21 +140,20 @@ async def upload(request: Request, form: FormData) -> Response:
         return await new_import(request, error=str(err), status=400)
     if not files:
         return await new_import(request, error="choose at least one file to upload", status=400)
-    base = dict(console.settings.columns)
     imp = console.store.create(options)
+    imp.columns = dict(console.settings.columns)
     try:
         if options.mapping_name:
-            base.update(load_mapping(console.mappings_dir, options.mapping_name))
+            imp.columns.update(load_mapping(console.mappings_dir, options.mapping_name))
         for f in files:
             await run_in_threadpool(
-                save_upload, imp, f.filename, f.file, limit=console.options.limits.max_file_bytes
+                save_upload, imp, f.filename, f.file, limit=console.upload_limit
             )
-        settings = import_settings(console.settings, imp, base)
+        settings = import_settings(console.settings, imp)
     except LeadsyncError as err:
         console.store.discard(imp.id)
         return await new_import(request, error=str(err), status=400)
-    imp.columns = base
-    imp.base_columns = dict(base)
+    imp.base_columns = dict(imp.columns)
     await run_in_threadpool(inspect_import, imp, settings)
     return see_other(f"/imports/{imp.id}/map")
 

@@ -53,7 +53,6 @@ async def import_page(request: Request) -> Response:
             task=imp.task.snapshot(),
             events=f"/imports/{imp.id}/events",
             next_url=f"/imports/{imp.id}",
-            imp=imp,
         )
     if imp.task is not None and imp.task.state == "error":
         return render(request, "task_error.html", nav="new", imp=imp, error=imp.task.error)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +18,9 @@ from ..errors import LeadsyncError
 from ..jobs.folders import TOTALS_SHOWN, job_paths, job_status, resolve_sources
 from ..models import Count
 from .flows import dry_run_job
-from .history import PAGE_SIZE, RunEntry, find_run, list_runs, page_count, run_file, run_link
+from .history import RunEntry, find_run, list_runs, run_file, run_link
 from .pages import JobRun, console_of, int_param, post, render, rows_page, task_events
+from .review import PAGE_SIZE
 from .security import REPORT_CSP
 from .tasks import Task
 
@@ -65,7 +68,7 @@ def _summary_line(summary: dict[str, Any] | None) -> dict[str, Any]:
 async def history_page(request: Request) -> Response:
     console = console_of(request)
     runs = await run_in_threadpool(list_runs, console.roots)
-    pages = page_count(len(runs))
+    pages = max(1, math.ceil(len(runs) / PAGE_SIZE))
     page = min(max(1, int_param(request.query_params.get("page"))), pages)
     shown = runs[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     lines = await run_in_threadpool(lambda: [(e, _summary_line(e.summary())) for e in shown])
@@ -145,10 +148,8 @@ def _jobs_view(request: Request) -> list[dict[str, Any]]:
         try:
             item["status"] = job_status(settings, job.name, cwd=cwd)
             base = job_paths(settings, job.name, cwd=cwd).base_dir
-            try:
+            with contextlib.suppress(LeadsyncError):  # no file waiting
                 item["waiting"] = [str(p) for p in resolve_sources(job, base)]
-            except LeadsyncError:
-                item["waiting"] = []
             last = item["status"]["last_run"]
             if last is not None:
                 item["last_link"] = run_link(console.roots, Path(last["folder"]))
@@ -205,7 +206,6 @@ async def job_run_page(request: Request) -> Response:
             task=snap,
             events=f"/jobs/runs/{run.task.id}/events",
             next_url=f"/jobs/runs/{run.task.id}",
-            imp=None,
         )
     report = run.task.result
     return render(

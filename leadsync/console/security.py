@@ -86,9 +86,7 @@ class Sessions:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def token_ok(self, presented: str) -> bool:
-        return bool(presented) and hmac.compare_digest(
-            presented.encode("utf-8", "replace"), self.token.encode("utf-8")
-        )
+        return _same(presented, self.token)
 
     def open(self) -> Session:
         now = self.clock()
@@ -119,7 +117,13 @@ class BodyTooLarge(Exception):
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"the request is larger than {limit:,} bytes")
-        self.limit = limit
+
+
+def _same(presented: str, secret: str) -> bool:
+    """Whether a non-empty ``presented`` equals ``secret``, in constant time."""
+    return bool(presented) and hmac.compare_digest(
+        presented.encode("utf-8", "replace"), secret.encode("utf-8")
+    )
 
 
 def session_of(request: Request) -> Session:
@@ -139,8 +143,7 @@ async def checked_form(request: Request, *, max_files: int = 0) -> FormData | No
     if (
         isinstance(session, Session)
         and isinstance(presented, str)
-        and presented
-        and hmac.compare_digest(presented.encode("utf-8", "replace"), session.csrf.encode())
+        and _same(presented, session.csrf)
     ):
         return form
     await form.close()
@@ -161,12 +164,10 @@ class Guard:
     ``uploads`` maps a path to the largest body a POST to it may send (other requests:
     :data:`FORM_BODY_LIMIT`)."""
 
-    def __init__(
-        self, app: ASGIApp, *, sessions: Sessions, uploads: Mapping[str, int] | None = None
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, sessions: Sessions, uploads: Mapping[str, int]) -> None:
         self.app = app
         self.sessions = sessions
-        self.uploads = uploads or {}
+        self.uploads = uploads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

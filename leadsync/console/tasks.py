@@ -27,8 +27,6 @@ log = logging.getLogger(__name__)
 
 #: Bytes of ``operations.jsonl`` read per look at a running apply.
 JOURNAL_READ_BYTES = 4 * 1024 * 1024
-#: Journal outcomes counted as failed on the progress display.
-FAILED_OUTCOMES = frozenset({OpOutcome.FAILED})
 
 
 @dataclass
@@ -62,8 +60,7 @@ class JournalTail:
         except OSError:
             return
         self.offset += len(chunk)
-        data = self._partial + chunk
-        lines = data.split(b"\n")
+        lines = (self._partial + chunk).split(b"\n")
         self._partial = lines.pop()
         for line in lines:
             try:
@@ -73,7 +70,7 @@ class JournalTail:
                 continue
 
     def failed(self) -> int:
-        return sum(1 for o in self.outcomes.values() if o in FAILED_OUTCOMES)
+        return sum(o == OpOutcome.FAILED for o in self.outcomes.values())
 
 
 @dataclass
@@ -152,8 +149,9 @@ class Task:
             for call in ended:
                 _call_quietly(call)
 
-        self.thread = threading.Thread(target=body, name=f"console-{self.kind}-{self.id}")
-        self.thread.daemon = True
+        self.thread = threading.Thread(
+            target=body, name=f"console-{self.kind}-{self.id}", daemon=True
+        )
         self.thread.start()
         return self
 
