@@ -499,22 +499,20 @@ def _strict_connection(base: Any) -> type:
     return type(base.__name__, (base,), namespace)
 
 
-class _StrictHTTPConnectionPool(HTTPConnectionPool):
-    @property
-    def ConnectionCls(self) -> type:  # type: ignore[override]  # read at each new connection
-        return _strict_connection(HTTPConnectionPool.ConnectionCls)
+def _strict_pool(base: type[HTTPConnectionPool]) -> type[HTTPConnectionPool]:
+    """``base`` whose new connections read strictly: its connection class is looked up at each
+    new connection (vcrpy patches it in tests)."""
+    connection_cls = property(lambda self: _strict_connection(base.ConnectionCls))
+    return type(f"_Strict{base.__name__}", (base,), {"ConnectionCls": connection_cls})
 
 
-class _StrictHTTPSConnectionPool(HTTPSConnectionPool):
-    @property
-    def ConnectionCls(self) -> type:  # type: ignore[override]  # read at each new connection
-        return _strict_connection(HTTPSConnectionPool.ConnectionCls)
+_STRICT_POOLS = {
+    "http": _strict_pool(HTTPConnectionPool),
+    "https": _strict_pool(HTTPSConnectionPool),
+}
 
 
 def _strict(manager: urllib3.PoolManager) -> urllib3.PoolManager:
     """``manager`` with pools whose connections read strictly (module docstring)."""
-    manager.pool_classes_by_scheme = {
-        "http": _StrictHTTPConnectionPool,
-        "https": _StrictHTTPSConnectionPool,
-    }
+    manager.pool_classes_by_scheme = dict(_STRICT_POOLS)
     return manager
