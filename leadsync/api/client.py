@@ -247,22 +247,26 @@ class CampaignsClient:
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
     ) -> Answer:
-        # After a 401, each round replaces exactly the token that was refused (other threads
-        # may have replaced it already, and under a short token lifetime and back-off waits
-        # even that replacement may have expired by the time this call uses it). A server that
-        # refuses every fresh token still ends the call after MAX_RELOGIN_ROUNDS logins; an
-        # API key is refused at once.
-        relogins = 0 if self._auth.uses_api_key else MAX_RELOGIN_ROUNDS
-        for sent in range(relogins + 1):
+        headers, generation = self._auth.headers()
+        response = self._exchange(method, path, headers=headers, params=params, json_body=json_body)
+        if response.status != 401:
+            return response
+        uses_api_key = self._auth.uses_api_key
+        # Each round replaces exactly the token that was refused (other threads may have
+        # replaced it already, and under a short token lifetime and back-off waits even that
+        # replacement may have expired by the time this call uses it). A server that refuses
+        # every fresh token still ends the call after MAX_RELOGIN_ROUNDS logins.
+        for _ in range(0 if uses_api_key else MAX_RELOGIN_ROUNDS):
+            self._auth.relogin(generation)
             headers, generation = self._auth.headers()
             response = self._exchange(
                 method, path, headers=headers, params=params, json_body=json_body
             )
             if response.status != 401:
                 return response
-            if sent < relogins:
-                self._auth.relogin(generation)
-        why = "refused again right after a fresh login" if relogins else "the API key was refused"
+        why = (
+            "the API key was refused" if uses_api_key else "refused again right after a fresh login"
+        )
         said = self._transport.error_for(method, path, response).server_message
         raise AuthError(
             f"not authorized ({why}): {said or 'HTTP 401'}",
