@@ -187,8 +187,7 @@ class CampaignsClient:
     def add_method(self) -> str | None:
         """The add verb this deployment takes, once known (``PUT``, or ``POST`` after a
         fallback); pinned by ``api.add_lead_method``."""
-        with self._add_lock:
-            return self._add_method
+        return self._add_method  # written once, under the lock
 
     # --- how every call is made ---------------------------------------------------------
     def _exchange(
