@@ -201,40 +201,8 @@ class Transport:
         """One request. Returns the answer for 2xx and 401 (auth is the caller's); raises
         ConnectError, TimeoutError_, ThrottledError, ServerError, BadRequestError,
         NotFoundError, AuthError (403), UnreachableError (a refused TLS certificate) or
-        TerminalError otherwise."""
+        TerminalError otherwise (also for a body that cannot be JSON: NaN, infinity)."""
         started = self._clock()
-        target, sent, body = self._prepare(method, path, headers, params, json)
-        try:
-            raw = self._urlopen(
-                method,
-                target,
-                body=body,
-                headers=sent,
-                retries=False,  # retrying is ours, by error type; urllib3 must not repeat an add
-                redirect=False,
-                timeout=self._timeout,
-                preload_content=True,
-            )
-        except URLLIB3_FAILURES as err:
-            raise self._failure(method, path, err) from None
-        answer = Answer(raw.status, raw.reason or "", raw.headers, raw.data)
-        if log.isEnabledFor(logging.DEBUG):
-            elapsed_ms = (self._clock() - started) * 1000
-            log.debug("%s %s → %d in %.0f ms", method, path, answer.status, elapsed_ms)
-        if answer.status < 300 or answer.status == 401:
-            return answer
-        raise self.error_for(method, path, answer)
-
-    def _prepare(
-        self,
-        method: str,
-        path: str,
-        headers: Mapping[str, str] | None,
-        params: Mapping[str, Any] | None,
-        json: Any,
-    ) -> tuple[str, dict[str, str], bytes | None]:
-        """The request target (path and query), headers and body of one request. Raises
-        TerminalError for a body that cannot be JSON (NaN, infinity)."""
         target = self._target_prefix + path
         if params:
             # None values left out, sequences repeated (as requests encodes them).
@@ -256,7 +224,26 @@ class Transport:
             sent["Content-Length"] = str(len(body))
         elif method not in BODYLESS_METHODS:
             sent["Content-Length"] = "0"
-        return target, sent, body
+        try:
+            raw = self._urlopen(
+                method,
+                target,
+                body=body,
+                headers=sent,
+                retries=False,  # retrying is ours, by error type; urllib3 must not repeat an add
+                redirect=False,
+                timeout=self._timeout,
+                preload_content=True,
+            )
+        except URLLIB3_FAILURES as err:
+            raise self._failure(method, path, err) from None
+        answer = Answer(raw.status, raw.reason or "", raw.headers, raw.data)
+        if log.isEnabledFor(logging.DEBUG):
+            elapsed_ms = (self._clock() - started) * 1000
+            log.debug("%s %s → %d in %.0f ms", method, path, answer.status, elapsed_ms)
+        if answer.status < 300 or answer.status == 401:
+            return answer
+        raise self.error_for(method, path, answer)
 
     # --- errors -----------------------------------------------------------------------------
     def _failure(self, method: str, path: str, err: BaseException) -> ApiError:
