@@ -17,6 +17,7 @@ repeated here.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -60,7 +61,6 @@ from .wire import (
     SET_STATUS_PATH,
     VOICEMAIL_PATH,
     WireFormatError,
-    lead_ids,
     loads,
     next_key_hint,
     parse_campaigns,
@@ -401,7 +401,11 @@ class CampaignsClient:
 
         def parse(response: Answer) -> _Page:
             leads, next_key = parse_leads_page(loads(response.text))
-            return leads, lead_ids(leads), len(leads), next_key
+            ids = tuple(
+                lead["id"] if "id" in lead else json.dumps(lead, sort_keys=True, default=str)
+                for lead in leads
+            )
+            return leads, ids, len(leads), next_key
 
         yield from self._lead_pages(campaign_id, page_size, parse)
 

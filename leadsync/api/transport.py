@@ -248,7 +248,10 @@ class Transport:
     # --- errors -----------------------------------------------------------------------------
     def _failure(self, method: str, path: str, err: BaseException) -> ApiError:
         """The error for what urllib3 raised (the first row of ``FAILURES`` that matches)."""
-        detail = self.redact(_root_cause(err))
+        # A short description of the innermost reason (no URL query strings).
+        root = _causes(err, deep=False)[-1]
+        detail = str(root) or type(root).__name__
+        detail = self.redact(detail.split("?", 1)[0] if "://" in detail else detail)
         ctx: dict[str, Any] = {"method": method, "endpoint": path}
         causes = _causes(err)
         refused = next((c for c in causes if isinstance(c, ssl.SSLCertVerificationError)), None)
@@ -354,13 +357,6 @@ def _causes(err: BaseException, *, deep: bool = True) -> list[BaseException]:
         nested = next((a for a in getattr(cause, "args", ()) if isinstance(a, BaseException)), None)
         cause = nested or ((cause.__cause__ or cause.__context__) if deep else None)
     return chain
-
-
-def _root_cause(err: BaseException) -> str:
-    """A short description of the innermost reason (no URL query strings)."""
-    cause = _causes(err, deep=False)[-1]
-    text = str(cause) or type(cause).__name__
-    return text.split("?", 1)[0] if "://" in text else text
 
 
 # --- the pool: TLS, proxies, answers read strictly (module docstring) ---------------------
