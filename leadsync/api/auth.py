@@ -55,20 +55,18 @@ class Credentials:
         return f"Credentials({mode})"
 
 
-# The login call: json body -> answer; supplied by the client so that login goes through the
-# same transport, rate limiter and retry policy as everything else.
-LoginCall = Callable[[dict[str, str]], Answer]
-
-
 class Auth:
-    """Holds the current token and account id; logs in lazily and re-logs in once per 401."""
+    """Holds the current token and account id; logs in lazily and re-logs in once per 401.
+
+    ``login_call(body)`` sends the login (the client's, so that it goes through the same
+    transport, rate limiter and retry policy as everything else)."""
 
     def __init__(
         self,
         credentials: Credentials,
         account_id: str | None,
         redact: Redactor,
-        login_call: LoginCall,
+        login_call: Callable[[dict[str, str]], Answer],
         on_relogin: Callable[[], object] = lambda: None,
     ) -> None:
         self._creds = credentials

@@ -17,6 +17,7 @@ repeated here.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -25,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..config import ApiSettings, check_base_url
+from ..config import ApiSettings
 from ..errors import (
     ApiError,
     AuthError,
@@ -60,7 +61,6 @@ from .wire import (
     SET_STATUS_PATH,
     VOICEMAIL_PATH,
     WireFormatError,
-    lead_ids,
     loads,
     next_key_hint,
     parse_campaigns,
@@ -124,7 +124,11 @@ class CampaignsClient:
         rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
-        base_url = _check_base_url(settings.base_url)
+        if not settings.base_url:  # a set one was checked when the settings were made
+            raise ConfigError(
+                "[api] base_url is not set (e.g. https://portal.example.com:9443, or "
+                "LEADSYNC_BASE_URL)"
+            )
         self._sleep = sleep
         self.counters = Counters()
         self._backoff = Backoff(settings.backoff_max_s, rng=rng)
@@ -138,7 +142,7 @@ class CampaignsClient:
         self._redact = Redactor()
         credentials = Credentials.from_settings(settings)
         self._transport = Transport(
-            base_url,
+            settings.base_url,
             timeout_s=settings.timeout_s,
             redact=self._redact,
             clock=clock,
@@ -183,8 +187,7 @@ class CampaignsClient:
     def add_method(self) -> str | None:
         """The add verb this deployment takes, once known (``PUT``, or ``POST`` after a
         fallback); pinned by ``api.add_lead_method``."""
-        with self._add_lock:
-            return self._add_method
+        return self._add_method  # written once, under the lock
 
     # --- how every call is made ---------------------------------------------------------
     def _exchange(
@@ -247,13 +250,12 @@ class CampaignsClient:
         response = self._exchange(method, path, headers=headers, params=params, json_body=json_body)
         if response.status != 401:
             return response
-        if self._auth.uses_api_key:
-            raise self._unauthorized(method, path, response, "the API key was refused")
+        uses_api_key = self._auth.uses_api_key
         # Each round replaces exactly the token that was refused (other threads may have
         # replaced it already, and under a short token lifetime and back-off waits even that
         # replacement may have expired by the time this call uses it). A server that refuses
         # every fresh token still ends the call after MAX_RELOGIN_ROUNDS logins.
-        for _ in range(MAX_RELOGIN_ROUNDS):
+        for _ in range(0 if uses_api_key else MAX_RELOGIN_ROUNDS):
             self._auth.relogin(generation)
             headers, generation = self._auth.headers()
             response = self._exchange(
@@ -261,16 +263,16 @@ class CampaignsClient:
             )
             if response.status != 401:
                 return response
-        raise self._unauthorized(method, path, response, "refused again right after a fresh login")
-
-    def _unauthorized(self, method: str, path: str, response: Answer, why: str) -> AuthError:
-        err = self._transport.error_for(method, path, response)
-        return AuthError(
-            f"not authorized ({why}): {err.server_message or 'HTTP 401'}",
+        why = (
+            "the API key was refused" if uses_api_key else "refused again right after a fresh login"
+        )
+        said = self._transport.error_for(method, path, response).server_message
+        raise AuthError(
+            f"not authorized ({why}): {said or 'HTTP 401'}",
             method=method,
             endpoint=path,
             status=401,
-            server_message=err.server_message,
+            server_message=said,
         )
 
     def _call(
@@ -346,18 +348,13 @@ class CampaignsClient:
         try:
             return parse(response)
         except WireFormatError as err:
-            raise self._not_understood("GET", path, response, err) from None
-
-    def _not_understood(
-        self, method: str, path: str, response: Answer, err: Exception
-    ) -> TerminalError:
-        self.counters.add("errors")
-        return TerminalError(
-            f"answer not understood: {self._redact(str(err))}",
-            method=method,
-            endpoint=path,
-            status=response.status,
-        )
+            self.counters.add("errors")
+            raise TerminalError(
+                f"answer not understood: {self._redact(str(err))}",
+                method="GET",
+                endpoint=path,
+                status=response.status,
+            ) from None
 
     def _pagination_error(
         self, path: str, campaign_id: str, key: str | None, why: str
@@ -404,7 +401,11 @@ class CampaignsClient:
 
         def parse(response: Answer) -> _Page:
             leads, next_key = parse_leads_page(loads(response.text))
-            return leads, lead_ids(leads), len(leads), next_key
+            ids = tuple(
+                lead["id"] if "id" in lead else json.dumps(lead, sort_keys=True, default=str)
+                for lead in leads
+            )
+            return leads, ids, len(leads), next_key
 
         yield from self._lead_pages(campaign_id, page_size, parse)
 
@@ -527,12 +528,11 @@ class CampaignsClient:
                 if self._add_method is None:
                     self._add_method = method
                     log.info("add lead: this deployment takes %s", method)
-        return AddResult(
-            method=method,
-            status=response.status,
-            body=json_or_none(response),
-            attempts=attempts,
-        )
+        try:
+            said = response.json() if response.content else None
+        except ValueError:
+            said = None
+        return AddResult(method=method, status=response.status, body=said, attempts=attempts)
 
     def _add_once(self, method: str, path: str, body: dict[str, Any]) -> tuple[Answer, int]:
         tries = 0
@@ -673,21 +673,3 @@ def require_text(name: str, value: str) -> None:
     # An empty id would address a different endpoint (…/leads/ instead of …/leads/{id}).
     if not isinstance(value, str) or not value.strip():
         raise UsageError(f"{name} must be a non-empty string, got {value!r}")
-
-
-def json_or_none(response: Answer) -> Any | None:
-    try:
-        return response.json() if response.content else None
-    except ValueError:
-        return None
-
-
-def _check_base_url(base_url: str | None) -> str:
-    if not base_url:
-        raise ConfigError(
-            "[api] base_url is not set (e.g. https://portal.example.com:9443, or LEADSYNC_BASE_URL)"
-        )
-    try:
-        return check_base_url(base_url)
-    except ValueError as err:
-        raise ConfigError(f"[api] base_url: {err}") from None

@@ -137,13 +137,10 @@ class _XlsxRows:
         self._sheet.append(list(columns))
 
     def write(self, rows: list[list[Any]]) -> None:
+        # openpyxl refuses control characters in text; they have no business in a lead anyway.
+        sub = ILLEGAL_CHARACTERS_RE.sub
         for row in rows:
-            self._sheet.append([_xlsx_value(v) for v in row])
+            self._sheet.append([sub("", v) if isinstance(v, str) else v for v in row])
 
     def close(self) -> None:
         self._book.save(self._path)
-
-
-def _xlsx_value(value: Any) -> Any:
-    # openpyxl refuses control characters in text; they have no business in a lead anyway.
-    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value

@@ -68,8 +68,8 @@ class RateLimiter:
         with self._lock:
             return self._rate
 
-    def acquire(self) -> float:
-        """Wait for this request's turn; returns the seconds waited."""
+    def acquire(self) -> None:
+        """Wait for this request's turn."""
         with self._lock:
             now = self._clock()
             slot = max(now, self._paused_until)
@@ -77,10 +77,8 @@ class RateLimiter:
                 slot = max(slot, self._next_slot)
                 self._next_slot = slot + 1.0 / self._rate
             self._recent.append(slot)
-        wait = max(0.0, slot - now)
-        if wait > 0:
-            self._sleep(wait)
-        return wait
+        if slot > now:
+            self._sleep(slot - now)
 
     def on_success(self) -> None:
         """Count a request the server accepted; recover the rate step by step."""

@@ -201,40 +201,8 @@ class Transport:
         """One request. Returns the answer for 2xx and 401 (auth is the caller's); raises
         ConnectError, TimeoutError_, ThrottledError, ServerError, BadRequestError,
         NotFoundError, AuthError (403), UnreachableError (a refused TLS certificate) or
-        TerminalError otherwise."""
+        TerminalError otherwise (also for a body that cannot be JSON: NaN, infinity)."""
         started = self._clock()
-        target, sent, body = self._prepare(method, path, headers, params, json)
-        try:
-            raw = self._urlopen(
-                method,
-                target,
-                body=body,
-                headers=sent,
-                retries=False,  # retrying is ours, by error type; urllib3 must not repeat an add
-                redirect=False,
-                timeout=self._timeout,
-                preload_content=True,
-            )
-        except URLLIB3_FAILURES as err:
-            raise self._failure(method, path, err) from None
-        answer = Answer(raw.status, raw.reason or "", raw.headers, raw.data)
-        if log.isEnabledFor(logging.DEBUG):
-            elapsed_ms = (self._clock() - started) * 1000
-            log.debug("%s %s → %d in %.0f ms", method, path, answer.status, elapsed_ms)
-        if answer.status < 300 or answer.status == 401:
-            return answer
-        raise self.error_for(method, path, answer)
-
-    def _prepare(
-        self,
-        method: str,
-        path: str,
-        headers: Mapping[str, str] | None,
-        params: Mapping[str, Any] | None,
-        json: Any,
-    ) -> tuple[str, dict[str, str], bytes | None]:
-        """The request target (path and query), headers and body of one request. Raises
-        TerminalError for a body that cannot be JSON (NaN, infinity)."""
         target = self._target_prefix + path
         if params:
             # None values left out, sequences repeated (as requests encodes them).
@@ -256,12 +224,34 @@ class Transport:
             sent["Content-Length"] = str(len(body))
         elif method not in BODYLESS_METHODS:
             sent["Content-Length"] = "0"
-        return target, sent, body
+        try:
+            raw = self._urlopen(
+                method,
+                target,
+                body=body,
+                headers=sent,
+                retries=False,  # retrying is ours, by error type; urllib3 must not repeat an add
+                redirect=False,
+                timeout=self._timeout,
+                preload_content=True,
+            )
+        except URLLIB3_FAILURES as err:
+            raise self._failure(method, path, err) from None
+        answer = Answer(raw.status, raw.reason or "", raw.headers, raw.data)
+        if log.isEnabledFor(logging.DEBUG):
+            elapsed_ms = (self._clock() - started) * 1000
+            log.debug("%s %s → %d in %.0f ms", method, path, answer.status, elapsed_ms)
+        if answer.status < 300 or answer.status == 401:
+            return answer
+        raise self.error_for(method, path, answer)
 
     # --- errors -----------------------------------------------------------------------------
     def _failure(self, method: str, path: str, err: BaseException) -> ApiError:
         """The error for what urllib3 raised (the first row of ``FAILURES`` that matches)."""
-        detail = self.redact(_root_cause(err))
+        # A short description of the innermost reason (no URL query strings).
+        root = _causes(err, deep=False)[-1]
+        detail = str(root) or type(root).__name__
+        detail = self.redact(detail.split("?", 1)[0] if "://" in detail else detail)
         ctx: dict[str, Any] = {"method": method, "endpoint": path}
         causes = _causes(err)
         refused = next((c for c in causes if isinstance(c, ssl.SSLCertVerificationError)), None)
@@ -367,13 +357,6 @@ def _causes(err: BaseException, *, deep: bool = True) -> list[BaseException]:
         nested = next((a for a in getattr(cause, "args", ()) if isinstance(a, BaseException)), None)
         cause = nested or ((cause.__cause__ or cause.__context__) if deep else None)
     return chain
-
-
-def _root_cause(err: BaseException) -> str:
-    """A short description of the innermost reason (no URL query strings)."""
-    cause = _causes(err, deep=False)[-1]
-    text = str(cause) or type(cause).__name__
-    return text.split("?", 1)[0] if "://" in text else text
 
 
 # --- the pool: TLS, proxies, answers read strictly (module docstring) ---------------------
@@ -499,22 +482,20 @@ def _strict_connection(base: Any) -> type:
     return type(base.__name__, (base,), namespace)
 
 
-class _StrictHTTPConnectionPool(HTTPConnectionPool):
-    @property
-    def ConnectionCls(self) -> type:  # type: ignore[override]  # read at each new connection
-        return _strict_connection(HTTPConnectionPool.ConnectionCls)
+def _strict_pool(base: type[HTTPConnectionPool]) -> type[HTTPConnectionPool]:
+    """``base`` whose new connections read strictly: its connection class is looked up at each
+    new connection (vcrpy patches it in tests)."""
+    connection_cls = property(lambda self: _strict_connection(base.ConnectionCls))
+    return type(f"_Strict{base.__name__}", (base,), {"ConnectionCls": connection_cls})
 
 
-class _StrictHTTPSConnectionPool(HTTPSConnectionPool):
-    @property
-    def ConnectionCls(self) -> type:  # type: ignore[override]  # read at each new connection
-        return _strict_connection(HTTPSConnectionPool.ConnectionCls)
+_STRICT_POOLS = {
+    "http": _strict_pool(HTTPConnectionPool),
+    "https": _strict_pool(HTTPSConnectionPool),
+}
 
 
 def _strict(manager: urllib3.PoolManager) -> urllib3.PoolManager:
     """``manager`` with pools whose connections read strictly (module docstring)."""
-    manager.pool_classes_by_scheme = {
-        "http": _StrictHTTPConnectionPool,
-        "https": _StrictHTTPSConnectionPool,
-    }
+    manager.pool_classes_by_scheme = dict(_STRICT_POOLS)
     return manager

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -313,14 +313,6 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         when = when.replace(tzinfo=UTC)
     now = now or datetime.now(UTC)
     return max(0.0, (when - now).total_seconds())
-
-
-def lead_ids(leads: Sequence[Mapping[str, Any]]) -> tuple[Any, ...]:
-    """What identifies a page's content, to notice a server repeating a page."""
-    return tuple(
-        lead["id"] if "id" in lead else json.dumps(lead, sort_keys=True, default=str)
-        for lead in leads
-    )
 
 
 # --- times (``--since``/``--until``) -------------------------------------------------------

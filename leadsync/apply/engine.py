@@ -197,9 +197,23 @@ class Engine:
             st.started_at = st.finished_at = self.clock()
         out.append(st.result())
 
-    def record_call(self, i: int, call: CallOutcome, out: list[OpResult], prefix: str) -> None:
-        """Record how a call for operation i ended (``prefix`` leads its message)."""
+    def complete(self, completion: Completion, out: list[OpResult], prefix: str = "") -> None:
+        """Record how the task of operation ``completion.tag`` ended (``prefix`` leads its
+        message)."""
+        i = completion.tag
         st = self.states[i]
+        if completion.error is not None:  # only a BaseException escapes perform()
+            message = f"worker error: {completion.error!r}"
+            is_add = st.op.kind is OpKind.ADD  # it may have been sent: let the re-read decide
+            if is_add and not st.was_uncertain:
+                st.was_uncertain, st.uncertain_reason = True, message
+            self.finish(i, OpOutcome.UNCERTAIN if is_add else OpOutcome.FAILED, message, out)
+            return
+        call = completion.value
+        if call is None:  # not started: the run was halted meanwhile
+            if st.outcome is None:
+                self.finish(i, OpOutcome.SKIPPED, self.skip_message(), out)
+            return
         if call.fatal is not None:
             self.set_fatal(call.fatal)
         if call.outcome is OpOutcome.UNCERTAIN and not st.was_uncertain:
@@ -215,23 +229,6 @@ class Engine:
         st.finished_at = call.finished_at
         message = f"{prefix}; {call.message}" if prefix and call.message else prefix or call.message
         self.finish(i, call.outcome, message, out)
-
-    def complete(self, completion: Completion, out: list[OpResult], prefix: str = "") -> None:
-        """The default handling of a finished task of operation ``completion.tag``."""
-        i = completion.tag
-        if completion.error is not None:  # only a BaseException escapes perform()
-            st = self.states[i]
-            message = f"worker error: {completion.error!r}"
-            is_add = st.op.kind is OpKind.ADD  # it may have been sent: let the re-read decide
-            if is_add and not st.was_uncertain:
-                st.was_uncertain, st.uncertain_reason = True, message
-            self.finish(i, OpOutcome.UNCERTAIN if is_add else OpOutcome.FAILED, message, out)
-            return
-        if completion.value is None:  # not started: the run was halted meanwhile
-            if self.states[i].outcome is None:
-                self.finish(i, OpOutcome.SKIPPED, self.skip_message(), out)
-            return
-        self.record_call(i, completion.value, out, prefix)
 
     # --- tasks ------------------------------------------------------------------------------
     def task(self, call: Callable[[], Any], *, is_add: bool) -> Callable[[], CallOutcome | None]:

@@ -27,7 +27,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from ..errors import InputError
 from ..models import OpKind, OpOutcome, OpResult
@@ -76,7 +76,7 @@ def record_to_result(record: dict[str, Any]) -> OpResult:
 
 
 FsyncMode = Literal["background", "always", "never"]
-FSYNC_MODES: tuple[str, ...] = ("background", "always", "never")
+FSYNC_MODES: tuple[str, ...] = get_args(FsyncMode)
 
 
 class Journal:

@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any
 
 from ..errors import ApiError
 from ..models import ApplyCount, Operation, OpKind, OpOutcome, OpResult
@@ -201,9 +200,7 @@ def install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
         )
         stop.set()
 
-    previous: dict[signal.Signals, Any] = {}
-    for sig in STOP_SIGNALS:
-        previous[sig] = signal.signal(sig, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
 
     def restore() -> None:
         for sig, old in previous.items():
