@@ -121,6 +121,7 @@ def _statuses(report: RunReport) -> dict[str, Any] | None:
     rows = []
     for name, status, b, a in counted:
         change = (a or 0) - (b or 0)
+        change_class = "delta-pos" if change > 0 else "delta-neg" if change < 0 else "muted"
         rows.append(
             {
                 "campaign": str(name),
@@ -130,11 +131,7 @@ def _statuses(report: RunReport) -> dict[str, Any] | None:
                 # No "after" for a campaign (a dry run, or a run that stopped): say so.
                 "measured": name in report.status_after,
                 "change": change,
-                "change_class": "delta-pos"
-                if change > 0
-                else "delta-neg"
-                if change < 0
-                else "muted",
+                "change_class": change_class,
                 "before_width": 100 * (b or 0) / biggest if biggest else 0,
                 "after_width": 100 * (a or 0) / biggest if biggest else 0,
             }

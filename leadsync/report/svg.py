@@ -83,6 +83,8 @@ class Bar:
 
 @dataclass(frozen=True)
 class LegendItem:
+    """A legend entry (an HTML list in the page: it wraps, unlike SVG)."""
+
     color: str
     label: str
 
@@ -102,11 +104,6 @@ class Chart:
     bar_height: int = BAR_HEIGHT
 
 
-def legend(keys: list[str], labels: dict[str, str]) -> list[LegendItem]:
-    """The legend entries of ``keys`` (an HTML list in the page: it wraps, unlike SVG)."""
-    return [LegendItem(color(k), labels.get(k, k)) for k in keys]
-
-
 def stacked_bars(
     series: dict[str, dict[str, int]], keys: list[str], labels: dict[str, str], title: str
 ) -> Chart:
@@ -116,8 +113,9 @@ def stacked_bars(
     totals = {n: sum(max(int(series[n].get(k, 0)), 0) for k in keys) for n in names}
     biggest = max(totals.values(), default=0)
     hidden = max(len(series) - MAX_BARS, 0)
+    items = [LegendItem(color(k), labels.get(k, k)) for k in keys]
     if biggest == 0:
-        return Chart(title, [], legend(keys, labels), hidden)
+        return Chart(title, [], items, hidden)
     bar_area = CHART_WIDTH - LABEL_WIDTH - VALUE_WIDTH
     bars = []
     y = LEGEND_HEIGHT
@@ -137,4 +135,4 @@ def stacked_bars(
         bars.append(Bar(name, short(name), y, totals[name], segments))
         y += BAR_HEIGHT + ROW_GAP
     height = LEGEND_HEIGHT + len(names) * (BAR_HEIGHT + ROW_GAP) + ROW_GAP
-    return Chart(title, bars, legend(keys, labels), hidden, height=height)
+    return Chart(title, bars, items, hidden, height=height)
