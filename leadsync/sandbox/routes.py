@@ -265,14 +265,12 @@ class SandboxApp:
         if cfg.latency_ms > 0:
             self._sleep(cfg.latency_ms / 1000.0)
         bucket = self._bucket
-        if bucket is not None:
-            wait = bucket.take()
-            if wait > 0:
-                self.stats.record_fault("rate_limited")
-                return _error(429, THROTTLED, **{"Retry-After": retry_after_header(wait)})
-        if cfg.throttle_every is not None and route != "login" and self._count_request():
+        wait = bucket.take() if bucket is not None else 0.0
+        if not wait and cfg.throttle_every is not None and route != "login":
+            wait = 1.0 if self._count_request() else 0.0
+        if wait > 0:
             self.stats.record_fault("rate_limited")
-            return _error(429, THROTTLED, **{"Retry-After": retry_after_header(1.0)})
+            return _error(429, THROTTLED, **{"Retry-After": retry_after_header(wait)})
         if route == "unknown":
             return _error(404, NOT_FOUND)
         if match is None:

@@ -9,6 +9,7 @@ answers a second on loopback.
 from __future__ import annotations
 
 import contextlib
+import functools
 import socket
 import socketserver
 import ssl
@@ -143,7 +144,7 @@ class _Handler(BaseHTTPRequestHandler):
             f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
             "Content-Type: application/json",
             f"Content-Length: {len(body)}",
-            f"Date: {_http_date()}",
+            f"Date: {_http_date(int(time.time()))}",
             f"Server: {SERVER_NAME}",
         ]
         lines += [f"{k}: {v}" for k, v in response.headers.items()]
@@ -158,16 +159,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.log(format % args)
 
 
-_date_cache: tuple[int, str] = (0, "")
-
-
-def _http_date() -> str:
-    # Formatting the Date header once a second, not once a request.
-    global _date_cache
-    now = int(time.time())
-    if _date_cache[0] != now:
-        _date_cache = (now, formatdate(now, usegmt=True))
-    return _date_cache[1]
+@functools.lru_cache(maxsize=1)  # the Date header formatted once a second, not once a request
+def _http_date(second: int) -> str:
+    return formatdate(second, usegmt=True)
 
 
 class _Server(ThreadingHTTPServer):
