@@ -52,16 +52,10 @@ def color(key: str) -> str:
     return COLORS.get(key, DEFAULT_COLOR)
 
 
-def short(text: str, limit: int = LABEL_CHARS) -> str:
-    """``text`` cut to ``limit`` characters, the last one an ellipsis."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 @dataclass(frozen=True)
 class Segment:
     """One count's part of a bar."""
 
-    key: str
     label: str
     value: int
     x: float
@@ -129,10 +123,11 @@ def stacked_bars(
             width = bar_area * value / biggest
             numbered = width >= MIN_LABELLED_WIDTH and len(f"{value:,}") * DIGIT_WIDTH + 8 < width
             segments.append(
-                Segment(key, labels.get(key, key), value, x_pos, width, color(key), numbered)
+                Segment(labels.get(key, key), value, x_pos, width, color(key), numbered)
             )
             x_pos += width
-        bars.append(Bar(name, short(name), y, totals[name], segments))
+        cut = name if len(name) <= LABEL_CHARS else name[: LABEL_CHARS - 1] + "…"
+        bars.append(Bar(name, cut, y, totals[name], segments))
         y += BAR_HEIGHT + ROW_GAP
     height = LEGEND_HEIGHT + len(names) * (BAR_HEIGHT + ROW_GAP) + ROW_GAP
     return Chart(title, bars, items, hidden, height=height)
