@@ -162,8 +162,8 @@ def _reasons(report: RunReport) -> dict[str, Any] | None:
 
 def _problems(report: RunReport) -> dict[str, Any] | None:
     """The rows to fix (at most :data:`MAX_PROBLEM_ROWS`), each a tuple of PROBLEM_COLUMNS
-    with the file's bare name after ``file``: the template unpacks tuples, several times
-    faster than looking fields up by name."""
+    with the file's bare name after ``file`` (the template unpacks tuples: faster than
+    looking fields up by name)."""
     rows = rows_frame(report)
     problem = rows["outcome"].isin(PROBLEM_OUTCOMES)
     total = int(problem.sum())
