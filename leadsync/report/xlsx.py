@@ -266,8 +266,7 @@ def operations_frame(report: RunReport) -> pd.DataFrame:
 def write_xlsx(report: RunReport, path: Path, tick: Callable[[int], None] | None = None) -> Path:
     """Write ``report.xlsx`` at ``path`` (atomically); ``tick(rows)`` after each batch of
     table rows written. Returns ``path``."""
-    sheets = sheet_tables(report)
-    return write_sheets(report, sheets, path, tick)
+    return write_sheets(report, sheet_tables(report), path, tick)
 
 
 def write_sheets(

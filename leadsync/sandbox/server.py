@@ -103,9 +103,9 @@ class _Handler(BaseHTTPRequestHandler):
         )
         self._serve(headers)
 
-    def _bad_request(self, detail: str) -> None:
+    def _bad_request(self, detail: str, status: int = 400) -> None:
         self.close_connection = True
-        self._write(Response(400, {"message": INVALID, "detail": detail}))
+        self._write(Response(status, {"message": INVALID, "detail": detail}))
 
     def _serve(self, headers: dict[str, str]) -> None:
         try:
@@ -117,8 +117,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._bad_request("a body needs a Content-Length")
             return
         if length > MAX_BODY:
-            self.close_connection = True
-            self._write(Response(413, {"message": INVALID, "detail": "body too large"}))
+            self._bad_request("body too large", 413)
             return
         if length and headers.get("expect", "").lower() == "100-continue":
             self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits for this
