@@ -25,17 +25,15 @@ from ..models import (
     OpResult,
     RowIssue,
     SourceInfo,
+    empty_rows,
 )
 from ..models import ROW_COLUMNS as ROW_COLUMNS  # re-exported: report users name it here
-from ..models import empty_rows as empty_rows
 from ..sync.issuetable import IssueTable
 
 Command = Literal["sync", "plan", "apply", "validate"]
 
 #: API counters always present in ``summary.json`` (others the client reports are kept too).
 API_KEYS: tuple[str, ...] = ("requests", "retries", "throttled")
-#: Campaign label for rows that name no campaign (``validate`` without ``--campaign``).
-NO_CAMPAIGN = "(no campaign)"
 
 #: What each exit code means, in words a newcomer understands (README has the same table).
 EXIT_MEANINGS: dict[int, str] = {

@@ -11,9 +11,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..models import Count, IssueKind, ReadResult, RowOutcome, zero_counts
+from ..models import NO_CAMPAIGN, Count, IssueKind, ReadResult, RowOutcome, zero_counts
 from ..sync.outcomes import issue_counts, issue_rows
-from .model import NO_CAMPAIGN, ROW_COLUMNS
+from .model import ROW_COLUMNS
 
 _ISSUE_COUNT_KEY = {
     IssueKind.REJECTED: Count.ROWS_REJECTED,
@@ -137,7 +137,7 @@ def read_rows(
 
 def read_counts(result: ReadResult, *, campaign: str | None = None) -> dict[str, dict[str, int]]:
     """Per campaign value (``campaign`` when the file names none, else
-    :data:`~leadsync.report.model.NO_CAMPAIGN`): ``rows_read``, ``rows_valid``,
+    :data:`~leadsync.models.NO_CAMPAIGN`): ``rows_read``, ``rows_valid``,
     ``rows_rejected``, ``rows_duplicate``; every other count key is 0."""
     fallback = campaign or NO_CAMPAIGN
     counts: dict[str, dict[str, int]] = {}
