@@ -32,13 +32,6 @@ from typing import Any, TextIO
 from urllib.parse import quote, quote_plus
 
 MASK = "***"
-#: Verbosity → level of leadsync's own loggers (-q, default, -v); -vv also opens libraries.
-QUIET_LEVEL = logging.WARNING
-DEFAULT_LEVEL = logging.INFO
-VERBOSE_LEVEL = logging.DEBUG
-#: From this many -v, third-party loggers (urllib3…) log at DEBUG too.
-LIBRARY_DEBUG_VERBOSITY = 2
-PACKAGE_LOGGER = "leadsync"
 #: Context keys every JSON line carries (null when unset).
 CONTEXT_KEYS: tuple[str, ...] = ("job", "stage")
 
@@ -326,8 +319,7 @@ def setup_logging(
     handler.addFilter(RedactFilter())
     handler.setFormatter(formatters[fmt]())
     root.addHandler(handler)
-    library_debug = verbosity >= LIBRARY_DEBUG_VERBOSITY and not quiet
-    root.setLevel(logging.DEBUG if library_debug else logging.WARNING)
-    level = QUIET_LEVEL if quiet else VERBOSE_LEVEL if verbosity > 0 else DEFAULT_LEVEL
-    logging.getLogger(PACKAGE_LOGGER).setLevel(level)
+    root.setLevel(logging.DEBUG if verbosity >= 2 and not quiet else logging.WARNING)
+    level = logging.WARNING if quiet else logging.DEBUG if verbosity > 0 else logging.INFO
+    logging.getLogger("leadsync").setLevel(level)
     return handler

@@ -207,7 +207,9 @@ class OpResult:
 #: headlines do not count them as campaigns).
 UNKNOWN_CAMPAIGN = "(unknown campaign)"
 NO_CAMPAIGN_GIVEN = "(none)"
-PSEUDO_CAMPAIGNS = frozenset({UNKNOWN_CAMPAIGN, NO_CAMPAIGN_GIVEN, "(no campaign)"})
+#: Rows that name no campaign (``validate`` without ``--campaign``).
+NO_CAMPAIGN = "(no campaign)"
+PSEUDO_CAMPAIGNS = frozenset({UNKNOWN_CAMPAIGN, NO_CAMPAIGN_GIVEN, NO_CAMPAIGN})
 
 
 class Count(StrEnum):

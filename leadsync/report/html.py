@@ -121,6 +121,7 @@ def _statuses(report: RunReport) -> dict[str, Any] | None:
     rows = []
     for name, status, b, a in counted:
         change = (a or 0) - (b or 0)
+        change_class = "delta-pos" if change > 0 else "delta-neg" if change < 0 else "muted"
         rows.append(
             {
                 "campaign": str(name),
@@ -130,11 +131,7 @@ def _statuses(report: RunReport) -> dict[str, Any] | None:
                 # No "after" for a campaign (a dry run, or a run that stopped): say so.
                 "measured": name in report.status_after,
                 "change": change,
-                "change_class": "delta-pos"
-                if change > 0
-                else "delta-neg"
-                if change < 0
-                else "muted",
+                "change_class": change_class,
                 "before_width": 100 * (b or 0) / biggest if biggest else 0,
                 "after_width": 100 * (a or 0) / biggest if biggest else 0,
             }
@@ -165,8 +162,8 @@ def _reasons(report: RunReport) -> dict[str, Any] | None:
 
 def _problems(report: RunReport) -> dict[str, Any] | None:
     """The rows to fix (at most :data:`MAX_PROBLEM_ROWS`), each a tuple of PROBLEM_COLUMNS
-    with the file's bare name after ``file``: the template unpacks tuples, several times
-    faster than looking fields up by name."""
+    with the file's bare name after ``file`` (the template unpacks tuples: faster than
+    looking fields up by name)."""
     rows = rows_frame(report)
     problem = rows["outcome"].isin(PROBLEM_OUTCOMES)
     total = int(problem.sum())

@@ -25,18 +25,15 @@ from ..models import (
     OpResult,
     RowIssue,
     SourceInfo,
-    zero_counts,
+    empty_rows,
 )
 from ..models import ROW_COLUMNS as ROW_COLUMNS  # re-exported: report users name it here
-from ..models import empty_rows as empty_rows
 from ..sync.issuetable import IssueTable
 
 Command = Literal["sync", "plan", "apply", "validate"]
 
 #: API counters always present in ``summary.json`` (others the client reports are kept too).
 API_KEYS: tuple[str, ...] = ("requests", "retries", "throttled")
-#: Campaign label for rows that name no campaign (``validate`` without ``--campaign``).
-NO_CAMPAIGN = "(no campaign)"
 
 #: What each exit code means, in words a newcomer understands (README has the same table).
 EXIT_MEANINGS: dict[int, str] = {
@@ -108,22 +105,15 @@ class RunReport:
     # --- derived values ---------------------------------------------------------------------
     def campaign_counts(self) -> dict[str, dict[str, int]]:
         """Per campaign, every COUNT_KEY in order (missing ones 0), sorted by campaign name."""
-        out: dict[str, dict[str, int]] = {}
-        for name in sorted(self.campaigns, key=str):
-            counts = zero_counts()
-            for key, value in self.campaigns[name].items():
-                if key in counts:
-                    counts[key] = int(value)
-            out[name] = counts
-        return out
+        return {
+            name: {key: int(self.campaigns[name].get(key, 0)) for key in COUNT_KEYS}
+            for name in sorted(self.campaigns, key=str)
+        }
 
     def totals(self) -> dict[str, int]:
         """Every COUNT_KEY summed over the campaigns."""
-        totals = zero_counts()
-        for counts in self.campaign_counts().values():
-            for key in COUNT_KEYS:
-                totals[key] += counts[key]
-        return totals
+        counts = self.campaign_counts().values()
+        return {key: sum(c[key] for c in counts) for key in COUNT_KEYS}
 
     def duration_s(self) -> float | None:
         """Seconds from start to finish (None while the run is not finished)."""

@@ -1,7 +1,8 @@
 """From what the reader returned to the report's rows table and per-campaign read counts.
 
-The rows table is built column by column with Arrow (the accepted leads' columns are taken as
-they are, and so are the issues' columns, :class:`~leadsync.sync.issuetable.IssueTable`), ordered with one Arrow sort and handed to pandas without a Python object per row.
+The rows table is built column by column with Arrow from the accepted leads' columns and the
+issues' (:class:`~leadsync.sync.issuetable.IssueTable`), ordered with one Arrow sort and handed
+to pandas without a Python object per row.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..models import Count, IssueKind, ReadResult, RowOutcome, zero_counts
+from ..models import NO_CAMPAIGN, Count, IssueKind, ReadResult, RowOutcome, zero_counts
 from ..sync.outcomes import issue_counts, issue_rows
-from .model import NO_CAMPAIGN, ROW_COLUMNS
+from .model import ROW_COLUMNS
 
 _ISSUE_COUNT_KEY = {
     IssueKind.REJECTED: Count.ROWS_REJECTED,
@@ -41,12 +42,9 @@ def one_chunk(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return values
 
 
-def _blank_as_null(values: pa.ChunkedArray) -> pa.ChunkedArray:
-    return pc.if_else(pc.equal(values, ""), pa.scalar(None, TEXT), values)
-
-
 def _accepted_table(leads: pd.DataFrame, outcome: str) -> pa.Table:
     n = len(leads)
+    warnings = arrow_text(leads["warnings"])
     return pa.table(
         {
             "file": arrow_text(leads["file"]),
@@ -56,7 +54,7 @@ def _accepted_table(leads: pd.DataFrame, outcome: str) -> pa.Table:
             "number": arrow_text(leads["number"]),
             "outcome": pa.repeat(pa.scalar(outcome, TEXT), n),
             "lead_id": pa.nulls(n, TEXT),
-            "reasons": _blank_as_null(arrow_text(leads["warnings"])),
+            "reasons": pc.if_else(pc.equal(warnings, ""), pa.scalar(None, TEXT), warnings),
             "message": pa.nulls(n, TEXT),
         }
     )
@@ -100,19 +98,11 @@ def _place_ranks(table: pa.Table, result: ReadResult) -> pa.Array | None:
     return pc.take(pa.array(by_code, pa.int64()), pair)
 
 
-def rows_from_arrow(table: pa.Table) -> pd.DataFrame:
-    """An Arrow rows table as ``RunReport.rows``: :data:`ROW_COLUMNS`, ``row`` as ``Int64``,
-    the rest ``str`` (Arrow-backed: no Python object per cell)."""
-    return table.select(list(ROW_COLUMNS)).to_pandas(
-        types_mapper={pa.int64(): pd.Int64Dtype()}.get, split_blocks=True, self_destruct=True
-    )
-
-
 def read_rows(
     result: ReadResult, *, valid_outcome: str = RowOutcome.VALID, release: bool = False
 ) -> pd.DataFrame:
-    """One row per input row (:data:`ROW_COLUMNS`), in the order of the files and sheets read
-    and then by row number.
+    """One row per input row (:data:`ROW_COLUMNS`; ``row`` is ``Int64``, the rest Arrow-backed
+    ``str``), in the order of the files and sheets read and then by row number.
 
     Accepted rows get ``valid_outcome`` (the sync replaces it with what happened to them) and
     their warnings as reasons; rejected and duplicate rows get their kind, codes and message.
@@ -140,12 +130,14 @@ def read_rows(
             del col
         table = pa.Table.from_arrays(columns, names=names)
         del columns
-    return rows_from_arrow(table)
+    return table.select(list(ROW_COLUMNS)).to_pandas(
+        types_mapper={pa.int64(): pd.Int64Dtype()}.get, split_blocks=True, self_destruct=True
+    )
 
 
 def read_counts(result: ReadResult, *, campaign: str | None = None) -> dict[str, dict[str, int]]:
     """Per campaign value (``campaign`` when the file names none, else
-    :data:`~leadsync.report.model.NO_CAMPAIGN`): ``rows_read``, ``rows_valid``,
+    :data:`~leadsync.models.NO_CAMPAIGN`): ``rows_read``, ``rows_valid``,
     ``rows_rejected``, ``rows_duplicate``; every other count key is 0."""
     fallback = campaign or NO_CAMPAIGN
     counts: dict[str, dict[str, int]] = {}

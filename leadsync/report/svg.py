@@ -52,16 +52,10 @@ def color(key: str) -> str:
     return COLORS.get(key, DEFAULT_COLOR)
 
 
-def short(text: str, limit: int = LABEL_CHARS) -> str:
-    """``text`` cut to ``limit`` characters, the last one an ellipsis."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 @dataclass(frozen=True)
 class Segment:
     """One count's part of a bar."""
 
-    key: str
     label: str
     value: int
     x: float
@@ -83,6 +77,8 @@ class Bar:
 
 @dataclass(frozen=True)
 class LegendItem:
+    """A legend entry (an HTML list in the page: it wraps, unlike SVG)."""
+
     color: str
     label: str
 
@@ -102,11 +98,6 @@ class Chart:
     bar_height: int = BAR_HEIGHT
 
 
-def legend(keys: list[str], labels: dict[str, str]) -> list[LegendItem]:
-    """The legend entries of ``keys`` (an HTML list in the page: it wraps, unlike SVG)."""
-    return [LegendItem(color(k), labels.get(k, k)) for k in keys]
-
-
 def stacked_bars(
     series: dict[str, dict[str, int]], keys: list[str], labels: dict[str, str], title: str
 ) -> Chart:
@@ -116,8 +107,9 @@ def stacked_bars(
     totals = {n: sum(max(int(series[n].get(k, 0)), 0) for k in keys) for n in names}
     biggest = max(totals.values(), default=0)
     hidden = max(len(series) - MAX_BARS, 0)
+    items = [LegendItem(color(k), labels.get(k, k)) for k in keys]
     if biggest == 0:
-        return Chart(title, [], legend(keys, labels), hidden)
+        return Chart(title, [], items, hidden)
     bar_area = CHART_WIDTH - LABEL_WIDTH - VALUE_WIDTH
     bars = []
     y = LEGEND_HEIGHT
@@ -131,10 +123,11 @@ def stacked_bars(
             width = bar_area * value / biggest
             numbered = width >= MIN_LABELLED_WIDTH and len(f"{value:,}") * DIGIT_WIDTH + 8 < width
             segments.append(
-                Segment(key, labels.get(key, key), value, x_pos, width, color(key), numbered)
+                Segment(labels.get(key, key), value, x_pos, width, color(key), numbered)
             )
             x_pos += width
-        bars.append(Bar(name, short(name), y, totals[name], segments))
+        cut = name if len(name) <= LABEL_CHARS else name[: LABEL_CHARS - 1] + "…"
+        bars.append(Bar(name, cut, y, totals[name], segments))
         y += BAR_HEIGHT + ROW_GAP
     height = LEGEND_HEIGHT + len(names) * (BAR_HEIGHT + ROW_GAP) + ROW_GAP
-    return Chart(title, bars, legend(keys, labels), hidden, height=height)
+    return Chart(title, bars, items, hidden, height=height)

@@ -43,10 +43,10 @@ def write_report(
     """Write the report folder (created when missing) and return the paths written, in the
     order of :data:`~leadsync.report.folder.REPORT_FILES`; set ``report.folder``.
 
-    Each file is replaced atomically, and ``summary.json`` is written last. ``operations.jsonl`` is left alone when the apply stage
-    already wrote it (the live journal); ``before.csv`` is written by :func:`write_before_csv`
-    before any delete. ``progress("report", done, total)`` counts the rows written (plus one
-    for report.html). Raises OSError when the folder cannot be written.
+    Each file is replaced atomically, ``summary.json`` last. ``operations.jsonl`` is left alone
+    when the apply stage already wrote it (the live journal); ``before.csv`` is written by
+    :func:`write_before_csv` before any delete. ``progress("report", done, total)`` counts the
+    rows written (plus one for report.html). Raises OSError when the folder cannot be written.
 
     The CSV files (mostly Arrow work, without the GIL) are written on a worker thread while
     this one writes the workbook and the page (mostly Python): the two overlap on two cores.

@@ -81,6 +81,10 @@ def _cell(
     return cell
 
 
+def _header(ws: WriteOnlyWorksheet, names: list[str] | tuple[str, ...]) -> list[WriteOnlyCell]:
+    return [_cell(ws, name, HEADER_FONT, HEADER_FILL) for name in names]
+
+
 def _column_widths(table: pa.Table) -> list[float]:
     sample = table.slice(0, WIDTH_SAMPLE_ROWS)
     widths = []
@@ -169,7 +173,7 @@ def _add_table_sheet(wb: openpyxl.Workbook, sheet: SheetTable) -> None:
     for i, width in enumerate(_column_widths(table), start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.freeze_panes = "A2"
-    header = [_cell(ws, name, HEADER_FONT, HEADER_FILL) for name in table.column_names]
+    header = _header(ws, table.column_names)
     if sheet.note:
         ws.column_dimensions[get_column_letter(len(header) + 1)].width = MAX_COL_WIDTH
         header.append(_cell(ws, sheet.note, NOTE_FONT, NOTE_FILL))
@@ -206,7 +210,7 @@ def _summary_sheet(wb: openpyxl.Workbook, report: RunReport, sheets: list[SheetT
     for i, key in enumerate(COUNT_KEYS, start=2):
         ws.column_dimensions[get_column_letter(i)].width = max(len(key) + 2, MIN_COL_WIDTH)
     ws.freeze_panes = "A2"
-    ws.append([_cell(ws, h, HEADER_FONT, HEADER_FILL) for h in header])
+    ws.append(_header(ws, header))
     counts = report.campaign_counts()
     for name, row in counts.items():
         ws.append([safe_cell(name), *(row[k] for k in COUNT_KEYS)])
@@ -245,12 +249,7 @@ def _summary_sheet(wb: openpyxl.Workbook, report: RunReport, sheets: list[SheetT
     statuses = report.status_rows()
     if statuses:
         ws.append([])
-        ws.append(
-            [
-                _cell(ws, h, HEADER_FONT, HEADER_FILL)
-                for h in ("campaign", "status", "before", "after")
-            ]
-        )
+        ws.append(_header(ws, ("campaign", "status", "before", "after")))
         for name, status, before, after in statuses:
             ws.append([safe_cell(name), safe_cell(status), before, after])
 
@@ -267,8 +266,7 @@ def operations_frame(report: RunReport) -> pd.DataFrame:
 def write_xlsx(report: RunReport, path: Path, tick: Callable[[int], None] | None = None) -> Path:
     """Write ``report.xlsx`` at ``path`` (atomically); ``tick(rows)`` after each batch of
     table rows written. Returns ``path``."""
-    sheets = sheet_tables(report)
-    return write_sheets(report, sheets, path, tick)
+    return write_sheets(report, sheet_tables(report), path, tick)
 
 
 def write_sheets(

@@ -265,14 +265,12 @@ class SandboxApp:
         if cfg.latency_ms > 0:
             self._sleep(cfg.latency_ms / 1000.0)
         bucket = self._bucket
-        if bucket is not None:
-            wait = bucket.take()
-            if wait > 0:
-                self.stats.record_fault("rate_limited")
-                return _error(429, THROTTLED, **{"Retry-After": retry_after_header(wait)})
-        if cfg.throttle_every is not None and route != "login" and self._count_request():
+        wait = bucket.take() if bucket is not None else 0.0
+        if not wait and cfg.throttle_every is not None and route != "login":
+            wait = 1.0 if self._count_request() else 0.0
+        if wait > 0:
             self.stats.record_fault("rate_limited")
-            return _error(429, THROTTLED, **{"Retry-After": retry_after_header(1.0)})
+            return _error(429, THROTTLED, **{"Retry-After": retry_after_header(wait)})
         if route == "unknown":
             return _error(404, NOT_FOUND)
         if match is None:
@@ -387,13 +385,9 @@ class SandboxApp:
         )
 
     def _owned_campaign(self, campaign_id: str, account_id: str) -> None:
-        # Another account's campaign looks exactly like one that does not exist.
+        # Another account's campaign (or lead) looks exactly like one that does not exist.
         if self.state.campaign_account(campaign_id) != account_id:
             raise _Invalid(f"unknown campaign {campaign_id}")
-
-    def _owned_lead(self, lead_id: str, account_id: str) -> None:
-        if self.state.lead_account(lead_id) != account_id:
-            raise _Invalid(f"unknown lead {lead_id}")
 
     def _leads(self, campaign_id: str, req: Request, account_id: str) -> Response:
         cfg = self.config
@@ -452,8 +446,8 @@ class SandboxApp:
         self.state.add_lead(campaign_id, fields)
 
     def _delete(self, lead_id: str, account_id: str) -> None:
-        self._owned_lead(lead_id, account_id)
-        if not self.state.delete_lead(lead_id):  # deleted meanwhile by a concurrent call
+        # delete_lead is False too when a concurrent call deleted the lead meanwhile.
+        if self.state.lead_account(lead_id) != account_id or not self.state.delete_lead(lead_id):
             raise _Invalid(f"unknown lead {lead_id}")
 
     def _voicemail(self, cdr_id: str, account_id: str) -> None:
@@ -461,7 +455,8 @@ class SandboxApp:
             raise _Invalid(f"unknown call {cdr_id}")
 
     def _set_status(self, lead_id: str, status: str, account_id: str) -> None:
-        self._owned_lead(lead_id, account_id)
+        if self.state.lead_account(lead_id) != account_id:
+            raise _Invalid(f"unknown lead {lead_id}")
         if status not in self.config.statuses:
             raise _Invalid(f"unknown status {status}")
         self.state.set_status(lead_id, status)

@@ -2,13 +2,13 @@
 
 The stdlib ``ThreadingHTTPServer`` with one daemon thread per connection, Nagle off on every
 accepted socket, one ``write`` per response (head and body together) and a Content-Length on
-every answer, so a ``requests.Session`` keeps its connection and gets well over a thousand
-answers a second on loopback.
+every answer, so a keep-alive client keeps its connection and is never held up by Nagle.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import socket
 import socketserver
 import ssl
@@ -103,9 +103,9 @@ class _Handler(BaseHTTPRequestHandler):
         )
         self._serve(headers)
 
-    def _bad_request(self, detail: str) -> None:
+    def _bad_request(self, detail: str, status: int = 400) -> None:
         self.close_connection = True
-        self._write(Response(400, {"message": INVALID, "detail": detail}))
+        self._write(Response(status, {"message": INVALID, "detail": detail}))
 
     def _serve(self, headers: dict[str, str]) -> None:
         try:
@@ -117,8 +117,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._bad_request("a body needs a Content-Length")
             return
         if length > MAX_BODY:
-            self.close_connection = True
-            self._write(Response(413, {"message": INVALID, "detail": "body too large"}))
+            self._bad_request("body too large", 413)
             return
         if length and headers.get("expect", "").lower() == "100-continue":
             self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits for this
@@ -143,7 +142,7 @@ class _Handler(BaseHTTPRequestHandler):
             f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
             "Content-Type: application/json",
             f"Content-Length: {len(body)}",
-            f"Date: {_http_date()}",
+            f"Date: {_http_date(int(time.time()))}",
             f"Server: {SERVER_NAME}",
         ]
         lines += [f"{k}: {v}" for k, v in response.headers.items()]
@@ -158,16 +157,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.log(format % args)
 
 
-_date_cache: tuple[int, str] = (0, "")
-
-
-def _http_date() -> str:
-    # Formatting the Date header once a second, not once a request.
-    global _date_cache
-    now = int(time.time())
-    if _date_cache[0] != now:
-        _date_cache = (now, formatdate(now, usegmt=True))
-    return _date_cache[1]
+@functools.lru_cache(maxsize=1)  # the Date header formatted once a second, not once a request
+def _http_date(second: int) -> str:
+    return formatdate(second, usegmt=True)
 
 
 class _Server(ThreadingHTTPServer):

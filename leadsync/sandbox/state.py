@@ -130,24 +130,17 @@ class SandboxState:
 
     def account_for_login(self, username: str, password: str, domain: str) -> Account | None:
         """The account these credentials open, or None."""
+        given = (username, password, domain)
         with self._lock:
-            for account in self._accounts.values():
-                if (
-                    account.username is not None
-                    and account.username == username
-                    and account.password == password
-                    and account.domain == domain
-                ):
-                    return account
-            return None
+            return next(
+                (a for a in self._accounts.values() if (a.username, a.password, a.domain) == given),
+                None,
+            )
 
     def account_for_api_key(self, api_key: str) -> Account | None:
         """The account this API key opens, or None."""
         with self._lock:
-            for account in self._accounts.values():
-                if account.api_key is not None and account.api_key == api_key:
-                    return account
-            return None
+            return next((a for a in self._accounts.values() if a.api_key == api_key), None)
 
     # --- campaigns -----------------------------------------------------------------------
     def add_campaign(
