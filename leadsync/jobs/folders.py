@@ -289,10 +289,8 @@ def _place(src: Path, dst: Path) -> None:
     try:
         os.link(src, dst)
         return
-    except FileExistsError:
-        raise
     except OSError as err:
-        if err.errno not in _NO_LINK:
+        if err.errno not in _NO_LINK:  # FileExistsError included
             raise
     with src.open("rb") as fin, dst.open("xb") as fout:
         try:

@@ -248,11 +248,6 @@ def check_mapping(preview: SheetPreview, columns: Mapping[str, str]) -> dict[str
     )
 
 
-def synonym_field(header: str) -> str | None:
-    """The lead field a header names by the built-in synonyms (None when it names none)."""
-    return SYNONYM_INDEX.get(header_key(header)) if header.strip() else None
-
-
 __all__ = [
     "PREVIEW_BYTES",
     "PREVIEW_ROWS",
@@ -260,5 +255,4 @@ __all__ = [
     "SheetPreview",
     "check_mapping",
     "inspect_file",
-    "synonym_field",
 ]
