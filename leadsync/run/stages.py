@@ -6,6 +6,7 @@ diff → plan → guard → apply → verify: each takes typed values (``Targets
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 
@@ -157,10 +158,6 @@ def apply_changes(
             client, cid, region=settings.sync.region, page_size=settings.api.page_size
         )
 
-    def on_progress(done: int, total: int) -> None:
-        if run.progress is not None:
-            run.progress("apply", done, total)
-
     with Journal(run.folder / JOURNAL_NAME) as journal:
         result = apply_plan(
             plan.operations,
@@ -168,7 +165,7 @@ def apply_changes(
             concurrency=settings.api.concurrency,
             journal=journal,
             stop=run.stop,
-            progress=on_progress,
+            progress=functools.partial(run.progress, "apply") if run.progress else None,
             fetch_remote=refetch,
             raise_fatal=False,
         )
