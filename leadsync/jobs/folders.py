@@ -75,14 +75,6 @@ class JobPaths:
     campaign_lock_dir: Path  # the configuration's, not moved by the job's report_dir
 
 
-def config_base_dir(settings: Settings, cwd: Path) -> Path:
-    """The folder relative paths of the config are resolved against: the config file's folder,
-    or ``cwd`` when the settings came from no file."""
-    if settings.config_path is None:
-        return cwd
-    return (cwd / settings.config_path).parent
-
-
 def _absolute(path: Path, base_dir: Path) -> Path:
     path = path.expanduser()
     return path if path.is_absolute() else base_dir / path
@@ -91,7 +83,8 @@ def _absolute(path: Path, base_dir: Path) -> Path:
 def job_paths(settings: Settings, name: str, *, cwd: Path) -> JobPaths:
     """The paths of job ``name``. Raises ConfigError (exit 2) for an unknown job."""
     job = settings.job(name)
-    base = config_base_dir(settings, cwd)
+    # The config file's folder, or ``cwd`` when the settings came from no file.
+    base = cwd if settings.config_path is None else (cwd / settings.config_path).parent
     root = _absolute(settings.for_job(name).sync.report_dir, base)
     return JobPaths(
         base_dir=base,
@@ -289,10 +282,8 @@ def _place(src: Path, dst: Path) -> None:
     try:
         os.link(src, dst)
         return
-    except FileExistsError:
-        raise
     except OSError as err:
-        if err.errno not in _NO_LINK:
+        if err.errno not in _NO_LINK:  # FileExistsError included
             raise
     with src.open("rb") as fin, dst.open("xb") as fout:
         try:

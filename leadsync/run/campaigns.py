@@ -96,17 +96,19 @@ class CampaignLookup:
             self._known = self._client.campaigns()
         return self._known
 
+    def find(self, ref: str) -> Campaign | None:
+        """The campaign ``ref`` names (by id or name); None when it is unknown or ambiguous."""
+        try:
+            return resolve_campaign(ref, self.campaigns())
+        except UsageError:
+            return None
+
     def problem(self, ref: str) -> str | None:
         """Why ``ref`` names no campaign (None when it names one). ``--campaign`` itself is
         left to :func:`resolve_campaigns`, which refuses an unknown one outright (exit 2)."""
-        if ref == self._chosen:
+        if ref == self._chosen or self.find(ref) is not None:
             return None
-        known = self.campaigns()
-        try:
-            resolve_campaign(ref, known)
-        except UsageError:
-            return _unknown_sentence(ref, _known_list(known))
-        return None
+        return _unknown_sentence(ref, _known_list(self.campaigns()))
 
 
 def _known_list(known: list[Campaign]) -> str:
@@ -131,15 +133,9 @@ def resolve_campaigns(
     rejects those rows with ``campaign-unknown``; the rest proceeds. (A sync passes the
     reader ``lookup.problem``, so such rows are rejected there, with their original cells.)
     """
-    known = (lookup or CampaignLookup(client, campaign)).campaigns()
+    lookup = lookup or CampaignLookup(client, campaign)
+    known = lookup.campaigns()
     chosen = resolve_campaign(campaign, known) if campaign is not None else None  # UsageError
-
-    def find(ref: str) -> Campaign | None:
-        try:
-            return resolve_campaign(ref, known)
-        except UsageError:  # unknown or ambiguous: those rows are rejected, the rest proceeds
-            return None
-
     known_list = _known_list(known)
     refs = leads["campaign"].astype("string")
     if chosen is not None:
@@ -149,7 +145,8 @@ def resolve_campaigns(
             "no campaign given: pass --campaign NAME, add a campaign column to the file, "
             f"or set the job's campaign; known campaigns: {known_list}"
         )
-    resolved = {ref: find(ref) for ref in refs.dropna().unique()}
+    # an unknown or ambiguous name rejects its rows; the rest proceeds
+    resolved = {ref: lookup.find(ref) for ref in refs.dropna().unique()}
     found = refs.map(lambda r: resolved.get(r) if isinstance(r, str) else None)
     bad = found.isna()
     issues = [

@@ -7,8 +7,9 @@ the rest together the same way for both, and :func:`run_exit_code` decides the e
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -72,7 +73,7 @@ def finish_sync_report(run: Run, client: CampaignsApi) -> RunReport:
             issues,
             lead_ids=verification.lead_ids if verification else {},
             failed_campaigns=failed_campaigns,
-            progress=_stage_progress(run, OUTCOMES_STAGE),
+            progress=functools.partial(run.progress, OUTCOMES_STAGE) if run.progress else None,
         )
         messages += plan.messages
     else:
@@ -270,14 +271,6 @@ def apply_rows(
     rows = pd.DataFrame.from_records(records, columns=list(ROW_COLUMNS))
     rows["row"] = rows["row"].astype("Int64")
     return rows
-
-
-def _stage_progress(run: Run, stage: str) -> Callable[[int, int], None] | None:
-    """``progress(done, total)`` of one stage on the run's display (None without one)."""
-    show = run.progress
-    if show is None:
-        return None
-    return lambda done, total: show(stage, done, total)
 
 
 def _status_after(client: LeadSource, names: dict[str, str], run: Run) -> dict[str, dict[str, int]]:

@@ -12,7 +12,7 @@ the header is searched among the first rows anyway, and the whole file is read b
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -71,13 +71,6 @@ class SheetPreview:
         return {c.field: c.index for c in self.columns if c.field is not None}
 
 
-@dataclass(frozen=True, slots=True)
-class _Grids:
-    grids: list[tuple[str | None, Grid]] = field(default_factory=list)
-    sheets: tuple[str, ...] = ()
-    partial: bool = False
-
-
 def _load(path: Path, limits: Limits) -> bytes:
     name = str(path)
     try:
@@ -112,16 +105,19 @@ def _text_prefix(data: bytes) -> tuple[bytes, bool]:
     return (data[: cut + 1], True) if cut > 0 else (data, False)
 
 
-def _grids(path: Path, settings: Settings, limits: Limits) -> _Grids:
+def _grids(
+    path: Path, settings: Settings, limits: Limits
+) -> tuple[list[tuple[str | None, Grid]], tuple[str, ...], bool]:
+    """(sheet name and grid of each sheet read, every sheet's name, only a prefix was read)."""
     data = _load(path, limits)
     name = str(path)
     if _is_workbook(path, data[:8]):
         sheets = tuple(sheet_names(name, data))
         chosen = read_workbook(name, data, sheet=settings.sync.sheet, limits=limits)
-        return _Grids([(g.name, g.cells) for g in chosen], sheets)
+        return [(g.name, g.cells) for g in chosen], sheets, False
     prefix, partial = _text_prefix(data)
     table = read_text_table(name, prefix, encoding=settings.sync.encoding, limits=limits)
-    return _Grids([(None, table.cells)], (), partial)
+    return [(None, table.cells)], (), partial
 
 
 def _header_at(grid: Grid, settings: Settings, limits: Limits) -> int | None:
@@ -217,19 +213,12 @@ def inspect_file(
     A file the reader refuses as it stands (no phone column, two columns claiming one field)
     is previewed with its ``problem``. Raises InputError when it cannot be read at all (too
     large, binary, corrupt, encrypted, an unknown sheet)."""
-    found = _grids(Path(path), settings, limits)
+    grids, sheets, partial = _grids(Path(path), settings, limits)
     return [
         _preview(
-            str(path),
-            sheet,
-            grid,
-            settings,
-            limits,
-            sheets=found.sheets,
-            partial=found.partial,
-            rows=rows,
+            str(path), sheet, grid, settings, limits, sheets=sheets, partial=partial, rows=rows
         )
-        for sheet, grid in found.grids
+        for sheet, grid in grids
     ]
 
 
@@ -248,11 +237,6 @@ def check_mapping(preview: SheetPreview, columns: Mapping[str, str]) -> dict[str
     )
 
 
-def synonym_field(header: str) -> str | None:
-    """The lead field a header names by the built-in synonyms (None when it names none)."""
-    return SYNONYM_INDEX.get(header_key(header)) if header.strip() else None
-
-
 __all__ = [
     "PREVIEW_BYTES",
     "PREVIEW_ROWS",
@@ -260,5 +244,4 @@ __all__ = [
     "SheetPreview",
     "check_mapping",
     "inspect_file",
-    "synonym_field",
 ]

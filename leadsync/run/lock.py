@@ -120,10 +120,6 @@ def holder_state(info: LockInfo, hostname: str | None = None) -> str:
     return "running" if pid_alive(info.pid) else "stale"
 
 
-def _utc_iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _try_flock(fd: int) -> bool:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -132,10 +128,6 @@ def _try_flock(fd: int) -> bool:
             return False
         raise
     return True
-
-
-def _read_fd(fd: int) -> str:
-    return os.pread(fd, MAX_LOCK_FILE_BYTES, 0).decode("utf-8", "replace")
 
 
 def _write_fd(fd: int, text: str) -> None:
@@ -194,11 +186,11 @@ class JobLock:
         try:
             if not _try_flock(fd):
                 raise self._locked_error()
-            previous = _read_fd(fd)
+            previous = os.pread(fd, MAX_LOCK_FILE_BYTES, 0).decode("utf-8", "replace")
             info = LockInfo(
                 pid=self._pid,
                 hostname=self._hostname,
-                started_at=_utc_iso(self._clock()),
+                started_at=self._clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 job=self.job,
             )
             _write_fd(fd, info.to_json())
@@ -207,7 +199,14 @@ class JobLock:
             raise
         self._fd, self.info = fd, info
         if previous.strip():
-            self._log_takeover(LockInfo.from_json(previous))
+            self.took_over = LockInfo.from_json(previous)
+            who = self.took_over.describe() if self.took_over else "an unknown process"
+            log.warning(
+                "%s: took over a stale lock %s left by %s (it no longer holds it)",
+                self.title,
+                self.path,
+                who,
+            )
         return self
 
     def _locked_error(self) -> LockedError:
@@ -226,16 +225,6 @@ class JobLock:
         return LockedError(
             f"{self.title} is already running: {who} holds the lock {self.path}. "
             "This run did nothing; try again when that run has finished."
-        )
-
-    def _log_takeover(self, previous: LockInfo | None) -> None:
-        self.took_over = previous
-        who = previous.describe() if previous else "an unknown process"
-        log.warning(
-            "%s: took over a stale lock %s left by %s (it no longer holds it)",
-            self.title,
-            self.path,
-            who,
         )
 
     def release(self) -> None:

@@ -14,7 +14,6 @@ from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 
 from ..api import CampaignsClient
-from ..apply import apply_plan
 from ..config import Settings
 from ..errors import LeadsyncError
 from ..reader import read_sources
@@ -73,8 +72,7 @@ def run_sync(
         if request.plan_out is not None:
             run.stage("save", save_reviewed_plan, plan, read, targets, settings,
                       request.plan_out, run.overrides, request.campaign)
-        run.applied = run.stage("apply", apply_changes, plan, current, api, settings, run,
-                                apply=apply_plan)
+        run.applied = run.stage("apply", apply_changes, plan, current, api, settings, run)
         run.verification = run.stage("verify", verify_changes, plan, api, settings,
                                      run.applied, region=region, desired=targets.desired)
         # fmt: on

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..apply import ApplyResult, apply_plan
+from ..apply import ApplyResult
 from ..config import Settings
 from ..errors import RefusedError
 from ..models import Count, ReadResult
@@ -112,7 +112,7 @@ def apply_saved_plan(
         applied_at=datetime.now(UTC),
         detail={"report": str(run.folder)},
     )
-    return apply_changes(saved.plan, current, client, settings, run, apply=apply_plan)
+    return apply_changes(saved.plan, current, client, settings, run)
 
 
 def plan_difference(old: Plan, new: Plan) -> list[tuple[str, int, int]]:

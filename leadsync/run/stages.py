@@ -6,16 +6,17 @@ diff → plan → guard → apply → verify: each takes typed values (``Targets
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import pandas as pd
 
-from ..apply import ApplyResult, Journal
+from ..apply import ApplyResult, Journal, apply_plan
 from ..apply.journal import JOURNAL_NAME
 from ..config import Settings
 from ..errors import ApiError
-from ..models import IssueKind, Operation, OpKind, ReadResult, RowIssue
+from ..models import IssueKind, Operation, OpKind, OpOutcome, ReadResult, RowIssue
 from ..report import write_before_csv
 from ..sync.diff import CampaignDiff, diff_campaign
 from ..sync.issuetable import IssueTable
@@ -86,13 +87,12 @@ def plan_changes(
     """The operations that close the gap; with ``fingerprint`` (a plan to be saved), each
     campaign's state fingerprint (a sort of all its leads: only worth it when kept).
     ``progress("plan", done, total)`` counts the campaigns' desired and remote leads."""
-    total = sum(len(d.desired) + d.remote_count for d in diffs.values()) + (
-        sum(d.remote_count for d in diffs.values()) if fingerprint else 0
-    )
+    done = sum(len(d.desired) + d.remote_count for d in diffs.values())  # once planned
+    total = done + (sum(d.remote_count for d in diffs.values()) if fingerprint else 0)
 
-    def step(done: int) -> None:
+    def step(at: int) -> None:
         if progress is not None:
-            progress("plan", done, total)
+            progress("plan", at, total)
 
     plan = build_plan(
         diffs,
@@ -101,7 +101,6 @@ def plan_changes(
         account_keys=current.account_keys,
         progress=step,
     )
-    done = total - (sum(d.remote_count for d in diffs.values()) if fingerprint else 0)
     if fingerprint:
         for cid, diff in diffs.items():
             plan.fingerprints[cid] = fingerprint_remote(current.remote[cid])
@@ -142,8 +141,6 @@ def apply_changes(
     client: CampaignsApi,
     settings: Settings,
     run: Run,
-    *,
-    apply: Callable[..., ApplyResult],
 ) -> ApplyResult | None:
     """Apply the plan (nothing in a dry run). Saves ``before.csv`` first when anything will be
     removed; journals every operation to ``operations.jsonl`` as it finishes. The result is
@@ -161,18 +158,14 @@ def apply_changes(
             client, cid, region=settings.sync.region, page_size=settings.api.page_size
         )
 
-    def on_progress(done: int, total: int) -> None:
-        if run.progress is not None:
-            run.progress("apply", done, total)
-
     with Journal(run.folder / JOURNAL_NAME) as journal:
-        result = apply(
+        result = apply_plan(
             plan.operations,
             client,
             concurrency=settings.api.concurrency,
             journal=journal,
             stop=run.stop,
-            progress=on_progress,
+            progress=functools.partial(run.progress, "apply") if run.progress else None,
             fetch_remote=refetch,
             raise_fatal=False,
         )
@@ -199,7 +192,7 @@ def verify_changes(
     if applied is None:
         return Verification()
     verification = Verification(lead_ids=dict(applied.lead_ids))
-    done = {r.op_id for r in applied.results if r.outcome.value == "done"}
+    done = {r.op_id for r in applied.results if r.outcome == OpOutcome.DONE}
     by_campaign: dict[str, list[Operation]] = {}
     for op in plan.operations:
         by_campaign.setdefault(op.campaign_id, []).append(op)

@@ -5,6 +5,7 @@ The reject-fraction rule is the sync's own (:func:`leadsync.sync.plan.reject_ref
 
 from __future__ import annotations
 
+import functools
 import gc
 import time
 from collections.abc import Callable, Sequence
@@ -13,58 +14,13 @@ from pathlib import Path
 
 from ..config import Settings
 from ..errors import ExitCode
-from ..models import Count, ReadResult
+from ..models import Count
 from ..report import RunReport, read_counts, read_rows, write_report
 from ..report.folder import new_report_folder, open_report_dir
 from ..sync.plan import reject_refusal
 
 ProgressFn = Callable[[str, int, int | None], None]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def build_validate_report(
-    result: ReadResult,
-    settings: Settings,
-    *,
-    campaign: str | None,
-    started_at: datetime,
-    finished_at: datetime,
-    timings: dict[str, float],
-    release: bool = False,
-) -> RunReport:
-    """The RunReport of a validation: counts per campaign, rows, and the reject-fraction rule.
-    ``release``: ``result.leads`` is needed no more (see :func:`leadsync.report.read_rows`)."""
-    counts = read_counts(result, campaign=campaign)
-    rows = read_rows(result, release=release)
-    report = RunReport(
-        command="validate",
-        dry_run=True,
-        mode=settings.sync.mode,
-        started_at=started_at,
-        finished_at=finished_at,
-        timings=timings,
-        sources=list(result.sources),
-        settings=settings.redacted(),
-        campaigns=counts,
-        rows=rows,
-        issues=result.issues,
-        messages=list(result.warnings),
-    )
-    totals = report.totals()
-    refusal = reject_refusal(
-        totals[Count.ROWS_REJECTED],
-        totals[Count.ROWS_READ],
-        settings.sync,
-    )
-    if refusal:
-        report.exit_code = int(ExitCode.BAD_INPUT)
-        report.refusal = refusal
-    elif totals[Count.ROWS_READ] == 0:
-        report.messages.append("The files hold no data rows.")
-    return report
+_utc_now = functools.partial(datetime.now, UTC)
 
 
 def run_validate(
@@ -84,7 +40,8 @@ def run_validate(
     ``settings.sync.report_dir/<UTC time>_<first file stem>``, named like every run's folder
     by :func:`leadsync.report.folder.new_report_folder`). ``report.exit_code`` is 0, or
     2 when more rows were rejected than ``sync.max_reject_fraction`` allows. Raises
-    InputError (exit 2) when a file cannot be read at all (nothing is written then), ConfigError (exit 2) when ``report_dir`` cannot take a report (see
+    InputError (exit 2) when a file cannot be read at all (nothing is written then),
+    ConfigError (exit 2) when ``report_dir`` cannot take a report (see
     :func:`leadsync.report.folder.open_report_dir`).
     """
     import pyarrow as pa
@@ -97,15 +54,30 @@ def run_validate(
     t0 = timer()
     result = read_sources(list(paths), settings, campaign=campaign, progress=progress)
     timings = {"read": timer() - t0}
-    report = build_validate_report(
-        result,
-        settings,
-        campaign=campaign,
+    finished = clock()
+    counts = read_counts(result, campaign=campaign)
+    rows = read_rows(result, release=True)  # result.leads is needed no more
+    report = RunReport(
+        command="validate",
+        dry_run=True,
+        mode=settings.sync.mode,
         started_at=started,
-        finished_at=clock(),
+        finished_at=finished,
         timings=timings,
-        release=True,
+        sources=list(result.sources),
+        settings=settings.redacted(),
+        campaigns=counts,
+        rows=rows,
+        issues=result.issues,
+        messages=list(result.warnings),
     )
+    totals = report.totals()
+    refusal = reject_refusal(totals[Count.ROWS_REJECTED], totals[Count.ROWS_READ], settings.sync)
+    if refusal:
+        report.exit_code = int(ExitCode.BAD_INPUT)
+        report.refusal = refusal
+    elif totals[Count.ROWS_READ] == 0:
+        report.messages.append("The files hold no data rows.")
     # The report holds what it needs (its own rows table, the issues): let go of the read
     # leads before writing it, so the report's tables do not sit on top of them.
     del result
@@ -121,7 +93,4 @@ def run_validate(
     return report
 
 
-__all__ = [
-    "build_validate_report",
-    "run_validate",
-]
+__all__ = ["run_validate"]

@@ -11,9 +11,11 @@ hash-table passes over int64 arrays rather than a loop over Python strings.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
+from itertools import compress
 from typing import Any
 
 import numpy as np
@@ -126,8 +128,8 @@ def diff_campaign(
     Returns a :class:`CampaignDiff`. Raises ValueError when a required column is missing or
     the desired numbers are missing or not unique (a caller bug, not bad user input).
     """
-    _require_columns(desired, DESIRED_COLUMNS, "desired")
-    _require_columns(remote, REMOTE_COLUMNS, "remote")
+    require_columns(desired, DESIRED_COLUMNS, "desired")
+    require_columns(remote, REMOTE_COLUMNS, "remote")
     n_desired, n_remote = len(desired), len(remote)
 
     d_keys = arrow_text(desired["number"])
@@ -176,7 +178,8 @@ def diff_campaign(
 
 
 # --- keys ------------------------------------------------------------------------------------
-def _require_columns(frame: pd.DataFrame, columns: Collection[str], what: str) -> None:
+def require_columns(frame: pd.DataFrame, columns: Collection[str], what: str) -> None:
+    """Raise ValueError naming the ``columns`` that ``frame`` lacks."""
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"{what} leads lack column(s) {', '.join(missing)}")
@@ -206,10 +209,7 @@ def _int_codes(keys: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         pc.invert(pc.starts_with(digits, "0")),
         pc.less_equal(pc.binary_length(digits), _MAX_INT_DIGITS),
     )
-    is_int = checks[0]
-    for check in checks[1:]:
-        is_int = pc.and_(is_int, check)
-    is_int = pc.fill_null(is_int, False)
+    is_int = pc.fill_null(functools.reduce(pc.and_, checks), False)
     is_int_np = is_int.to_numpy(zero_copy_only=False)
     if is_int_np.all():
         return pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False), is_int_np
@@ -259,13 +259,13 @@ def _remote_duplicates(
     record it in ``survivor_pos``, and return the other copies (``DUPLICATE_COLUMNS``)."""
     rows = np.flatnonzero(r_dup)
     if not len(rows):
-        return _empty_like(remote, REMOTE_COLUMNS).assign(
+        return remote.iloc[:0][list(REMOTE_COLUMNS)].assign(
             survivor_id=pd.Series(dtype="string"),
             copies=pd.Series(dtype="int64"),
             in_file=pd.Series(dtype="bool"),
         )
     codes = r_codes[rows]
-    created = pd.to_numeric(remote["created"].iloc[rows], errors="coerce").astype("Int64")
+    created = as_int64(remote["created"].iloc[rows])
     created_np = created.to_numpy(dtype="int64", na_value=_CREATED_UNKNOWN)
     ids = remote["id"].iloc[rows].astype("string").fillna("").to_numpy(dtype=object)
     id_rank = np.unique(ids.astype(str), return_inverse=True)[1]
@@ -320,17 +320,15 @@ def _compare_matched(
                 )
             )
 
-    lead_ids = pc.take(arrow_text(remote["id"]), take)
-    m_rows = np.flatnonzero(is_matched)
     columns: dict[str, Any] = {
         "key": _string_array(pc.filter(arrow_text(desired["number"]), m_mask)),
-        "lead_id": _string_array(lead_ids),
+        "lead_id": _string_array(pc.take(arrow_text(remote["id"]), take)),
         "remote_status": _string_array(remote_status),
         "to_status": _string_array(to_status),
         "status_differs": status_differs,
         "drift": any_drift,
+        "pos": np.flatnonzero(is_matched),  # positional: the desired index need not be unique
     }
-    columns["pos"] = m_rows  # positional: the desired index need not be unique
     matched = pd.DataFrame(columns, index=m_index)
     return matched, _drift_table(matched, pieces, desired)
 
@@ -401,8 +399,8 @@ def _text_drift(
         return at, f_list, r_list
     return (
         at[np.asarray(keep, dtype=bool)],
-        [f for f, k in zip(f_list, keep, strict=True) if k],
-        [r for r, k in zip(r_list, keep, strict=True) if k],
+        list(compress(f_list, keep)),
+        list(compress(r_list, keep)),
     )
 
 
@@ -410,8 +408,8 @@ def _int_drift(
     file_col: pd.Series, remote_col: pd.Series, is_matched: np.ndarray, m_pos: np.ndarray
 ) -> tuple[np.ndarray, list[str | None], list[str | None]]:
     """(positions among matched rows, file values, remote values) where an int field drifts."""
-    f = _as_int64(file_col)
-    r = _as_int64(remote_col)
+    f = as_int64(file_col)
+    r = as_int64(remote_col)
     f_na = f.isna().to_numpy()[is_matched]
     r_na = r.isna().to_numpy()[m_pos]
     f_v = f.to_numpy(dtype="int64", na_value=0)[is_matched]
@@ -422,7 +420,8 @@ def _int_drift(
     return at, f_list, r_list
 
 
-def _as_int64(col: pd.Series) -> pd.Series:
+def as_int64(col: pd.Series) -> pd.Series:
+    """The column as ``Int64`` (values that are not integers become NA)."""
     if isinstance(col.dtype, pd.Int64Dtype):
         return col
     return pd.to_numeric(col, errors="coerce").astype("Int64")
@@ -430,10 +429,6 @@ def _as_int64(col: pd.Series) -> pd.Series:
 
 def _string_array(arr: pa.Array) -> pd.api.extensions.ExtensionArray:
     return pd.array(arr, dtype=pd.StringDtype("pyarrow"))
-
-
-def _empty_like(frame: pd.DataFrame, columns: Collection[str]) -> pd.DataFrame:
-    return frame.iloc[:0][list(columns)]
 
 
 def _status_counts(

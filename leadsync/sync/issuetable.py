@@ -10,7 +10,6 @@ share the same header keys (the rows of one file or sheet) share one block of Ar
 
 from __future__ import annotations
 
-import bisect
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -54,28 +53,19 @@ class ValueBlock:
 
     def column(self, key: str) -> pa.Array | None:
         """The cells of ``key`` (the last column of that key, as ``dict`` keeps it)."""
-        found = None
-        for k, col in zip(self.keys, self.columns, strict=True):
-            if k == key:
-                found = col
-        return found
+        return dict(zip(self.keys, self.columns, strict=True)).get(key)
 
 
 class IssueTable(Sequence[RowIssue]):
     """Row issues as an Arrow table (:data:`ISSUE_SCHEMA`) plus their cells (``blocks``)."""
 
-    __slots__ = ("_blocks", "_starts", "table")
+    __slots__ = ("_blocks", "table")
 
     def __init__(self, table: pa.Table, blocks: Sequence[ValueBlock] = ()) -> None:
         self.table = table.select(ISSUE_SCHEMA.names).cast(ISSUE_SCHEMA)
         self._blocks = [b for b in blocks if b.length]
-        self._starts = [b.start for b in self._blocks]
 
     # --- building ------------------------------------------------------------------------
-    @classmethod
-    def empty(cls) -> IssueTable:
-        return cls(ISSUE_SCHEMA.empty_table())
-
     @classmethod
     def from_issues(cls, issues: Iterable[RowIssue]) -> IssueTable:
         """A table of these RowIssue objects (few: a sync's late issues, tests)."""
@@ -111,7 +101,7 @@ class IssueTable(Sequence[RowIssue]):
         tables = [cls.from_issues(p) for p in parts]
         tables = [t for t in tables if len(t)]
         if not tables:
-            return cls.empty()
+            return cls(ISSUE_SCHEMA.empty_table())
         if len(tables) == 1:
             return tables[0]
         blocks: list[ValueBlock] = []
@@ -135,11 +125,9 @@ class IssueTable(Sequence[RowIssue]):
         if isinstance(index, slice):
             return self.take(np.arange(len(self))[index])
         n = len(self)
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
+        if not -n <= index < n:
             raise IndexError("issue index out of range")
-        return self._issue(self.table.slice(index, 1).to_pylist()[0], self._values(index))
+        return next(iter(self.take(np.array([index % n]))))
 
     def __iter__(self) -> Iterator[RowIssue]:
         records = self.table.to_pylist()
@@ -160,16 +148,6 @@ class IssueTable(Sequence[RowIssue]):
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
-
-    def _values(self, index: int) -> dict[str, str]:
-        k = bisect.bisect_right(self._starts, index) - 1
-        if k < 0:
-            return {}
-        b = self._blocks[k]
-        at = index - b.start
-        if at >= b.length:
-            return {}
-        return dict(zip(b.keys, (c[at].as_py() for c in b.columns), strict=True))
 
     @staticmethod
     def _issue(record: dict, values: dict[str, str]) -> RowIssue:

@@ -319,12 +319,10 @@ def _row_ops(plan: Plan, results: Iterable[OpResult] | None) -> _RowOps:
 
 
 def _skipped_sources(plan: Plan) -> set[tuple[str, str | None, int]]:
-    if plan.skipped.empty or not {"file", "row"} <= set(plan.skipped.columns):
-        return set()
-    sheets = plan.skipped["sheet"] if "sheet" in plan.skipped else [None] * len(plan.skipped)
+    skipped = plan.skipped
     return {
         (f, None if pd.isna(s) else s, int(r))
-        for f, s, r in zip(plan.skipped["file"], sheets, plan.skipped["row"], strict=True)
+        for f, s, r in zip(skipped["file"], skipped["sheet"], skipped["row"], strict=True)
     }
 
 
@@ -334,11 +332,10 @@ def issue_counts(issues: Iterable[RowIssue]) -> list[tuple[str | None, IssueKind
     table = IssueTable.from_issues(issues).table
     if not table.num_rows:
         return []
-    keys = pa.table({"campaign": table["campaign"], "kind": table["kind"]})
     pairs = pc.dictionary_encode(
         pc.binary_join_element_wise(
-            pc.fill_null(keys["campaign"], pa.scalar("\x00", _TEXT)),
-            keys["kind"],
+            pc.fill_null(table["campaign"], pa.scalar("\x00", _TEXT)),
+            table["kind"],
             pa.scalar("\x01", _TEXT),
         ).combine_chunks()
     )
@@ -382,10 +379,9 @@ def campaign_counts(
                 if key != Count.REMOTE_BEFORE:  # the fetch's count, set above
                     c[key] = int(pc.get(key, 0))
     by_name = {name.casefold(): name for name in names.values()}
-    by_id = dict(names)
     for campaign, kind, n in issue_counts(issues):
         ref = campaign or NO_CAMPAIGN_GIVEN
-        known = by_id.get(ref) or by_name.get(ref.casefold())
+        known = names.get(ref) or by_name.get(ref.casefold())
         # Rows naming a campaign that does not exist are counted together, not one made-up
         # campaign per misspelled name (rows.csv and rejected.csv keep the name each gave).
         c = bucket(known or (UNKNOWN_CAMPAIGN if campaign else NO_CAMPAIGN_GIVEN))

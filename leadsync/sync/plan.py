@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -43,7 +43,7 @@ import pyarrow.compute as pc
 from ..config import PlanSettings
 from ..errors import InputError, RefusedError
 from ..models import INT_FIELDS, LEAD_FIELDS, LISTED_FIELDS, Campaign, Count, Operation, OpKind
-from .diff import DRIFT_COLUMNS, CampaignDiff, arrow_text
+from .diff import DRIFT_COLUMNS, CampaignDiff, arrow_text, as_int64, require_columns
 
 #: The status the API gives a lead it adds (the add body carries none).
 DEFAULT_ADD_STATUS = "new"
@@ -288,7 +288,6 @@ class _Builder:
                 "are kept and never removed unless listed in delete_statuses"
             )
         mirror = policy.mode == "mirror"
-        deletable = policy.delete_statuses
 
         # 1. removals: extra copies of listed keys (dedupe), then leads absent from the file.
         dups = diff.remote_duplicates
@@ -310,39 +309,33 @@ class _Builder:
 
         # 2. drift, and which drifted leads get replaced.
         matched = diff.matched
-        replace = (
-            policy.on_drift == "replace" and policy.mode != "add" and bool(matched["drift"].any())
-        )
         drifted = matched["drift"].to_numpy(dtype=bool)
         replaced = np.zeros(len(matched), dtype=bool)
-        if replace:
-            replaced = drifted & _status_in(matched, deletable, column="remote_status")
+        if policy.on_drift == "replace" and policy.mode != "add" and drifted.any():
+            replaced = drifted & _status_in(matched, policy.delete_statuses, column="remote_status")
         n_drift = self._drift(cid, name, diff.drift, matched, replaced)
 
-        # 3. status changes (not for leads being replaced: the new lead gets the status).
-        if policy.mode != "add":
-            change = matched["status_differs"].to_numpy(dtype=bool) & ~replaced
-            rows = matched.loc[change]
-            for lead_id, key, to_status, src in zip(
-                rows["lead_id"].tolist(),
-                rows["key"].tolist(),
-                rows["to_status"].tolist(),
-                _sources(diff.desired.iloc[rows["pos"].to_numpy()]),
-                strict=True,
-            ):
-                self._op(
-                    OpKind.SET_STATUS,
-                    cid,
-                    name,
-                    key,
-                    REASON_STATUS,
-                    lead_id=lead_id,
-                    status=to_status,
-                    source=src,
-                )
-            n_status_changes = int(change.sum())
-        else:
-            n_status_changes = 0
+        # 3. status changes (not in add mode, nor for leads being replaced: the new lead gets
+        # the status).
+        change = matched["status_differs"].to_numpy(dtype=bool) & ~replaced & (policy.mode != "add")
+        rows = matched.loc[change]
+        for lead_id, key, to_status, src in zip(
+            rows["lead_id"].tolist(),
+            rows["key"].tolist(),
+            rows["to_status"].tolist(),
+            _sources(diff.desired.iloc[rows["pos"].to_numpy()]),
+            strict=True,
+        ):
+            self._op(
+                OpKind.SET_STATUS,
+                cid,
+                name,
+                key,
+                REASON_STATUS,
+                lead_id=lead_id,
+                status=to_status,
+                source=src,
+            )
 
         # 4. replacements: DELETE → ADD (after the delete) → SET_STATUS (after the add).
         if replaced.any():
@@ -384,7 +377,7 @@ class _Builder:
                 counts[Count.PLANNED_DELETE] += 1
             else:
                 counts[Count.PLANNED_STATUS] += 1
-        counts[Count.UNCHANGED] = len(matched) - n_status_changes - int(replaced.sum())
+        counts[Count.UNCHANGED] = len(matched) - int(change.sum()) - int(replaced.sum())
         counts[Count.DRIFT] = n_drift
         counts[Count.KEPT] = sum(len(k) for k in self.kept) - kept_before
         counts[Count.REMOTE_BEFORE] = diff.remote_count
@@ -397,21 +390,16 @@ class _Builder:
         (or ``already-soft-removed`` when they already carry the soft-removal status)."""
         if not len(leads):
             return
+        soft = self.policy.soft_remove_status
         deletable = _status_in(leads, self.policy.delete_statuses)
-        already = _status_is(leads, self.policy.soft_remove_status)
+        already = _status_in(leads, [soft] if soft is not None else [])
         if already.any():
             self._kept(cid, name, leads.loc[already], KEPT_ALREADY_REMOVED)
-        if (deletable & ~already).any():
-            self._removals(cid, name, leads.loc[deletable & ~already], reason)
         if (~deletable & ~already).any():
             self._kept(cid, name, leads.loc[~deletable & ~already], kept_reason)
-
-    def _removals(self, cid: str, name: str, leads: pd.DataFrame, reason: str) -> None:
-        if not len(leads):
-            return
-        soft = self.policy.soft_remove_status
-        keys = leads["key"].astype("string").fillna("").tolist()
-        ids = leads["id"].astype("string").fillna("").tolist()
+        gone = leads.loc[deletable & ~already]
+        keys = gone["key"].astype("string").fillna("").tolist()
+        ids = gone["id"].astype("string").fillna("").tolist()
         for key, lead_id in sorted(zip(keys, ids, strict=True)):  # by key, then id
             self._op(
                 OpKind.DELETE if soft is None else OpKind.SET_STATUS,
@@ -569,12 +557,6 @@ def _status_in(leads: pd.DataFrame, statuses: Collection[str], column: str = "st
     return leads[column].astype("string").isin(list(statuses)).fillna(False).to_numpy(dtype=bool)
 
 
-def _status_is(leads: pd.DataFrame, status: str | None) -> Any:
-    if status is None:
-        return np.zeros(len(leads), dtype=bool)
-    return (leads["status"].astype("string") == status).fillna(False).to_numpy(dtype=bool)
-
-
 #: Integer columns of the plan's tables; every other column is ``string`` (NA = missing).
 _TABLE_INT_COLUMNS = frozenset({"priority", "retries", "created", "row"})
 
@@ -631,10 +613,7 @@ def check_guards(
     refusal = reject_refusal(rows_rejected, rows_read, policy)
     if refusal:
         raise InputError(refusal)
-    removals: dict[str, int] = defaultdict(int)
-    for op in plan.operations:
-        if is_removal(op):
-            removals[op.campaign_id] += 1
+    removals = Counter(op.campaign_id for op in plan.operations if is_removal(op))
     incomplete = [cid for cid in sorted(removals) if not complete_fetch.get(cid, False)]
     if incomplete:
         names = ", ".join(f"{plan.campaigns.get(c, c)!r} ({removals[c]})" for c in incomplete)
@@ -643,11 +622,7 @@ def check_guards(
             f"{names}; nothing was written, try again when the API answers every page",
             guard="incomplete-fetch",
         )
-    too_many: list[str] = []
-    for cid in sorted(removals):
-        message = _mass_delete(plan, policy, cid, removals[cid])
-        if message:
-            too_many.append(message)
+    too_many = [m for c in sorted(removals) if (m := _mass_delete(plan, policy, c, removals[c]))]
     if too_many and not allow_mass_delete:
         raise RefusedError(
             "refusing a mass delete: "
@@ -713,14 +688,11 @@ def fingerprint_remote(remote: pd.DataFrame) -> str:
     collide; that is faster than summing ``hash_pandas_object`` row hashes.
     Raises ValueError when a column is missing.
     """
-    missing = [c for c in FINGERPRINT_COLUMNS if c not in remote.columns]
-    if missing:
-        raise ValueError(f"remote leads lack column(s) {', '.join(missing)}")
+    require_columns(remote, FINGERPRINT_COLUMNS, "remote")
     arrays: dict[str, pa.Array] = {}
     for col in FINGERPRINT_COLUMNS:
         if col in INT_FIELDS:
-            ints = pd.to_numeric(remote[col], errors="coerce").astype("Int64")
-            arrays[col] = pa.array(ints.array, type=pa.int64())
+            arrays[col] = pa.array(as_int64(remote[col]).array, type=pa.int64())
         else:
             arrays[col] = arrow_text(remote[col]).cast(pa.large_string())
     table = pa.table(arrays)
