@@ -107,7 +107,7 @@ def build_issues(
     dup_kind: IssueKind,
     settings: Settings,
     *,
-    campaign_sentences: Mapping[str, str] | None = None,
+    campaign_sentences: Mapping[str, str],
 ) -> IssueTable:
     """One issue per row of ``bad`` (global positions, in order): its codes, a sentence per
     code, its original cells, and the row it duplicates, as an :class:`IssueTable`.
@@ -307,7 +307,7 @@ def _sentence(
     row: Row,
     twin: Row | None,
     settings: Settings,
-    campaign_sentences: Mapping[str, str] | None = None,
+    campaign_sentences: Mapping[str, str],
 ) -> str:
     phone_header = part.headers["number"]
     phone = _original(part, "number", values)
@@ -326,7 +326,7 @@ def _sentence(
         return f"{cell} is not a whole number."
     if code == DNC:
         return f"{row.number} is on the do-not-call list."
-    if code == CAMPAIGN_UNKNOWN and campaign_sentences and row.campaign is not None:
+    if code == CAMPAIGN_UNKNOWN and row.campaign is not None:
         return campaign_sentences.get(row.campaign, code)
     if code == CAMPAIGN_MISSING:
         return NO_CAMPAIGN_SENTENCE
