@@ -19,7 +19,7 @@ from ..config import Settings
 from ..models import INT_FIELDS, IssueKind
 from ..sync.issuetable import IssueTable, ValueBlock
 from .arrowtext import LS as TEXT
-from .arrowtext import as_bool
+from .arrowtext import as_bool, put
 from .fields import STATUS_UNKNOWN, not_integer_code
 from .grid import describe
 from .part import Part
@@ -252,12 +252,8 @@ def _quoted(cells: pa.Array) -> pa.Array:
     )
     if plain.all():
         return fast
-    others = np.flatnonzero(~plain)
-    out = np.empty(len(cells), dtype=object)
-    out[others] = [repr(v.strip()) for v in cells.take(pa.array(others, pa.int64())).to_pylist()]
-    keep = np.flatnonzero(plain)
-    out[keep] = fast.take(pa.array(keep, pa.int64())).to_numpy(zero_copy_only=False)
-    return pa.array(out, TEXT)
+    others = cells.take(pa.array(np.flatnonzero(~plain), pa.int64())).to_pylist()
+    return put(fast, ~plain, pa.array([repr(v.strip()) for v in others], TEXT))
 
 
 def _values_of(block: ValueBlock, members: np.ndarray) -> list[dict[str, str]]:
