@@ -87,13 +87,6 @@ def sparse_strings(n: int, rows: np.ndarray, texts: Sequence[str]) -> pa.Array:
     return from_parts(data, lengths)
 
 
-def constant_strings(value: str | None, n: int) -> pa.Array:
-    """``n`` times ``value`` (all null for None)."""
-    if value is None:
-        return pa.nulls(n, LS)
-    return pa.repeat(pa.scalar(value, LS), n)
-
-
 def null_where(values: pa.Array, blank: np.ndarray) -> pa.Array:
     """``values`` with the ``blank`` rows set to null (a new validity bitmap over the same
     buffers, no copy of the strings)."""

@@ -209,12 +209,9 @@ class SheetCells:
         height = self._height
         used = sorted(self._rows)
         self._check_size(height, len(used))
-        empty = from_parts(np.zeros(0, dtype=np.uint8), np.zeros(height, dtype=np.int64))
-        width = used[-1] + 1 if used else 0
-        columns = [empty] * width  # one shared array for every column without a cell
         for col in used:
             self._flush(col)
-            columns[col] = lay_out(self._chunks.pop(col), height)
+        grid = _grid(self._chunks, height, used[-1] + 1 if used else 0)
         numeric: Numeric = {}
         for col in {*self._numbers, *self._number_runs}:
             flags = np.zeros(height, dtype=bool)
@@ -222,20 +219,28 @@ class SheetCells:
             for start, count in self._number_runs.get(col, []):
                 flags[start : start + count] = True
             numeric[col] = flags
-        return Grid(columns=columns or [empty], height=height), numeric
+        return grid, numeric
 
 
-def lay_out(chunks: list[tuple[np.ndarray, pa.Array]], height: int) -> pa.Array:
-    """One column of ``height`` cells from (rows, texts) chunks: "" where no chunk has a cell;
-    of two cells at one row the later one."""
-    rows, texts = last_per_row(
-        np.concatenate([r for r, _ in chunks]),
-        chunks[0][1] if len(chunks) == 1 else pa.concat_arrays([t for _, t in chunks]),
-    )
-    offsets, data = buffers(texts)
-    lengths = np.zeros(height, dtype=np.int64)
-    lengths[rows] = np.diff(offsets)
-    return from_parts(data[offsets[0] : offsets[-1]], lengths)
+def _grid(
+    chunks: dict[int, list[tuple[np.ndarray, pa.Array]]], height: int, width: int, top: int = 0
+) -> Grid:
+    """``width`` columns of ``height`` cells from (rows, texts) chunks per column (rows shifted
+    by ``top``): "" where no chunk has a cell; of two cells at one row the later one. Columns
+    without a chunk share one empty column; the chunks are released as they are laid out."""
+    empty = from_parts(np.zeros(0, dtype=np.uint8), np.zeros(height, dtype=np.int64))
+    columns = [empty] * width
+    for col in list(chunks):
+        pieces = chunks.pop(col)
+        rows, texts = last_per_row(
+            np.concatenate([r for r, _ in pieces]) + top,
+            pieces[0][1] if len(pieces) == 1 else pa.concat_arrays([t for _, t in pieces]),
+        )
+        offsets, data = buffers(texts)
+        lengths = np.zeros(height, dtype=np.int64)
+        lengths[rows] = np.diff(offsets)
+        columns[col] = from_parts(data, lengths)
+    return Grid(columns=columns or [empty], height=height)
 
 
 def calamine_sheet(
@@ -299,13 +304,9 @@ def _in_blocks(
             numbers.setdefault(left + c, []).append(positions[flags])
         done += len(block)
     top = height - done  # rows above the first one given (python-calamine gives them or not)
-    empty = from_parts(np.zeros(0, dtype=np.uint8), np.zeros(height, dtype=np.int64))
-    out = [empty] * width
-    for c, chunks in pieces.items():
-        out[c] = lay_out([(at + top, col) for at, col in chunks], height)
     numeric: Numeric = {}
     for c, found in numbers.items():
         flags = np.zeros(height, dtype=bool)
         flags[np.concatenate(found) + top] = True
         numeric[c] = flags
-    return Grid(columns=out, height=height), numeric
+    return _grid(pieces, height, width, top), numeric

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .arrowtext import LS, as_bool, is_empty, null_where, plain_strings
+from .arrowtext import LS, as_bool, fullmatch, is_empty, null_where, plain_strings
 
 #: A whole number as people and spreadsheets write it: 3, +3, -3, 3.0, " 3 ". At most 9 digits.
 _INTEGER = r"[+-]?[0-9]{1,9}(?:\.0*)?"
@@ -66,7 +66,7 @@ def normalize_integer(values: pa.Array) -> tuple[Integers, np.ndarray]:
     index, texts = _distinct(values)
     s = pc.utf8_trim_whitespace(texts)
     blank = is_empty(s)
-    ok = as_bool(pc.match_substring_regex(s, f"^(?:{_INTEGER})$"))
+    ok = fullmatch(s, _INTEGER)
     digits = pc.replace_substring_regex(s, r"^\+|\.0*$", "")
     digits = pc.if_else(pa.array(ok), digits, pa.scalar("0", LS))
     numbers = np.asarray(pc.cast(digits, pa.int64()), dtype=np.int64)

@@ -57,8 +57,6 @@ class Grid:
 
     def take(self, positions: np.ndarray) -> list[list[str]]:
         """The rows at ``positions`` as lists of cell texts."""
-        if len(positions) == 0:
-            return []
         idx = pa.array(positions, type=pa.int64())
         done: dict[int, list[str]] = {}  # a column shared by many (the empty one) done once
         for col in self.columns:
@@ -66,15 +64,13 @@ class Grid:
                 done[id(col)] = col.take(idx).to_pylist()
         return [list(r) for r in zip(*(done[id(c)] for c in self.columns), strict=True)]
 
-    def blank_rows(self, start: int = 0) -> np.ndarray:
-        """Per row from ``start``: every cell empty or whitespace (``str.strip()`` sense)."""
-        n = max(self.height - start, 0)
-        blank = np.ones(n, dtype=bool)
+    def blank_rows(self) -> np.ndarray:
+        """Per row: every cell empty or whitespace (``str.strip()`` sense)."""
+        blank = np.ones(self.height, dtype=bool)
         # Columns with some text only (a sparse sheet shares one empty column many times);
         # most rows are filled in their first columns.
         for col in [c for c in self.columns if _has_text(c)]:
-            cells = col.slice(start, n)
-            offsets, data = buffers(cells)
+            offsets, data = buffers(col)
             todo = np.flatnonzero(blank & (offsets[1:] > offsets[:-1]))
             if len(todo) == 0:
                 continue
@@ -85,7 +81,7 @@ class Grid:
             blank[todo[seen]] = False
             unsure = todo[~seen]
             if len(unsure):
-                blank[unsure] = blank_cells(cells.take(pa.array(unsure, type=pa.int64())))
+                blank[unsure] = blank_cells(col.take(pa.array(unsure, type=pa.int64())))
             if not blank.any():
                 break
         return blank

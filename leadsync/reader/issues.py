@@ -3,7 +3,7 @@ the summary warning lines. Built in bulk from the few bad rows, never per accept
 
 A large file can reject hundreds of thousands of rows for their phone number: those sentences
 (``<header> <repr of the trimmed cell><tail>``) are made with Arrow kernels over the column
-(:func:`_quoted`), exactly as :func:`_sentence` makes them one row at a time.
+(:func:`_quoted`); only the rarer codes get theirs one row at a time (:func:`_sentence`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from ..config import Settings
 from ..models import INT_FIELDS, IssueKind
 from ..sync.issuetable import IssueTable, ValueBlock
 from .arrowtext import LS as TEXT
-from .arrowtext import as_bool
+from .arrowtext import as_bool, put
 from .fields import STATUS_UNKNOWN, not_integer_code
 from .grid import describe
 from .part import Part
@@ -107,7 +107,7 @@ def build_issues(
     dup_kind: IssueKind,
     settings: Settings,
     *,
-    campaign_sentences: Mapping[str, str] | None = None,
+    campaign_sentences: Mapping[str, str],
 ) -> IssueTable:
     """One issue per row of ``bad`` (global positions, in order): its codes, a sentence per
     code, its original cells, and the row it duplicates, as an :class:`IssueTable`.
@@ -142,37 +142,40 @@ def build_issues(
         block_of[k] = ValueBlock(lo, tuple(part.value_keys[: len(columns)]), columns)
     blocks = list(block_of.values())  # in part order
     pieces: list[tuple[np.ndarray, pa.Array]] = []  # (issues, their messages)
-    # Issues grouped by (part, codes): each group's sentences are made in one go.
+    # Issues grouped by (part, codes): each code's sentences are made for a whole group.
     encoded = codes_column.dictionary_encode()
     texts = encoded.dictionary.to_pylist()
     code_of = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
     group_key = part_of.astype(np.int64) * max(len(texts), 1) + code_of
     order = np.argsort(group_key, kind="stable")
     cuts = np.flatnonzero(np.diff(group_key[order])) + 1
-    slow_groups: list[np.ndarray] = []
     for members in np.split(order, cuts) if n else []:
-        first = int(members[0])
-        k = int(part_of[first])
-        text = texts[int(code_of[first])]
-        said = _column_sentences(parts[k], block_of[k], members, text, settings)
-        if said is None:
-            slow_groups.append(members)
-        else:
-            pieces.append((members, said))
-    slow = sorted(np.concatenate(slow_groups).tolist()) if slow_groups else []
-    slow_messages: list[str] = []
-    for m, vals in zip(slow, _values_of(blocks, slow), strict=True):
-        t = int(twin_at[m])
-        row, twin_row = info.row(int(at[m])), info.row(t) if t >= 0 else None
-        part = parts[int(part_of[m])]
-        slow_messages.append(
-            " ".join(
-                _sentence(code, part, vals, row, twin_row, settings, campaign_sentences)
-                for code in code_lists[m]
-            )
+        k = int(part_of[members[0]])
+        part, block = parts[k], block_of[k]
+        values: list[dict[str, str]] | None = None
+        said: list[pa.Array] = []
+        for code in texts[int(code_of[members[0]])].split(";"):
+            column = _column_sentence(code, part, block, members, settings)
+            if column is None:  # one row at a time
+                values = _values_of(block, members) if values is None else values
+                one_by_one = [
+                    _sentence(
+                        code,
+                        part,
+                        vals,
+                        info.row(int(at[m])),
+                        info.row(int(twin_at[m])) if twin_at[m] >= 0 else None,
+                        settings,
+                        campaign_sentences,
+                    )
+                    for m, vals in zip(members.tolist(), values, strict=True)
+                ]
+                column = pa.array(one_by_one, TEXT)
+            said.append(column)
+        joined = (
+            said[0] if len(said) == 1 else pc.binary_join_element_wise(*said, pa.scalar(" ", TEXT))
         )
-    if slow:
-        pieces.append((np.array(slow, dtype=np.int64), pa.array(slow_messages, TEXT)))
+        pieces.append((members, joined))
     message = pa.array([], TEXT)
     if pieces:  # every issue is in one piece: lay the pieces end to end, then in issue order
         order = np.empty(n, dtype=np.int64)
@@ -202,36 +205,26 @@ def build_issues(
     return IssueTable(table, blocks)
 
 
-def _column_sentences(
-    part: Part, block: ValueBlock, members: np.ndarray, text: str, settings: Settings
+def _column_sentence(
+    code: str, part: Part, block: ValueBlock, members: np.ndarray, settings: Settings
 ) -> pa.Array | None:
-    """The message of the issues ``members`` of ``part`` (original cells in ``block``), all with
-    codes ``text``, made column-wise; None when one of the codes is not made so."""
+    """The sentence of ``code`` for each of the issues ``members`` of ``part`` (original cells
+    in ``block``), made column-wise; None when ``code``'s are made one row at a time."""
     header = part.headers["number"]
+    tails = _phone_tails(settings.sync.region, header)
+    if code == CAMPAIGN_MISSING:
+        return pa.repeat(pa.scalar(NO_CAMPAIGN_SENTENCE, TEXT), len(members))
+    if code == PHONE_MISSING:
+        return pa.repeat(pa.scalar(f"{header} is empty.", TEXT), len(members))
+    if code not in tails:
+        return None
     cells = block.column(part.field_keys["number"])
     local = pa.array(members.astype(np.int64) - block.start, pa.int64())
     number_cells = (
         cells.take(local) if cells is not None else pa.repeat(pa.scalar("", TEXT), len(members))
     )
-    tails = _phone_tails(settings.sync.region, header)
-    said: list[pa.Array] = []
-    for code in text.split(";"):
-        if code == CAMPAIGN_MISSING:
-            said.append(pa.repeat(pa.scalar(NO_CAMPAIGN_SENTENCE, TEXT), len(members)))
-        elif code == PHONE_MISSING:
-            said.append(pa.repeat(pa.scalar(f"{header} is empty.", TEXT), len(members)))
-        elif code in tails:
-            pieces = (
-                pa.scalar(f"{header} ", TEXT),
-                _quoted(number_cells),
-                pa.scalar(tails[code], TEXT),
-            )
-            said.append(pc.binary_join_element_wise(*pieces, pa.scalar("", TEXT)))
-        else:
-            return None
-    if len(said) == 1:
-        return said[0]
-    return pc.binary_join_element_wise(*said, pa.scalar(" ", TEXT))
+    pieces = (pa.scalar(f"{header} ", TEXT), _quoted(number_cells), pa.scalar(tails[code], TEXT))
+    return pc.binary_join_element_wise(*pieces, pa.scalar("", TEXT))
 
 
 def _phone_tails(region: str, header: str) -> dict[str, str]:
@@ -259,26 +252,15 @@ def _quoted(cells: pa.Array) -> pa.Array:
     )
     if plain.all():
         return fast
-    others = np.flatnonzero(~plain)
-    out = np.empty(len(cells), dtype=object)
-    out[others] = [repr(v.strip()) for v in cells.take(pa.array(others, pa.int64())).to_pylist()]
-    keep = np.flatnonzero(plain)
-    out[keep] = fast.take(pa.array(keep, pa.int64())).to_numpy(zero_copy_only=False)
-    return pa.array(out, TEXT)
+    others = cells.take(pa.array(np.flatnonzero(~plain), pa.int64())).to_pylist()
+    return put(fast, ~plain, pa.array([repr(v.strip()) for v in others], TEXT))
 
 
-def _values_of(blocks: Sequence[ValueBlock], members: list[int]) -> list[dict[str, str]]:
-    """The ``values`` dicts of the issues ``members`` (sorted)."""
-    out: list[dict[str, str]] = []
-    idx = np.array(members, dtype=np.int64)
-    for b in blocks:
-        lo, hi = np.searchsorted(idx, [b.start, b.start + b.length])
-        if hi <= lo:
-            continue
-        local = pa.array(idx[lo:hi] - b.start, pa.int64())
-        cells = [c.take(local).to_pylist() for c in b.columns]
-        out.extend(dict(zip(b.keys, row, strict=False)) for row in zip(*cells, strict=True))
-    return out
+def _values_of(block: ValueBlock, members: np.ndarray) -> list[dict[str, str]]:
+    """The ``values`` dicts of the issues ``members`` (all in ``block``)."""
+    local = pa.array(members.astype(np.int64) - block.start, pa.int64())
+    cells = [c.take(local).to_pylist() for c in block.columns]
+    return [dict(zip(block.keys, row, strict=False)) for row in zip(*cells, strict=True)]
 
 
 def _scientific(header: str, phone: str) -> str:
@@ -307,17 +289,10 @@ def _sentence(
     row: Row,
     twin: Row | None,
     settings: Settings,
-    campaign_sentences: Mapping[str, str] | None = None,
+    campaign_sentences: Mapping[str, str],
 ) -> str:
-    phone_header = part.headers["number"]
-    phone = _original(part, "number", values)
-    tails = _phone_tails(settings.sync.region, phone_header)
-    if code == PHONE_MISSING:
-        return f"{phone_header} is empty."
     if code == PHONE_SCIENTIFIC:
-        return _scientific(phone_header, phone)
-    if code in tails:
-        return f"{phone_header} {phone.strip()!r}{tails[code]}"
+        return _scientific(part.headers["number"], _original(part, "number", values))
     if code in _FIELD_OF_CODE:
         name = _FIELD_OF_CODE[code]
         cell = f"{part.headers[name]} {_original(part, name, values).strip()!r}"
@@ -326,10 +301,8 @@ def _sentence(
         return f"{cell} is not a whole number."
     if code == DNC:
         return f"{row.number} is on the do-not-call list."
-    if code == CAMPAIGN_UNKNOWN and campaign_sentences and row.campaign is not None:
+    if code == CAMPAIGN_UNKNOWN and row.campaign is not None:
         return campaign_sentences.get(row.campaign, code)
-    if code == CAMPAIGN_MISSING:
-        return NO_CAMPAIGN_SENTENCE
     if code == DUPLICATE and twin is not None:
         where = f"row {twin.row}"
         if (twin.file, twin.sheet) != (row.file, row.sheet):

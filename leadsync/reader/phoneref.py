@@ -47,6 +47,10 @@ _PARSE_ERROR_CODES = {
     NumberParseException.TOO_SHORT_AFTER_IDD: PHONE_TOO_SHORT,
     NumberParseException.TOO_LONG: PHONE_TOO_LONG,
 }
+_LENGTH_CODES = {
+    ValidationResult.TOO_SHORT: PHONE_TOO_SHORT,
+    ValidationResult.TOO_LONG: PHONE_TOO_LONG,
+}
 
 
 def check_region(region: str) -> str:
@@ -65,11 +69,7 @@ def check_level(level: str) -> None:
 
 def length_code(result: int) -> str:
     """The code of a rejected number from its ``is_possible_number_with_reason`` verdict."""
-    if result == ValidationResult.TOO_SHORT:
-        return PHONE_TOO_SHORT
-    if result == ValidationResult.TOO_LONG:
-        return PHONE_TOO_LONG
-    return PHONE_INVALID
+    return _LENGTH_CODES.get(result, PHONE_INVALID)
 
 
 def _valid_as_dialled(text: str, region: str) -> bool:

@@ -81,8 +81,7 @@ def normalize_numbers(
 
 
 def _series_to_arrow(values: pd.Series) -> pa.Array:
-    arr = pa.array(values.astype("string"), type=LS, from_pandas=True)
-    return plain_strings(arr)
+    return pa.array(values.astype("string"), type=LS, from_pandas=True)
 
 
 def normalize_remote_keys(numbers: pd.Series, region: str = "US") -> pd.Series:

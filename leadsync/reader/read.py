@@ -24,7 +24,7 @@ from ..config import Settings
 from ..errors import InputError
 from ..models import DESIRED_COLUMNS, INT_FIELDS, ReadResult, SourceInfo, empty_desired
 from . import phones
-from .arrowtext import LS, as_bool, blank_cells, constant_strings, sparse_strings
+from .arrowtext import LS, as_bool, blank_cells, sparse_strings
 from .columns import SYNONYMS, find_header, map_columns, no_phone_column
 from .container import OLE2_MAGIC, ZIP_MAGIC
 from .dedupe import find_duplicates
@@ -445,7 +445,10 @@ def _check_campaigns(
 
 def _joined(parts: Sequence[Part], name: str) -> pa.Array:
     """One text column of all the parts, end to end."""
-    arrays = [p.text[name] for p in parts]
+    return _concat([p.text[name] for p in parts])
+
+
+def _concat(arrays: list[pa.Array]) -> pa.Array:
     return arrays[0] if len(arrays) == 1 else pa.concat_arrays(arrays)
 
 
@@ -456,17 +459,17 @@ def _leads(parts: Sequence[Part], starts: np.ndarray, kept: np.ndarray) -> pd.Da
     per_part = [int(kept[s : s + p.rows].sum()) for s, p in zip(starts, parts, strict=True)]
     columns: dict[str, pd.api.extensions.ExtensionArray] = {}
     for name in STRING_COLUMNS:
-        columns[name] = _string_array(_joined(parts, name).filter(keep))
+        columns[name] = pd.arrays.ArrowStringArray(_joined(parts, name).filter(keep))
     for name in INT_FIELDS:
         values = np.concatenate([p.ints[name].values for p in parts])[kept]
         missing = np.concatenate([p.ints[name].missing for p in parts])[kept]
         columns[name] = pd.arrays.IntegerArray(values, missing)
     for name in ("file", "sheet"):
         per_source = [
-            constant_strings(p.source.path if name == "file" else p.source.sheet, c)
+            pa.repeat(pa.scalar(p.source.path if name == "file" else p.source.sheet, LS), c)
             for p, c in zip(parts, per_part, strict=True)
         ]
-        columns[name] = _string_array(pa.chunked_array(per_source, type=LS))
+        columns[name] = pd.arrays.ArrowStringArray(_concat(per_source))
     rows = np.concatenate([p.positions + 1 for p in parts])[kept]
     columns["row"] = pd.arrays.IntegerArray(rows.astype(np.int64), np.zeros(len(rows), dtype=bool))
     warned_rows: list[int] = []
@@ -478,13 +481,6 @@ def _leads(parts: Sequence[Part], starts: np.ndarray, kept: np.ndarray) -> pd.Da
             if kept[g]:
                 warned_rows.append(int(kept_index[g]))
                 warned_text.append(";".join(p.warned[i]))
-    columns["warnings"] = _string_array(
-        sparse_strings(int(kept.sum()), np.array(warned_rows, dtype=np.int64), warned_text)
-    )
+    warned = sparse_strings(int(kept.sum()), np.array(warned_rows, dtype=np.int64), warned_text)
+    columns["warnings"] = pd.arrays.ArrowStringArray(warned)
     return pd.DataFrame({c: columns[c] for c in DESIRED_COLUMNS}, copy=False)
-
-
-def _string_array(values: pa.Array | pa.ChunkedArray) -> pd.arrays.ArrowStringArray:
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
-    return pd.arrays.ArrowStringArray(values)

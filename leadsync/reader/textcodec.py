@@ -37,7 +37,7 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
 _UTF8_BOM = b"\xef\xbb\xbf"
 UNICODE_CODECS = frozenset({"utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be"})
 _BOMS: tuple[tuple[bytes, str], ...] = (
-    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (_UTF8_BOM, "utf-8-sig"),
     (b"\xff\xfe", "utf-16"),
     (b"\xfe\xff", "utf-16"),
 )
